@@ -1,0 +1,516 @@
+"""FFNClient: the session, the one request pipeline, and the API namespaces.
+
+Every call, typed or raw, goes through :meth:`FFNClient.request_raw`: URL building, scope check,
+authentication, retries, logging and error mapping live there and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from functools import cached_property
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
+
+import aiohttp
+import attrs
+import orjson
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+from .auth import Auth, TokenManager
+from .environment import Environment
+from .errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    DecodeError,
+    Forbidden,
+    Gone,
+    MissingScope,
+    NotFound,
+    RateLimited,
+    ServerError,
+    TransportError,
+    Unauthorized,
+)
+from .retry import RetryPolicy, parse_retry_after
+
+if TYPE_CHECKING:
+    from .api.fulfiller import FulfillerAPI
+    from .api.merchant import MerchantAPI
+    from .api.shared import SharedAPI
+
+__all__ = ["FFNClient", "Response"]
+
+log = logging.getLogger("ffn_async")
+
+try:
+    __version__ = version("ffn-async")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0.0.0"
+
+USER_AGENT: Final = f"ffn-async/{__version__}"
+
+# Characters left as they are in query values: OData needs $ ' ( ) , / : and friends readable,
+# while space, &, +, = and # must be escaped so they cannot change the query's structure.
+_QUERY_SAFE: Final = "$'()*,/:;@!"
+_ERROR_TYPES: Final[dict[int, type[ApiError]]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    410: Gone,
+    429: RateLimited,
+}
+_HINTS: Final = {
+    (404, "/v1/users/current"): (
+        "the user has never logged into the FFN portal of this environment; log in once at "
+        "https://fulfillment.jtl-software.com (or the sandbox portal) and try again"
+    ),
+}
+
+
+@attrs.frozen
+class Response:
+    """A completed HTTP exchange: status, headers and the undecoded body."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    content: bytes
+    url: URL
+    method: str
+
+    def json(self) -> Any:
+        """The body decoded as JSON (``None`` when empty)."""
+        if not self.content:
+            return None
+        try:
+            return orjson.loads(self.content)
+        except orjson.JSONDecodeError:
+            ctype = self.headers.get("Content-Type", "no content type")
+            raise DecodeError(
+                f"{self.method} {_display(self.url)} answered {self.status} with a body that is "
+                f"not JSON ({ctype}, {len(self.content)} bytes)",
+                body=self.content,
+            ) from None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):  # exact: the decimal's own digits go on the wire
+        return orjson.Fragment(str(value).encode())
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def _display(url: URL) -> str:
+    """The URL as it may appear in logs and errors: path only, no query values."""
+    return url.path
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return str(value)
+
+
+def _encode_query(params: Mapping[str, Any]) -> str:
+    parts = []
+    for key, value in params.items():
+        if value is None:
+            continue
+        values = value if isinstance(value, list | tuple) else (value,)
+        for item in values:
+            parts.append(f"{quote(key, safe='$')}={quote(_query_value(item), safe=_QUERY_SAFE)}")
+    return "&".join(parts)
+
+
+def _scope_satisfied(needed: str, granted: Iterable[str]) -> bool:
+    granted = tuple(granted)
+    if needed in granted:
+        return True
+    # Finer per-endpoint scopes exist (``ffn.merchant.<something>``) whose names are not
+    # documented; when the token carries any, we cannot judge and leave it to the server.
+    api = needed.rsplit(".", 1)[0] + "."
+    coarse = {api + "read", api + "write"}
+    return any(s.startswith(api) and s not in coarse for s in granted)
+
+
+def _raise_for_status(response: Response, template: str) -> None:
+    status = response.status
+    payload = None
+    if response.content:
+        try:
+            payload = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            payload = None
+    code = description = None
+    messages: list[str] = []
+    metadata: Mapping[str, Any] = {}
+    if isinstance(payload, dict):
+        error_code = payload.get("errorCode")
+        if isinstance(error_code, dict):
+            code = error_code.get("code")
+            description = error_code.get("description")
+        for item in payload.get("errorMessages") or ():
+            if isinstance(item, dict) and item.get("message"):
+                target = item.get("target")
+                messages.append(f"{target}: {item['message']}" if target else str(item["message"]))
+        raw_meta = payload.get("errorMetaData", payload.get("errorMetadata"))
+        if isinstance(raw_meta, dict):
+            metadata = raw_meta
+    elif response.content:
+        ctype = response.headers.get("Content-Type", "no content type")
+        description = f"non-JSON error body ({ctype}, {len(response.content)} bytes)"
+    kwargs: dict[str, Any] = {
+        "method": response.method,
+        "url": _display(response.url),
+        "code": code,
+        "description": description,
+        "messages": messages,
+        "metadata": metadata,
+        "body": response.content,
+        "headers": dict(response.headers),
+        "hint": _HINTS.get((status, template)),
+    }
+    if status == 429:
+        raise RateLimited(
+            status, retry_after=parse_retry_after(response.headers.get("Retry-After")), **kwargs
+        )
+    error_type = _ERROR_TYPES.get(status) or (ServerError if status >= 500 else ApiError)
+    raise error_type(status, **kwargs)
+
+
+class FFNClient:
+    """An async client for one FFN account.
+
+    Use it as ``async with FFNClient(auth) as ffn:`` so its connections are closed. One client
+    per process serves any number of concurrent coroutines.
+
+    Args:
+        auth: a :class:`TokenManager` (refreshing) or :class:`StaticToken`.
+        environment: where the API is; defaults to the TokenManager's, else production.
+        session: an ``aiohttp.ClientSession`` to use (it stays yours to close).
+        timeout: total seconds for one HTTP attempt, unless a call overrides it.
+        retry: the retry policy (see :mod:`ffn_async.retry`).
+        max_concurrency: cap on requests in flight from this client.
+        user_agent: replaces ``ffn-async/<version>``.
+        trace_configs: aiohttp ``TraceConfig`` objects for metrics and tracing; each attempt's
+            ``trace_request_ctx`` is ``{"attempt": n, "template": path_template}``.
+        connector_limit: connection pool size of the session this client creates.
+    """
+
+    def __init__(
+        self,
+        auth: Auth,
+        *,
+        environment: Environment | None = None,
+        session: aiohttp.ClientSession | None = None,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
+        max_concurrency: int | None = None,
+        user_agent: str | None = None,
+        trace_configs: list[aiohttp.TraceConfig] | None = None,
+        connector_limit: int = 100,
+    ) -> None:
+        if environment is None:
+            environment = (
+                auth.environment if isinstance(auth, TokenManager) else Environment.PRODUCTION
+            )
+        self.auth = auth
+        self.environment = environment
+        self.retry = retry or RetryPolicy()
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session = session
+        self._owns_session = session is None
+        self._trace_configs = trace_configs
+        self._connector_limit = connector_limit
+        self._semaphore = asyncio.Semaphore(max_concurrency) if max_concurrency else None
+        self._api_base = environment.api_url.path.rstrip("/")
+        self._api_origin = environment.api_origin
+        self._headers = {
+            "User-Agent": user_agent or USER_AGENT,
+            "Accept": "application/json",
+        }
+
+    def __repr__(self) -> str:
+        return f"FFNClient(environment={self.environment.name!r}, auth={self.auth!r})"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> FFNClient:
+        self._http()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the session this client created (and a TokenManager's own session)."""
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+        if isinstance(self.auth, TokenManager):
+            await self.auth.aclose()
+
+    def _http(self) -> aiohttp.ClientSession:
+        session = self._session
+        if session is None or session.closed:
+            # Created lazily, inside the running loop (stripe-python PR #1271).
+            session = self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._connector_limit),
+                trace_configs=self._trace_configs,
+            )
+            self._owns_session = True
+        return session
+
+    # ------------------------------------------------------------------ namespaces
+
+    @cached_property
+    def fulfiller(self) -> FulfillerAPI:
+        """Operations of the Fulfiller API (``/v1/fulfiller/...``)."""
+        from .api.fulfiller import FulfillerAPI
+
+        return FulfillerAPI(self)
+
+    @cached_property
+    def merchant(self) -> MerchantAPI:
+        """Operations of the Merchant API (``/v1/merchant/...``)."""
+        from .api.merchant import MerchantAPI
+
+        return MerchantAPI(self)
+
+    @cached_property
+    def shared(self) -> SharedAPI:
+        """Operations available to every user (``/v1/users/current``)."""
+        from .api.shared import SharedAPI
+
+        return SharedAPI(self)
+
+    # ------------------------------------------------------------------ the pipeline
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        path_params: Mapping[str, str | int] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        scope: str | None = None,
+        idempotent: bool | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Send a request and return its decoded JSON body (``None`` when empty).
+
+        ``path`` is a template relative to the environment's ``api_url``
+        (``"/v1/merchant/outbounds/{outboundId}"``, placeholders filled from ``path_params``
+        and percent-encoded) or an absolute URL. This is the escape hatch for anything the
+        typed namespaces do not cover; see :meth:`request_raw` for the arguments.
+        """
+        response = await self.request_raw(
+            method,
+            path,
+            path_params=path_params,
+            params=params,
+            json=json,
+            headers=headers,
+            scope=scope,
+            idempotent=idempotent,
+            timeout=timeout,
+        )
+        return response.json()
+
+    async def request_raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        path_params: Mapping[str, str | int] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        scope: str | None = None,
+        idempotent: bool | None = None,
+        timeout: float | None = None,
+    ) -> Response:
+        """Send a request and return the :class:`Response` with its body undecoded.
+
+        Args:
+            method: HTTP method.
+            path: path template or absolute URL; absolute URLs on another origin than the
+                API's are sent without the Authorization header.
+            path_params: values for the template's ``{placeholders}``.
+            params: query parameters; ``None`` values are dropped, booleans become
+                ``true``/``false``, ``$``-names (OData) are kept as they are.
+            json: JSON-ready body (``Decimal`` is encoded exactly).
+            headers: extra headers.
+            scope: the scope the operation needs; checked before sending when the token's
+                scopes are known (:class:`MissingScope`).
+            idempotent: overrides whether the method may be retried.
+            timeout: seconds for each attempt.
+
+        Raises:
+            ApiError: (subclasses by status) the API answered with an error.
+            TransportError: no answer, after retries where they were safe.
+            AuthError: no valid token could be had.
+        """
+        method = method.upper()
+        url = self._url(path, path_params, params)
+        if scope is not None:
+            granted = self.auth.granted_scopes()
+            if granted is not None and not _scope_satisfied(scope, granted):
+                raise MissingScope(scope, granted, method=method, url=_display(url))
+        body = None
+        send_headers = CIMultiDict(self._headers)
+        if json is not None:
+            body = orjson.dumps(json, default=_json_default)
+            send_headers["Content-Type"] = "application/json"
+        if headers:
+            send_headers.update(headers)
+        authorize = url.origin() == self._api_origin
+        may_repeat = self.retry.is_idempotent(method, idempotent)
+        attempt_timeout = aiohttp.ClientTimeout(total=timeout) if timeout else self._timeout
+
+        started = time.monotonic()
+        attempt = 0
+        refreshed = False
+        while True:
+            attempt += 1
+            token = await self.auth.access_token() if authorize else None
+            if token is not None:
+                send_headers["Authorization"] = f"Bearer {token}"
+            t0 = time.monotonic()
+            try:
+                response = await self._send(
+                    method, url, body, send_headers, attempt_timeout, attempt, path
+                )
+            except TransportError as exc:
+                wait = (
+                    self.retry.delay(attempt, started=started)
+                    if self.retry.retries_transport_error(sent=exc.sent, idempotent=may_repeat)
+                    else None
+                )
+                log.warning(
+                    "%s %s failed: %s (attempt %d%s)",
+                    method,
+                    _display(url),
+                    exc,
+                    attempt,
+                    f", retrying in {wait:.2f}s" if wait is not None else ", giving up",
+                )
+                if wait is None:
+                    raise
+                await asyncio.sleep(wait)
+                continue
+            status = response.status
+            log.debug(
+                "%s %s -> %d in %.1f ms (attempt %d)",
+                method,
+                _display(url),
+                status,
+                (time.monotonic() - t0) * 1000,
+                attempt,
+            )
+            if status < 400:
+                return response
+            if status == 401 and token is not None and not refreshed:
+                # One forced refresh, and only if nobody has replaced the failing token yet;
+                # it does not count as a retry attempt.
+                refreshed = True
+                if await self.auth.handle_unauthorized(token):
+                    attempt -= 1
+                    continue
+            retry_post_429 = status == 429  # a rejected-by-rate-limit request was not processed
+            if self.retry.retries_status(status, idempotent=may_repeat or retry_post_429):
+                wait = self.retry.delay(attempt, headers=response.headers, started=started)
+                if wait is not None:
+                    log.info(
+                        "%s %s -> %d, retrying in %.2fs (attempt %d)",
+                        method,
+                        _display(url),
+                        status,
+                        wait,
+                        attempt,
+                    )
+                    await asyncio.sleep(wait)
+                    continue
+            _raise_for_status(response, url.path if path.startswith("http") else path)
+
+    def _url(
+        self,
+        path: str,
+        path_params: Mapping[str, str | int] | None,
+        params: Mapping[str, Any] | None,
+    ) -> URL:
+        if path.startswith(("http://", "https://")):
+            url = URL(path)
+            if params:
+                query = url.raw_query_string
+                extra = _encode_query(params)
+                url = url.with_query(None).with_query(
+                    f"{query}&{extra}" if query and extra else query or extra
+                )
+            return url
+        if path_params:
+            path = path.format_map(
+                {name: quote(str(value), safe="") for name, value in path_params.items()}
+            )
+        if not path.startswith("/"):
+            path = "/" + path
+        raw_path, _, inline_query = path.partition("?")
+        query = _encode_query(params) if params else ""
+        if inline_query:
+            query = f"{inline_query}&{query}" if query else inline_query
+        return self._api_origin.with_path(self._api_base + raw_path, encoded=True).with_query(
+            query or None
+        )
+
+    async def _send(
+        self,
+        method: str,
+        url: URL,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: aiohttp.ClientTimeout,
+        attempt: int,
+        template: str,
+    ) -> Response:
+        semaphore = self._semaphore
+        if semaphore is not None:
+            await semaphore.acquire()
+        try:
+            async with self._http().request(
+                method,
+                url,
+                data=body,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                trace_request_ctx={"attempt": attempt, "template": template},
+            ) as resp:
+                content = await resp.read()
+                return Response(resp.status, resp.headers, content, url, method)
+        except aiohttp.ClientConnectorError as exc:
+            raise TransportError(
+                f"cannot connect to {url.host}:{url.port}: {exc.os_error}", sent=False
+            ) from None
+        except aiohttp.ConnectionTimeoutError:
+            raise TransportError(
+                f"timed out connecting to {url.host}:{url.port}", sent=False
+            ) from None
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            detail = str(exc) or type(exc).__name__
+            raise TransportError(
+                f"{method} {_display(url)}: {detail} (the request may have reached the server)"
+            ) from None
+        finally:
+            if semaphore is not None:
+                semaphore.release()

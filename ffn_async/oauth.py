@@ -1,0 +1,149 @@
+"""The OAuth2 wire protocol of JTL's authorization server (RFC 6749 §4.1 and §6).
+
+Builds the authorize URL and performs the two token-endpoint calls (code exchange, refresh)
+with HTTP Basic client authentication, turning every kind of bad answer into a typed error.
+Coordination (who refreshes, when, and where the result goes) lives in :mod:`ffn_async.auth`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from .environment import Environment
+from .errors import InvalidClient, TokenEndpointError, TransportError
+from .token import ClientCredentials, Token
+
+__all__ = ["InvalidGrant", "authorize_url", "request_token"]
+
+log = logging.getLogger("ffn_async.auth")
+
+
+class InvalidGrant(TokenEndpointError):
+    """The code or refresh token was rejected (``invalid_grant``): used, expired or revoked."""
+
+
+def authorize_url(
+    environment: Environment, credentials: ClientCredentials, scopes: Iterable[str], state: str
+) -> URL:
+    """The URL to send a person's browser to for consent."""
+    query = {
+        "response_type": "code",
+        "client_id": credentials.client_id,
+        "scope": " ".join(scopes),
+        "state": state,
+    }
+    if credentials.redirect_uri:
+        query["redirect_uri"] = credentials.redirect_uri
+    return environment.authorize_url.update_query(query)
+
+
+def _redact(text: str, secrets: Iterable[str | None]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    return text[:300]
+
+
+async def request_token(
+    session: aiohttp.ClientSession,
+    environment: Environment,
+    credentials: ClientCredentials,
+    form: dict[str, str],
+    *,
+    timeout: float,
+) -> Token:
+    """POST ``form`` to the token endpoint and return the issued :class:`Token`.
+
+    Raises:
+        InvalidClient: the client id or secret was rejected.
+        InvalidGrant: the code or refresh token is dead.
+        TokenEndpointError: any other error answer, HTML, or malformed JSON.
+        TransportError: the endpoint could not be reached or did not answer in ``timeout``.
+    """
+    # Secrets that must never appear in an error message, whatever the server echoes.
+    secrets = (credentials.client_secret, form.get("refresh_token"), form.get("code"))
+    auth = aiohttp.BasicAuth(credentials.client_id, credentials.client_secret)
+    try:
+        async with session.post(
+            environment.token_url,
+            data=form,
+            auth=auth,
+            headers={"Accept": "application/json"},
+            timeout=aiohttp.ClientTimeout(total=timeout),
+        ) as response:
+            status = response.status
+            content_type = response.content_type
+            body = await response.read()
+    except aiohttp.ClientConnectorError as exc:
+        raise TransportError(
+            f"cannot reach the token endpoint {environment.token_url}: {exc.os_error}", sent=False
+        ) from None
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        # The request may have reached the server: with a refresh grant, its refresh token may
+        # already be spent. Never retried here; the caller re-reads the store instead.
+        raise TransportError(
+            f"the token endpoint {environment.token_url} did not answer "
+            f"({type(exc).__name__}); the grant may or may not have been used"
+        ) from None
+
+    payload = _parse_json(body, status, content_type, environment)
+    if status == 200 and isinstance(payload, dict) and "error" not in payload:
+        try:
+            return Token.from_response(payload)
+        except ValueError as exc:
+            raise TokenEndpointError(
+                f"the token endpoint answered 200 without a usable token: {exc}", status=status
+            ) from None
+
+    error = payload.get("error") if isinstance(payload, dict) else None
+    raw_description = payload.get("error_description") if isinstance(payload, dict) else None
+    description = _redact(str(raw_description), secrets) if raw_description else ""
+    suffix = f": {description}" if description else ""
+    if error == "invalid_client" or status == 401:
+        raise InvalidClient(
+            f"the token endpoint rejected client {credentials.client_id!r} "
+            f"(status {status}, {error or 'no error code'}){suffix}; check the client id and "
+            "secret of your ClientCredentials",
+            status=status,
+            error=error or "invalid_client",
+        )
+    if error == "invalid_grant":
+        raise InvalidGrant(
+            f"the token endpoint rejected the grant (invalid_grant){suffix}",
+            status=status,
+            error=error,
+        )
+    raise TokenEndpointError(
+        f"the token endpoint answered {status} ({error or 'no OAuth error code'}){suffix}",
+        status=status,
+        error=error if isinstance(error, str) else None,
+    )
+
+
+def _parse_json(body: bytes, status: int, content_type: str, environment: Environment) -> Any:
+    if not body.strip():
+        if status == 401:  # some servers send a bare 401 for bad client credentials
+            return {}
+        raise TokenEndpointError(
+            f"the token endpoint {environment.token_url} answered {status} with an empty body",
+            status=status,
+        )
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        looks_html = "html" in content_type or body.lstrip()[:1] == b"<"
+        what = (
+            f"an HTML page ({content_type})" if looks_html else f"malformed JSON ({content_type})"
+        )
+        raise TokenEndpointError(
+            f"the token endpoint {environment.token_url} answered {status} with {what} "
+            f"({len(body)} bytes) instead of a JSON token; check Environment.token_url and any "
+            "proxy in between",
+            status=status,
+        ) from None

@@ -1,0 +1,167 @@
+"""Token and client credentials: values that hold secrets and never show them.
+
+``repr``/``str`` print a short fingerprint instead of any secret, so tokens can be logged and
+compared by a person without leaking them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import orjson
+
+__all__ = ["ClientCredentials", "Token", "fingerprint"]
+
+
+def fingerprint(secret: str) -> str:
+    """A short, non-reversible label for a secret (first 8 hex digits of its SHA-256)."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:8]
+
+
+@attrs.frozen(repr=False)
+class ClientCredentials:
+    """The application's OAuth client: id, secret and registered redirect URI."""
+
+    client_id: str
+    client_secret: str
+    redirect_uri: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"ClientCredentials(client_id={self.client_id!r}, client_secret=<redacted>, "
+            f"redirect_uri={self.redirect_uri!r})"
+        )
+
+    __str__ = __repr__
+
+
+def _jwt_scopes(access_token: str) -> tuple[str, ...] | None:
+    """Read the ``scopes`` (or ``scope``) claim of a JWT without checking its signature.
+
+    The claim only tells us what the token may do, to fail early; the API still decides.
+    """
+    parts = access_token.split(".")
+    if len(parts) != 3:
+        return None
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = orjson.loads(base64.urlsafe_b64decode(payload))
+    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        return None
+    if not isinstance(claims, dict):
+        return None
+    raw = claims.get("scopes", claims.get("scope"))
+    if isinstance(raw, str):
+        return tuple(raw.split())
+    if isinstance(raw, list) and all(isinstance(s, str) for s in raw):
+        return tuple(raw)
+    return None
+
+
+@attrs.frozen(repr=False)
+class Token:
+    """An OAuth2 token pair as issued by the token endpoint.
+
+    ``expires_at`` is Unix time in seconds, computed from ``expires_in`` when the response
+    arrived. ``scopes`` is ``None`` when neither the response nor the JWT says.
+    """
+
+    access_token: str
+    refresh_token: str | None
+    expires_at: float
+    token_type: str = "Bearer"
+    scopes: tuple[str, ...] | None = None
+    issued_at: float | None = None
+
+    @classmethod
+    def from_response(cls, payload: Mapping[str, Any], *, now: float | None = None) -> Token:
+        """Build a token from a token-endpoint JSON object; raise ``ValueError`` if it is none."""
+        access = payload.get("access_token")
+        if not isinstance(access, str) or not access:
+            raise ValueError("the response has no access_token")
+        refresh = payload.get("refresh_token")
+        if refresh is not None and not isinstance(refresh, str):
+            raise ValueError("refresh_token is not a string")
+        try:
+            expires_in = float(payload.get("expires_in", 1800))
+        except (TypeError, ValueError):
+            raise ValueError("expires_in is not a number") from None
+        scope = payload.get("scope")
+        scopes = tuple(scope.split()) if isinstance(scope, str) else _jwt_scopes(access)
+        token_type = payload.get("token_type") or "Bearer"
+        issued = time.time() if now is None else now
+        return cls(
+            access_token=access,
+            refresh_token=refresh or None,
+            expires_at=issued + expires_in,
+            token_type=str(token_type),
+            scopes=scopes,
+            issued_at=issued,
+        )
+
+    def expires_in(self, now: float | None = None) -> float:
+        """Seconds until the access token expires (negative once expired)."""
+        return self.expires_at - (time.time() if now is None else now)
+
+    def is_expired(self, leeway: float = 0.0, now: float | None = None) -> bool:
+        """Whether the access token expires within ``leeway`` seconds."""
+        return self.expires_in(now) <= leeway
+
+    def refresh_due_at(self, leeway: float) -> float:
+        """Unix time from which the token should be refreshed.
+
+        ``leeway`` seconds before expiry, but never earlier than half-way through the token's
+        life: a short-lived token (a test server's 2 s) must not look due the moment it is issued.
+        """
+        if self.issued_at is not None:
+            leeway = min(leeway, (self.expires_at - self.issued_at) / 2)
+        return self.expires_at - leeway
+
+    def with_refresh_token(self, refresh_token: str | None) -> Token:
+        """A copy whose refresh token is replaced (a server may omit it on refresh)."""
+        return attrs.evolve(self, refresh_token=refresh_token)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The token as a JSON-ready dict (secrets included: for storage only)."""
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "expires_at": self.expires_at,
+            "token_type": self.token_type,
+            "scopes": list(self.scopes) if self.scopes is not None else None,
+            "issued_at": self.issued_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Token:
+        """Inverse of :meth:`to_dict`; raise ``ValueError``/``KeyError`` on a malformed dict."""
+        scopes = data.get("scopes")
+        return cls(
+            access_token=str(data["access_token"]),
+            refresh_token=data.get("refresh_token"),
+            expires_at=float(data["expires_at"]),
+            token_type=str(data.get("token_type") or "Bearer"),
+            scopes=tuple(scopes) if scopes is not None else None,
+            issued_at=float(data["issued_at"]) if data.get("issued_at") is not None else None,
+        )
+
+    @property
+    def fingerprint(self) -> str:
+        """Short label of the access token, safe to log."""
+        return fingerprint(self.access_token)
+
+    def __repr__(self) -> str:
+        scopes = " ".join(self.scopes) if self.scopes is not None else "unknown"
+        return (
+            f"Token(access_token=<{self.fingerprint}>, "
+            f"refresh_token={'<redacted>' if self.refresh_token else None}, "
+            f"expires_in={self.expires_in():.0f}s, scopes={scopes!r})"
+        )
+
+    __str__ = __repr__

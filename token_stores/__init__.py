@@ -1,0 +1,64 @@
+"""Versioned, lockable secret storage shared by many coroutines, processes and hosts.
+
+Generic and OAuth-agnostic: a store keeps opaque bytes under a key with a version number and a
+lease lock. ``ffn_async.TokenManager`` builds its refresh-exactly-once protocol on top.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .base import (
+    CorruptRecord,
+    LockTimeout,
+    Record,
+    StoreConflict,
+    StoreError,
+    StoreUnavailable,
+    TokenStore,
+)
+from .memory import MemoryTokenStore
+
+if TYPE_CHECKING:
+    from .encrypted import EncryptedTokenStore
+    from .file import FileTokenStore
+    from .redis import RedisTokenStore
+    from .sql import SQLTokenStore
+    from .url import from_url
+
+__all__ = [
+    "CorruptRecord",
+    "EncryptedTokenStore",
+    "FileTokenStore",
+    "LockTimeout",
+    "MemoryTokenStore",
+    "Record",
+    "RedisTokenStore",
+    "SQLTokenStore",
+    "StoreConflict",
+    "StoreError",
+    "StoreUnavailable",
+    "TokenStore",
+    "from_url",
+]
+
+# Stores with optional dependencies load on first use, so `import token_stores` stays cheap
+# and a missing extra only matters to whoever asks for that store.
+_LAZY = {
+    "FileTokenStore": ".file",
+    "RedisTokenStore": ".redis",
+    "SQLTokenStore": ".sql",
+    "EncryptedTokenStore": ".encrypted",
+    "from_url": ".url",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'token_stores' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value

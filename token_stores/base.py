@@ -1,0 +1,135 @@
+"""The contract every store keeps: versioned opaque bytes under a key, plus a lease lock.
+
+Stores know nothing about OAuth. A record is bytes with a version number that grows by one on
+every successful save; ``save`` is a compare-and-set on that version, so a writer that read a
+stale record (for example one whose lock lease ran out mid-refresh) can never overwrite a newer
+one. ``lock`` is a cross-process mutual exclusion with a lease: if the holder dies, the lock is
+free again after the lease (or at once, where the kernel can tell, as with file locks).
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+__all__ = [
+    "CorruptRecord",
+    "LockTimeout",
+    "Record",
+    "StoreConflict",
+    "StoreError",
+    "StoreUnavailable",
+    "TokenStore",
+    "validate_key",
+]
+
+#: Default lease of a lock in seconds. Must outlive the token request it protects.
+DEFAULT_LOCK_TTL = 30.0
+#: Default time to wait for a lock before raising :class:`LockTimeout`.
+DEFAULT_LOCK_TIMEOUT = 60.0
+
+
+@attrs.frozen(repr=False)
+class Record:
+    """What a store holds under one key: opaque bytes and their version (1 on first save)."""
+
+    data: bytes
+    version: int
+
+    def __repr__(self) -> str:
+        # The bytes are usually a secret: never show them.
+        return f"Record(version={self.version}, data=<{len(self.data)} bytes>)"
+
+
+class StoreError(Exception):
+    """Base of every error a token store raises."""
+
+
+class StoreConflict(StoreError):
+    """``save`` found another version than the caller expected (someone else wrote first)."""
+
+    def __init__(self, key: str, expected: int | None, actual: int | None) -> None:
+        self.key = key
+        self.expected = expected
+        self.actual = actual
+        want = "no record (create-only)" if expected is None else f"version {expected}"
+        have = "no record" if actual is None else f"version {actual}"
+        super().__init__(
+            f"store conflict on key {key!r}: expected {want}, found {have}; "
+            "re-read the record and decide again"
+        )
+
+
+class LockTimeout(StoreError):
+    """The lock could not be taken within ``timeout`` seconds."""
+
+    def __init__(self, key: str, timeout: float, detail: str = "") -> None:
+        self.key = key
+        self.timeout = timeout
+        extra = f" ({detail})" if detail else ""
+        super().__init__(
+            f"could not lock key {key!r} within {timeout:g}s{extra}; another worker holds it "
+            "(a lease frees itself when its holder dies)"
+        )
+
+
+class StoreUnavailable(StoreError):
+    """The backing service (Redis, a database, the file system) could not be reached."""
+
+
+class CorruptRecord(StoreError):
+    """Stored data cannot be read back (truncated, not ours, tampered, or wrongly keyed).
+
+    The record is left exactly as it was, so a person can inspect or restore it.
+    """
+
+
+def validate_key(key: str) -> str:
+    """Return ``key`` if it is a usable store key, else raise ``ValueError``."""
+    if not isinstance(key, str) or not key:
+        raise ValueError("store key must be a non-empty string")
+    if len(key) > 200:
+        raise ValueError(f"store key is {len(key)} characters long; at most 200 are allowed")
+    if any(ord(c) < 32 for c in key):
+        raise ValueError("store key must not contain control characters")
+    return key
+
+
+@runtime_checkable
+class TokenStore(Protocol):
+    """Versioned, lockable storage of opaque bytes; every implementation is async-safe."""
+
+    async def load(self, key: str) -> Record | None:
+        """Return the record under ``key``, or ``None`` if there is none."""
+        ...
+
+    async def save(self, key: str, data: bytes, expected_version: int | None) -> int:
+        """Write ``data`` if the current version is ``expected_version``; return the new version.
+
+        ``expected_version=None`` means create-only. A mismatch raises :class:`StoreConflict`.
+        """
+        ...
+
+    def lock(
+        self,
+        key: str,
+        *,
+        ttl: float = DEFAULT_LOCK_TTL,
+        timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> AbstractAsyncContextManager[None]:
+        """Hold the cross-process lease lock on ``key`` for the ``async with`` block.
+
+        The lease lasts ``ttl`` seconds; waiting longer than ``timeout`` raises
+        :class:`LockTimeout`. Only the holder can release it.
+        """
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove the record under ``key`` (no error if there is none)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and files the store holds."""
+        ...
