@@ -56,6 +56,9 @@ except PackageNotFoundError:  # running from a source tree
 
 USER_AGENT: Final = f"ffn-async/{__version__}"
 
+# Indirection so tests can observe retry waits without sleeping.
+_sleep = asyncio.sleep
+
 # Characters left as they are in query values: OData needs $ ' ( ) , / : and friends readable,
 # while space, &, +, = and # must be escaped so they cannot change the query's structure.
 _QUERY_SAFE: Final = "$'()*,/:;@!"
@@ -408,7 +411,7 @@ class FFNClient:
                 )
                 if wait is None:
                     raise
-                await asyncio.sleep(wait)
+                await _sleep(wait)
                 continue
             status = response.status
             log.debug(
@@ -440,7 +443,7 @@ class FFNClient:
                         wait,
                         attempt,
                     )
-                    await asyncio.sleep(wait)
+                    await _sleep(wait)
                     continue
             _raise_for_status(response, url.path if path.startswith("http") else path)
 
@@ -451,26 +454,27 @@ class FFNClient:
         params: Mapping[str, Any] | None,
     ) -> URL:
         if path.startswith(("http://", "https://")):
-            url = URL(path)
-            if params:
-                query = url.raw_query_string
-                extra = _encode_query(params)
-                url = url.with_query(None).with_query(
-                    f"{query}&{extra}" if query and extra else query or extra
+            base = URL(path)
+            raw_path, inline_query = base.raw_path, base.raw_query_string
+            origin = base.origin()
+        else:
+            if path_params:
+                path = path.format_map(
+                    {name: quote(str(value), safe="") for name, value in path_params.items()}
                 )
-            return url
-        if path_params:
-            path = path.format_map(
-                {name: quote(str(value), safe="") for name, value in path_params.items()}
-            )
-        if not path.startswith("/"):
-            path = "/" + path
-        raw_path, _, inline_query = path.partition("?")
+            raw_path, _, inline_query = path.partition("?")
+            raw_path = self._api_base + (raw_path if raw_path.startswith("/") else "/" + raw_path)
+            origin = self._api_origin
         query = _encode_query(params) if params else ""
         if inline_query:
             query = f"{inline_query}&{query}" if query else inline_query
-        return self._api_origin.with_path(self._api_base + raw_path, encoded=True).with_query(
-            query or None
+        return URL.build(
+            scheme=origin.scheme,
+            host=origin.raw_host or "",
+            port=origin.explicit_port,
+            path=raw_path,
+            query_string=query,
+            encoded=True,
         )
 
     async def _send(

@@ -1,0 +1,54 @@
+"""Fixtures shared by every test package."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import time
+from collections.abc import Iterable
+
+import orjson
+import pytest
+
+from ffn_async import ClientCredentials, Environment
+
+_counter = itertools.count()
+
+TEST_ENV = Environment(
+    api_url="https://api.ffn.test/api",
+    authorize_url="https://auth.ffn.test/authorize",
+    token_url="https://auth.ffn.test/token",
+    name="test",
+)
+
+
+def make_jwt(scopes: Iterable[str] = ("ffn.merchant.read", "ffn.merchant.write"), **claims: object) -> str:
+    """An unsigned JWT-shaped access token carrying a ``scopes`` claim (unique each call)."""
+
+    def part(obj: object) -> str:
+        return base64.urlsafe_b64encode(orjson.dumps(obj)).rstrip(b"=").decode()
+
+    payload = {"scopes": list(scopes), "jti": next(_counter), "iat": int(time.time()), **claims}
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(payload)}.c2ln"
+
+
+def token_response(
+    *, scopes: Iterable[str] = ("ffn.merchant.read", "ffn.merchant.write"), expires_in: float = 1800
+) -> dict[str, object]:
+    n = next(_counter)
+    return {
+        "access_token": make_jwt(scopes),
+        "refresh_token": f"refresh-{n}-secretvalue",
+        "expires_in": expires_in,
+        "token_type": "Bearer",
+    }
+
+
+@pytest.fixture
+def env() -> Environment:
+    return TEST_ENV
+
+
+@pytest.fixture
+def creds() -> ClientCredentials:
+    return ClientCredentials("client-id", "s3cr3t-client-secret", "http://127.0.0.1/callback")

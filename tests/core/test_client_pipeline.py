@@ -1,0 +1,380 @@
+"""The request pipeline against mocked HTTP: URLs, headers, errors, retries, scopes."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from email.utils import format_datetime
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+import orjson
+import pytest
+from aioresponses import CallbackResult, aioresponses
+from yarl import URL
+
+import ffn_async.client as client_module
+from ffn_async import ClientCredentials, Environment, FFNClient, RetryPolicy, StaticToken, TokenManager
+from ffn_async.errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    DecodeError,
+    Forbidden,
+    Gone,
+    MissingScope,
+    NotFound,
+    RateLimited,
+    ServerError,
+    TransportError,
+    Unauthorized,
+)
+from token_stores import MemoryTokenStore
+
+from ..conftest import TEST_ENV, make_jwt, token_response
+
+API = "https://api.ffn.test/api"
+FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.02, jitter=lambda c: c)
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    recorded: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        recorded.append(seconds)
+
+    monkeypatch.setattr(client_module, "_sleep", fake_sleep)
+    return recorded
+
+
+@pytest.fixture
+async def ffn() -> AsyncIterator[FFNClient]:
+    async with FFNClient(StaticToken(make_jwt()), environment=TEST_ENV, retry=FAST) as client:
+        yield client
+
+
+def sent(mock: aioresponses) -> list[tuple[str, URL, dict[str, object]]]:
+    return [(m, u, call.kwargs) for (m, u), calls in mock.requests.items() for call in calls]
+
+
+async def test_path_parameters_are_percent_encoded_and_odata_kept() -> None:
+    """Checked on a real socket: aioresponses re-normalizes URLs and would hide the wire form."""
+    seen: list[tuple[str, str]] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append((request.raw_path, request.query["$filter"]))
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handler)
+    async with TestServer(app, host="127.0.0.1") as server:
+        env = Environment(
+            api_url=str(server.make_url("/api")),
+            authorize_url=str(server.make_url("/authorize")),
+            token_url=str(server.make_url("/token")),
+        )
+        async with FFNClient(StaticToken("t"), environment=env) as ffn:
+            await ffn.request(
+                "GET",
+                "/v1/merchant/outbounds/{outboundId}",
+                path_params={"outboundId": "A/B C%"},
+                params={"$filter": "name eq 'O''Brien & Co'", "$top": 5, "flag": True, "x": None},
+            )
+    (raw, odata_filter), = seen
+    assert raw == (
+        "/api/v1/merchant/outbounds/A%2FB%20C%25"
+        "?$filter=name%20eq%20'O''Brien%20%26%20Co'&$top=5&flag=true"
+    )
+    assert odata_filter == "name eq 'O''Brien & Co'"
+
+
+async def test_json_body_headers_and_user_agent(ffn: FFNClient) -> None:
+    with aioresponses() as mock:
+        mock.post(f"{API}/v1/things", status=201, payload={"id": 1})
+        result = await ffn.request("POST", "/v1/things", json={"amount": Decimal("10.10")})
+        (_, _, kw), = sent(mock)
+    assert result == {"id": 1}
+    assert kw["data"] == b'{"amount":10.10}'
+    headers = kw["headers"]
+    assert headers["Content-Type"] == "application/json"
+    assert headers["User-Agent"].startswith("ffn-async/")
+    assert headers["Authorization"].startswith("Bearer ")
+
+
+async def test_empty_body_decodes_to_none(ffn: FFNClient) -> None:
+    with aioresponses() as mock:
+        mock.delete(f"{API}/v1/things/1", status=204)
+        assert await ffn.request("DELETE", "/v1/things/1") is None
+
+
+async def test_bearer_token_only_sent_to_the_api_origin(ffn: FFNClient) -> None:
+    with aioresponses() as mock:
+        mock.get("https://elsewhere.example/v1/x?page=2", payload={})
+        mock.get(f"{API}/v1/x?page=2", payload={})
+        await ffn.request("GET", "https://elsewhere.example/v1/x?page=2")
+        await ffn.request("GET", f"{API}/v1/x?page=2")
+        calls = sent(mock)
+    foreign = next(kw for _, u, kw in calls if u.host == "elsewhere.example")
+    own = next(kw for _, u, kw in calls if u.host == "api.ffn.test")
+    assert "Authorization" not in foreign["headers"]
+    assert "Authorization" in own["headers"]
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type"),
+    [
+        (400, BadRequest),
+        (401, Unauthorized),
+        (403, Forbidden),
+        (404, NotFound),
+        (409, Conflict),
+        (410, Gone),
+        (418, ApiError),
+        (500, ServerError),
+    ],
+)
+async def test_error_response_bodies_become_typed_errors(
+    ffn: FFNClient, status: int, error_type: type[ApiError]
+) -> None:
+    body = {
+        "errorCode": {"code": "Products_DuplicateProduct", "description": "Duplicate"},
+        "errorMessages": [{"message": "already exists", "target": "merchantSku"}],
+        "errorMetaData": {"MerchantSku": "SKU-1", "Jfsku": "MERC01ABCDE"},
+    }
+    with aioresponses() as mock:
+        mock.post(f"{API}/v1/merchant/products", status=status, payload=body)
+        with pytest.raises(error_type) as info:
+            await ffn.request("POST", "/v1/merchant/products", json={})
+    err = info.value
+    assert type(err) is error_type
+    assert err.status == status
+    assert err.code == "Products_DuplicateProduct"
+    assert err.messages == ["merchantSku: already exists"]
+    assert err.metadata["Jfsku"] == "MERC01ABCDE"
+    assert "Products_DuplicateProduct" in str(err) and str(status) in str(err)
+
+
+async def test_error_metadata_alternate_spelling(ffn: FFNClient) -> None:
+    body = {"errorCode": {"code": "X"}, "errorMessages": [], "errorMetadata": {"A": 1}}
+    with aioresponses() as mock:
+        mock.get(f"{API}/v1/x", status=400, payload=body)
+        with pytest.raises(BadRequest) as info:
+            await ffn.request("GET", "/v1/x")
+    assert info.value.metadata == {"A": 1}
+
+
+async def test_users_current_404_tells_to_log_into_the_portal(ffn: FFNClient) -> None:
+    with aioresponses() as mock:
+        mock.get(f"{API}/v1/users/current", status=404)
+        with pytest.raises(NotFound, match="logged into the FFN portal"):
+            await ffn.request("GET", "/v1/users/current")
+
+
+async def test_html_error_body_is_described_not_dumped(ffn: FFNClient, sleeps: list[float]) -> None:
+    with aioresponses() as mock:
+        for _ in range(4):
+            mock.get(
+                f"{API}/v1/x", status=503, body="<html>down</html>", content_type="text/html"
+            )
+        with pytest.raises(ServerError, match=r"non-JSON error body \(text/html"):
+            await ffn.request("GET", "/v1/x")
+    assert len(sleeps) == 3  # four attempts in all
+
+
+async def test_non_json_success_body_raises_decode_error(ffn: FFNClient) -> None:
+    with aioresponses() as mock:
+        mock.get(f"{API}/v1/x", status=200, body="<html>", content_type="text/html")
+        with pytest.raises(DecodeError, match="not JSON"):
+            await ffn.request("GET", "/v1/x")
+
+
+async def test_503_then_success_is_retried(ffn: FFNClient, sleeps: list[float]) -> None:
+    with aioresponses() as mock:
+        mock.get(f"{API}/v1/x", status=503)
+        mock.get(f"{API}/v1/x", status=502)
+        mock.get(f"{API}/v1/x", payload={"ok": 1})
+        assert await ffn.request("GET", "/v1/x") == {"ok": 1}
+    assert sleeps == [0.01, 0.02]  # exponential backoff, capped
+
+
+async def test_429_honours_retry_after_seconds(ffn: FFNClient, sleeps: list[float]) -> None:
+    with aioresponses() as mock:
+        mock.get(f"{API}/v1/x", status=429, headers={"Retry-After": "3"})
+        mock.get(f"{API}/v1/x", payload=[1])
+        assert await ffn.request("GET", "/v1/x") == [1]
+    assert sleeps == [3.0]
+
+
+async def test_429_honours_retry_after_http_date(ffn: FFNClient, sleeps: list[float]) -> None:
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=20), usegmt=True)
+    with aioresponses() as mock:
+        mock.get(f"{API}/v1/x", status=429, headers={"Retry-After": when})
+        mock.get(f"{API}/v1/x", payload=[1])
+        await ffn.request("GET", "/v1/x")
+    assert 17 < sleeps[0] <= 20
+
+
+async def test_429_exhausted_raises_rate_limited_with_retry_after(sleeps: list[float]) -> None:
+    policy = RetryPolicy(max_attempts=2, jitter=lambda c: c)
+    async with FFNClient(StaticToken("t"), environment=TEST_ENV, retry=policy) as ffn:
+        with aioresponses() as mock:
+            mock.get(f"{API}/v1/x", status=429, headers={"Retry-After": "1"}, repeat=True)
+            with pytest.raises(RateLimited) as info:
+                await ffn.request("GET", "/v1/x")
+    assert info.value.retry_after == 1.0
+    assert sleeps == [1.0]
+
+
+async def test_retry_after_beyond_the_cap_is_not_waited_for(sleeps: list[float]) -> None:
+    policy = RetryPolicy(max_retry_after=10)
+    async with FFNClient(StaticToken("t"), environment=TEST_ENV, retry=policy) as ffn:
+        with aioresponses() as mock:
+            mock.get(f"{API}/v1/x", status=429, headers={"Retry-After": "3600"})
+            with pytest.raises(RateLimited):
+                await ffn.request("GET", "/v1/x")
+    assert sleeps == []
+
+
+async def test_post_is_not_retried_after_a_timeout(ffn: FFNClient, sleeps: list[float]) -> None:
+    with aioresponses() as mock:
+        mock.post(f"{API}/v1/merchant/outbounds", exception=asyncio.TimeoutError())
+        mock.post(f"{API}/v1/merchant/outbounds", status=201, payload={})
+        with pytest.raises(TransportError, match="may have reached the server") as info:
+            await ffn.request("POST", "/v1/merchant/outbounds", json={})
+        assert len(sent(mock)) == 1
+    assert info.value.sent is True
+    assert sleeps == []
+
+
+async def test_post_is_not_retried_on_503(ffn: FFNClient, sleeps: list[float]) -> None:
+    with aioresponses() as mock:
+        mock.post(f"{API}/v1/merchant/outbounds", status=503)
+        with pytest.raises(ServerError):
+            await ffn.request("POST", "/v1/merchant/outbounds", json={})
+        assert len(sent(mock)) == 1
+
+
+async def test_post_is_retried_when_it_never_left(ffn: FFNClient, sleeps: list[float]) -> None:
+    refused = aiohttp.ClientConnectorError(
+        aiohttp.client_reqrep.ConnectionKey("api.ffn.test", 443, True, True, None, None, None),
+        ConnectionRefusedError(111, "Connection refused"),
+    )
+    with aioresponses() as mock:
+        mock.post(f"{API}/v1/merchant/outbounds", exception=refused)
+        mock.post(f"{API}/v1/merchant/outbounds", status=201, payload={"id": "X"})
+        assert await ffn.request("POST", "/v1/merchant/outbounds", json={}) == {"id": "X"}
+    assert len(sleeps) == 1
+
+
+async def test_get_is_retried_after_a_disconnect(ffn: FFNClient, sleeps: list[float]) -> None:
+    with aioresponses() as mock:
+        mock.get(f"{API}/v1/x", exception=aiohttp.ServerDisconnectedError())
+        mock.get(f"{API}/v1/x", payload={"ok": 1})
+        assert await ffn.request("GET", "/v1/x") == {"ok": 1}
+
+
+async def test_transport_retries_are_bounded(ffn: FFNClient, sleeps: list[float]) -> None:
+    with aioresponses() as mock:
+        mock.get(f"{API}/v1/x", exception=aiohttp.ServerDisconnectedError(), repeat=True)
+        with pytest.raises(TransportError):
+            await ffn.request("GET", "/v1/x")
+    assert len(sleeps) == FAST.max_attempts - 1
+
+
+async def test_missing_scope_raises_before_sending() -> None:
+    auth = StaticToken(make_jwt(["ffn.merchant.read"]))
+    async with FFNClient(auth, environment=TEST_ENV) as ffn:
+        with aioresponses() as mock:
+            with pytest.raises(MissingScope, match=r"ffn\.merchant\.write") as info:
+                await ffn.request("POST", "/v1/merchant/outbounds", json={}, scope="ffn.merchant.write")
+            assert sent(mock) == []
+    assert info.value.granted == ["ffn.merchant.read"]
+    assert isinstance(info.value, Forbidden)
+
+
+async def test_unknown_or_finer_scopes_are_left_to_the_server() -> None:
+    for auth in (StaticToken("opaque-token"), StaticToken(make_jwt(["ffn.merchant.outbounds.write"]))):
+        async with FFNClient(auth, environment=TEST_ENV) as ffn:
+            with aioresponses() as mock:
+                mock.post(f"{API}/v1/merchant/outbounds", status=201, payload={})
+                await ffn.request("POST", "/v1/merchant/outbounds", json={}, scope="ffn.merchant.write")
+
+
+async def test_401_forces_one_refresh_and_one_retry(creds: ClientCredentials) -> None:
+    store = MemoryTokenStore()
+    auth = TokenManager(creds, store, key="acct", environment=TEST_ENV)
+    first = token_response()
+    second = token_response()
+    with aioresponses() as mock:
+        mock.post(str(TEST_ENV.token_url), payload=first)
+        mock.post(str(TEST_ENV.token_url), payload=second)
+        await auth.exchange_code("code-1")
+        seen: list[str] = []
+
+        def answer(url: URL, **kw: object) -> CallbackResult:
+            seen.append(kw["headers"]["Authorization"])  # type: ignore[index]
+            return CallbackResult(status=401 if len(seen) == 1 else 200, payload={"userId": "MERC"})
+
+        mock.get(f"{API}/v1/users/current", callback=answer, repeat=True)
+        async with FFNClient(auth) as ffn:
+            assert await ffn.request("GET", "/v1/users/current") == {"userId": "MERC"}
+        token_calls = len(mock.requests[("POST", URL(str(TEST_ENV.token_url)))])
+    assert seen == [f"Bearer {first['access_token']}", f"Bearer {second['access_token']}"]
+    assert token_calls == 2  # the code exchange and exactly one refresh
+
+
+async def test_401_twice_raises_unauthorized(creds: ClientCredentials) -> None:
+    auth = TokenManager(creds, MemoryTokenStore(), key="acct", environment=TEST_ENV)
+    with aioresponses() as mock:
+        mock.post(str(TEST_ENV.token_url), payload=token_response())
+        mock.post(str(TEST_ENV.token_url), payload=token_response())
+        await auth.exchange_code("code-1")
+        mock.get(f"{API}/v1/x", status=401, repeat=True)
+        async with FFNClient(auth) as ffn:
+            with pytest.raises(Unauthorized):
+                await ffn.request("GET", "/v1/x")
+        assert len(mock.requests[("GET", URL(f"{API}/v1/x"))]) == 2
+
+
+async def test_max_concurrency_caps_requests_in_flight() -> None:
+    in_flight = peak = 0
+
+    async def slow(url: URL, **kw: object) -> CallbackResult:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        return CallbackResult(payload={})
+
+    async with FFNClient(StaticToken("t"), environment=TEST_ENV, max_concurrency=3) as ffn:
+        with aioresponses() as mock:
+            mock.get(f"{API}/v1/x", callback=slow, repeat=True)
+            await asyncio.gather(*(ffn.request("GET", "/v1/x") for _ in range(20)))
+    assert peak == 3
+
+
+async def test_request_raw_returns_bytes(ffn: FFNClient) -> None:
+    with aioresponses() as mock:
+        mock.get(f"{API}/v1/pic", body=b"\x89PNG", content_type="image/png")
+        response = await ffn.request_raw("GET", "/v1/pic")
+    assert response.content == b"\x89PNG"
+    assert response.status == 200
+
+
+def test_retry_policy_idempotency_rules() -> None:
+    policy = RetryPolicy()
+    assert policy.is_idempotent("get") and policy.is_idempotent("PUT")
+    assert not policy.is_idempotent("POST") and not policy.is_idempotent("PATCH")
+    assert policy.is_idempotent("POST", override=True)
+    assert policy.retries_transport_error(sent=False, idempotent=False)
+    assert not policy.retries_transport_error(sent=True, idempotent=False)
+
+
+def test_encoded_body_is_compact_json() -> None:
+    assert orjson.loads(b'{"amount":10.10}') == {"amount": 10.1}
