@@ -412,7 +412,7 @@ class TokenManager:
             # we waited, and its refresh token is the only live one.
             stored = await self._read()
             token = self._check_alive(stored)
-            if self._usable(token, stale) and not (force and token.access_token == stale):
+            if self._usable(token, stale):
                 self._adopt(stored)
                 return token
             new = await self._rotate(stored, token)
@@ -457,7 +457,7 @@ class TokenManager:
         return new
 
     async def _after_invalid_grant(self, stored: StoredToken, spent: Token) -> Token:
-        latest = await self._read()
+        latest = await self._settled_after_invalid_grant(stored)
         latest_token = self._check_alive(latest)
         if latest_token.refresh_token != spent.refresh_token:
             # A peer rotated it (its lease overlapped ours): a recovered race, not a dead chain.
@@ -467,6 +467,21 @@ class TokenManager:
                 return latest_token
             return await self._rotate(latest, latest_token)
         return await self._mark_dead(latest, "the refresh token was rejected (invalid_grant)")
+
+    async def _settled_after_invalid_grant(self, stored: StoredToken) -> StoredToken:
+        """Re-read the record; if unchanged, give an overrun holder time to save its rotation.
+
+        If our lease was taken over from a holder whose lease ran out mid-refresh, that holder
+        spent the refresh token we just presented and is about to save the new one (with
+        compare-and-set, needing no lock). Declaring the chain dead now would destroy a live
+        token; waiting one token-request timeout lets that write land first.
+        """
+        deadline = time.monotonic() + self.request_timeout
+        while True:
+            latest = await self._read()
+            if latest.version != stored.version or time.monotonic() >= deadline:
+                return latest
+            await asyncio.sleep(min(0.05, max(deadline - time.monotonic(), 0)))
 
     async def _mark_dead(self, stored: StoredToken, reason: str) -> Token:
         dead = attrs.evolve(stored, reauthorization_required=reason)

@@ -33,6 +33,7 @@ _created: list[TokenManager] = []
 
 
 def manager(creds: ClientCredentials, store: MemoryTokenStore | None = None, **kw: object) -> TokenManager:
+    kw.setdefault("request_timeout", 0.3)  # also the grace period after invalid_grant
     auth = TokenManager(creds, store or MemoryTokenStore(), key="acct", environment=TEST_ENV, **kw)  # type: ignore[arg-type]
     _created.append(auth)
     return auth
@@ -255,6 +256,30 @@ async def test_invalid_grant_after_a_peer_rotated_adopts_the_peers_token(creds: 
 
         mock.post(TOKEN_URL, callback=peer_rotates)
         assert await auth.access_token() == peer_token.access_token
+    assert (await auth.stored()).reauthorization_required is None
+
+
+async def test_invalid_grant_waits_for_an_overrun_holders_save(creds: ClientCredentials) -> None:
+    """Our lease was taken over from a holder that spent the token and saves a moment later."""
+    store = MemoryTokenStore()
+    auth = manager(creds, store)
+    holders_token = Token.from_response(token_response())
+    with aioresponses() as mock:
+        mock.post(TOKEN_URL, payload=token_response())
+        await auth.exchange_code("c")
+        await expire(auth)
+        record = await store.load("acct")
+        assert record is not None
+
+        async def late_save() -> None:
+            await asyncio.sleep(0.1)
+            data = orjson.dumps({"format": 1, "token": holders_token.to_dict(), "rotation": 1})
+            await store.save("acct", data, record.version)  # CAS, no lock: as a holder would
+
+        mock.post(TOKEN_URL, status=400, payload={"error": "invalid_grant"})
+        saver = asyncio.ensure_future(late_save())
+        assert await auth.access_token() == holders_token.access_token
+        await saver
     assert (await auth.stored()).reauthorization_required is None
 
 

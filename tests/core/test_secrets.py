@@ -49,7 +49,7 @@ async def test_secrets_never_reach_logs_reprs_or_errors(caplog: pytest.LogCaptur
             token_url=str(server.make_url("/token")),
         )
         store = MemoryTokenStore()
-        auth = TokenManager(creds, store, key="acct", environment=env)
+        auth = TokenManager(creds, store, key="acct", environment=env, request_timeout=0.5)
         url, state = auth.authorization_url(["ffn.merchant.read"])
         async with FFNClient(auth) as ffn:
             # The whole flow: authorize, exchange, request, refresh (expired), 401-refresh.
