@@ -378,3 +378,44 @@ def test_retry_policy_idempotency_rules() -> None:
 
 def test_encoded_body_is_compact_json() -> None:
     assert orjson.loads(b'{"amount":10.10}') == {"amount": 10.1}
+
+
+async def test_trace_configs_on_a_real_socket() -> None:
+    attempts: list[tuple[int, str]] = []
+
+    async def on_start(
+        session: aiohttp.ClientSession, ctx: object, params: aiohttp.TraceRequestStartParams
+    ) -> None:
+        info = ctx.trace_request_ctx  # type: ignore[attr-defined]
+        attempts.append((info["attempt"], info["template"]))
+
+    calls = 0
+
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal calls
+        calls += 1
+        return web.Response(status=503) if calls == 1 else web.json_response({})
+
+    app = web.Application()
+    app.router.add_get("/api/v1/x/{id}", handler)
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_start)
+    async with TestServer(app, host="127.0.0.1") as server:
+        env = Environment(
+            api_url=str(server.make_url("/api")),
+            authorize_url=str(server.make_url("/a")),
+            token_url=str(server.make_url("/t")),
+        )
+        async with FFNClient(StaticToken("t"), environment=env, retry=FAST, trace_configs=[trace]) as ffn:
+            await ffn.request("GET", "/v1/x/{id}", path_params={"id": 1})
+    assert attempts == [(1, "/v1/x/{id}"), (2, "/v1/x/{id}")]
+
+
+async def test_a_session_passed_in_is_used_and_left_open() -> None:
+    async with aiohttp.ClientSession() as session:
+        ffn = FFNClient(StaticToken("t"), environment=TEST_ENV, session=session)
+        async with ffn:
+            with aioresponses() as mock:
+                mock.get(f"{API}/v1/x", payload={})
+                await ffn.request("GET", "/v1/x")
+        assert not session.closed

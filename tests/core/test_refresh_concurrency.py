@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ffn_async import FFNClient, Token, TokenManager
-from token_stores import MemoryTokenStore
+from token_stores import LockTimeout, MemoryTokenStore
 
 from ..fleet import CREDS, run_fleet, strict_server
 
@@ -105,6 +105,9 @@ async def test_a_killed_lock_holder_does_not_block_the_others(tmp_path: Path) ->
         holder.start()
         try:
             assert await asyncio.to_thread(ready.wait, 20), "the holder never took the lock"
+            with pytest.raises(LockTimeout):  # really held by the other process
+                async with store.lock("acct", timeout=0.3):
+                    pass
             os.kill(holder.pid or 0, signal.SIGKILL)
             started = time.monotonic()
             async with FFNClient(auth) as ffn:
