@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-__all__ = ["UNSET", "is_set", "to_camel", "to_snake"]
+__all__ = ["UNSET", "is_request_name", "is_set", "to_camel", "to_snake"]
 
 
 class _Unset:
@@ -63,3 +63,8 @@ def to_camel(attribute: str) -> str:
     """
     head, *rest = attribute.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def is_request_name(name: str) -> bool:
+    """Whether a model named ``name`` is a request body (its constraints are checked on encode)."""
+    return name.endswith("Request") or name.startswith(("Create", "Update"))

@@ -1,0 +1,36 @@
+"""A fake JTL-FFN server for tests and demos, like stripe-mock or moto.
+
+``FakeFFN`` serves a strict OAuth server (single-use rotating refresh tokens, family
+revocation on reuse), stateful merchant and fulfiller resources, change feeds, OData paging and
+filtering, and fault injection, all on a loopback port::
+
+    fake = FakeFFN(token_lifetime=2.0)
+    async with fake.run() as environment:
+        auth = TokenManager(fake.credentials, store, key="acme", environment=environment)
+        ...
+    assert fake.stats.reuse_attempts == 0
+
+With pytest, the ``ffn_fake`` fixture (plugin :mod:`ffn_async.testing.pytest_plugin`) does
+the same per test.
+"""
+
+from __future__ import annotations
+
+from .clock import FakeClock
+from .faults import FaultKind, Faults
+from .http import ApiFailure
+from .oauth import DEFAULT_SCOPES, OAuthServer, TokenFault
+from .server import FakeFFN
+from .stats import FakeStats
+
+__all__ = [
+    "DEFAULT_SCOPES",
+    "ApiFailure",
+    "FakeClock",
+    "FakeFFN",
+    "FakeStats",
+    "FaultKind",
+    "Faults",
+    "OAuthServer",
+    "TokenFault",
+]

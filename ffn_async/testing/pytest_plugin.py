@@ -1,0 +1,89 @@
+"""pytest plugin: the ``ffn_fake`` fixture, a :class:`FakeFFN` running for one test.
+
+Loaded automatically through the ``pytest11`` entry point when ffn-async is installed; or add
+``pytest_plugins = ["ffn_async.testing.pytest_plugin"]`` to a ``conftest.py``. Configure the
+fake per test with ``@pytest.mark.ffn_fake(token_lifetime=2.0, ...)`` (keywords of
+:class:`FakeFFN`), or for a whole directory by overriding the ``ffn_fake_options`` fixture.
+With pytest-asyncio installed the server runs in the test's event loop; without it, in a
+background thread (so plain synchronous tests can use it too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import attrs
+import pytest
+
+from ..environment import Environment
+from ..token import ClientCredentials
+from .server import FakeFFN
+from .stats import FakeStats
+
+__all__ = ["RunningFake", "ffn_fake", "ffn_fake_options"]
+
+
+@attrs.frozen
+class RunningFake:
+    """What ``ffn_fake`` yields: the server object and where it listens."""
+
+    server: FakeFFN
+    environment: Environment
+
+    @property
+    def credentials(self) -> ClientCredentials:
+        """The OAuth client the fake accepts."""
+        return self.server.credentials
+
+    @property
+    def stats(self) -> FakeStats:
+        """The server's counters."""
+        return self.server.stats
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "ffn_fake(**options): keyword arguments for the ffn_fake fixture's FakeFFN"
+    )
+
+
+@pytest.fixture
+def ffn_fake_options() -> dict[str, Any]:
+    """Keyword arguments for :class:`FakeFFN`; override it in a conftest to change defaults."""
+    return {}
+
+
+def _make_fake(request: pytest.FixtureRequest, options: dict[str, Any]) -> FakeFFN:
+    merged = dict(options)
+    marker = request.node.get_closest_marker("ffn_fake")
+    if marker is not None:
+        merged.update(marker.kwargs)
+    return FakeFFN(**merged)
+
+
+async def _serve_in_loop(
+    request: pytest.FixtureRequest, ffn_fake_options: dict[str, Any]
+) -> AsyncIterator[RunningFake]:
+    """A :class:`FakeFFN` serving on a free loopback port for the duration of one test."""
+    fake = _make_fake(request, ffn_fake_options)
+    async with fake.run() as environment:
+        yield RunningFake(fake, environment)
+
+
+def _serve_in_thread(
+    request: pytest.FixtureRequest, ffn_fake_options: dict[str, Any]
+) -> Iterator[RunningFake]:
+    """A :class:`FakeFFN` serving from a background thread for the duration of one test."""
+    fake = _make_fake(request, ffn_fake_options)
+    with fake.run_in_thread() as environment:
+        yield RunningFake(fake, environment)
+
+
+ffn_fake: Any
+try:
+    import pytest_asyncio
+except ImportError:  # plain pytest: serve from a thread
+    ffn_fake = pytest.fixture(name="ffn_fake")(_serve_in_thread)
+else:
+    ffn_fake = pytest_asyncio.fixture(name="ffn_fake")(_serve_in_loop)

@@ -1,0 +1,372 @@
+"""The converter's wire rules: names, datetimes, decimals, enums, PATCH, validation, errors."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import pytest
+
+from ffn_async import errors, models, serialization
+from ffn_async.serialization import converter
+
+UTC = dt.UTC
+
+
+def address(**extra: Any) -> models.Address:
+    values: dict[str, Any] = {"street": "Mortystreet 1", "city": "Mortytown", "country": "DE"}
+    return models.Address(**{**values, **extra})
+
+
+def outbound_item(**extra: Any) -> models.CreateOutboundItem:
+    values: dict[str, Any] = {
+        "outbound_item_id": "1",
+        "quantity": Decimal(1),
+        "jfsku": "MERC01ABCDE",
+    }
+    return models.CreateOutboundItem(**{**values, **extra})
+
+
+def create_outbound(**extra: Any) -> models.CreateOutbound:
+    values: dict[str, Any] = {
+        "merchant_outbound_number": "ORDER-1",
+        "warehouse_id": "FULF04XX-12345-0001",
+        "currency": "EUR",
+        "shipping_address": address(),
+        "items": [outbound_item()],
+    }
+    return models.CreateOutbound(**{**values, **extra})
+
+
+def page_payload(**outbound: Any) -> dict[str, Any]:
+    item = {
+        "outboundId": "MERC02AXEV",
+        "merchantOutboundNumber": "ORDER-1",
+        "warehouseId": "FULF04XX-12345-0001",
+        "currency": "EUR",
+        "status": "Shipped",
+        "priority": 0,
+        "shippingAddress": {"street": "s", "city": "c", "country": "DE"},
+        "items": [],
+        "modificationInfo": {"createdAt": "2020-02-11T16:05:06.8341234+00:00"},
+    }
+    return {
+        "items": [item, {**copy.deepcopy(item), **outbound}],
+        "_page": {"total": 1, "limit": 50, "offset": 0},
+        "count": 2,
+    }
+
+
+# --------------------------------------------------------------------------- names
+
+
+def test_snake_case_attributes_camel_case_wire_and_renamed_keys() -> None:
+    page = converter.structure(page_payload(), models.PagedOutboundResponse)
+    assert page.page.limit == 50
+    assert page.items[0].merchant_outbound_number == "ORDER-1"
+    data = serialization.unstructure(page)
+    assert data["_page"] == {"total": 1, "limit": 50, "offset": 0}
+    assert "merchantOutboundNumber" in data["items"][0]
+
+
+def test_keyword_field_from_is_from_underscore() -> None:
+    feed = serialization.structure(
+        {
+            "from": "2020-02-11T16:05:06+00:00",
+            "to": "2020-02-11T16:07:22Z",
+            "data": [],
+            "moreDataAvailable": False,
+        },
+        models.RecentOutboundList,
+    )
+    assert feed.from_ == dt.datetime(2020, 2, 11, 16, 5, 6, tzinfo=UTC)
+    assert orjson.loads(serialization.dumps(feed))["from"] == "2020-02-11T16:05:06+00:00"
+
+
+def test_unknown_fields_are_ignored_and_none_is_omitted() -> None:
+    a = serialization.structure(
+        {"street": "s", "city": "c", "country": "DE", "newField": 1, "zip": None}, models.Address
+    )
+    assert a.zip is None
+    assert serialization.unstructure(a) == {"street": "s", "city": "c", "country": "DE"}
+
+
+def test_bare_arrays_decode_through_the_converter() -> None:
+    notes = serialization.structure(
+        [{"street": "s", "city": "c", "country": "DE"}] * 3, list[models.Address]
+    )
+    assert [n.country for n in notes] == ["DE"] * 3
+
+
+# --------------------------------------------------------------------------- datetimes
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "2020-02-11T16:05:06.8341234+00:00",
+            dt.datetime(2020, 2, 11, 16, 5, 6, 834123, tzinfo=UTC),
+        ),
+        ("2020-02-11T16:05:06Z", dt.datetime(2020, 2, 11, 16, 5, 6, tzinfo=UTC)),
+        (
+            "2020-02-11T18:05:06.5+02:00",
+            dt.datetime(2020, 2, 11, 18, 5, 6, 500000, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+        ),
+        ("2020-02-11T16:05:06", dt.datetime(2020, 2, 11, 16, 5, 6, tzinfo=UTC)),  # no offset: UTC
+    ],
+)
+def test_datetimes_decode_aware(text: str, expected: dt.datetime) -> None:
+    info = serialization.structure({"createdAt": text}, models.ModificationInfo)
+    assert info.created_at == expected
+    assert info.created_at.utcoffset() == expected.utcoffset()
+
+
+def test_datetimes_encode_iso_with_offset() -> None:
+    when = dt.datetime(2020, 3, 2, 8, 49, 37, 909000, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    body = serialization.unstructure(create_outbound(desired_delivery_date=when))
+    assert body["desiredDeliveryDate"] == "2020-03-02T08:49:37.909000+01:00"
+    assert converter.structure(body["desiredDeliveryDate"], dt.datetime) == when
+
+
+def test_naive_datetime_is_refused_before_sending() -> None:
+    with pytest.raises(errors.ValidationError) as info:
+        serialization.validate(create_outbound(desired_delivery_date=dt.datetime(2020, 1, 1)))
+    assert info.value.field == "desired_delivery_date"
+    assert "timezone-aware" in str(info.value)
+
+
+# --------------------------------------------------------------------------- decimals
+
+
+@pytest.mark.parametrize("literal", ["15.05", "0.1", "1234567.891", "19", "0.0001", "99999999.99"])
+def test_decimals_are_exact_both_ways(literal: str) -> None:
+    raw = b'{"amount": %s, "currency": "EUR"}' % literal.encode()
+    price = serialization.decode(raw, models.Price)
+    assert price.amount == Decimal(literal)
+    assert str(price.amount) == literal
+    assert serialization.dumps(price) == b'{"amount":%s,"currency":"EUR"}' % literal.encode()
+
+
+def test_decimal_digits_are_sent_verbatim() -> None:
+    assert (
+        serialization.dumps(models.Price(amount=Decimal("12.30"), currency="EUR"))
+        == b'{"amount":12.30,"currency":"EUR"}'
+    )
+
+
+def test_non_finite_decimal_is_refused() -> None:
+    with pytest.raises(errors.ValidationError, match="finite") as info:
+        serialization.validate(create_outbound(shipping_fee=Decimal("NaN")))
+    assert info.value.field == "shipping_fee"
+
+
+def test_decimal_from_string_and_int() -> None:
+    price = serialization.structure({"amount": "10.50", "currency": "EUR"}, models.Price)
+    assert price.amount == Decimal("10.50")
+    assert serialization.structure({"amount": 3, "currency": "EUR"}, models.Price).amount == 3
+
+
+# --------------------------------------------------------------------------- enums
+
+
+def test_enum_known_and_unknown() -> None:
+    page = serialization.structure(
+        page_payload(status="TeleportedToCustomer"), models.PagedOutboundResponse
+    )
+    assert page.items[0].status is models.OutboundStatusType.SHIPPED
+    assert page.items[0].status == "Shipped"
+    assert page.items[1].status == "TeleportedToCustomer"
+    assert type(page.items[1].status) is str
+    assert serialization.unstructure(page)["items"][1]["status"] == "TeleportedToCustomer"
+    assert converter.structure("New", models.ObjectState | str) is models.ObjectState.NEW
+    assert converter.structure("Newer", models.ObjectState | str) == "Newer"
+
+
+def test_inline_enum_subset_is_validated() -> None:
+    request = models.ChangeStatusRequest(status=models.OutboundStatusType.SHIPPED)
+    with pytest.raises(errors.ValidationError, match="Acknowledged") as info:
+        serialization.validate(request)
+    assert info.value.field == "status"
+    body = serialization.unstructure(
+        models.ChangeStatusRequest(status="Canceled", cancel_reason="gone")
+    )
+    assert body == {"status": "Canceled", "cancelReason": "gone"}
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def test_validation_names_nested_list_field() -> None:
+    request = create_outbound(
+        items=[outbound_item(), outbound_item(), outbound_item(jfsku="TOO-SHORT")]
+    )
+    with pytest.raises(errors.ValidationError) as info:
+        serialization.unstructure(request)
+    assert info.value.field == "items[2].jfsku"
+    assert "at least 11 characters" in str(info.value)
+
+
+def test_validation_checks_length_range_pattern_and_required() -> None:
+    with pytest.raises(errors.ValidationError) as info:
+        serialization.validate(create_outbound(merchant_outbound_number="x" * 256))
+    assert info.value.field == "merchant_outbound_number"
+    with pytest.raises(errors.ValidationError) as info:
+        serialization.validate(create_outbound(priority=6))
+    assert (info.value.field, "must be <= 5" in str(info.value)) == ("priority", True)
+    with pytest.raises(errors.ValidationError) as info:
+        serialization.validate(create_outbound(merchant_outbound_number="line\nbreak"))
+    assert "pattern" in str(info.value)
+    with pytest.raises(errors.ValidationError) as info:
+        serialization.validate(create_outbound(items=[]))
+    assert (info.value.field, "at least 1 items" in str(info.value)) == ("items", True)
+    with pytest.raises(errors.ValidationError) as info:
+        serialization.validate(create_outbound(shipping_address=address(country="DEU")))
+    assert info.value.field == "shipping_address.country"
+    broken: Any = None
+    with pytest.raises(errors.ValidationError, match="is required") as info:
+        serialization.validate(create_outbound(currency=broken))
+    assert info.value.field == "currency"
+
+
+def test_valid_request_encodes_completely() -> None:
+    body = orjson.loads(
+        serialization.dumps(create_outbound(shipping_fee=Decimal("4.90"), priority=-5))
+    )
+    assert body == {
+        "merchantOutboundNumber": "ORDER-1",
+        "warehouseId": "FULF04XX-12345-0001",
+        "currency": "EUR",
+        "shippingAddress": {"street": "Mortystreet 1", "city": "Mortytown", "country": "DE"},
+        "items": [{"outboundItemId": "1", "jfsku": "MERC01ABCDE", "quantity": 1}],
+        "priority": -5,
+        "shippingFee": 4.9,
+    }
+
+
+# --------------------------------------------------------------------------- PATCH
+
+
+def test_patch_omits_unset_and_sends_null() -> None:
+    assert serialization.unstructure(models.UpdateReturnRequest()) == {}
+    body = serialization.unstructure(models.UpdateReturnRequest(contact=None, internal_note="hi"))
+    assert body == {"contact": None, "internalNote": "hi"}
+    nested = models.UpdateReturnRequest(
+        customer_address=models.UpdateAddressRequest(company=None, city="Berlin")
+    )
+    assert serialization.unstructure(nested) == {
+        "customerAddress": {"company": None, "city": "Berlin"}
+    }
+
+
+def test_patch_unset_marker_and_non_nullable_null() -> None:
+    request = models.UpdateProduct(name="New name")
+    assert request.note is models.UNSET
+    assert not models.is_set(request.note)
+    assert models.is_set(request.name)
+    assert repr(models.UNSET) == "UNSET"
+    not_nullable: Any = None
+    with pytest.raises(errors.ValidationError, match="must not be null") as info:
+        serialization.validate(models.UpdateReturnRequest(warehouse_id=not_nullable))
+    assert info.value.field == "warehouse_id"
+    with pytest.raises(errors.ValidationError) as info:
+        serialization.validate(models.UpdateReturnRequest(internal_note="x" * 4097))
+    assert info.value.field == "internal_note"
+
+
+# --------------------------------------------------------------------------- decode errors
+
+
+def test_decode_error_names_class_and_path() -> None:
+    with pytest.raises(errors.DecodeError) as info:
+        serialization.structure(page_payload(priority="high"), models.PagedOutboundResponse)
+    message = str(info.value)
+    assert "PagedOutboundResponse" in message
+    assert "items[1].priority" in message
+    assert "expected an integer, got str 'high'" in message
+
+
+def test_decode_error_for_missing_and_null_required_fields() -> None:
+    payload = page_payload()
+    del payload["items"][1]["modificationInfo"]["createdAt"]
+    with pytest.raises(
+        errors.DecodeError, match=r"items\[1\]\.modificationInfo\.createdAt: is required"
+    ):
+        serialization.structure(payload, models.PagedOutboundResponse)
+    with pytest.raises(errors.DecodeError, match=r"items\[1\]\.currency: must not be null"):
+        serialization.structure(page_payload(currency=None), models.PagedOutboundResponse)
+    with pytest.raises(
+        errors.DecodeError, match=r"items\[1\]\.shippingAddress: expected an object"
+    ):
+        serialization.structure(page_payload(shippingAddress=[1]), models.PagedOutboundResponse)
+    with pytest.raises(errors.DecodeError, match=r"items\[1\]\.items: expected a list"):
+        serialization.structure(page_payload(items={}), models.PagedOutboundResponse)
+    with pytest.raises(errors.DecodeError, match=r"Address: \(root\): expected an object"):
+        serialization.structure("nope", models.Address)
+
+
+def test_decode_error_in_nested_list_element() -> None:
+    bad_item = {"outboundItemId": "1", "itemType": "Product", "quantity": "lots", "quantityOpen": 1}
+    ok_item = {**bad_item, "quantity": 1}
+    with pytest.raises(
+        errors.DecodeError, match=r"items\[1\]\.items\[2\]\.quantity: expected a decimal"
+    ):
+        serialization.structure(
+            page_payload(items=[ok_item, ok_item, bad_item]), models.PagedOutboundResponse
+        )
+
+
+def test_bad_datetime_is_a_decode_error() -> None:
+    with pytest.raises(errors.DecodeError, match="createdAt: expected an ISO-8601 date-time"):
+        serialization.structure({"createdAt": "yesterday"}, models.ModificationInfo)
+
+
+def test_invalid_json_is_a_decode_error() -> None:
+    with pytest.raises(errors.DecodeError, match="not valid JSON") as info:
+        serialization.loads(b"<html>503</html>")
+    assert info.value.body == b"<html>503</html>"
+
+
+def test_response_lists_default_to_empty_when_absent_or_null() -> None:
+    payload = {"stockChangeId": {"warehouseId": "W", "jfsku": "J", "stockVersion": 1}}
+    feed = serialization.structure(
+        {
+            "from": "2020-01-01T00:00:00Z",
+            "to": "2020-01-02T00:00:00Z",
+            "data": None,
+            "moreDataAvailable": False,
+        },
+        models.RecentStockChangeList,
+    )
+    assert feed.data == []
+    assert payload  # the envelope above is the case seen in the wild
+
+
+def test_responses_re_encode_without_request_checks() -> None:
+    page = serialization.structure(page_payload(), models.PagedOutboundResponse)
+    assert page.items[0].items == []  # the spec says at least one item; the server decides
+    assert serialization.unstructure(page)["items"][0]["items"] == []
+    with pytest.raises(errors.ValidationError, match="at least 1 items") as info:
+        serialization.validate(page)
+    assert info.value.field == "items[0].items"
+
+
+def test_merchant_view_fields() -> None:
+    warehouse = serialization.structure(
+        {
+            "warehouseId": "NDZ204DE-12589-0002",
+            "fulfillerId": "NDZ2",
+            "name": "Main",
+            "address": {"street": "s", "city": "c", "country": "DE"},
+            "shippingMethodIds": ["NDZ20AG4HTCWN6XW"],
+            "modificationInfo": {"createdAt": "2020-02-11T16:05:06Z"},
+        },
+        models.Warehouse,
+    )
+    assert warehouse.shipping_method_ids == ["NDZ20AG4HTCWN6XW"]
+    user = serialization.structure({"userId": "MERC", "somethingElse": 1}, models.User)
+    assert user.user_id == "MERC"
+    assert user.role is None
