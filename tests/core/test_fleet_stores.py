@@ -1,0 +1,60 @@
+"""Refresh exactly once per rotation through TokenManager, for every fleet-capable store.
+
+Six worker processes with 50 coroutines each share one account in Redis, PostgreSQL,
+MariaDB or SQLite while the strict server's tokens expire every second.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .. import services
+from ..fleet import run_fleet
+
+
+def _sqlite(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'tokens.db'}"
+
+
+STORES: dict[str, Callable[[Path], str]] = {
+    "redis": lambda _: services.redis_url(),
+    "postgres": lambda _: services.postgres_url(),
+    "mysql": lambda _: services.mysql_url(),
+    "sqlite": _sqlite,
+}
+
+
+async def _create_schema(store: Any) -> None:
+    if hasattr(store, "create_schema"):
+        await store.create_schema()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", list(STORES))
+async def test_six_processes_share_one_account_without_reuse(kind: str, tmp_path: Path) -> None:
+    result = await run_fleet(
+        STORES[kind](tmp_path),
+        key=f"fleet-{uuid.uuid4().hex[:12]}",
+        processes=6,
+        coroutines=50,
+        duration=4.0,
+        token_lifetime=1.0,
+        setup_store=_create_schema,
+    )
+    errors = [e for w in result.workers for e in w.errors]
+    print(
+        f"\nfleet({kind}): calls={result.calls} failures={result.failures} "
+        f"rotations={result.stored_rotation} token_calls={result.token_requests} "
+        f"reuse={result.reuse_attempts}"
+    )
+    assert result.failures == 0, errors
+    assert result.reuse_attempts == 0
+    assert result.invalid_grants == 0
+    assert result.stored_rotation >= 5
+    assert result.token_requests == result.refreshes == result.stored_rotation
+    assert all(w.calls > 0 for w in result.workers)
