@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from yarl import URL
+
 from token_stores.base import (
     CorruptRecord,
     LockTimeout,
@@ -28,6 +30,7 @@ __all__ = [
     "DecodeError",
     "FFNError",
     "Forbidden",
+    "ForeignLinkError",
     "Gone",
     "InvalidClient",
     "InvalidState",
@@ -181,6 +184,19 @@ class DecodeError(FFNError):
     def __init__(self, message: str, *, body: bytes = b"") -> None:
         self.body = body
         super().__init__(message)
+
+
+class ForeignLinkError(FFNError):
+    """A pagination link points at another origin than the API's; it was not followed."""
+
+    def __init__(self, link: str, expected_origin: str | URL) -> None:
+        self.link = link
+        self.expected_origin = str(expected_origin)
+        shown = URL(link).with_query(None) if "://" in link else link
+        super().__init__(
+            f"refusing to follow pagination link to {shown} outside the API origin "
+            f"{self.expected_origin}: the access token is only ever sent to the API"
+        )
 
 
 class ValidationError(FFNError, ValueError):

@@ -32,7 +32,9 @@ TOKEN_URL = str(TEST_ENV.token_url)
 _created: list[TokenManager] = []
 
 
-def manager(creds: ClientCredentials, store: MemoryTokenStore | None = None, **kw: object) -> TokenManager:
+def manager(
+    creds: ClientCredentials, store: MemoryTokenStore | None = None, **kw: object
+) -> TokenManager:
     kw.setdefault("request_timeout", 0.3)  # also the grace period after invalid_grant
     auth = TokenManager(creds, store or MemoryTokenStore(), key="acct", environment=TEST_ENV, **kw)  # type: ignore[arg-type]
     _created.append(auth)
@@ -59,7 +61,9 @@ async def expire(auth: TokenManager) -> None:
     await auth.store_token(expired)
 
 
-def test_authorization_url_carries_client_scopes_and_a_random_state(creds: ClientCredentials) -> None:
+def test_authorization_url_carries_client_scopes_and_a_random_state(
+    creds: ClientCredentials,
+) -> None:
     auth = manager(creds)
     url, state = auth.authorization_url(["ffn.merchant.read", "ffn.merchant.write"])
     _, state2 = auth.authorization_url(["ffn.merchant.read"])
@@ -69,7 +73,9 @@ def test_authorization_url_carries_client_scopes_and_a_random_state(creds: Clien
     assert query["client_id"] == "client-id"
     assert query["redirect_uri"] == "http://127.0.0.1/callback"
     assert query["scope"] == "ffn.merchant.read ffn.merchant.write"
-    assert query["state"] == state and len(state) >= 32 and state != state2
+    assert query["state"] == state
+    assert len(state) >= 32
+    assert state != state2
 
 
 async def test_exchange_code_uses_basic_auth_and_stores_the_token(creds: ClientCredentials) -> None:
@@ -87,7 +93,9 @@ async def test_exchange_code_uses_basic_auth_and_stores_the_token(creds: ClientC
     assert (basic.login, basic.password) == ("client-id", "s3cr3t-client-secret")  # type: ignore[union-attr]
     assert token.scopes == ("ffn.merchant.read", "ffn.merchant.write")  # read from the JWT claim
     stored = await auth.stored()
-    assert stored.token == token and stored.version == 1 and stored.rotation == 0
+    assert stored.token == token
+    assert stored.version == 1
+    assert stored.rotation == 0
 
 
 async def test_state_mismatch_raises_before_any_request(creds: ClientCredentials) -> None:
@@ -115,21 +123,41 @@ async def test_scope_field_of_the_response_wins_over_the_jwt(creds: ClientCreden
 @pytest.mark.parametrize(
     ("answer", "error", "match"),
     [
-        ({"status": 401, "payload": {"error": "invalid_client"}}, InvalidClient, "client id and secret"),
+        (
+            {"status": 401, "payload": {"error": "invalid_client"}},
+            InvalidClient,
+            "client id and secret",
+        ),
         ({"status": 400, "payload": {"error": "invalid_client"}}, InvalidClient, "client-id"),
         ({"status": 401, "body": ""}, InvalidClient, "rejected client"),
         (
-            {"status": 502, "body": "<html><body>Bad gateway</body></html>", "content_type": "text/html"},
+            {
+                "status": 502,
+                "body": "<html><body>Bad gateway</body></html>",
+                "content_type": "text/html",
+            },
             TokenEndpointError,
             "HTML page",
         ),
         (
-            {"status": 200, "body": '{"access_token": "abc", "refresh_tok', "content_type": "application/json"},
+            {
+                "status": 200,
+                "body": '{"access_token": "abc", "refresh_tok',
+                "content_type": "application/json",
+            },
             TokenEndpointError,
             "malformed JSON",
         ),
-        ({"status": 200, "payload": {"token_type": "Bearer"}}, TokenEndpointError, "no access_token"),
-        ({"status": 400, "payload": {"error": "unsupported_grant_type"}}, TokenEndpointError, "unsupported_grant_type"),
+        (
+            {"status": 200, "payload": {"token_type": "Bearer"}},
+            TokenEndpointError,
+            "no access_token",
+        ),
+        (
+            {"status": 400, "payload": {"error": "unsupported_grant_type"}},
+            TokenEndpointError,
+            "unsupported_grant_type",
+        ),
     ],
 )
 async def test_token_endpoint_failures_are_typed(
@@ -149,11 +177,15 @@ async def test_error_description_echoing_a_secret_is_redacted(creds: ClientCrede
         mock.post(
             TOKEN_URL,
             status=400,
-            payload={"error": "invalid_request", "error_description": "bad code the-code for s3cr3t-client-secret"},
+            payload={
+                "error": "invalid_request",
+                "error_description": "bad code the-code for s3cr3t-client-secret",
+            },
         )
         with pytest.raises(TokenEndpointError) as info:
             await auth.exchange_code("the-code")
-    assert "s3cr3t" not in str(info.value) and "the-code" not in str(info.value)
+    assert "s3cr3t" not in str(info.value)
+    assert "the-code" not in str(info.value)
     assert "<redacted>" in str(info.value)
 
 
@@ -186,13 +218,19 @@ async def test_expired_token_is_refreshed_and_rotation_persisted(creds: ClientCr
         await expire(auth)
         assert await auth.access_token() == second["access_token"]
         calls = token_calls(mock)
-    assert calls[-1]["data"] == {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    assert calls[-1]["data"] == {
+        "grant_type": "refresh_token",
+        "refresh_token": first["refresh_token"],
+    }
     stored = await auth.stored()
-    assert stored.token is not None and stored.token.refresh_token == second["refresh_token"]
+    assert stored.token is not None
+    assert stored.token.refresh_token == second["refresh_token"]
     assert stored.rotation == 1
 
 
-async def test_refresh_without_new_refresh_token_keeps_the_old_one(creds: ClientCredentials) -> None:
+async def test_refresh_without_new_refresh_token_keeps_the_old_one(
+    creds: ClientCredentials,
+) -> None:
     auth = manager(creds)
     first = token_response()
     with aioresponses() as mock:
@@ -204,7 +242,9 @@ async def test_refresh_without_new_refresh_token_keeps_the_old_one(creds: Client
     assert token.refresh_token == first["refresh_token"]
 
 
-async def test_invalid_grant_marks_the_account_dead_for_every_worker(creds: ClientCredentials) -> None:
+async def test_invalid_grant_marks_the_account_dead_for_every_worker(
+    creds: ClientCredentials,
+) -> None:
     store = MemoryTokenStore()
     auth = manager(creds, store)
     with aioresponses() as mock:
@@ -238,7 +278,9 @@ async def test_a_new_login_revives_a_dead_account(creds: ClientCredentials) -> N
     assert await auth.access_token() == fresh.access_token
 
 
-async def test_invalid_grant_after_a_peer_rotated_adopts_the_peers_token(creds: ClientCredentials) -> None:
+async def test_invalid_grant_after_a_peer_rotated_adopts_the_peers_token(
+    creds: ClientCredentials,
+) -> None:
     """The lease ran out mid-refresh: a peer rotated meanwhile; its token is adopted."""
     store = MemoryTokenStore()
     auth = manager(creds, store)
@@ -251,7 +293,11 @@ async def test_invalid_grant_after_a_peer_rotated_adopts_the_peers_token(creds: 
         async def peer_rotates(url: URL, **kw: object) -> CallbackResult:
             record = await store.load("acct")
             assert record is not None
-            await store.save("acct", orjson.dumps({"format": 1, "token": peer_token.to_dict(), "rotation": 1}), record.version)
+            await store.save(
+                "acct",
+                orjson.dumps({"format": 1, "token": peer_token.to_dict(), "rotation": 1}),
+                record.version,
+            )
             return CallbackResult(status=400, payload={"error": "invalid_grant"})
 
         mock.post(TOKEN_URL, callback=peer_rotates)
@@ -296,13 +342,18 @@ async def test_lost_cas_keeps_the_newer_record(creds: ClientCredentials) -> None
         async def peer_writes_then_we_answer(url: URL, **kw: object) -> CallbackResult:
             record = await store.load("acct")
             assert record is not None
-            await store.save("acct", orjson.dumps({"format": 1, "token": peer_token.to_dict(), "rotation": 5}), record.version)
+            await store.save(
+                "acct",
+                orjson.dumps({"format": 1, "token": peer_token.to_dict(), "rotation": 5}),
+                record.version,
+            )
             return CallbackResult(payload=token_response())
 
         mock.post(TOKEN_URL, callback=peer_writes_then_we_answer)
         assert await auth.access_token() == peer_token.access_token
     stored = await auth.stored()
-    assert stored.token == peer_token and stored.rotation == 5
+    assert stored.token == peer_token
+    assert stored.rotation == 5
 
 
 async def test_store_failure_leaves_memory_unchanged(creds: ClientCredentials) -> None:
@@ -331,7 +382,8 @@ async def test_corrupt_record_is_reported_and_left_alone(creds: ClientCredential
     with pytest.raises(CorruptRecord, match="'acct'"):
         await manager(creds, store).access_token()
     record = await store.load("acct")
-    assert record is not None and record.data == b"\x00not json"
+    assert record is not None
+    assert record.data == b"\x00not json"
 
 
 async def test_refresh_hook_runs_after_the_lock_is_released(creds: ClientCredentials) -> None:
@@ -377,7 +429,7 @@ async def test_token_call_is_retried_only_when_it_never_left(creds: ClientCreden
         await auth.exchange_code("c")
         assert len(token_calls(mock)) == 2
         await expire(auth)
-        mock.post(TOKEN_URL, exception=asyncio.TimeoutError())
+        mock.post(TOKEN_URL, exception=TimeoutError())
         mock.post(TOKEN_URL, payload=token_response())
         with pytest.raises(TransportError, match="may or may not have been used"):
             await auth.access_token()
@@ -419,7 +471,9 @@ async def test_two_managers_on_one_store_share_a_refresh(creds: ClientCredential
     assert ta == tb
 
 
-async def test_cancelled_waiter_does_not_cancel_the_shared_refresh(creds: ClientCredentials) -> None:
+async def test_cancelled_waiter_does_not_cancel_the_shared_refresh(
+    creds: ClientCredentials,
+) -> None:
     auth = manager(creds)
     with aioresponses() as mock:
         mock.post(TOKEN_URL, payload=token_response())
@@ -466,7 +520,10 @@ def test_scopes_from_jwt_claim_in_either_form() -> None:
 def test_short_lived_tokens_are_not_due_at_once() -> None:
     token = Token.from_response({"access_token": "x", "expires_in": 2}, now=1000.0)
     assert token.refresh_due_at(leeway=60) == 1001.0
-    assert Token.from_response({"access_token": "x", "expires_in": 1800}, now=0).refresh_due_at(60) == 1740
+    assert (
+        Token.from_response({"access_token": "x", "expires_in": 1800}, now=0).refresh_due_at(60)
+        == 1740
+    )
 
 
 def test_request_timeout_must_be_shorter_than_the_lease(creds: ClientCredentials) -> None:

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import format_datetime
-from datetime import UTC, datetime, timedelta
 
 import aiohttp
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 import orjson
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from aioresponses import CallbackResult, aioresponses
 from yarl import URL
 
 import ffn_async.client as client_module
-from ffn_async import ClientCredentials, Environment, FFNClient, RetryPolicy, StaticToken, TokenManager
+from ffn_async import (
+    ClientCredentials,
+    Environment,
+    FFNClient,
+    RetryPolicy,
+    StaticToken,
+    TokenManager,
+)
 from ffn_async.errors import (
     ApiError,
     BadRequest,
@@ -85,7 +91,7 @@ async def test_path_parameters_are_percent_encoded_and_odata_kept() -> None:
                 path_params={"outboundId": "A/B C%"},
                 params={"$filter": "name eq 'O''Brien & Co'", "$top": 5, "flag": True, "x": None},
             )
-    (raw, odata_filter), = seen
+    ((raw, odata_filter),) = seen
     assert raw == (
         "/api/v1/merchant/outbounds/A%2FB%20C%25"
         "?$filter=name%20eq%20'O''Brien%20%26%20Co'&$top=5&flag=true"
@@ -97,7 +103,7 @@ async def test_json_body_headers_and_user_agent(ffn: FFNClient) -> None:
     with aioresponses() as mock:
         mock.post(f"{API}/v1/things", status=201, payload={"id": 1})
         result = await ffn.request("POST", "/v1/things", json={"amount": Decimal("10.10")})
-        (_, _, kw), = sent(mock)
+        ((_, _, kw),) = sent(mock)
     assert result == {"id": 1}
     assert kw["data"] == b'{"amount":10.10}'
     headers = kw["headers"]
@@ -156,7 +162,8 @@ async def test_error_response_bodies_become_typed_errors(
     assert err.code == "Products_DuplicateProduct"
     assert err.messages == ["merchantSku: already exists"]
     assert err.metadata["Jfsku"] == "MERC01ABCDE"
-    assert "Products_DuplicateProduct" in str(err) and str(status) in str(err)
+    assert "Products_DuplicateProduct" in str(err)
+    assert str(status) in str(err)
 
 
 async def test_error_metadata_alternate_spelling(ffn: FFNClient) -> None:
@@ -178,9 +185,7 @@ async def test_users_current_404_tells_to_log_into_the_portal(ffn: FFNClient) ->
 async def test_html_error_body_is_described_not_dumped(ffn: FFNClient, sleeps: list[float]) -> None:
     with aioresponses() as mock:
         for _ in range(4):
-            mock.get(
-                f"{API}/v1/x", status=503, body="<html>down</html>", content_type="text/html"
-            )
+            mock.get(f"{API}/v1/x", status=503, body="<html>down</html>", content_type="text/html")
         with pytest.raises(ServerError, match=r"non-JSON error body \(text/html"):
             await ffn.request("GET", "/v1/x")
     assert len(sleeps) == 3  # four attempts in all
@@ -242,7 +247,7 @@ async def test_retry_after_beyond_the_cap_is_not_waited_for(sleeps: list[float])
 
 async def test_post_is_not_retried_after_a_timeout(ffn: FFNClient, sleeps: list[float]) -> None:
     with aioresponses() as mock:
-        mock.post(f"{API}/v1/merchant/outbounds", exception=asyncio.TimeoutError())
+        mock.post(f"{API}/v1/merchant/outbounds", exception=TimeoutError())
         mock.post(f"{API}/v1/merchant/outbounds", status=201, payload={})
         with pytest.raises(TransportError, match="may have reached the server") as info:
             await ffn.request("POST", "/v1/merchant/outbounds", json={})
@@ -291,18 +296,25 @@ async def test_missing_scope_raises_before_sending() -> None:
     async with FFNClient(auth, environment=TEST_ENV) as ffn:
         with aioresponses() as mock:
             with pytest.raises(MissingScope, match=r"ffn\.merchant\.write") as info:
-                await ffn.request("POST", "/v1/merchant/outbounds", json={}, scope="ffn.merchant.write")
+                await ffn.request(
+                    "POST", "/v1/merchant/outbounds", json={}, scope="ffn.merchant.write"
+                )
             assert sent(mock) == []
     assert info.value.granted == ["ffn.merchant.read"]
     assert isinstance(info.value, Forbidden)
 
 
 async def test_unknown_or_finer_scopes_are_left_to_the_server() -> None:
-    for auth in (StaticToken("opaque-token"), StaticToken(make_jwt(["ffn.merchant.outbounds.write"]))):
+    for auth in (
+        StaticToken("opaque-token"),
+        StaticToken(make_jwt(["ffn.merchant.outbounds.write"])),
+    ):
         async with FFNClient(auth, environment=TEST_ENV) as ffn:
             with aioresponses() as mock:
                 mock.post(f"{API}/v1/merchant/outbounds", status=201, payload={})
-                await ffn.request("POST", "/v1/merchant/outbounds", json={}, scope="ffn.merchant.write")
+                await ffn.request(
+                    "POST", "/v1/merchant/outbounds", json={}, scope="ffn.merchant.write"
+                )
 
 
 async def test_401_forces_one_refresh_and_one_retry(creds: ClientCredentials) -> None:
@@ -369,8 +381,10 @@ async def test_request_raw_returns_bytes(ffn: FFNClient) -> None:
 
 def test_retry_policy_idempotency_rules() -> None:
     policy = RetryPolicy()
-    assert policy.is_idempotent("get") and policy.is_idempotent("PUT")
-    assert not policy.is_idempotent("POST") and not policy.is_idempotent("PATCH")
+    assert policy.is_idempotent("get")
+    assert policy.is_idempotent("PUT")
+    assert not policy.is_idempotent("POST")
+    assert not policy.is_idempotent("PATCH")
     assert policy.is_idempotent("POST", override=True)
     assert policy.retries_transport_error(sent=False, idempotent=False)
     assert not policy.retries_transport_error(sent=True, idempotent=False)
@@ -406,7 +420,9 @@ async def test_trace_configs_on_a_real_socket() -> None:
             authorize_url=str(server.make_url("/a")),
             token_url=str(server.make_url("/t")),
         )
-        async with FFNClient(StaticToken("t"), environment=env, retry=FAST, trace_configs=[trace]) as ffn:
+        async with FFNClient(
+            StaticToken("t"), environment=env, retry=FAST, trace_configs=[trace]
+        ) as ffn:
             await ffn.request("GET", "/v1/x/{id}", path_params={"id": 1})
     assert attempts == [(1, "/v1/x/{id}"), (2, "/v1/x/{id}")]
 

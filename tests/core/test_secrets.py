@@ -81,7 +81,8 @@ async def test_secrets_never_reach_logs_reprs_or_errors(caplog: pytest.LogCaptur
                 except Exception as exc:
                     failures.append(exc)
             stale = await auth.stored()
-            assert stale.token is not None and stale.token.refresh_token
+            assert stale.token is not None
+            assert stale.token.refresh_token
             await auth.store_token(Token(stale.token.access_token, "r-unknown", time.time() - 1))
             try:
                 await auth.access_token()
@@ -99,7 +100,8 @@ async def test_secrets_never_reach_logs_reprs_or_errors(caplog: pytest.LogCaptur
     secrets = {SECRET, "wrong-" + SECRET, code} | seen_tokens
     for record in oauth._refresh:  # every refresh token the server ever issued
         secrets.add(record)
-    assert len(seen_tokens) >= 3 and len(secrets) >= 6
+    assert len(seen_tokens) >= 3
+    assert len(secrets) >= 6
     blob = "\n".join(texts)
     leaked = sorted(s for s in secrets if s in blob)
     assert leaked == [], f"secrets leaked: {[s[:6] + '…' for s in leaked]}"

@@ -1,0 +1,14 @@
+"""Typed namespaces over every FFN operation, and the registry that maps operationIds to them.
+
+``ffn.fulfiller``, ``ffn.merchant`` and ``ffn.shared`` on an :class:`~ffn_async.FFNClient` are
+:class:`~ffn_async.api.fulfiller.FulfillerAPI`, :class:`~ffn_async.api.merchant.MerchantAPI`
+and :class:`~ffn_async.api.shared.SharedAPI`. :data:`OPERATIONS` describes every operation
+(method, path, scope, evidence grade); ``docs/operations.md`` is generated from it.
+"""
+
+from __future__ import annotations
+
+from ._operation import Operation
+from ._registry import OPERATIONS
+
+__all__ = ["OPERATIONS", "Operation"]

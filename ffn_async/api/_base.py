@@ -1,0 +1,318 @@
+"""The shared body of every generated API method.
+
+Each method of :mod:`ffn_async.api.fulfiller`, :mod:`~ffn_async.api.merchant` and
+:mod:`~ffn_async.api.shared` is one call into a helper here; HTTP method, path template and
+scope come from the operation's :data:`~ffn_async.api.OPERATIONS` entry, so they are written
+down in exactly one place. Request bodies are validated and encoded by
+:func:`ffn_async.serialization.unstructure` before anything is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+
+from .. import odata
+from ..errors import DecodeError
+from ..pagination import ChangeFeed, Page, Paginator, _Source
+from ._operation import Operation
+from ._registry import OPERATIONS
+
+if TYPE_CHECKING:
+    from ..client import FFNClient
+
+__all__ = ["Namespace", "OrderBy", "PathParams", "Select"]
+
+T = TypeVar("T")
+
+PathParams: TypeAlias = Mapping[str, str | int] | None
+Select: TypeAlias = str | Sequence[str | odata.Field] | None
+"""``$select``: a raw string or a sequence of property paths."""
+OrderBy: TypeAlias = str | Sequence[str | odata.OrderKey | odata.Field] | None
+"""``$orderBy``: a raw string or a sequence of keys (``odata.desc("x")``)."""
+
+
+def _encode(body: object) -> Any:
+    from ..serialization import unstructure
+
+    return unstructure(body)  # validates: raises ValidationError naming the field
+
+
+def _structure(data: Any, cls: type[T]) -> T:
+    from ..serialization import structure
+
+    return structure(data, cls)
+
+
+def _odata_params(
+    *,
+    filter: odata.FilterLike | None,
+    select: Select,
+    order_by: OrderBy,
+    top: int | None,
+    skip: int | None,
+) -> dict[str, Any]:
+    if top is not None and top < 1:
+        raise ValueError("top must be at least 1")
+    if skip is not None and skip < 0:
+        raise ValueError("skip must be >= 0")
+    return {
+        "$top": top,
+        "$skip": skip,
+        "$filter": odata.filter_text(filter),
+        "$select": None if select is None else odata.select(select),
+        "$orderBy": order_by
+        if order_by is None or isinstance(order_by, str)
+        else odata.order_by(*order_by),
+    }
+
+
+def _write(dest: str | os.PathLike[str], content: bytes) -> None:
+    # A temp file in the same directory, then rename: a reader never sees half a file.
+    target = Path(dest)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Namespace:
+    """A group of operations bound to one :class:`~ffn_async.FFNClient`.
+
+    Creating one costs nothing; nested namespaces are created on first access and cached.
+    """
+
+    def __init__(self, client: FFNClient) -> None:
+        self._client = client
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+    async def _json(
+        self,
+        op_id: str,
+        path_params: PathParams,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: object = None,
+        timeout: float | None,
+    ) -> Any:
+        op: Operation = OPERATIONS[op_id]
+        payload = None if body is None else _encode(body)
+        return await self._client.request(
+            op.method,
+            op.path,
+            path_params=path_params,
+            params=params,
+            json=payload,
+            scope=op.scope,
+            timeout=timeout,
+        )
+
+    async def _call(
+        self,
+        op_id: str,
+        path_params: PathParams,
+        returns: type[T],
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: object = None,
+        timeout: float | None = None,
+    ) -> T:
+        """An operation answering one object of ``returns``."""
+        data = await self._json(op_id, path_params, params=params, body=body, timeout=timeout)
+        return _structure(data, returns)
+
+    async def _call_none(
+        self,
+        op_id: str,
+        path_params: PathParams,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: object = None,
+        timeout: float | None = None,
+    ) -> None:
+        """An operation answering without content (201/204)."""
+        await self._json(op_id, path_params, params=params, body=body, timeout=timeout)
+
+    async def _call_list(
+        self,
+        op_id: str,
+        path_params: PathParams,
+        item: type[T],
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: object = None,
+        timeout: float | None = None,
+    ) -> list[T]:
+        """An operation answering a bare JSON array (tolerates a paged envelope too)."""
+        data = await self._json(op_id, path_params, params=params, body=body, timeout=timeout)
+        if isinstance(data, dict) and isinstance(data.get("items"), list):
+            data = data["items"]
+        if not isinstance(data, list):
+            raise DecodeError(f"{op_id}: expected a JSON array, got {type(data).__name__}")
+        return _structure(data, list[item])  # type: ignore[valid-type]
+
+    def _source(
+        self,
+        op_id: str,
+        path_params: PathParams,
+        item: type[T],
+        *,
+        filter: odata.FilterLike | None,
+        select: Select,
+        order_by: OrderBy,
+        top: int | None,
+        skip: int | None,
+        params: Mapping[str, Any] | None,
+        timeout: float | None,
+    ) -> _Source[T]:
+        op = OPERATIONS[op_id]
+        query = _odata_params(filter=filter, select=select, order_by=order_by, top=top, skip=skip)
+        if params:
+            query.update(params)
+        return _Source(self._client, op.path, path_params, query, item, op.scope, timeout)
+
+    async def _page(
+        self,
+        op_id: str,
+        path_params: PathParams,
+        item: type[T],
+        *,
+        filter: odata.FilterLike | None = None,
+        select: Select = None,
+        order_by: OrderBy = None,
+        top: int | None = None,
+        skip: int | None = None,
+        params: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Page[T]:
+        """One page of a list operation."""
+        source = self._source(
+            op_id,
+            path_params,
+            item,
+            filter=filter,
+            select=select,
+            order_by=order_by,
+            top=top,
+            skip=skip,
+            params=params,
+            timeout=timeout,
+        )
+        return await source.fetch()
+
+    def _iterate(
+        self,
+        op_id: str,
+        path_params: PathParams,
+        item: type[T],
+        *,
+        filter: odata.FilterLike | None = None,
+        select: Select = None,
+        order_by: OrderBy = None,
+        top: int | None = None,
+        skip: int | None = None,
+        params: Mapping[str, Any] | None = None,
+        prefetch: int = 1,
+        timeout: float | None = None,
+    ) -> Paginator[T]:
+        """Every item of a list operation, following ``nextPageLink``."""
+        source = self._source(
+            op_id,
+            path_params,
+            item,
+            filter=filter,
+            select=select,
+            order_by=order_by,
+            top=top,
+            skip=skip,
+            params=params,
+            timeout=timeout,
+        )
+        return Paginator(source.fetch, prefetch=prefetch)
+
+    def _feed(
+        self,
+        op_id: str,
+        path_params: PathParams,
+        item: type[T],
+        *,
+        from_date: dt.datetime | None,
+        to_date: dt.datetime | None,
+        page: int | None,
+        ignore_own_application_id: bool | None,
+        ignore_own_user_id: bool | None,
+        timeout: float | None,
+    ) -> ChangeFeed[T]:
+        """A walk over a change feed."""
+        op = OPERATIONS[op_id]
+        return ChangeFeed(
+            self._client,
+            op.path,
+            path_params,
+            item,
+            scope=op.scope,
+            from_date=from_date,
+            to_date=to_date,
+            page=page,
+            ignore_own_application_id=ignore_own_application_id,
+            ignore_own_user_id=ignore_own_user_id,
+            timeout=timeout,
+        )
+
+    async def _download(
+        self,
+        op_id: str,
+        path_params: PathParams,
+        *,
+        dest: str | os.PathLike[str] | None,
+        timeout: float | None,
+    ) -> bytes:
+        """Raw bytes of a binary operation (optionally also written to ``dest``)."""
+        op = OPERATIONS[op_id]
+        response = await self._client.request_raw(
+            op.method,
+            op.path,
+            path_params=path_params,
+            headers={"Accept": "application/octet-stream, */*"},
+            scope=op.scope,
+            timeout=timeout,
+        )
+        return await self._deliver(response.content, dest)
+
+    async def _download_base64(
+        self,
+        op_id: str,
+        path_params: PathParams,
+        *,
+        dest: str | os.PathLike[str] | None,
+        timeout: float | None,
+    ) -> bytes:
+        """The decoded ``data`` field of a JSON answer (optionally also written to ``dest``)."""
+        data = await self._json(op_id, path_params, timeout=timeout)
+        encoded = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(encoded, str):
+            raise DecodeError(f"{op_id}: the answer has no base64 'data' field")
+        try:
+            content = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise DecodeError(f"{op_id}: the 'data' field is not valid base64") from None
+        return await self._deliver(content, dest)
+
+    @staticmethod
+    async def _deliver(content: bytes, dest: str | os.PathLike[str] | None) -> bytes:
+        if dest is not None:
+            await asyncio.to_thread(_write, dest, content)
+        return content

@@ -1,0 +1,39 @@
+"""Fixtures for the API namespace tests: a client on a test origin and mocked HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from aioresponses import aioresponses
+
+from ffn_async import Environment, FFNClient, StaticToken
+from ffn_async.retry import NO_RETRY
+
+ALL_SCOPES = (
+    "ffn.fulfiller.read",
+    "ffn.fulfiller.write",
+    "ffn.merchant.read",
+    "ffn.merchant.write",
+)
+API = "https://api.ffn.test/api"
+ENV = Environment(
+    api_url=API,
+    authorize_url="https://auth.ffn.test/authorize",
+    token_url="https://auth.ffn.test/token",
+    name="test",
+)
+
+
+@pytest.fixture
+async def ffn() -> AsyncIterator[FFNClient]:
+    async with FFNClient(
+        StaticToken("test-access-token", scopes=ALL_SCOPES), environment=ENV, retry=NO_RETRY
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def http() -> Iterator[aioresponses]:
+    with aioresponses() as mock:
+        yield mock

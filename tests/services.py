@@ -1,0 +1,66 @@
+"""Where the real PostgreSQL, MariaDB and Redis of a test run are, and whether they answer.
+
+Each ``*_url()`` helper returns the service's URL after a quick TCP probe; when nothing answers
+it fails the test under ``CI=true`` (a CI run must not silently skip its store tests) and skips
+it with the reason otherwise. Override the URLs with ``FFN_TEST_POSTGRES_URL``,
+``FFN_TEST_MYSQL_URL`` and ``FFN_TEST_REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+
+import pytest
+from yarl import URL
+
+__all__ = ["configured_url", "mysql_url", "postgres_url", "redis_url", "require"]
+
+DEFAULTS = {
+    "postgres": ("FFN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"),
+    "mysql": ("FFN_TEST_MYSQL_URL", "mysql+asyncmy://root@127.0.0.1:3306/test"),
+    "redis": ("FFN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+}
+
+
+@functools.cache
+def _probe(host: str, port: int) -> str | None:
+    """``None`` if something accepts TCP connections at host:port, else why not."""
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return None
+    except OSError as exc:
+        return f"{host}:{port} unreachable ({exc})"
+
+
+def configured_url(service: str) -> str:
+    """The URL of ``service`` from the environment or the default, without probing it."""
+    env, default = DEFAULTS[service]
+    return os.environ.get(env, default)
+
+
+def require(service: str) -> str:
+    """The URL of ``service`` ("postgres", "mysql", "redis"), or fail/skip the test."""
+    env = DEFAULTS[service][0]
+    url = configured_url(service)
+    parsed = URL(url)
+    problem = _probe(parsed.host or "127.0.0.1", parsed.port or 0)
+    if problem is not None:
+        reason = f"{service} is not available: {problem}; start it or set {env}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return url
+
+
+def postgres_url() -> str:
+    return require("postgres")
+
+
+def mysql_url() -> str:
+    return require("mysql")
+
+
+def redis_url() -> str:
+    return require("redis")

@@ -1,0 +1,202 @@
+"""The TokenStore contract, run against every store: versions, compare-and-set, locks."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from token_stores import LockTimeout, Record, StoreConflict, TokenStore
+
+from .specs import StoreSpec
+
+
+async def test_missing_key_loads_none(store: TokenStore, key: str) -> None:
+    assert await store.load(key) is None
+
+
+async def test_versions_start_at_one_and_grow_by_one(store: TokenStore, key: str) -> None:
+    assert await store.save(key, b"first", None) == 1
+    assert await store.load(key) == Record(b"first", 1)
+    assert await store.save(key, b"second", 1) == 2
+    assert await store.save(key, b"third", 2) == 3
+    assert await store.load(key) == Record(b"third", 3)
+
+
+async def test_every_byte_value_and_empty_data_round_trip(store: TokenStore, key: str) -> None:
+    data = bytes(range(256)) * 4
+    await store.save(key, data, None)
+    assert (await store.load(key)) == Record(data, 1)
+    await store.save(key, b"", 1)
+    assert (await store.load(key)) == Record(b"", 2)
+
+
+async def test_create_only_conflicts_when_a_record_exists(store: TokenStore, key: str) -> None:
+    await store.save(key, b"mine", None)
+    with pytest.raises(StoreConflict) as caught:
+        await store.save(key, b"theirs", None)
+    assert (caught.value.expected, caught.value.actual) == (None, 1)
+    assert await store.load(key) == Record(b"mine", 1)
+
+
+async def test_stale_version_conflicts_and_leaves_record(store: TokenStore, key: str) -> None:
+    await store.save(key, b"v1", None)
+    await store.save(key, b"v2", 1)
+    with pytest.raises(StoreConflict) as caught:
+        await store.save(key, b"stale writer", 1)
+    assert (caught.value.expected, caught.value.actual) == (1, 2)
+    assert await store.load(key) == Record(b"v2", 2)
+
+
+async def test_version_on_missing_key_conflicts(store: TokenStore, key: str) -> None:
+    with pytest.raises(StoreConflict) as caught:
+        await store.save(key, b"x", 3)
+    assert caught.value.actual is None
+    assert await store.load(key) is None
+
+
+async def test_racing_creators_exactly_one_wins(store: TokenStore, key: str) -> None:
+    results = await asyncio.gather(
+        *(store.save(key, f"w{i}".encode(), None) for i in range(10)), return_exceptions=True
+    )
+    assert results.count(1) == 1
+    assert all(isinstance(r, StoreConflict) for r in results if r != 1)
+
+
+async def test_delete(store: TokenStore, key: str) -> None:
+    await store.save(key, b"x", None)
+    await store.delete(key)
+    assert await store.load(key) is None
+    await store.delete(key)  # deleting nothing is fine
+    assert await store.save(key, b"again", None) == 1
+
+
+async def test_delete_under_lock_keeps_the_lock(store: TokenStore, key: str) -> None:
+    await store.save(key, b"x", None)
+    async with store.lock(key, ttl=30, timeout=1):
+        await store.delete(key)
+        assert await store.load(key) is None
+        with pytest.raises(LockTimeout):
+            async with store.lock(key, timeout=0.05):
+                pass
+        assert await store.save(key, b"new", None) == 1
+
+
+async def test_save_and_load_under_own_lock(store: TokenStore, key: str) -> None:
+    async with store.lock(key, ttl=30, timeout=1):
+        assert await store.load(key) is None
+        assert await store.save(key, b"created under lock", None) == 1
+        assert await store.save(key, b"updated under lock", 1) == 2
+    assert await store.load(key) == Record(b"updated under lock", 2)
+
+
+async def test_thousand_keys_are_isolated(store: TokenStore, key: str) -> None:
+    keys = [f"{key}-tenant-{i}" for i in range(1000)]
+    limit = asyncio.Semaphore(20)
+
+    async def each(i: int, k: str) -> None:
+        async with limit:
+            assert await store.save(k, f"token of {i}".encode(), None) == 1
+            if i % 2 == 0:
+                assert await store.save(k, f"rotated token of {i}".encode(), 1) == 2
+
+    await asyncio.gather(*(each(i, k) for i, k in enumerate(keys)))
+
+    async def check(i: int, k: str) -> None:
+        async with limit:
+            want = Record(f"rotated token of {i}".encode(), 2) if i % 2 == 0 else None
+            want = want or Record(f"token of {i}".encode(), 1)
+            assert await store.load(k) == want
+
+    await asyncio.gather(*(check(i, k) for i, k in enumerate(keys)))
+    assert await store.load(key) is None  # the prefix itself is another key
+
+
+async def test_lock_excludes_coroutines_of_one_process(store: TokenStore, key: str) -> None:
+    inside = 0
+    most = 0
+    entered = 0
+
+    async def worker() -> None:
+        nonlocal inside, most, entered
+        async with store.lock(key, ttl=30, timeout=20):
+            inside += 1
+            entered += 1
+            most = max(most, inside)
+            await asyncio.sleep(0.002)
+            inside -= 1
+
+    await asyncio.gather(*(worker() for _ in range(15)))
+    assert (most, entered) == (1, 15)
+
+
+async def test_lock_timeout(store: TokenStore, key: str) -> None:
+    async with store.lock(key, ttl=30, timeout=1):
+        started = time.monotonic()
+        with pytest.raises(LockTimeout) as caught:
+            async with store.lock(key, ttl=30, timeout=0.2):
+                pytest.fail("took a held lock")
+        assert time.monotonic() - started >= 0.2
+    assert caught.value.key == key
+    assert "0.2s" in str(caught.value)
+
+
+async def test_lock_is_released_when_the_body_raises(store: TokenStore, key: str) -> None:
+    with pytest.raises(RuntimeError):
+        async with store.lock(key, ttl=30, timeout=1):
+            raise RuntimeError("boom")
+    async with store.lock(key, ttl=30, timeout=0.5):
+        pass
+
+
+async def test_locks_of_different_keys_are_independent(store: TokenStore, key: str) -> None:
+    async with store.lock(key, ttl=30, timeout=1), store.lock(key + "-other", timeout=0.5):
+        pass
+
+
+async def test_waiting_for_a_lock_can_be_cancelled(store: TokenStore, key: str) -> None:
+    async with store.lock(key, ttl=30, timeout=1):
+        waiter = asyncio.create_task(_take(store, key, timeout=30))
+        await asyncio.sleep(0.05)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        # The cancelled waiter took nothing and the holder still holds.
+        with pytest.raises(LockTimeout):
+            await _take(store, key, timeout=0.05)
+    await _take(store, key, timeout=0.5)
+
+
+async def _take(store: TokenStore, key: str, *, timeout: float) -> None:
+    async with store.lock(key, ttl=30, timeout=timeout):
+        pass
+
+
+async def test_expired_lease_is_taken_and_only_its_owner_releases(
+    spec: StoreSpec, store: TokenStore, key: str
+) -> None:
+    if not spec.lease_expires:
+        # Kernel-released locks have no lease clock: a living holder keeps the lock.
+        async with store.lock(key, ttl=0.1, timeout=1):
+            await asyncio.sleep(0.2)
+            with pytest.raises(LockTimeout):
+                await _take(store, key, timeout=0.2)
+        return
+    b_holds = asyncio.Event()
+    b_may_leave = asyncio.Event()
+
+    async def b() -> None:
+        async with store.lock(key, ttl=30, timeout=5):
+            b_holds.set()
+            await b_may_leave.wait()
+
+    async with store.lock(key, ttl=0.3, timeout=1):  # A: outlives its lease
+        task = asyncio.create_task(b())
+        await asyncio.wait_for(b_holds.wait(), 5)
+    # A has left its block: B's lock must survive A's release.
+    with pytest.raises(LockTimeout):
+        await _take(store, key, timeout=0.2)
+    b_may_leave.set()
+    await task
+    await _take(store, key, timeout=0.5)

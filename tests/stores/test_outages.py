@@ -1,0 +1,187 @@
+"""Services going away and coming back: typed errors while down, recovery without a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests import services
+from token_stores import LockTimeout, RedisTokenStore, SQLTokenStore, StoreUnavailable
+
+from .specs import REDIS_PREFIX, SQL_TABLE
+
+pytestmark = pytest.mark.services
+
+
+class RedisServer:
+    """A private redis-server on a free loopback port that a test may stop and start."""
+
+    def __init__(self) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    services.redis_url()  # skip (or fail on CI) like every other Redis test
+    server = RedisServer()
+    try:
+        server.start()
+    except FileNotFoundError:
+        pytest.skip("redis-server is not installed")
+    yield server
+    server.stop()
+
+
+async def test_redis_restart_gives_typed_errors_then_recovers(redis_server: RedisServer) -> None:
+    store = RedisTokenStore(f"redis://127.0.0.1:{redis_server.port}/0", prefix=REDIS_PREFIX)
+    try:
+        assert await store.save("acme", b"v1", None) == 1
+        async with store.lock("acme", ttl=5, timeout=1):
+            pass
+        redis_server.stop()
+        for call in (store.load("acme"), store.save("acme", b"v2", 1), store.delete("acme")):
+            with pytest.raises(StoreUnavailable, match="unreachable.*reconnects by itself"):
+                await call
+        with pytest.raises(StoreUnavailable):  # not a LockTimeout: the cause is the outage
+            async with store.lock("acme", timeout=5):
+                pass
+        redis_server.start()  # empty: it kept nothing on disk, and its script cache is empty
+        assert await store.load("acme") is None
+        assert await store.save("acme", b"after restart", None) == 1
+        assert await store.save("acme", b"again", 1) == 2
+        async with store.lock("acme", ttl=5, timeout=1):
+            with pytest.raises(LockTimeout):
+                async with store.lock("acme", timeout=0.05):
+                    pass
+    finally:
+        await store.close()
+
+
+async def test_redis_store_leaves_a_client_it_was_given_open() -> None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(services.redis_url())
+    store = RedisTokenStore(client=client, prefix=REDIS_PREFIX)
+    await store.close()
+    assert await client.ping()
+    await client.aclose()
+
+
+def _pg_url() -> str:
+    return services.postgres_url()
+
+
+@pytest.fixture
+def pg_app() -> tuple[str, dict[str, object]]:
+    """A unique application_name, so a test terminates only its own connections."""
+    name = f"ffntest-{secrets.token_hex(4)}"
+    return name, {"server_settings": {"application_name": name}}
+
+
+async def _terminate(name: str) -> int:
+    admin = create_async_engine(_pg_url())
+    try:
+        async with admin.begin() as conn:
+            result = await conn.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = :name"
+                ),
+                {"name": name},
+            )
+            return int(result.scalar_one())
+    finally:
+        await admin.dispose()
+
+
+@pytest.mark.parametrize("pre_ping", [True, False], ids=["store-engine", "own-engine"])
+async def test_postgres_connection_dropped_mid_run_recovers(
+    pg_app: tuple[str, dict[str, object]], pre_ping: bool
+) -> None:
+    name, connect_args = pg_app
+    if pre_ping:  # built by the store: pool_pre_ping
+        store = SQLTokenStore(_pg_url(), table=SQL_TABLE, connect_args=connect_args)
+    else:  # the caller's engine without pre-ping: the store's retry on a dead connection
+        engine = create_async_engine(_pg_url(), connect_args=connect_args)
+        store = SQLTokenStore(engine=engine, table=SQL_TABLE)
+    key = f"acct-{secrets.token_hex(4)}"
+    try:
+        await store.create_schema()
+        async with store.lock(key, ttl=10, timeout=1):
+            assert await store.save(key, b"v1", None) == 1
+            assert await _terminate(name) >= 1
+            # The lease row outlives the connection; the holder carries on.
+            assert await store.save(key, b"v2", 1) == 2
+        assert await _terminate(name) >= 1
+        async with store.lock(key, ttl=10, timeout=1):
+            record = await store.load(key)
+        assert record is not None
+        assert (record.data, record.version) == (b"v2", 2)
+    finally:
+        await store.close()
+        if not pre_ping:
+            await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+asyncpg://postgres:hunter2@127.0.0.1:1/test",
+        "mysql+asyncmy://root:hunter2@127.0.0.1:1/test",
+        "redis://:hunter2@127.0.0.1:1/0",
+    ],
+)
+async def test_unreachable_service_is_typed_and_never_shows_the_password(url: str) -> None:
+    from token_stores import from_url
+
+    store = from_url(url)
+    assert "hunter2" not in repr(store)
+    try:
+        for attempt in (store.load("acme"), store.save("acme", b"x", None)):
+            with pytest.raises(StoreUnavailable) as caught:
+                await asyncio.wait_for(attempt, 30)
+            assert "hunter2" not in str(caught.value)
+            assert "127.0.0.1" in str(caught.value)
+    finally:
+        await store.close()

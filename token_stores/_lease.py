@@ -1,0 +1,50 @@
+"""Waiting for a lease lock without blocking the event loop: one loop shared by every store.
+
+A waiter retries a non-blocking acquire with capped exponential backoff and jitter, so a
+crowd of waiters spreads out instead of stampeding the lock the moment it is released, and
+``asyncio.sleep`` keeps the wait cancellable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+
+from .base import LockTimeout
+
+__all__ = ["acquire", "new_owner"]
+
+#: First and largest pause between two attempts, in seconds.
+FIRST_PAUSE = 0.002
+MAX_PAUSE = 0.05
+
+
+def new_owner() -> str:
+    """A random lease owner id: who holds a lock, so only the holder can release it."""
+    import secrets
+
+    return secrets.token_hex(16)
+
+
+async def acquire(
+    try_acquire: Callable[[], Awaitable[bool]],
+    key: str,
+    timeout: float,
+    *,
+    max_pause: float = MAX_PAUSE,
+) -> None:
+    """Call ``try_acquire`` until it returns ``True``; raise :class:`LockTimeout` after ``timeout``.
+
+    ``try_acquire`` must not block: it tries once and says whether it got the lock.
+    """
+    deadline = time.monotonic() + max(timeout, 0.0)
+    pause = FIRST_PAUSE
+    while not await try_acquire():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise LockTimeout(key, timeout)
+        # Jittered so waiters spread out; never sleep past the deadline.
+        await asyncio.sleep(min(random.uniform(pause / 4, pause), remaining))
+        pause = min(pause * 2, max_pause)

@@ -1,0 +1,197 @@
+"""A store in Redis (``redis.asyncio``), shared by every process and host that reaches it.
+
+Keys: the record of account ``acme`` is the hash ``{prefix}{acme}:rec`` (fields ``data`` and
+``version``) and its lock is the string ``{prefix}{acme}:lock``. The account key sits in a hash
+tag (``{...}``), so both keys live in one slot and the store also works on Redis Cluster.
+
+* ``save`` is one Lua script: compare the version and write, atomically on the server.
+* ``lock`` is ``SET lock owner NX PX ttl`` with a random owner; release is a compare-and-delete
+  script, so a holder whose lease ran out (and was re-taken by someone else) cannot free the new
+  holder's lock. A killed holder's lease simply expires.
+* Waiters poll with capped, jittered backoff (at most every 50 ms) rather than subscribing to a
+  release channel: a lease that *expires* publishes nothing, so pollers are needed anyway, pub/sub
+  would cost a dedicated connection per waiting process, and ``TokenManager`` already collapses
+  all waiters of one process into one.
+* While Redis is unreachable every call raises :class:`StoreUnavailable`; the connection pool
+  reconnects by itself, so the same store object works again as soon as Redis is back. Scripts
+  are registered once and re-sent automatically after a Redis restart emptied the script cache.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from . import _lease
+from .base import (
+    DEFAULT_LOCK_TIMEOUT,
+    DEFAULT_LOCK_TTL,
+    CorruptRecord,
+    Record,
+    StoreConflict,
+    StoreUnavailable,
+    validate_key,
+)
+
+try:
+    import redis.asyncio as aioredis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import RedisError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "RedisTokenStore needs the 'redis' package: pip install 'ffn-async[redis]'"
+    ) from exc
+
+if TYPE_CHECKING:
+    from redis.commands.core import AsyncScript
+
+__all__ = ["RedisTokenStore"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# KEYS[1] record hash; ARGV[1] data, ARGV[2] expected version ("" = create-only).
+# Returns {1, new_version} or {0, actual_version} (0 = no record).
+_SAVE = """
+local cur = redis.call('HGET', KEYS[1], 'version')
+if ARGV[2] == '' then
+  if cur then return {0, tonumber(cur)} end
+  redis.call('HSET', KEYS[1], 'data', ARGV[1], 'version', 1)
+  return {1, 1}
+end
+if cur ~= ARGV[2] then return {0, tonumber(cur) or 0} end
+local v = tonumber(cur) + 1
+redis.call('HSET', KEYS[1], 'data', ARGV[1], 'version', v)
+return {1, v}
+"""
+
+# KEYS[1] lock key; ARGV[1] owner. Deletes the lock only if we still own it.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class RedisTokenStore:
+    """Records as Redis hashes; a ``SET NX PX`` lease lock per key; compare-and-set in Lua."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        client: aioredis.Redis | None = None,
+        prefix: str = "ffn:",
+        **client_options: Any,
+    ) -> None:
+        """Connect with ``url`` (``redis://``, ``rediss://``) or use ``client``.
+
+        ``client_options`` go to ``redis.asyncio.Redis.from_url``. A client passed in stays the
+        caller's to close; one built from ``url`` is closed by :meth:`close`.
+        """
+        if (url is None) == (client is None):
+            raise ValueError("pass exactly one of url= or client=")
+        if "{" in prefix or "}" in prefix:
+            raise ValueError("the Redis key prefix must not contain '{' or '}' (hash tag marks)")
+        self.prefix = prefix
+        if client is None:
+            assert url is not None
+            client_options.setdefault("socket_connect_timeout", 5.0)
+            client_options.setdefault("socket_timeout", 5.0)
+            client = aioredis.Redis.from_url(url, **client_options)
+            self._owns_client = True
+        else:
+            self._owns_client = False
+        if client.connection_pool.connection_kwargs.get("decode_responses"):
+            raise ValueError(
+                "RedisTokenStore stores bytes: pass a client with decode_responses=False"
+            )
+        self._client = client
+        self._save_script: AsyncScript = client.register_script(_SAVE)
+        self._release_script: AsyncScript = client.register_script(_RELEASE)
+
+    def __repr__(self) -> str:
+        return f"RedisTokenStore({self._where()}, prefix={self.prefix!r})"
+
+    def _where(self) -> str:
+        # Host, port and db only: never the password from the URL.
+        kw = self._client.connection_pool.connection_kwargs
+        if "path" in kw:
+            return f"unix://{kw['path']}"
+        return f"redis://{kw.get('host', '?')}:{kw.get('port', '?')}/{kw.get('db', 0)}"
+
+    def _keys(self, key: str) -> tuple[str, str]:
+        tagged = f"{self.prefix}{{{validate_key(key)}}}"
+        return f"{tagged}:rec", f"{tagged}:lock"
+
+    async def _call(self, op: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await op()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(
+                f"Redis at {self._where()} is unreachable ({type(exc).__name__}); check that it "
+                "is running and reachable - this store reconnects by itself once it is back"
+            ) from exc
+        except RedisError as exc:
+            raise StoreUnavailable(
+                f"Redis at {self._where()} refused a command ({type(exc).__name__}: {exc})"
+            ) from exc
+
+    async def load(self, key: str) -> Record | None:
+        rec, _ = self._keys(key)
+        data, version = await self._call(lambda: self._client.hmget(rec, ["data", "version"]))
+        if data is None and version is None:
+            return None
+        try:
+            if data is None or version is None:
+                raise ValueError("incomplete hash")
+            number = int(version)
+            if number < 1:
+                raise ValueError("bad version")
+        except ValueError:
+            raise CorruptRecord(
+                f"Redis hash {rec!r} is not a token record (missing or bad 'data'/'version' "
+                "field); it was left untouched: inspect or delete it"
+            ) from None
+        return Record(data if isinstance(data, bytes) else data.encode(), number)
+
+    async def save(self, key: str, data: bytes, expected_version: int | None) -> int:
+        rec, _ = self._keys(key)
+        expected = "" if expected_version is None else str(expected_version)
+        ok, version = await self._call(
+            lambda: self._save_script(keys=[rec], args=[bytes(data), expected])
+        )
+        if not ok:
+            raise StoreConflict(key, expected_version, int(version) or None)
+        return int(version)
+
+    async def delete(self, key: str) -> None:
+        rec, _ = self._keys(key)
+        await self._call(lambda: self._client.delete(rec))
+
+    async def close(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    @asynccontextmanager
+    async def lock(
+        self, key: str, *, ttl: float = DEFAULT_LOCK_TTL, timeout: float = DEFAULT_LOCK_TIMEOUT
+    ) -> AsyncIterator[None]:
+        _, lock_key = self._keys(key)
+        owner = _lease.new_owner()
+        px = max(1, int(ttl * 1000))
+
+        async def try_acquire() -> bool:
+            return bool(await self._call(lambda: self._client.set(lock_key, owner, nx=True, px=px)))
+
+        await _lease.acquire(try_acquire, key, timeout)
+        try:
+            yield
+        finally:
+            try:
+                await self._call(lambda: self._release_script(keys=[lock_key], args=[owner]))
+            except StoreUnavailable:
+                # Harmless: the lease expires on its own after ``ttl``.
+                log.warning("could not release the lock on key %r; its lease will expire", key)

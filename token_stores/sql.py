@@ -1,0 +1,320 @@
+"""A store in a SQL database (SQLAlchemy 2 async Core): PostgreSQL, MySQL/MariaDB or SQLite.
+
+One table (default ``ffn_tokens``) holds records and their lease locks. ``await
+store.create_schema()`` creates it if missing; to manage it with your own migrations, use::
+
+    -- PostgreSQL
+    CREATE TABLE ffn_tokens (
+        record_key      VARCHAR(200) PRIMARY KEY,
+        data            BYTEA,
+        version         INTEGER NOT NULL DEFAULT 0,
+        lock_owner      VARCHAR(64),
+        lock_expires_at DOUBLE PRECISION,
+        updated_at      TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT CURRENT_TIMESTAMP
+    );
+    -- MySQL / MariaDB: data BLOB, lock_expires_at DOUBLE, updated_at DATETIME
+    -- SQLite: data BLOB, lock_expires_at REAL, updated_at DATETIME
+
+Design:
+
+* ``version`` 0 marks a lock-only row: locking a key that has no record yet inserts a row with
+  ``version = 0`` and no data, so records and locks share one row and one primary key; ``load``
+  treats version 0 as "no record".
+* Compare-and-set: ``UPDATE ... SET data, version = version + 1 WHERE record_key = :k AND
+  version = :expected`` succeeds on exactly one row or is a conflict. Create-only first fills a
+  lock-only row (``version = 0``), else inserts (``ON CONFLICT DO NOTHING`` on PostgreSQL and
+  SQLite; a caught duplicate-key error on MySQL); a losing racer gets :class:`StoreConflict`.
+* The lease lock is a conditional update of ``lock_owner``/``lock_expires_at`` that succeeds
+  only while the lock is free or expired; it is released only by its owner. Expiry is computed
+  and compared by the **database's** clock, in seconds since the epoch, because workers' clocks
+  drift: PostgreSQL ``extract(epoch from clock_timestamp())``, MySQL/MariaDB
+  ``UNIX_TIMESTAMP(NOW(6))`` (independent of the session time zone), SQLite
+  ``(julianday('now') - 2440587.5) * 86400`` (embedded: the local clock is the database's).
+* SQLite with several processes: engines built here set a 30 s busy timeout and WAL journaling,
+  and every statement is its own short transaction, so writers queue instead of failing.
+* Connection failures raise :class:`StoreUnavailable`; engines built here use ``pool_pre_ping``
+  and every operation is retried once on a connection the driver reports as dead, so the same
+  store works again once the database is back. Statement parameters (the secret data) are never
+  put into error messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from typing import Any, TypeVar
+
+from . import _lease
+from .base import (
+    DEFAULT_LOCK_TIMEOUT,
+    DEFAULT_LOCK_TTL,
+    Record,
+    StoreConflict,
+    StoreUnavailable,
+    validate_key,
+)
+
+try:
+    import sqlalchemy as sa
+    from sqlalchemy import event
+    from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "SQLTokenStore needs SQLAlchemy: pip install 'ffn-async[sql]' (plus 'ffn-async[postgres]', "
+        "'ffn-async[mysql]' or 'ffn-async[sqlite]' for the database driver)"
+    ) from exc
+
+__all__ = ["SQLTokenStore"]
+
+T = TypeVar("T")
+
+# The database's clock as seconds since the epoch, per dialect.
+_NOW = {
+    "postgresql": "CAST(extract(epoch from clock_timestamp()) AS DOUBLE PRECISION)",
+    "mysql": "UNIX_TIMESTAMP(NOW(6))",
+    "mariadb": "UNIX_TIMESTAMP(NOW(6))",
+    "sqlite": "((julianday('now') - 2440587.5) * 86400.0)",
+}
+
+
+def _table(name: str) -> sa.Table:
+    return sa.Table(
+        name,
+        sa.MetaData(),
+        sa.Column("record_key", sa.String(200), primary_key=True),
+        sa.Column("data", sa.LargeBinary, nullable=True),
+        sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("lock_owner", sa.String(64), nullable=True),
+        sa.Column("lock_expires_at", sa.Double, nullable=True),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.current_timestamp(),
+        ),
+    )
+
+
+class SQLTokenStore:
+    """Records and lease locks in one SQL table; compare-and-set by conditional ``UPDATE``."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        engine: AsyncEngine | None = None,
+        table: str = "ffn_tokens",
+        **engine_options: Any,
+    ) -> None:
+        """Connect with a SQLAlchemy async ``url`` or use ``engine``.
+
+        ``engine_options`` go to ``create_async_engine``. An engine passed in stays the caller's
+        to dispose; one built from ``url`` is disposed by :meth:`close`.
+        """
+        if (url is None) == (engine is None):
+            raise ValueError("pass exactly one of url= or engine=")
+        if engine is None:
+            assert url is not None
+            engine = _create_engine(url, engine_options)
+            self._owns_engine = True
+        else:
+            self._owns_engine = False
+        dialect = engine.dialect.name
+        if dialect not in _NOW:
+            raise ValueError(
+                f"SQLTokenStore does not support the {dialect!r} dialect; "
+                f"supported: {', '.join(sorted(_NOW))}"
+            )
+        self._engine = engine
+        self._table = _table(table)
+        self._now = sa.literal_column(_NOW[dialect], sa.Double)
+        self._dialect = dialect
+
+    def __repr__(self) -> str:
+        return f"SQLTokenStore({self._where()}, table={self._table.name!r})"
+
+    def _where(self) -> str:
+        return self._engine.url.render_as_string(hide_password=True)
+
+    async def create_schema(self) -> None:
+        """Create the table if it does not exist (safe to call from many processes at once)."""
+
+        async def create(conn: AsyncConnection) -> None:
+            await conn.run_sync(self._table.metadata.create_all, checkfirst=True)
+
+        try:
+            await self._run(create)
+        except StoreUnavailable:
+            # Two processes creating the table at once: the loser fails; fine if it exists now.
+            async def exists(conn: AsyncConnection) -> bool:
+                return await conn.run_sync(
+                    lambda sync: sa.inspect(sync).has_table(self._table.name)
+                )
+
+            if not await self._run(exists):
+                raise
+
+    async def _run(self, op: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``op`` in one transaction; retry once on a dead connection; map errors."""
+        for attempt in (1, 2):
+            try:
+                async with self._engine.begin() as conn:
+                    return await op(conn)
+            except IntegrityError:
+                raise  # a contract matter for the caller, not an outage
+            except DBAPIError as exc:
+                if exc.connection_invalidated and attempt == 1:
+                    continue
+                raise self._unavailable(exc) from exc.orig
+            except (SQLAlchemyError, OSError, TimeoutError) as exc:
+                raise self._unavailable(exc) from None
+        raise AssertionError("unreachable")
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        # str(DBAPIError) carries the statement's parameters (secret data): use the driver's
+        # own message, which does not.
+        orig = getattr(exc, "orig", None) or exc
+        return StoreUnavailable(
+            f"database {self._where()} failed ({type(orig).__name__}: {str(orig)[:300]}); check "
+            "that it is running and the table exists (create_schema()); the store reconnects by "
+            "itself once the database is back"
+        )
+
+    async def load(self, key: str) -> Record | None:
+        t = self._table
+        query = sa.select(t.c.data, t.c.version).where(
+            t.c.record_key == validate_key(key), t.c.version > 0
+        )
+
+        async def op(conn: AsyncConnection) -> Record | None:
+            row = (await conn.execute(query)).first()
+            return None if row is None else Record(bytes(row.data or b""), row.version)
+
+        return await self._run(op)
+
+    async def save(self, key: str, data: bytes, expected_version: int | None) -> int:
+        t = self._table
+        validate_key(key)
+        expected = 0 if expected_version is None else expected_version
+        update = (
+            t.update()
+            .where(t.c.record_key == key, t.c.version == expected)
+            .values(data=bytes(data), version=t.c.version + 1, updated_at=sa.func.now())
+        )
+
+        if await self._rowcount(update) == 1:
+            return expected + 1
+        if expected_version is None and await self._insert_new(
+            record_key=key, data=bytes(data), version=1
+        ):
+            return 1
+        current = await self.load(key)
+        raise StoreConflict(key, expected_version, None if current is None else current.version)
+
+    async def delete(self, key: str) -> None:
+        t = self._table
+        validate_key(key)
+        free = sa.or_(t.c.lock_owner.is_(None), t.c.lock_expires_at <= self._now)
+
+        async def op(conn: AsyncConnection) -> None:
+            # Keep the row (as lock-only) while a lease on it is live, so delete never drops
+            # somebody's lock.
+            gone = await conn.execute(t.delete().where(t.c.record_key == key, free))
+            if gone.rowcount == 0:
+                await conn.execute(
+                    t.update().where(t.c.record_key == key).values(data=None, version=0)
+                )
+
+        await self._run(op)
+
+    async def close(self) -> None:
+        if self._owns_engine:
+            await self._engine.dispose()
+
+    @asynccontextmanager
+    async def lock(
+        self, key: str, *, ttl: float = DEFAULT_LOCK_TTL, timeout: float = DEFAULT_LOCK_TIMEOUT
+    ) -> AsyncIterator[None]:
+        t = self._table
+        validate_key(key)
+        owner = _lease.new_owner()
+        expires = self._now + sa.bindparam("ttl", float(ttl), type_=sa.Double)
+        take = (
+            t.update()
+            .where(
+                t.c.record_key == key,
+                sa.or_(t.c.lock_owner.is_(None), t.c.lock_expires_at <= self._now),
+            )
+            .values(lock_owner=owner, lock_expires_at=expires)
+        )
+
+        async def try_acquire() -> bool:
+            return await self._rowcount(take) == 1 or await self._insert_new(
+                record_key=key, version=0, lock_owner=owner, lock_expires_at=expires
+            )
+
+        await _lease.acquire(try_acquire, key, timeout)
+        release = (
+            t.update()
+            .where(t.c.record_key == key, t.c.lock_owner == owner)
+            .values(lock_owner=None, lock_expires_at=None)
+        )
+        try:
+            yield
+        finally:
+            # If this fails, the lease expires on its own after ``ttl``.
+            with suppress(StoreUnavailable):
+                await self._rowcount(release)
+
+    async def _rowcount(self, statement: sa.Executable) -> int:
+        """Run one statement in its own transaction; return the rows it matched.
+
+        One statement per transaction keeps locks short: on MySQL an ``UPDATE`` that finds no
+        row takes a gap lock, and a following ``INSERT`` in the same transaction deadlocks with
+        other writers of nearby new keys.
+        """
+
+        async def op(conn: AsyncConnection) -> int:
+            return int((await conn.execute(statement)).rowcount)
+
+        return await self._run(op)
+
+    async def _insert_new(self, **values: Any) -> bool:
+        """Insert a row for a new key; ``False`` (and no server-side error) if the key exists."""
+        t = self._table
+        if self._dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt: sa.Executable = pg_insert(t).values(**values).on_conflict_do_nothing()
+        elif self._dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(t).values(**values).on_conflict_do_nothing()
+        else:
+            # MySQL: INSERT IGNORE would cost a SHOW WARNINGS round trip per miss, and a
+            # duplicate key only rolls back the statement, not the transaction.
+            try:
+                await self._rowcount(t.insert().values(**values))
+            except IntegrityError:
+                return False
+            return True
+        return await self._rowcount(stmt) == 1
+
+
+def _create_engine(url: str, options: dict[str, Any]) -> AsyncEngine:
+    options.setdefault("pool_pre_ping", True)
+    options.setdefault("hide_parameters", True)
+    is_sqlite = url.startswith("sqlite")
+    if is_sqlite:
+        options.setdefault("connect_args", {}).setdefault("timeout", 30.0)
+    engine = create_async_engine(url, **options)
+    if is_sqlite:
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _wal(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+    return engine

@@ -1,0 +1,58 @@
+"""One setting for storage: ``from_url("redis://cache:6379/0")`` builds the matching store."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from .base import TokenStore
+
+__all__ = ["SCHEMES", "from_url"]
+
+#: Scheme -> what it builds; SQL URLs are SQLAlchemy async URLs.
+SCHEMES = {
+    "memory": "MemoryTokenStore",
+    "file": "FileTokenStore",
+    "redis": "RedisTokenStore",
+    "rediss": "RedisTokenStore",
+    "unix": "RedisTokenStore",
+    "postgresql+asyncpg": "SQLTokenStore",
+    "mysql+asyncmy": "SQLTokenStore",
+    "mariadb+asyncmy": "SQLTokenStore",
+    "sqlite+aiosqlite": "SQLTokenStore",
+}
+
+
+def from_url(url: str, **options: Any) -> TokenStore:
+    """Build the store a URL names; ``options`` go to that store's constructor.
+
+    ``memory://``; ``file:///var/lib/app/tokens`` (a directory); ``redis://[:password@]host:6379/0``,
+    ``rediss://…``, ``unix:///path/to/redis.sock``; ``postgresql+asyncpg://user@host/db``,
+    ``mysql+asyncmy://user@host/db``, ``sqlite+aiosqlite:///path/to/tokens.db``.
+    """
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    kind = SCHEMES.get(scheme)
+    if kind is None:
+        # The URL may hold a password: name only its scheme.
+        raise ValueError(
+            f"unsupported token store URL scheme {scheme or '(none)'!r}; supported: "
+            + ", ".join(f"{s}://" for s in SCHEMES)
+        )
+    if kind == "MemoryTokenStore":
+        from .memory import MemoryTokenStore
+
+        return MemoryTokenStore(**options)
+    if kind == "FileTokenStore":
+        from .file import FileTokenStore
+
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost") or not parts.path:
+            raise ValueError("a file store URL looks like file:///absolute/path/to/directory")
+        return FileTokenStore(unquote(parts.path), **options)
+    if kind == "RedisTokenStore":
+        from .redis import RedisTokenStore
+
+        return RedisTokenStore(url, **options)
+    from .sql import SQLTokenStore
+
+    return SQLTokenStore(url, **options)
