@@ -22,7 +22,9 @@ TEST_ENV = Environment(
 )
 
 
-def make_jwt(scopes: Iterable[str] = ("ffn.merchant.read", "ffn.merchant.write"), **claims: object) -> str:
+def make_jwt(
+    scopes: Iterable[str] = ("ffn.merchant.read", "ffn.merchant.write"), **claims: object
+) -> str:
     """An unsigned JWT-shaped access token carrying a ``scopes`` claim (unique each call)."""
 
     def part(obj: object) -> str:
