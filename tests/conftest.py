@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 import orjson
 import pytest
+from aiohttp.test_utils import BaseTestServer
 
 from ffn_async import ClientCredentials, Environment
 
@@ -20,6 +21,16 @@ TEST_ENV = Environment(
     token_url="https://auth.ffn.test/token",
     name="test",
 )
+
+
+def environment_for(server: BaseTestServer) -> Environment:
+    """An Environment whose API, authorize and token URLs point at a local test server."""
+    return Environment(
+        api_url=str(server.make_url("/api")),
+        authorize_url=str(server.make_url("/authorize")),
+        token_url=str(server.make_url("/token")),
+        name="local",
+    )
 
 
 def make_jwt(

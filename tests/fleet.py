@@ -23,6 +23,8 @@ from aiohttp.test_utils import TestServer
 from ffn_async import ClientCredentials, Environment, FFNClient, Token, TokenManager
 from ffn_async.testing.oauth import OAuthServer
 
+from .conftest import environment_for
+
 CREDS = ClientCredentials("fleet-client", "fleet-secret", "http://127.0.0.1/callback")
 
 
@@ -50,6 +52,20 @@ class FleetResult:
     def failures(self) -> int:
         return sum(w.failures for w in self.workers)
 
+    def assert_exactly_once(self, label: str, *, min_rotations: int = 5) -> None:
+        """Zero failed calls, zero reuse, and one token call per rotation; prints the figures."""
+        print(
+            f"\nfleet({label}): calls={self.calls} failures={self.failures} "
+            f"rotations={self.stored_rotation} token_calls={self.token_requests} "
+            f"reuse={self.reuse_attempts}"
+        )
+        assert self.failures == 0, [e for w in self.workers for e in w.errors]
+        assert self.reuse_attempts == 0
+        assert self.invalid_grants == 0
+        assert self.stored_rotation >= min_rotations
+        assert self.token_requests == self.refreshes == self.stored_rotation
+        assert all(w.calls > 0 for w in self.workers)
+
 
 @asynccontextmanager
 async def strict_server(
@@ -73,11 +89,7 @@ async def strict_server(
     app.add_routes(oauth.routes())
     app.router.add_get("/api/v1/users/current", current_user)
     async with TestServer(app, host="127.0.0.1") as server:
-        env = Environment(
-            api_url=str(server.make_url("/api")),
-            authorize_url=str(server.make_url("/authorize")),
-            token_url=str(server.make_url("/token")),
-        )
+        env = environment_for(server)
         yield oauth, env
 
 

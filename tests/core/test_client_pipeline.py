@@ -19,7 +19,6 @@ from yarl import URL
 import ffn_async.client as client_module
 from ffn_async import (
     ClientCredentials,
-    Environment,
     FFNClient,
     RetryPolicy,
     StaticToken,
@@ -41,7 +40,7 @@ from ffn_async.errors import (
 )
 from token_stores import MemoryTokenStore
 
-from ..conftest import TEST_ENV, make_jwt, token_response
+from ..conftest import TEST_ENV, environment_for, make_jwt, token_response
 
 API = "https://api.ffn.test/api"
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.02, jitter=lambda c: c)
@@ -79,11 +78,7 @@ async def test_path_parameters_are_percent_encoded_and_odata_kept() -> None:
     app = web.Application()
     app.router.add_get("/{tail:.*}", handler)
     async with TestServer(app, host="127.0.0.1") as server:
-        env = Environment(
-            api_url=str(server.make_url("/api")),
-            authorize_url=str(server.make_url("/authorize")),
-            token_url=str(server.make_url("/token")),
-        )
+        env = environment_for(server)
         async with FFNClient(StaticToken("t"), environment=env) as ffn:
             await ffn.request(
                 "GET",
@@ -415,11 +410,7 @@ async def test_trace_configs_on_a_real_socket() -> None:
     trace = aiohttp.TraceConfig()
     trace.on_request_start.append(on_start)
     async with TestServer(app, host="127.0.0.1") as server:
-        env = Environment(
-            api_url=str(server.make_url("/api")),
-            authorize_url=str(server.make_url("/a")),
-            token_url=str(server.make_url("/t")),
-        )
+        env = environment_for(server)
         async with FFNClient(
             StaticToken("t"), environment=env, retry=FAST, trace_configs=[trace]
         ) as ffn:

@@ -46,15 +46,4 @@ async def test_six_processes_share_one_account_without_reuse(kind: str, tmp_path
         token_lifetime=1.0,
         setup_store=_create_schema,
     )
-    errors = [e for w in result.workers for e in w.errors]
-    print(
-        f"\nfleet({kind}): calls={result.calls} failures={result.failures} "
-        f"rotations={result.stored_rotation} token_calls={result.token_requests} "
-        f"reuse={result.reuse_attempts}"
-    )
-    assert result.failures == 0, errors
-    assert result.reuse_attempts == 0
-    assert result.invalid_grants == 0
-    assert result.stored_rotation >= 5
-    assert result.token_requests == result.refreshes == result.stored_rotation
-    assert all(w.calls > 0 for w in result.workers)
+    result.assert_exactly_once(kind)

@@ -63,18 +63,7 @@ async def test_four_processes_share_one_file_store_without_reuse(tmp_path: Path)
         duration=4.0,
         token_lifetime=1.0,
     )
-    errors = [e for w in result.workers for e in w.errors]
-    print(
-        f"\nfleet(file): calls={result.calls} failures={result.failures} "
-        f"rotations={result.stored_rotation} token_calls={result.token_requests} "
-        f"reuse={result.reuse_attempts}"
-    )
-    assert result.failures == 0, errors
-    assert result.reuse_attempts == 0
-    assert result.invalid_grants == 0
-    assert result.stored_rotation >= 5
-    assert result.token_requests == result.refreshes == result.stored_rotation
-    assert all(w.calls > 0 for w in result.workers)
+    result.assert_exactly_once("file")
 
 
 def _hold_lock_forever(path: str, ready: multiprocessing.synchronize.Event) -> None:

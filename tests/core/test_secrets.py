@@ -11,9 +11,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from ffn_async import ClientCredentials, Environment, FFNClient, Token, TokenManager
+from ffn_async import ClientCredentials, FFNClient, Token, TokenManager
 from ffn_async.testing.oauth import OAuthServer
 from token_stores import MemoryTokenStore
+
+from ..conftest import environment_for
 
 SECRET = "client-secret-XYZZY"
 
@@ -43,11 +45,7 @@ async def test_secrets_never_reach_logs_reprs_or_errors(caplog: pytest.LogCaptur
     app.add_routes(oauth.routes())
     app.router.add_get("/api/{tail:.*}", api)
     async with TestServer(app, host="127.0.0.1") as server:
-        env = Environment(
-            api_url=str(server.make_url("/api")),
-            authorize_url=str(server.make_url("/authorize")),
-            token_url=str(server.make_url("/token")),
-        )
+        env = environment_for(server)
         store = MemoryTokenStore()
         auth = TokenManager(creds, store, key="acct", environment=env, request_timeout=0.5)
         url, state = auth.authorization_url(["ffn.merchant.read"])
