@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 
@@ -23,8 +24,6 @@ MAX_PAUSE = 0.05
 
 def new_owner() -> str:
     """A random lease owner id: who holds a lock, so only the holder can release it."""
-    import secrets
-
     return secrets.token_hex(16)
 
 

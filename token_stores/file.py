@@ -1,4 +1,4 @@
-"""A store in a local directory, shared by the processes of one machine.
+"""A store in a local directory, shared by the processes of one machine (POSIX: Linux, macOS).
 
 Layout: one file per key. ``FileTokenStore("tokens.json")`` uses the directory ``tokens.json``
 (created ``0700``) holding ``<name>.json`` per key and, under ``.locks/``, two lock files per key.

@@ -82,7 +82,7 @@ class RedisTokenStore:
         self,
         url: str | None = None,
         *,
-        client: aioredis.Redis | None = None,
+        client: aioredis.Redis | aioredis.RedisCluster | None = None,
         prefix: str = "ffn:",
         **client_options: Any,
     ) -> None:
@@ -104,7 +104,7 @@ class RedisTokenStore:
             self._owns_client = True
         else:
             self._owns_client = False
-        if client.connection_pool.connection_kwargs.get("decode_responses"):
+        if _connection_kwargs(client).get("decode_responses"):
             raise ValueError(
                 "RedisTokenStore stores bytes: pass a client with decode_responses=False"
             )
@@ -117,7 +117,9 @@ class RedisTokenStore:
 
     def _where(self) -> str:
         # Host, port and db only: never the password from the URL.
-        kw = self._client.connection_pool.connection_kwargs
+        kw = _connection_kwargs(self._client)
+        if not kw:
+            return "redis-cluster"
         if "path" in kw:
             return f"unix://{kw['path']}"
         return f"redis://{kw.get('host', '?')}:{kw.get('port', '?')}/{kw.get('db', 0)}"
@@ -195,3 +197,8 @@ class RedisTokenStore:
             except StoreUnavailable:
                 # Harmless: the lease expires on its own after ``ttl``.
                 log.warning("could not release the lock on key %r; its lease will expire", key)
+
+
+def _connection_kwargs(client: aioredis.Redis | aioredis.RedisCluster) -> dict[str, Any]:
+    pool = getattr(client, "connection_pool", None)
+    return dict(pool.connection_kwargs) if pool is not None else {}

@@ -135,14 +135,14 @@ async def _terminate(name: str) -> int:
         await admin.dispose()
 
 
-@pytest.mark.parametrize("pre_ping", [True, False], ids=["store-engine", "own-engine"])
+@pytest.mark.parametrize("built_by_store", [True, False], ids=["store-engine", "own-engine"])
 async def test_postgres_connection_dropped_mid_run_recovers(
-    pg_app: tuple[str, dict[str, object]], pre_ping: bool
+    pg_app: tuple[str, dict[str, object]], built_by_store: bool
 ) -> None:
     name, connect_args = pg_app
-    if pre_ping:  # built by the store: pool_pre_ping
+    if built_by_store:
         store = SQLTokenStore(_pg_url(), table=SQL_TABLE, connect_args=connect_args)
-    else:  # the caller's engine without pre-ping: the store's retry on a dead connection
+    else:  # the caller's engine: the store must not close it
         engine = create_async_engine(_pg_url(), connect_args=connect_args)
         store = SQLTokenStore(engine=engine, table=SQL_TABLE)
     key = f"acct-{secrets.token_hex(4)}"
@@ -160,7 +160,8 @@ async def test_postgres_connection_dropped_mid_run_recovers(
         assert (record.data, record.version) == (b"v2", 2)
     finally:
         await store.close()
-        if not pre_ping:
+        if not built_by_store:
+            assert not engine.sync_engine.pool.checkedout()
             await engine.dispose()
 
 
