@@ -42,6 +42,8 @@ from token_stores.base import (
     DEFAULT_LOCK_TIMEOUT,
     DEFAULT_LOCK_TTL,
     CorruptRecord,
+    Lease,
+    LockTimeout,
     Record,
     StoreConflict,
     TokenStore,
@@ -165,6 +167,10 @@ def _decode(key: str, record: Record | None) -> StoredToken:
             f"the record under key {key!r} (version {record.version}) is not an ffn-async token "
             f"({type(exc).__name__}); it was left untouched"
         ) from None
+
+
+class _LeaseLapsed(Exception):
+    """The lease no longer covers a token request; the refresh must re-take the lock."""
 
 
 @attrs.define(eq=False)
@@ -407,15 +413,29 @@ class TokenManager:
             return self._check_alive(stored)
         self._check_alive(stored)
 
-        async with self.store.lock(self.key, ttl=self.lock_ttl, timeout=self.lock_timeout):
-            # Read again under the lock, bypassing every cache: a peer may have rotated while
-            # we waited, and its refresh token is the only live one.
-            stored = await self._read()
-            token = self._check_alive(stored)
-            if self._usable(token, stale):
-                self._adopt(stored)
-                return token
-            new = await self._rotate(stored, token)
+        for _ in range(3):
+            async with self.store.lock(
+                self.key, ttl=self.lock_ttl, timeout=self.lock_timeout
+            ) as lease:
+                # Read again under the lock, bypassing every cache: a peer may have rotated
+                # while we waited, and its refresh token is the only live one.
+                stored = await self._read()
+                token = self._check_alive(stored)
+                if self._usable(token, stale):
+                    self._adopt(stored)
+                    return token
+                try:
+                    new = await self._rotate(stored, token, lease)
+                except _LeaseLapsed:
+                    continue  # take the lock again and re-read
+            break
+        else:
+            raise LockTimeout(
+                self.key,
+                self.lock_timeout,
+                "the lease kept running out before the token request could start; "
+                "raise lock_ttl or look for what stalls this process",
+            )
         log.info(
             "refreshed token for account %r: rotation %d, access token %s",
             self.key,
@@ -425,16 +445,27 @@ class TokenManager:
         await self._fire_hooks(new)
         return new
 
-    async def _rotate(self, stored: StoredToken, token: Token) -> Token:
+    async def _rotate(self, stored: StoredToken, token: Token, lease: Lease | None) -> Token:
         """Spend ``token``'s refresh token and persist the result. Runs under the lock."""
         if not token.refresh_token:
             return await self._mark_dead(stored, "the stored token has no refresh token")
+        # Fencing: a process that stalled after taking the lock (GC pause, slow store) may have
+        # outlived its lease; a peer may already have spent this refresh token. Spend it only
+        # if the lease certainly covers the whole token request.
+        if lease is not None and lease.remaining() <= self.request_timeout:
+            log.warning(
+                "account %r: lease has %.2fs left, less than a token request may take; "
+                "re-acquiring instead of refreshing",
+                self.key,
+                lease.remaining(),
+            )
+            raise _LeaseLapsed
         try:
             new = await self._call_token_endpoint(
                 {"grant_type": "refresh_token", "refresh_token": token.refresh_token}
             )
         except InvalidGrant:
-            return await self._after_invalid_grant(stored, token)
+            return await self._after_invalid_grant(stored, token, lease)
         if new.refresh_token is None:  # RFC 6749 §6: the server may keep the old one
             new = new.with_refresh_token(token.refresh_token)
         rotated = StoredToken(new, None, stored.rotation + 1)
@@ -456,7 +487,9 @@ class TokenManager:
         self._adopt(attrs.evolve(rotated, version=version))
         return new
 
-    async def _after_invalid_grant(self, stored: StoredToken, spent: Token) -> Token:
+    async def _after_invalid_grant(
+        self, stored: StoredToken, spent: Token, lease: Lease | None
+    ) -> Token:
         latest = await self._settled_after_invalid_grant(stored)
         latest_token = self._check_alive(latest)
         if latest_token.refresh_token != spent.refresh_token:
@@ -465,7 +498,7 @@ class TokenManager:
             if time.time() < latest_token.refresh_due_at(self.leeway):
                 self._adopt(latest)
                 return latest_token
-            return await self._rotate(latest, latest_token)
+            return await self._rotate(latest, latest_token, lease)
         return await self._mark_dead(latest, "the refresh token was rejected (invalid_grant)")
 
     async def _settled_after_invalid_grant(self, stored: StoredToken) -> StoredToken:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .base import (
     CorruptRecord,
+    Lease,
     LockTimeout,
     Record,
     StoreConflict,
@@ -30,6 +31,7 @@ __all__ = [
     "CorruptRecord",
     "EncryptedTokenStore",
     "FileTokenStore",
+    "Lease",
     "LockTimeout",
     "MemoryTokenStore",
     "Record",

@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 
-from .base import LockTimeout
+from .base import Lease, LockTimeout
 
 __all__ = ["acquire", "new_owner"]
 
@@ -32,15 +32,20 @@ async def acquire(
     key: str,
     timeout: float,
     *,
+    ttl: float | None,
     max_pause: float = MAX_PAUSE,
-) -> None:
+) -> Lease:
     """Call ``try_acquire`` until it returns ``True``; raise :class:`LockTimeout` after ``timeout``.
 
-    ``try_acquire`` must not block: it tries once and says whether it got the lock.
+    ``try_acquire`` must not block: it tries once and says whether it got the lock. Returns the
+    lease, timed from the start of the winning attempt (``ttl=None``: no expiry).
     """
     deadline = time.monotonic() + max(timeout, 0.0)
     pause = FIRST_PAUSE
-    while not await try_acquire():
+    while True:
+        started = time.monotonic()
+        if await try_acquire():
+            return Lease.starting(key, ttl, started)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise LockTimeout(key, timeout)

@@ -9,6 +9,7 @@ free again after the lease (or at once, where the kernel can tell, as with file 
 
 from __future__ import annotations
 
+import time
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol, runtime_checkable
 
@@ -16,6 +17,7 @@ import attrs
 
 __all__ = [
     "CorruptRecord",
+    "Lease",
     "LockTimeout",
     "Record",
     "StoreConflict",
@@ -41,6 +43,31 @@ class Record:
     def __repr__(self) -> str:
         # The bytes are usually a secret: never show them.
         return f"Record(version={self.version}, data=<{len(self.data)} bytes>)"
+
+
+@attrs.define
+class Lease:
+    """A held lock: whose key, and until when (on this process's monotonic clock) it is safe.
+
+    ``deadline`` is conservative: it counts ``ttl`` from just *before* the attempt that won the
+    lock, so clock rates aside, nobody else can hold the lock before it. ``None`` means the
+    lock lasts until released (a file lock, freed by the kernel when the holder dies). A holder
+    uses :meth:`remaining` to avoid starting work its lease cannot cover (fencing).
+    """
+
+    key: str
+    deadline: float | None
+
+    @classmethod
+    def starting(cls, key: str, ttl: float | None, started: float) -> Lease:
+        """A lease of ``ttl`` seconds whose winning attempt began at monotonic ``started``."""
+        return cls(key, None if ttl is None else started + ttl)
+
+    def remaining(self) -> float:
+        """Seconds this lease is still certainly held (``inf`` for locks without expiry)."""
+        if self.deadline is None:
+            return float("inf")
+        return self.deadline - time.monotonic()
 
 
 class StoreError(Exception):
@@ -118,11 +145,12 @@ class TokenStore(Protocol):
         *,
         ttl: float = DEFAULT_LOCK_TTL,
         timeout: float = DEFAULT_LOCK_TIMEOUT,
-    ) -> AbstractAsyncContextManager[None]:
+    ) -> AbstractAsyncContextManager[Lease]:
         """Hold the cross-process lease lock on ``key`` for the ``async with`` block.
 
         The lease lasts ``ttl`` seconds; waiting longer than ``timeout`` raises
-        :class:`LockTimeout`. Only the holder can release it.
+        :class:`LockTimeout`. Only the holder can release it. The block receives the
+        :class:`Lease`, to check how long it is still certainly held.
         """
         ...
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
 
-from .base import DEFAULT_LOCK_TIMEOUT, DEFAULT_LOCK_TTL, CorruptRecord, Record, TokenStore
+from .base import DEFAULT_LOCK_TIMEOUT, DEFAULT_LOCK_TTL, CorruptRecord, Lease, Record, TokenStore
 
 try:
     from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -74,7 +74,7 @@ class EncryptedTokenStore:
 
     def lock(
         self, key: str, *, ttl: float = DEFAULT_LOCK_TTL, timeout: float = DEFAULT_LOCK_TIMEOUT
-    ) -> AbstractAsyncContextManager[None]:
+    ) -> AbstractAsyncContextManager[Lease]:
         return self.inner.lock(key, ttl=ttl, timeout=timeout)
 
     async def delete(self, key: str) -> None:

@@ -60,6 +60,7 @@ from .base import (
     DEFAULT_LOCK_TIMEOUT,
     DEFAULT_LOCK_TTL,
     CorruptRecord,
+    Lease,
     Record,
     StoreConflict,
     StoreUnavailable,
@@ -102,7 +103,7 @@ class FileTokenStore:
     @asynccontextmanager
     async def lock(
         self, key: str, *, ttl: float = DEFAULT_LOCK_TTL, timeout: float = DEFAULT_LOCK_TIMEOUT
-    ) -> AsyncIterator[None]:
+    ) -> AsyncIterator[Lease]:
         validate_key(key)
         fd = self._open_lock(key, "lease")
         try:
@@ -110,8 +111,8 @@ class FileTokenStore:
             async def try_acquire() -> bool:
                 return _try_flock(fd, key)
 
-            await _lease.acquire(try_acquire, key, timeout)
-            yield
+            lease = await _lease.acquire(try_acquire, key, timeout, ttl=None)
+            yield lease
         finally:
             # Closing the only descriptor of this open file description releases the flock.
             os.close(fd)

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager, suppress
 from .base import (
     DEFAULT_LOCK_TIMEOUT,
     DEFAULT_LOCK_TTL,
+    Lease,
     LockTimeout,
     Record,
     StoreConflict,
@@ -57,7 +58,7 @@ class MemoryTokenStore:
     @asynccontextmanager
     async def lock(
         self, key: str, *, ttl: float = DEFAULT_LOCK_TTL, timeout: float = DEFAULT_LOCK_TIMEOUT
-    ) -> AsyncIterator[None]:
+    ) -> AsyncIterator[Lease]:
         validate_key(key)
         owner = secrets.token_hex(8)
         deadline = time.monotonic() + timeout
@@ -66,6 +67,7 @@ class MemoryTokenStore:
             held = self._leases.get(key)
             if held is None or held[1] <= now:
                 self._leases[key] = (owner, now + ttl)
+                lease = Lease.starting(key, ttl, now)
                 break
             remaining = min(deadline, held[1]) - now
             if now >= deadline:
@@ -75,7 +77,7 @@ class MemoryTokenStore:
             with suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), timeout=max(remaining, 0.001))
         try:
-            yield
+            yield lease
         finally:
             if self._leases.get(key, ("", 0.0))[0] == owner:
                 del self._leases[key]

@@ -29,6 +29,7 @@ from .base import (
     DEFAULT_LOCK_TIMEOUT,
     DEFAULT_LOCK_TTL,
     CorruptRecord,
+    Lease,
     Record,
     StoreConflict,
     StoreUnavailable,
@@ -180,7 +181,7 @@ class RedisTokenStore:
     @asynccontextmanager
     async def lock(
         self, key: str, *, ttl: float = DEFAULT_LOCK_TTL, timeout: float = DEFAULT_LOCK_TIMEOUT
-    ) -> AsyncIterator[None]:
+    ) -> AsyncIterator[Lease]:
         _, lock_key = self._keys(key)
         owner = _lease.new_owner()
         px = max(1, int(ttl * 1000))
@@ -188,9 +189,9 @@ class RedisTokenStore:
         async def try_acquire() -> bool:
             return bool(await self._call(lambda: self._client.set(lock_key, owner, nx=True, px=px)))
 
-        await _lease.acquire(try_acquire, key, timeout)
+        lease = await _lease.acquire(try_acquire, key, timeout, ttl=ttl)
         try:
-            yield
+            yield lease
         finally:
             try:
                 await self._call(lambda: self._release_script(keys=[lock_key], args=[owner]))

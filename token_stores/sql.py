@@ -49,6 +49,7 @@ from . import _lease
 from .base import (
     DEFAULT_LOCK_TIMEOUT,
     DEFAULT_LOCK_TTL,
+    Lease,
     Record,
     StoreConflict,
     StoreUnavailable,
@@ -250,7 +251,7 @@ class SQLTokenStore:
     @asynccontextmanager
     async def lock(
         self, key: str, *, ttl: float = DEFAULT_LOCK_TTL, timeout: float = DEFAULT_LOCK_TIMEOUT
-    ) -> AsyncIterator[None]:
+    ) -> AsyncIterator[Lease]:
         t = self._table
         validate_key(key)
         owner = _lease.new_owner()
@@ -269,14 +270,14 @@ class SQLTokenStore:
                 record_key=key, version=0, lock_owner=owner, lock_expires_at=expires
             )
 
-        await _lease.acquire(try_acquire, key, timeout)
+        lease = await _lease.acquire(try_acquire, key, timeout, ttl=ttl)
         release = (
             t.update()
             .where(t.c.record_key == key, t.c.lock_owner == owner)
             .values(lock_owner=None, lock_expires_at=None)
         )
         try:
-            yield
+            yield lease
         finally:
             # If this fails, the lease expires on its own after ``ttl``.
             with suppress(StoreUnavailable):
