@@ -46,6 +46,7 @@ from token_stores.base import (
     LockTimeout,
     Record,
     StoreConflict,
+    StoreUnavailable,
     TokenStore,
     validate_key,
 )
@@ -470,7 +471,7 @@ class TokenManager:
             new = new.with_refresh_token(token.refresh_token)
         rotated = StoredToken(new, None, stored.rotation + 1)
         try:
-            version = await self.store.save(self.key, _encode(rotated), stored.version)
+            version = await self._persist(rotated, stored.version)
         except StoreConflict:
             # Our lease ran out and a peer wrote meanwhile. Its record wins; ours is not
             # written over it. Adopt theirs if it is usable.
@@ -486,6 +487,40 @@ class TokenManager:
             return latest_token
         self._adopt(attrs.evolve(rotated, version=version))
         return new
+
+    async def _persist(self, rotated: StoredToken, expected: int | None) -> int:
+        """Save a freshly rotated token, retrying while the store is unreachable.
+
+        The new refresh token exists nowhere else: losing it costs a human login, so a store
+        outage is waited out (up to ``lock_ttl``) rather than reported at once. Retrying is
+        safe because the save is a compare-and-set; a conflict whose winner is our own
+        token means an earlier attempt landed and only its answer was lost.
+        """
+        assert rotated.token is not None
+        data = _encode(rotated)
+        deadline = time.monotonic() + self.lock_ttl
+        delay = 0.05
+        while True:
+            try:
+                try:
+                    return await self.store.save(self.key, data, expected)
+                except StoreConflict:
+                    latest = await self._read()
+                    if latest.token is not None and latest.token == rotated.token:
+                        return latest.version or 0
+                    raise
+            except StoreUnavailable as exc:
+                if time.monotonic() + delay > deadline:
+                    log.error(
+                        "account %r: could not store the rotated token (%s); the refresh "
+                        "token it replaced is spent, so a new login may be needed",
+                        self.key,
+                        exc,
+                    )
+                    raise
+                log.warning("account %r: store unavailable, retrying the save: %s", self.key, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     async def _after_invalid_grant(
         self, stored: StoredToken, spent: Token, lease: Lease | None

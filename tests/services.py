@@ -11,11 +11,21 @@ from __future__ import annotations
 import functools
 import os
 import socket
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 from yarl import URL
 
-__all__ = ["configured_url", "mysql_url", "postgres_url", "redis_url", "require"]
+__all__ = [
+    "RedisServer",
+    "configured_url",
+    "mysql_url",
+    "postgres_url",
+    "redis_url",
+    "require",
+]
 
 DEFAULTS = {
     "postgres": ("FFN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"),
@@ -64,3 +74,55 @@ def mysql_url() -> str:
 
 def redis_url() -> str:
     return require("redis")
+
+
+class RedisServer:
+    """A private redis-server on a free loopback port that a test may stop and start.
+
+    With ``persist_dir`` it keeps an append-only file there (fsync on every write), as a
+    token store's Redis should: without persistence a restart forgets every account.
+    """
+
+    def __init__(self, persist_dir: Path | None = None) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.persist_dir = persist_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        persistence = ["--appendonly", "no"]
+        if self.persist_dir is not None:
+            persistence = ["--appendonly", "yes", "--appendfsync", "always"]
+            persistence += ["--dir", str(self.persist_dir)]
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                *persistence,
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None

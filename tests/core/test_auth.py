@@ -359,7 +359,7 @@ async def test_lost_cas_keeps_the_newer_record(creds: ClientCredentials) -> None
 async def test_store_failure_leaves_memory_unchanged(creds: ClientCredentials) -> None:
     """Persist first, then swap memory (authlib's ordering hazard)."""
     store = MemoryTokenStore()
-    auth = manager(creds, store)
+    auth = manager(creds, store, lock_ttl=0.5)  # the save is retried for one lease
     with aioresponses() as mock:
         mock.post(TOKEN_URL, payload=token_response())
         mock.post(TOKEN_URL, payload=token_response())
@@ -374,6 +374,61 @@ async def test_store_failure_leaves_memory_unchanged(creds: ClientCredentials) -
         with pytest.raises(StoreUnavailable):
             await auth.access_token()
     assert auth._account.stored.token == before
+
+
+async def test_a_short_store_outage_after_a_refresh_loses_no_token(creds: ClientCredentials) -> None:
+    """The new refresh token exists nowhere else: its save is retried through the outage."""
+    store = MemoryTokenStore()
+    auth = manager(creds, store)
+    real_save = store.save
+    failures = 3
+
+    async def flaky_save(key: str, data: bytes, expected_version: int | None) -> int:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise StoreUnavailable("redis restarting")
+        return await real_save(key, data, expected_version)
+
+    with aioresponses() as mock:
+        mock.post(TOKEN_URL, payload=token_response())
+        second = token_response()
+        mock.post(TOKEN_URL, payload=second)
+        await auth.exchange_code("c")
+        await expire(auth)
+        store.save = flaky_save  # type: ignore[method-assign]
+        assert await auth.access_token() == second["access_token"]
+    stored = await auth.stored()
+    assert stored.token is not None and stored.token.refresh_token == second["refresh_token"]
+    assert failures == 0
+
+
+async def test_a_save_whose_answer_was_lost_counts_as_saved(creds: ClientCredentials) -> None:
+    """The first save landed but its answer did not; the retry's conflict is our own write."""
+    store = MemoryTokenStore()
+    auth = manager(creds, store)
+    real_save = store.save
+    calls = 0
+
+    async def lost_answer(key: str, data: bytes, expected_version: int | None) -> int:
+        nonlocal calls
+        calls += 1
+        version = await real_save(key, data, expected_version)
+        if calls == 1:
+            raise StoreUnavailable("connection reset after commit")
+        return version
+
+    with aioresponses() as mock:
+        mock.post(TOKEN_URL, payload=token_response())
+        second = token_response()
+        mock.post(TOKEN_URL, payload=second)
+        await auth.exchange_code("c")
+        await expire(auth)
+        store.save = lost_answer  # type: ignore[method-assign]
+        assert await auth.access_token() == second["access_token"]
+    assert calls == 2
+    stored = await auth.stored()
+    assert stored.rotation == 1 and stored.version == 3  # login, expire(), refresh
 
 
 async def test_corrupt_record_is_reported_and_left_alone(creds: ClientCredentials) -> None:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -14,51 +11,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests import services
+from tests.services import RedisServer
 from token_stores import LockTimeout, RedisTokenStore, SQLTokenStore, StoreUnavailable
 
 from .specs import REDIS_PREFIX, SQL_TABLE
 
 pytestmark = pytest.mark.services
-
-
-class RedisServer:
-    """A private redis-server on a free loopback port that a test may stop and start."""
-
-    def __init__(self) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.02)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
 
 
 @pytest.fixture
