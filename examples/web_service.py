@@ -1,0 +1,80 @@
+"""An aiohttp web service that shares one FFNClient and token store across all requests.
+
+The client is created once in the app's ``cleanup_ctx`` (startup and shutdown in one place) and
+stored under an ``AppKey``: every request handler reuses its connection pool and its token, and
+a refresh happens exactly once no matter how many requests arrive while the token expires.
+
+Run it (after ``ffn-async login`` with the same FFN_* variables)::
+
+    FFN_TOKEN_STORE=sqlite+aiosqlite:///tokens.db python examples/web_service.py --port 8080
+    curl http://127.0.0.1:8080/me
+    curl 'http://127.0.0.1:8080/outbounds?top=5'
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from ffn_env import open_account
+
+from ffn_async import FFNClient
+from ffn_async.errors import ApiError, AuthError
+
+FFN = web.AppKey("ffn", FFNClient)
+
+
+async def ffn_client(app: web.Application) -> AsyncIterator[None]:
+    """Startup: open the store and one client; shutdown: close both."""
+    store, auth = await open_account()
+    try:
+        async with FFNClient(auth) as ffn:
+            app[FFN] = ffn
+            yield
+    finally:
+        await store.close()
+
+
+@web.middleware
+async def ffn_errors(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    """FFN failures become JSON errors: 503 when a login is needed, 502 for API errors."""
+    try:
+        return await handler(request)
+    except AuthError as exc:
+        return web.json_response({"error": str(exc)}, status=503)
+    except ApiError as exc:
+        return web.json_response({"error": str(exc), "code": exc.code}, status=502)
+
+
+async def me(request: web.Request) -> web.Response:
+    user = await request.app[FFN].shared.users.current()
+    return web.json_response({"userId": user.user_id, "role": user.role})
+
+
+async def outbounds(request: web.Request) -> web.Response:
+    top = int(request.query.get("top", "10"))
+    page = await request.app[FFN].merchant.outbounds.list(top=top)
+    items = [
+        {
+            "outboundId": o.outbound_id,
+            "merchantOutboundNumber": o.merchant_outbound_number,
+            "status": str(o.status),
+        }
+        for o in page.items
+    ]
+    return web.json_response({"total": page.total, "items": items})
+
+
+def create_app() -> web.Application:
+    app = web.Application(middlewares=[ffn_errors])
+    app.cleanup_ctx.append(ffn_client)
+    app.router.add_get("/me", me)
+    app.router.add_get("/outbounds", outbounds)
+    return app
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8080)
+    web.run_app(create_app(), host="127.0.0.1", port=parser.parse_args().port)

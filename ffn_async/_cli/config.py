@@ -1,0 +1,205 @@
+"""Settings of the ``ffn-async`` command, from flags first and ``FFN_*`` variables second.
+
+The client secret is read from ``FFN_CLIENT_SECRET`` only: a command-line argument would be
+visible to every user of the machine in the process list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+from yarl import URL
+
+from token_stores import TokenStore
+
+from ..auth import TokenManager
+from ..environment import Environment
+from ..token import ClientCredentials
+
+__all__ = [
+    "DEFAULT_ACCOUNT",
+    "DEFAULT_REDIRECT_URI",
+    "DEFAULT_SCOPES",
+    "ConfigError",
+    "Settings",
+    "add_options",
+    "data_dir",
+    "default_store_url",
+    "open_store",
+    "redact_url",
+    "settings_from",
+]
+
+DEFAULT_ACCOUNT = "default"
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+DEFAULT_SCOPES = ("ffn.merchant.read", "ffn.merchant.write")
+_ENVIRONMENTS = {"production": Environment.PRODUCTION, "sandbox": Environment.SANDBOX}
+
+
+class ConfigError(Exception):
+    """The command is missing a setting or got an unusable one (exit code 2)."""
+
+
+@attrs.frozen
+class Settings:
+    """Everything a command needs to reach an account; secrets are never in its repr."""
+
+    client_id: str | None
+    client_secret: str | None = attrs.field(repr=False)
+    redirect_uri: str
+    environment: Environment
+    account: str
+    store_url: str = attrs.field(repr=False)
+    scopes: tuple[str, ...]
+
+    def credentials(self, *, require_secret: bool = True) -> ClientCredentials:
+        """The OAuth client; raises :class:`ConfigError` naming what is missing."""
+        missing = [
+            name
+            for name, value, needed in (
+                ("FFN_CLIENT_ID (or --client-id)", self.client_id, True),
+                ("FFN_CLIENT_SECRET", self.client_secret, require_secret),
+            )
+            if needed and not value
+        ]
+        if missing:
+            raise ConfigError(f"set {' and '.join(missing)}: the OAuth client of your FFN app")
+        return ClientCredentials(self.client_id or "", self.client_secret or "", self.redirect_uri)
+
+    def token_manager(self, store: TokenStore, *, require_secret: bool = True) -> TokenManager:
+        """A :class:`TokenManager` for the configured account on ``store``."""
+        return TokenManager(
+            self.credentials(require_secret=require_secret),
+            store,
+            key=self.account,
+            environment=self.environment,
+        )
+
+
+def data_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where the command keeps its default token store (XDG data dir, or LOCALAPPDATA)."""
+    env = os.environ if env is None else env
+    if sys.platform == "win32" and env.get("LOCALAPPDATA"):
+        return Path(env["LOCALAPPDATA"]) / "ffn-async"
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "ffn-async"
+
+
+def default_store_url(directory: Path | None = None) -> str:
+    """The embedded default store under ``directory`` (default: :func:`data_dir`).
+
+    SQLite (``tokens.db``) when the ``sqlite`` extra is installed, else a file store
+    (``tokens/``, one file per account); both are safe for many processes on one machine.
+    """
+    directory = (directory or data_dir()).absolute()
+    if all(importlib.util.find_spec(m) is not None for m in ("sqlalchemy", "aiosqlite")):
+        return f"sqlite+aiosqlite:///{directory / 'tokens.db'}"
+    return (directory / "tokens").as_uri()
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced, for display."""
+    parsed = URL(url)
+    if parsed.password:
+        return str(parsed.with_password("***"))
+    return url
+
+
+async def open_store(url: str) -> TokenStore:
+    """Build the store a URL names (creating its directory or table when missing)."""
+    from token_stores import from_url
+
+    if url.startswith("sqlite+aiosqlite:///"):
+        Path(url.removeprefix("sqlite+aiosqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        store = from_url(url)
+    except ImportError as exc:
+        raise ConfigError(f"token store {redact_url(url)}: {exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"token store: {exc}") from None
+    create_schema = getattr(store, "create_schema", None)
+    if create_schema is not None:
+        await create_schema()
+    return store
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """Add the account options; defaults are suppressed so they work before or after a command."""
+    group = parser.add_argument_group("account options (flags win over FFN_* variables)")
+    add = group.add_argument
+    s = argparse.SUPPRESS
+    add("--client-id", default=s, help="OAuth client id (FFN_CLIENT_ID)")
+    add(
+        "--redirect-uri", default=s, help=f"redirect URI (FFN_REDIRECT_URI, {DEFAULT_REDIRECT_URI})"
+    )
+    add(
+        "--environment",
+        default=s,
+        choices=("production", "sandbox", "custom"),
+        help="FFN_ENVIRONMENT; custom needs --api-url, --authorize-url and --token-url",
+    )
+    add("--api-url", default=s, help="custom API base URL ending in /api (FFN_API_URL)")
+    add("--authorize-url", default=s, help="custom authorize URL (FFN_AUTHORIZE_URL)")
+    add("--token-url", default=s, help="custom token URL (FFN_TOKEN_URL)")
+    add("--account", default=s, help=f"store key of the account (FFN_ACCOUNT, {DEFAULT_ACCOUNT!r})")
+    add("--store", default=s, help="token store URL (FFN_TOKEN_STORE; default: embedded SQLite)")
+    add("--scope", action="append", default=s, help="scope to request at login (repeatable)")
+    add("--debug", action="store_true", default=s, help="tracebacks and DEBUG logging on stderr")
+
+
+def _environment(pick: dict[str, str | None]) -> Environment:
+    name = pick["environment"]
+    urls = {k: pick[k] for k in ("api_url", "authorize_url", "token_url")}
+    given = {k: v for k, v in urls.items() if v}
+    if name is None:
+        name = "custom" if given else "production"
+    if name not in (*_ENVIRONMENTS, "custom"):
+        raise ConfigError(f"FFN_ENVIRONMENT must be production, sandbox or custom, not {name!r}")
+    if name != "custom":
+        if given:
+            raise ConfigError(
+                f"custom URLs ({', '.join(given)}) conflict with the {name} environment"
+            )
+        return _ENVIRONMENTS[name]
+    missing = [k for k in urls if k not in given]
+    if missing:
+        names = ", ".join("FFN_" + k.upper() for k in missing)
+        raise ConfigError(f"a custom environment needs all three URLs; missing {names}")
+    try:
+        return Environment(name="custom", **given)
+    except ValueError as exc:
+        raise ConfigError(f"custom environment: {exc}") from None
+
+
+def settings_from(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Settings:
+    """Resolve every setting: the flag if given, else its ``FFN_*`` variable, else the default."""
+    env = os.environ if env is None else env
+
+    def pick(flag: str, var: str) -> str | None:
+        value = getattr(args, flag, None)
+        return value if value is not None else (env.get(var) or None)
+
+    environment = _environment(
+        {
+            "environment": pick("environment", "FFN_ENVIRONMENT"),
+            "api_url": pick("api_url", "FFN_API_URL"),
+            "authorize_url": pick("authorize_url", "FFN_AUTHORIZE_URL"),
+            "token_url": pick("token_url", "FFN_TOKEN_URL"),
+        }
+    )
+    scopes = getattr(args, "scope", None) or (env.get("FFN_SCOPES") or "").split()
+    return Settings(
+        client_id=pick("client_id", "FFN_CLIENT_ID"),
+        client_secret=env.get("FFN_CLIENT_SECRET") or None,
+        redirect_uri=pick("redirect_uri", "FFN_REDIRECT_URI") or DEFAULT_REDIRECT_URI,
+        environment=environment,
+        account=pick("account", "FFN_ACCOUNT") or DEFAULT_ACCOUNT,
+        store_url=pick("store", "FFN_TOKEN_STORE") or default_store_url(),
+        scopes=tuple(scopes) or DEFAULT_SCOPES,
+    )

@@ -1,0 +1,195 @@
+"""The ``ffn-async`` command: log in, inspect and refresh tokens, call the API, run the demo.
+
+Exit codes: 0 success; 1 an API, auth, network or store error; 2 a usage or configuration
+error; 3 the account needs a (new) login; 4 the demo detected a lost or duplicated order or a
+refresh-token reuse; 130 interrupted. Errors are one line on stderr; ``--debug`` adds the
+traceback and DEBUG logging.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from token_stores import StoreError
+
+from ._cli import commands
+from ._cli.config import ConfigError, add_options, settings_from
+from .errors import FFNError, ReauthorizationRequired, TokenMissing
+
+__all__ = ["EXIT_CODES", "build_parser", "main"]
+
+EXIT_CODES = {
+    0: "success",
+    1: "API, authentication, network or token store error",
+    2: "usage or configuration error",
+    3: "the account needs a login: run `ffn-async login`",
+    4: "the demo found a lost or duplicated order or a refresh-token reuse",
+    130: "interrupted (Ctrl-C)",
+}
+
+
+_EPILOG = """\
+examples:
+  ffn-async demo                                   the main job against a bundled fake server
+  export FFN_CLIENT_ID=... FFN_CLIENT_SECRET=... FFN_ENVIRONMENT=sandbox
+  ffn-async login                                  browser login; the token is stored
+  ffn-async whoami
+  ffn-async token status
+  ffn-async api GET /v1/merchant/outbounds --param '$top=5'
+  ffn-async api POST /v1/merchant/products --data @product.json
+  ffn-async fake-server --port 8080 --token-lifetime 5
+
+environment variables:
+  FFN_CLIENT_ID, FFN_CLIENT_SECRET   the OAuth client of your FFN app (the secret: variable only)
+  FFN_REDIRECT_URI                   registered redirect URI on loopback (http://127.0.0.1:8765/callback)
+  FFN_ENVIRONMENT                    production (default), sandbox or custom
+  FFN_API_URL, FFN_AUTHORIZE_URL, FFN_TOKEN_URL   the URLs of a custom environment
+  FFN_ACCOUNT                        store key of the account (default)
+  FFN_TOKEN_STORE                    token store URL (sqlite+aiosqlite:///..., file:///dir,
+                                     redis://..., postgresql+asyncpg://..., mysql+asyncmy://...)
+  FFN_SCOPES                         space-separated scopes for login
+                                     (ffn.merchant.read ffn.merchant.write)
+
+exit codes:
+""" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``ffn-async`` (account options go before or after the command)."""
+    from .testing.standalone import build_parser as fake_parser
+
+    parser = argparse.ArgumentParser(
+        prog="ffn-async",
+        description="Command-line client for the JTL Fulfillment Network API.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(
+        name: str,
+        run: Callable[..., Coroutine[Any, Any, int]],
+        help: str,
+        *,
+        account: bool = True,
+        **kwargs: Any,
+    ) -> argparse.ArgumentParser:
+        """A subcommand; ``account`` ones get the account options and ``run(settings, args)``."""
+        p = sub.add_parser(name, help=help, description=help, **kwargs)
+        p.set_defaults(run=run, uses_account=account)
+        if account:
+            add_options(p)
+        return p
+
+    p = command("login", commands.login, "log in through the browser and store the token")
+    p.add_argument("--no-browser", action="store_true", help="only print the URL to open")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait (%(default)g)")
+
+    p = command("whoami", commands.whoami, "show the FFN user behind the stored token")
+    p.add_argument("--json", action="store_true", help="print the user as JSON")
+
+    token = sub.add_parser("token", help="inspect or refresh the stored token")
+    token_sub = token.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    sub, outer = token_sub, sub
+    p = command("status", commands.token_status, "expiry, scopes, store, version, rotations")
+    p.add_argument("--json", action="store_true", help="print the status as JSON")
+    p.add_argument(
+        "--show-secrets", action="store_true", help="also print the access and refresh token"
+    )
+    command("refresh", commands.token_refresh, "rotate the token now")
+    sub = outer
+
+    p = command(
+        "api",
+        commands.api,
+        "call any API path; the JSON answer is pretty-printed",
+        epilog="PATH is relative to the API base, e.g. /v1/merchant/outbounds/{id}.",
+    )
+    p.add_argument("method", metavar="METHOD", help="GET, POST, PUT, PATCH or DELETE")
+    p.add_argument("path", metavar="PATH", help="e.g. /v1/users/current")
+    p.add_argument("--data", help="JSON body, @file to read it from a file, - for stdin")
+    p.add_argument(
+        "--param", action="append", metavar="KEY=VALUE", help="query parameter (repeatable)"
+    )
+
+    p = command(
+        "fake-server",
+        commands.fake_server,
+        "serve the bundled fake FFN API and OAuth server on loopback",
+        account=False,
+        parents=[fake_parser()],
+        conflict_handler="resolve",
+    )
+
+    p = command(
+        "demo",
+        commands.demo,
+        "order-sync job against an in-process fake FFN server",
+        account=False,
+    )
+    p.add_argument("--orders", type=int, default=2000, help="outbounds to create (%(default)s)")
+    p.add_argument("--concurrency", type=int, default=100, help="creates in flight (%(default)s)")
+    p.add_argument(
+        "--token-lifetime", type=float, default=3.0, help="access token seconds (%(default)g)"
+    )
+    p.add_argument("--seed", type=int, default=7, help="seed of the injected faults")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal)",
+    )
+    return parser
+
+
+def _exit_code(exc: BaseException) -> int:
+    if isinstance(exc, ConfigError):
+        return 2
+    if isinstance(exc, ReauthorizationRequired | TokenMissing):
+        return 3
+    if isinstance(exc, commands.DemoFailed):
+        return 4
+    return 1
+
+
+def _message(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, TokenMissing):
+        text += " Run `ffn-async login` first."
+    if not isinstance(exc, FFNError | StoreError | ConfigError | OSError | commands.DemoFailed):
+        text = f"unexpected {type(exc).__name__}: {text} (rerun with --debug for the traceback)"
+    return text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``ffn-async`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    args = build_parser().parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
+    if debug:
+        logging.basicConfig(
+            level=logging.DEBUG, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
+        )
+    try:
+        work = args.run(settings_from(args), args) if args.uses_account else args.run(args)
+        code: int = asyncio.run(work)
+        return code
+    except KeyboardInterrupt:
+        print("ffn-async: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"ffn-async: error: {_message(exc)}", file=sys.stderr)
+        return _exit_code(exc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
