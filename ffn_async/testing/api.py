@@ -70,6 +70,17 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return body
 
 
+_DEFAULT_SPECIFICATIONS = {
+    "isBatch": False,
+    "isDivisible": False,
+    "isBestBefore": False,
+    "isSerialNumber": False,
+    "isBillOfMaterials": False,
+    "isPackaging": False,
+    "billOfMaterialsComponents": [],
+}
+
+
 def _items(body: Mapping[str, Any], id_field: str) -> list[dict[str, Any]]:
     """Copy the ``items`` of a create body, numbering them and setting ``quantityOpen``."""
     items = body.get("items")
@@ -251,8 +262,9 @@ class FakeAPI:
             "identifier": {},
             "pictures": [],
             "relatedProducts": [],
-            "specifications": {},
             **{k: v for k, v in body.items() if k not in _READ_ONLY},
+            # The server fills what the spec marks required, as the real one answers.
+            "specifications": {**_DEFAULT_SPECIFICATIONS, **(body.get("specifications") or {})},
             "jfsku": self._new_id(self.merchant_id, "01", 5),
             "merchantId": self.merchant_id,
         }
@@ -421,7 +433,11 @@ class FakeAPI:
         self._check_open(outbound, _OPEN, "Shipped")
         open_items = [dict(i) for i in outbound["items"]]
         requested = body.get("items") or [
-            {"jfsku": i.get("jfsku"), "quantity": i["quantityOpen"]}
+            {
+                "jfsku": i.get("jfsku"),
+                "merchantSku": i.get("merchantSku"),
+                "quantity": i["quantityOpen"],
+            }
             for i in open_items
             if i["quantityOpen"]
         ]

@@ -118,7 +118,8 @@ class Faults:
                 await handler(request)
             if request.transport is not None:
                 request.transport.abort()
-            # aiohttp treats this as a client that went away: nothing is sent, nothing logged.
-            raise ConnectionResetError("fault injected: connection dropped")
+            # Returned, not raised: aiohttp logs a handler's exception with a traceback, while
+            # a response to an aborted transport is simply never sent.
+            return web.Response(status=500, text="connection dropped")
 
         return inject

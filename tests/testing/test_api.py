@@ -376,3 +376,43 @@ def test_run_in_thread_serves_synchronous_callers() -> None:
         with urllib.request.urlopen(request) as resp:
             assert resp.status == 200
     assert fake.stats.api_requests == 1
+
+
+async def test_an_outbound_with_merchant_skus_only_ships(api: Api) -> None:
+    """Regression: shipping used to match open lines by jfsku only and failed on these."""
+    server = api.fake.server.api
+    status, created = await api.call(
+        "POST",
+        "/v1/merchant/outbounds",
+        json={
+            "merchantOutboundNumber": "SKU-ONLY-1",
+            "warehouseId": server.default_warehouse_id,
+            "currency": "EUR",
+            "shippingAddress": {
+                "lastname": "Doe",
+                "street": "Main 1",
+                "city": "X",
+                "zip": "1",
+                "country": "DE",
+            },
+            "items": [{"merchantSku": "SKU-A", "quantity": 2}],
+        },
+    )
+    assert status == 201, created
+    notification = server.ship_outbound(created["outboundId"])
+    assert notification["items"][0]["quantity"] == 2
+    _, outbound = await api.call("GET", f"/v1/merchant/outbounds/{created['outboundId']}")
+    assert outbound["status"] == "Shipped"
+
+
+async def test_a_product_created_bare_decodes_into_the_model(api: Api) -> None:
+    """Regression: the fake stored ``specifications: {}``, which the spec forbids."""
+    from ffn_async import models, serialization
+
+    status, created = await api.call(
+        "POST", "/v1/merchant/products", json={"name": "Bare", "merchantSku": "BARE-1"}
+    )
+    assert status == 201, created
+    _, product = await api.call("GET", f"/v1/merchant/products/{created['jfsku']}")
+    decoded = serialization.structure(product, models.Product)
+    assert decoded.specifications.is_batch is False

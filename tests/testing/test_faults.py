@@ -96,3 +96,16 @@ async def test_seeded_rates_are_reproducible() -> None:
     assert run(7) == run(7)
     assert run(7) != run(8)
     assert {"rate_limit", "unavailable", None} == set(run(7))
+
+
+async def test_dropped_connections_log_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    """Regression: the fault used to raise, and aiohttp logged it with a traceback."""
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="aiohttp")
+    fake = FakeFFN(faults=Faults(drop=1.0))
+    async with fake.run() as env, aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            await session.get(f"{env.api_url}/v1/users/current")
+    assert fake.stats.faults["drop"] >= 1  # aiohttp itself retries a GET once
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("aiohttp")] == []
