@@ -376,7 +376,9 @@ async def test_store_failure_leaves_memory_unchanged(creds: ClientCredentials) -
     assert auth._account.stored.token == before
 
 
-async def test_a_short_store_outage_after_a_refresh_loses_no_token(creds: ClientCredentials) -> None:
+async def test_a_short_store_outage_after_a_refresh_loses_no_token(
+    creds: ClientCredentials,
+) -> None:
     """The new refresh token exists nowhere else: its save is retried through the outage."""
     store = MemoryTokenStore()
     auth = manager(creds, store)
@@ -399,7 +401,8 @@ async def test_a_short_store_outage_after_a_refresh_loses_no_token(creds: Client
         store.save = flaky_save  # type: ignore[method-assign]
         assert await auth.access_token() == second["access_token"]
     stored = await auth.stored()
-    assert stored.token is not None and stored.token.refresh_token == second["refresh_token"]
+    assert stored.token is not None
+    assert stored.token.refresh_token == second["refresh_token"]
     assert failures == 0
 
 
@@ -428,7 +431,8 @@ async def test_a_save_whose_answer_was_lost_counts_as_saved(creds: ClientCredent
         assert await auth.access_token() == second["access_token"]
     assert calls == 2
     stored = await auth.stored()
-    assert stored.rotation == 1 and stored.version == 3  # login, expire(), refresh
+    assert stored.rotation == 1
+    assert stored.version == 3
 
 
 async def test_corrupt_record_is_reported_and_left_alone(creds: ClientCredentials) -> None:
