@@ -339,6 +339,13 @@ MERCHANT_SCHEMAS: dict[str, Schema] = {
         "required": ["merchantShippingNotificationNumber", "items"],
         "retype": {"items": "CreateInboundShippingNotificationItem"},
     },
+    "UpdateInboundShippingNotification": {
+        "derive": "InboundShippingNotification",
+        "description": "Changes a shipping notification of an inbound (PATCH; inferred endpoint)",
+        "keep": ["merchantShippingNotificationNumber", "items", "packages", "note"],
+        "required": [],
+        "retype": {"items": "CreateInboundShippingNotificationItem"},
+    },
     "CreateInboundShippingNotificationItem": {
         "derive": "InboundShippingNotificationItem",
         "description": "An item of a new inbound shipping notification",

@@ -1057,7 +1057,7 @@ OPERATIONS: Final[Mapping[str, Operation]] = MappingProxyType(
             summary="Change a shipping notification of an inbound.",
             kind="none",
             grade="C",
-            request_model="CreateInboundShippingNotification",
+            request_model="UpdateInboundShippingNotification",
         ),
         "MerchantInboundsDeleteShippingNotification": Operation(
             operation_id="MerchantInboundsDeleteShippingNotification",

@@ -165,7 +165,7 @@ class MerchantInboundsShippingNotifications(Namespace):
         self,
         inbound_id: str,
         shipping_notification_id: str,
-        body: m.CreateInboundShippingNotification,
+        body: m.UpdateInboundShippingNotification,
         *,
         timeout: float | None = None,
     ) -> None:
@@ -184,7 +184,7 @@ class MerchantInboundsShippingNotifications(Namespace):
             inbound_id: the ``inboundId`` path segment.
             shipping_notification_id: the ``shippingNotificationId`` path segment.
             body: the request, a
-                :class:`~ffn_async.models.CreateInboundShippingNotification`.
+                :class:`~ffn_async.models.UpdateInboundShippingNotification`.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:

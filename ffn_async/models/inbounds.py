@@ -44,6 +44,7 @@ __all__ = [
     "RecentInboundShippingNotificationList",
     "StockChangeInboundItem",
     "UpdateInbound",
+    "UpdateInboundShippingNotification",
 ]
 
 
@@ -444,3 +445,22 @@ class UpdateInbound:
     """Attributes of the inbound. Attributes are flexible custom fields."""
 
     supplier: InboundSupplier = UNSET
+
+
+@attrs.define(kw_only=True)
+class UpdateInboundShippingNotification:
+    """Changes a shipping notification of an inbound (PATCH; inferred endpoint)"""
+
+    merchant_shipping_notification_number: str = attrs.field(
+        default=UNSET, metadata={"max_length": 255}
+    )
+    """Merchant shipping notification number."""
+
+    items: list[CreateInboundShippingNotificationItem] = UNSET
+    """Products included in that inbound shipping notification."""
+
+    packages: list[InboundShippingPackage] = UNSET
+    """Information about packages in the shipping notification."""
+
+    note: str | None = attrs.field(default=UNSET, metadata={"max_length": 4096})
+    """Note of the inbound."""
