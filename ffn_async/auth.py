@@ -248,6 +248,9 @@ class TokenManager:
         self._session = session
         self._owns_session = session is None
         self._account = _account_for(store, self.key)
+        # Fast-path cache: the token last seen and the time it falls due for refresh.
+        self._due_for: Token | None = None
+        self._due_at = 0.0
 
     def __repr__(self) -> str:
         return (
@@ -330,7 +333,11 @@ class TokenManager:
     async def access_token(self) -> str:
         """A valid access token, refreshed first if it is due. No I/O while it is fresh."""
         token = self._account.stored.token
-        if token is not None and time.time() < token.refresh_due_at(self.leeway):
+        if token is not self._due_for:
+            # Another manager (or this one) adopted a new token: recompute when it falls due.
+            self._due_for = token
+            self._due_at = token.refresh_due_at(self.leeway) if token is not None else 0.0
+        if token is not None and time.time() < self._due_at:
             return token.access_token
         return (await self._obtain(None)).access_token
 

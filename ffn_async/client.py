@@ -19,7 +19,7 @@ from urllib.parse import quote
 import aiohttp
 import attrs
 import orjson
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDictProxy
 from yarl import URL
 
 from .auth import Auth, TokenManager
@@ -56,6 +56,10 @@ except PackageNotFoundError:  # running from a source tree
 
 USER_AGENT: Final = f"ffn-async/{__version__}"
 
+# Parameterless paths ("/v1/users/current") are built once; bounded so arbitrary absolute
+# links cannot grow it without limit.
+_URL_CACHE_SIZE: Final = 256
+
 # Indirection so tests can observe retry waits without sleeping.
 _sleep = asyncio.sleep
 
@@ -79,7 +83,7 @@ _HINTS: Final = {
 }
 
 
-@attrs.frozen
+@attrs.define(slots=True)
 class Response:
     """A completed HTTP exchange: status, headers and the undecoded body."""
 
@@ -241,6 +245,15 @@ class FFNClient:
             "User-Agent": user_agent or USER_AGENT,
             "Accept": "application/json",
         }
+        self._request_headers: dict[str, str] = self._headers if session is not None else {}
+        self._request_timeout: aiohttp.ClientTimeout | None = (
+            self._timeout if session is not None else None
+        )
+        self._bearer_for: str | None = None
+        self._bearer = ""
+        # A caller's session may carry trace configs we cannot see: always pass the context.
+        self._traced = bool(trace_configs) or session is not None
+        self._url_cache: dict[str, URL] = {}
 
     def __repr__(self) -> str:
         return f"FFNClient(environment={self.environment.name!r}, auth={self.auth!r})"
@@ -268,6 +281,8 @@ class FFNClient:
             # Created lazily, inside the running loop (stripe-python PR #1271).
             session = self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._connector_limit),
+                headers=self._headers,
+                timeout=self._timeout,
                 trace_configs=self._trace_configs,
             )
             self._owns_session = True
@@ -366,21 +381,25 @@ class FFNClient:
             AuthError: no valid token could be had.
         """
         method = method.upper()
-        url = self._url(path, path_params, params)
+        absolute = path.startswith(("http://", "https://"))
+        url = self._url(path, path_params, params, absolute)
         if scope is not None:
             granted = self.auth.granted_scopes()
             if granted is not None and not _scope_satisfied(scope, granted):
                 raise MissingScope(scope, granted, method=method, url=_display(url))
         body = None
-        send_headers = CIMultiDict(self._headers)
+        # User-Agent and Accept ride on the session this client owns; only a caller's
+        # session needs them per request.
+        send_headers = dict(self._request_headers)
         if json is not None:
             body = orjson.dumps(json, default=_json_default)
             send_headers["Content-Type"] = "application/json"
         if headers:
             send_headers.update(headers)
-        authorize = url.origin() == self._api_origin
-        may_repeat = self.retry.is_idempotent(method, idempotent)
-        attempt_timeout = aiohttp.ClientTimeout(total=timeout) if timeout else self._timeout
+        authorize = not absolute or url.origin() == self._api_origin
+        # The owned session carries the default timeout; pass one only to override it.
+        attempt_timeout = aiohttp.ClientTimeout(total=timeout) if timeout else self._request_timeout
+        debug = log.isEnabledFor(logging.DEBUG)
 
         started = time.monotonic()
         attempt = 0
@@ -389,13 +408,16 @@ class FFNClient:
             attempt += 1
             token = await self.auth.access_token() if authorize else None
             if token is not None:
-                send_headers["Authorization"] = f"Bearer {token}"
-            t0 = time.monotonic()
+                if token is not self._bearer_for:  # the header string is built once per token
+                    self._bearer_for, self._bearer = token, f"Bearer {token}"
+                send_headers["Authorization"] = self._bearer
+            t0 = time.monotonic() if debug else 0.0
             try:
                 response = await self._send(
                     method, url, body, send_headers, attempt_timeout, attempt, path
                 )
             except TransportError as exc:
+                may_repeat = self.retry.is_idempotent(method, idempotent)
                 wait = (
                     self.retry.delay(attempt, started=started)
                     if self.retry.retries_transport_error(sent=exc.sent, idempotent=may_repeat)
@@ -414,14 +436,15 @@ class FFNClient:
                 await _sleep(wait)
                 continue
             status = response.status
-            log.debug(
-                "%s %s -> %d in %.1f ms (attempt %d)",
-                method,
-                _display(url),
-                status,
-                (time.monotonic() - t0) * 1000,
-                attempt,
-            )
+            if debug:
+                log.debug(
+                    "%s %s -> %d in %.1f ms (attempt %d)",
+                    method,
+                    _display(url),
+                    status,
+                    (time.monotonic() - t0) * 1000,
+                    attempt,
+                )
             if status < 400:
                 return response
             if status == 401 and token is not None and not refreshed:
@@ -431,8 +454,9 @@ class FFNClient:
                 if await self.auth.handle_unauthorized(token):
                     attempt -= 1
                     continue
-            retry_post_429 = status == 429  # a rejected-by-rate-limit request was not processed
-            if self.retry.retries_status(status, idempotent=may_repeat or retry_post_429):
+            # A request rejected by rate limiting was not processed: safe to repeat.
+            may_repeat = status == 429 or self.retry.is_idempotent(method, idempotent)
+            if self.retry.retries_status(status, idempotent=may_repeat):
                 wait = self.retry.delay(attempt, headers=response.headers, started=started)
                 if wait is not None:
                     log.info(
@@ -445,15 +469,21 @@ class FFNClient:
                     )
                     await _sleep(wait)
                     continue
-            _raise_for_status(response, url.path if path.startswith("http") else path)
+            _raise_for_status(response, url.path if absolute else path)
 
     def _url(
         self,
         path: str,
         path_params: Mapping[str, str | int] | None,
         params: Mapping[str, Any] | None,
+        absolute: bool,
     ) -> URL:
-        if path.startswith(("http://", "https://")):
+        cacheable = not (path_params or params)
+        if cacheable:
+            cached = self._url_cache.get(path)
+            if cached is not None:
+                return cached
+        if absolute:
             base = URL(path)
             raw_path, inline_query = base.raw_path, base.raw_query_string
             origin = base.origin()
@@ -468,7 +498,7 @@ class FFNClient:
         query = _encode_query(params) if params else ""
         if inline_query:
             query = f"{inline_query}&{query}" if query else inline_query
-        return URL.build(
+        url = URL.build(
             scheme=origin.scheme,
             host=origin.raw_host or "",
             port=origin.explicit_port,
@@ -476,6 +506,11 @@ class FFNClient:
             query_string=query,
             encoded=True,
         )
+        if cacheable:
+            if len(self._url_cache) >= _URL_CACHE_SIZE:
+                self._url_cache.clear()
+            self._url_cache[path] = url
+        return url
 
     async def _send(
         self,
@@ -483,22 +518,20 @@ class FFNClient:
         url: URL,
         body: bytes | None,
         headers: Mapping[str, str],
-        timeout: aiohttp.ClientTimeout,
+        timeout: aiohttp.ClientTimeout | None,
         attempt: int,
         template: str,
     ) -> Response:
         semaphore = self._semaphore
         if semaphore is not None:
             await semaphore.acquire()
+        # timeout=None would mean "no timeout" to aiohttp: omit it to use the session's.
+        options: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
+        if self._traced:
+            options["trace_request_ctx"] = {"attempt": attempt, "template": template}
         try:
             async with self._http().request(
-                method,
-                url,
-                data=body,
-                headers=headers,
-                timeout=timeout,
-                allow_redirects=False,
-                trace_request_ctx={"attempt": attempt, "template": template},
+                method, url, data=body, headers=headers, allow_redirects=False, **options
             ) as resp:
                 content = await resp.read()
                 return Response(resp.status, resp.headers, content, url, method)

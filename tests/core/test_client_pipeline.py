@@ -426,3 +426,34 @@ async def test_a_session_passed_in_is_used_and_left_open() -> None:
                 mock.get(f"{API}/v1/x", payload={})
                 await ffn.request("GET", "/v1/x")
         assert not session.closed
+
+
+@pytest.mark.parametrize("where", ["client", "caller-session", "per-call"])
+async def test_timeouts_apply_wherever_they_are_set(where: str) -> None:
+    """The owned session carries the client's timeout; a caller's session gets it per request."""
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(2)
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_get("/api/v1/slow", slow)
+    no_retry = RetryPolicy(max_attempts=1)
+    async with TestServer(app, host="127.0.0.1") as server:
+        env = environment_for(server)
+        async with aiohttp.ClientSession() as caller_session:
+            client_timeout = 60.0 if where == "per-call" else 0.2
+            session = caller_session if where == "caller-session" else None
+            async with FFNClient(
+                StaticToken("t"),
+                environment=env,
+                retry=no_retry,
+                timeout=client_timeout,
+                session=session,
+            ) as ffn:
+                started = asyncio.get_running_loop().time()
+                with pytest.raises(TransportError):
+                    await ffn.request(
+                        "GET", "/v1/slow", timeout=0.2 if where == "per-call" else None
+                    )
+                assert asyncio.get_running_loop().time() - started < 1.5
