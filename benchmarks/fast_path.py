@@ -4,7 +4,9 @@ This runs before every request, so it must cost next to nothing: no store I/O, n
 the store's cross-process lease, not an ``asyncio.Lock``). :func:`verify_no_io` proves that
 with a store that raises on every call once the token is cached and ``asyncio.Lock`` /
 ``asyncio.Semaphore`` patched to raise; :func:`run` times it against an empty coroutine,
-``StaticToken`` and Authlib's per-request ``ensure_active_token``.
+``StaticToken`` and Authlib's per-request ``ensure_active_token``. It also times a whole
+``FFNClient.request()`` over a stub session that answers at once: the pipeline's own cost
+per request (URL, headers, auth, response, JSON decode) without the network's noise.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from typing import Any
 from unittest import mock
 
 import attrs
+from multidict import CIMultiDict, CIMultiDictProxy
 
-from ffn_async import ClientCredentials, StaticToken, Token, TokenManager
+from ffn_async import ClientCredentials, Environment, FFNClient, StaticToken, Token, TokenManager
 from token_stores import MemoryTokenStore, Record
 
 from .report import CaseResult, Table
@@ -116,6 +119,44 @@ async def verify_no_io(calls: int = 1000) -> dict[str, int]:
     return {"calls": calls, "store_calls": store.calls, "locks_taken": len(taken)}
 
 
+class _InstantResponse:
+    status = 200
+    headers = CIMultiDictProxy(CIMultiDict({"Content-Type": "application/json"}))
+
+    async def read(self) -> bytes:
+        return b'{"userId":"MERC"}'
+
+    async def __aenter__(self) -> _InstantResponse:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class _InstantSession:
+    """Stands in for ``aiohttp.ClientSession``: every request is answered at once."""
+
+    closed = False
+
+    def request(self, method: str, url: object, **options: object) -> _InstantResponse:
+        return _InstantResponse()
+
+    async def close(self) -> None:
+        return None
+
+
+def _pipeline_client(manager: TokenManager) -> FFNClient:
+    env = Environment(
+        api_url="http://127.0.0.1:9/api",
+        authorize_url="http://127.0.0.1:9/authorize",
+        token_url="http://127.0.0.1:9/token",
+    )
+    client = FFNClient(manager, environment=env)
+    # As an owned session: the default headers and timeout ride on the session.
+    client._session = _InstantSession()  # type: ignore[assignment]
+    return client
+
+
 async def _ns_per_call(fn: Callable[[], Awaitable[Any]], params: Params) -> float:
     best = float("inf")
     for _ in range(params.repeat):
@@ -147,6 +188,11 @@ async def _measure(params: Params) -> dict[str, float]:
         },
         token_endpoint="http://127.0.0.1:9/token",
     )
+    client = _pipeline_client(manager)
+
+    async def pipeline() -> Any:
+        return await client.request("GET", "/v1/users/current")
+
     try:
         results = {
             "empty coroutine (baseline)": await _ns_per_call(empty, params),
@@ -156,6 +202,9 @@ async def _measure(params: Params) -> dict[str, float]:
             "ffn-async StaticToken.access_token()": await _ns_per_call(static.access_token, params),
             "Authlib AsyncOAuth2Client.ensure_active_token()": await _ns_per_call(
                 lambda: oauth.ensure_active_token(oauth.token), params
+            ),
+            "ffn-async FFNClient.request() on a stub session (whole pipeline)": (
+                await _ns_per_call(pipeline, params)
             ),
         }
     finally:
