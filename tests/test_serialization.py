@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import zoneinfo
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import orjson
 import pytest
 
 from ffn_async import errors, models, serialization
+from ffn_async.models import ObjectState
 from ffn_async.serialization import converter
 
 UTC = dt.UTC
@@ -370,3 +373,191 @@ def test_merchant_view_fields() -> None:
     user = serialization.structure({"userId": "MERC", "somethingElse": 1}, models.User)
     assert user.user_id == "MERC"
     assert user.role is None
+
+
+# --------------------------------------------------------------------------- compiled encoders
+
+
+_BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
+
+
+class _MyDatetime(dt.datetime):
+    pass
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        dt.datetime(2020, 2, 11, 16, 5, 6, 834123, tzinfo=UTC),
+        dt.datetime(2020, 2, 11, 16, 5, 6, tzinfo=UTC),  # no fraction: none written
+        dt.datetime(2020, 2, 11, 16, 5, 6, 120000, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+        dt.datetime(7, 1, 2, 3, 4, 5, 6, tzinfo=dt.timezone(-dt.timedelta(hours=3, minutes=30))),
+        dt.datetime(2020, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=1), "CET")),
+        dt.datetime(2020, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=5, seconds=30))),
+        dt.datetime(2020, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=5, microseconds=7))),
+        dt.datetime(2020, 7, 1, 12, tzinfo=_BERLIN),  # summer time: +02:00
+        dt.datetime(1850, 1, 1, tzinfo=_BERLIN),  # local mean time: +00:53:28
+        _MyDatetime(2020, 1, 1, 1, 2, 3, 4, tzinfo=UTC),
+    ],
+)
+def test_datetimes_encode_exactly_as_isoformat(when: dt.datetime) -> None:
+    twice = [when, when]  # the second one after its offset was seen once
+    encoded = [serialization.unstructure(models.ModificationInfo(created_at=w)) for w in twice]
+    assert [e["createdAt"] for e in encoded] == [when.isoformat()] * 2
+    assert converter.unstructure(when) == when.isoformat()
+
+
+def test_naive_datetime_in_a_response_list_is_located() -> None:
+    page = serialization.structure(page_payload(), models.PagedOutboundResponse)
+    page.items[1].modification_info.created_at = dt.datetime(2020, 1, 1)
+    with pytest.raises(errors.ValidationError, match="timezone-aware") as info:
+        serialization.dumps(page)
+    assert info.value.field == "items[1].modification_info.created_at"
+
+
+def test_members_and_unknown_enum_values_encode_as_plain_strings() -> None:
+    page = serialization.structure(
+        page_payload(status="TeleportedToCustomer"), models.PagedOutboundResponse
+    )
+    statuses = [item["status"] for item in serialization.unstructure(page)["items"]]
+    assert statuses == ["Shipped", "TeleportedToCustomer"]
+    assert [type(s) for s in statuses] == [str, str]
+
+
+def test_decimals_ints_and_floats_where_decimals_are_declared() -> None:
+    assert serialization.dumps(models.Price(amount=Decimal("-0.000"), currency="EUR")) == (
+        b'{"amount":-0.000,"currency":"EUR"}'
+    )
+    anything: Any = 3
+    assert serialization.dumps(models.Price(amount=anything, currency="EUR")) == (
+        b'{"amount":3,"currency":"EUR"}'
+    )
+    with pytest.raises(errors.ValidationError, match="finite") as info:
+        serialization.unstructure(models.Price(amount=Decimal("-Infinity"), currency="EUR"))
+    assert info.value.field == "amount"
+
+
+def warehouse(**extra: Any) -> models.Warehouse:
+    values: dict[str, Any] = {
+        "warehouse_id": "W",
+        "fulfiller_id": "F",
+        "name": "Main",
+        "address": address(),
+        "modification_info": models.ModificationInfo(
+            created_at=dt.datetime(2020, 1, 1, tzinfo=UTC)
+        ),
+    }
+    return models.Warehouse(**{**values, **extra})
+
+
+def test_list_fields_are_copied_and_tuples_accepted() -> None:
+    ids = ["NDZ20AG4HTCWN6XW"]
+    data = serialization.unstructure(warehouse(shipping_method_ids=ids))
+    assert data["shippingMethodIds"] == ids
+    assert data["shippingMethodIds"] is not ids
+    items: Any = (outbound_item(), outbound_item(jfsku="SHORT"))
+    with pytest.raises(errors.ValidationError) as info:
+        serialization.unstructure(create_outbound(items=items))
+    assert info.value.field == "items[1].jfsku"
+    items = (outbound_item(), outbound_item(outbound_item_id="2"))
+    assert [
+        i["outboundItemId"]
+        for i in serialization.unstructure(create_outbound(items=items))["items"]
+    ] == ["1", "2"]
+
+
+def test_wrong_objects_in_fields_are_validation_errors() -> None:
+    broken: Any = {"street": "s"}
+    with pytest.raises(errors.ValidationError, match="no attribute") as info:
+        serialization.unstructure(create_outbound(shipping_address=broken))
+    assert info.value.field == "shipping_address.salutation"
+    not_a_list: Any = 5
+    with pytest.raises(errors.ValidationError, match="expected a list, got int") as info:
+        serialization.unstructure(warehouse(shipping_method_ids=not_a_list))
+    assert info.value.field == "shipping_method_ids"
+    with pytest.raises(errors.ValidationError, match="has no len") as info:
+        serialization.unstructure(create_outbound(items=not_a_list))  # min_items checked first
+    assert info.value.field == "items"
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"merchant_outbound_number": "x" * 255}, None),
+        ({"merchant_outbound_number": "x" * 256}, "merchant_outbound_number"),
+        ({"merchant_outbound_number": ""}, "merchant_outbound_number"),
+        ({"priority": 5}, None),
+        ({"priority": -5}, None),
+        ({"priority": -6}, "priority"),
+        ({"items": []}, "items"),
+        ({"shipping_address": address(country="D")}, "shipping_address.country"),
+    ],
+)
+def test_request_constraints_at_their_bounds(values: dict[str, Any], field: str | None) -> None:
+    request = create_outbound(**values)
+    if field is None:
+        serialization.unstructure(request)
+        return
+    with pytest.raises(errors.ValidationError) as info:
+        serialization.unstructure(request)
+    assert info.value.field == field
+
+
+def test_patch_null_unset_and_values_nested() -> None:
+    request = models.UpdateReturnRequest(
+        customer_address=models.UpdateAddressRequest(zip=None, country="DE", email=None),
+        contact=None,
+    )
+    assert orjson.loads(serialization.dumps(request)) == {
+        "customerAddress": {"zip": None, "country": "DE", "email": None},
+        "contact": None,
+    }
+    too_short = models.UpdateReturnRequest(
+        customer_address=models.UpdateAddressRequest(zip="", country="DE")
+    )
+    with pytest.raises(errors.ValidationError, match="at least 1 characters") as info:
+        serialization.dumps(too_short)
+    assert info.value.field == "customer_address.zip"
+    not_nullable: Any = None
+    with pytest.raises(errors.ValidationError, match="must not be null") as info:
+        serialization.dumps(
+            models.UpdateReturnRequest(
+                customer_address=models.UpdateAddressRequest(country=not_nullable)
+            )
+        )
+    assert info.value.field == "customer_address.country"
+
+
+@attrs.define(kw_only=True)
+class _Lists:
+    """Not a generated model: list shapes the spec has no example of, through the compiler."""
+
+    when: list[dt.datetime]
+    amounts: list[Decimal]
+    states: list[ObjectState | str]  # resolved among the models' names
+    days: list[dt.date]
+    grid: list[list[Decimal]]
+
+
+def test_lists_of_scalars_and_nested_lists_compile() -> None:
+    encode = serialization._unstructure_hook(_Lists, checked=False)
+    value = _Lists(
+        when=[dt.datetime(2020, 1, 1, tzinfo=UTC)],
+        amounts=[Decimal("1.10"), Decimal("2")],
+        states=[models.ObjectState.NEW, "Unknown"],
+        days=[dt.date(2020, 1, 2)],
+        grid=[[Decimal("0.50")], []],
+    )
+    assert orjson.dumps(encode(value)) == (
+        b'{"when":["2020-01-01T00:00:00+00:00"],"amounts":[1.10,2],"states":["New","Unknown"],'
+        b'"days":["2020-01-02"],"grid":[[0.50],[]]}'
+    )
+    value.grid[1] = [Decimal("1"), Decimal("NaN")]
+    with pytest.raises(errors.ValidationError, match="finite") as info:
+        encode(value)
+    assert info.value.field == "grid[1][1]"
+    value.grid[1] = []
+    value.when.append(dt.datetime(2020, 1, 1))
+    with pytest.raises(errors.ValidationError, match="timezone-aware") as info:
+        encode(value)
+    assert info.value.field == "when[1]"
