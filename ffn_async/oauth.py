@@ -7,6 +7,7 @@ Coordination (who refreshes, when, and where the result goes) lives in :mod:`ffn
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -19,7 +20,7 @@ from .environment import Environment
 from .errors import InvalidClient, TokenEndpointError, TransportError
 from .token import ClientCredentials, Token
 
-__all__ = ["InvalidGrant", "authorize_url", "request_token"]
+__all__ = ["InvalidGrant", "authorize_url", "basic_authorization", "request_token"]
 
 log = logging.getLogger("ffn_async.auth")
 
@@ -41,6 +42,14 @@ def authorize_url(
     if credentials.redirect_uri:
         query["redirect_uri"] = credentials.redirect_uri
     return environment.authorize_url.update_query(query)
+
+
+def basic_authorization(credentials: ClientCredentials) -> str:
+    """The ``Authorization`` value for the token endpoint: HTTP Basic (RFC 7617) over
+    ``client_id:client_secret``, as JTL documents it. Built here rather than with aiohttp's
+    ``BasicAuth``, which aiohttp 3.14 deprecates."""
+    raw = f"{credentials.client_id}:{credentials.client_secret}".encode()
+    return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 def _redact(text: str, secrets: Iterable[str | None]) -> str:
@@ -68,13 +77,14 @@ async def request_token(
     """
     # Secrets that must never appear in an error message, whatever the server echoes.
     secrets = (credentials.client_secret, form.get("refresh_token"), form.get("code"))
-    auth = aiohttp.BasicAuth(credentials.client_id, credentials.client_secret)
     try:
         async with session.post(
             environment.token_url,
             data=form,
-            auth=auth,
-            headers={"Accept": "application/json"},
+            headers={
+                "Accept": "application/json",
+                "Authorization": basic_authorization(credentials),
+            },
             timeout=aiohttp.ClientTimeout(total=timeout),
         ) as response:
             status = response.status

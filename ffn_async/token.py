@@ -24,12 +24,24 @@ def fingerprint(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()[:8]
 
 
+def _check_client_id(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError("client_id must be a non-empty string")
+    if ":" in value:  # HTTP Basic (RFC 7617) cannot carry a ':' in the user id
+        raise ValueError("client_id must not contain ':'")
+
+
+def _check_client_secret(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError("client_secret must be a non-empty string")
+
+
 @attrs.frozen(repr=False)
 class ClientCredentials:
     """The application's OAuth client: id, secret and registered redirect URI."""
 
-    client_id: str
-    client_secret: str
+    client_id: str = attrs.field(validator=_check_client_id)
+    client_secret: str = attrs.field(validator=_check_client_secret)
     redirect_uri: str | None = None
 
     def __repr__(self) -> str:

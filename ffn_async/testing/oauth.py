@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import attrs
 import orjson
-from aiohttp import BasicAuth, web
+from aiohttp import web
 from yarl import URL
 
 from .clock import FakeClock
@@ -247,14 +247,12 @@ class OAuthServer:
         )
 
     def _authenticate(self, header: str | None) -> None:
-        try:
-            auth = BasicAuth.decode(header) if header else None
-        except ValueError:
-            auth = None
+        login, password = _basic_credentials(header)
         ok = (
-            auth is not None
-            and hmac.compare_digest(auth.login.encode(), self.client_id.encode())
-            and hmac.compare_digest(auth.password.encode(), self.client_secret.encode())
+            login is not None
+            and password is not None
+            and hmac.compare_digest(login.encode(), self.client_id.encode())
+            and hmac.compare_digest(password.encode(), self.client_secret.encode())
         )
         if not ok:
             self.stats.invalid_clients += 1
@@ -334,6 +332,19 @@ class OAuthServer:
         )
         signature = hmac.new(self._key, signing_input.encode(), hashlib.sha256).digest()
         return f"{signing_input}.{_b64(signature)}"
+
+
+def _basic_credentials(header: str | None) -> tuple[str | None, str | None]:
+    """``(login, password)`` from an HTTP Basic ``Authorization`` header, or ``(None, None)``."""
+    scheme, _, value = (header or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None, None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None, None
+    login, sep, password = decoded.partition(":")
+    return (login, password) if sep else (None, None)
 
 
 def _field(form: Mapping[str, Any], name: str) -> str:

@@ -89,8 +89,8 @@ async def test_exchange_code_uses_basic_auth_and_stores_the_token(creds: ClientC
         "code": "the-code",
         "redirect_uri": "http://127.0.0.1/callback",
     }
-    basic = call["auth"]
-    assert (basic.login, basic.password) == ("client-id", "s3cr3t-client-secret")  # type: ignore[union-attr]
+    expected = base64.b64encode(b"client-id:s3cr3t-client-secret").decode()
+    assert call["headers"]["Authorization"] == f"Basic {expected}"  # type: ignore[index]
     assert token.scopes == ("ffn.merchant.read", "ffn.merchant.write")  # read from the JWT claim
     stored = await auth.stored()
     assert stored.token == token
@@ -551,6 +551,17 @@ async def test_cancelled_waiter_does_not_cancel_the_shared_refresh(
         token = await second
         assert len(token_calls(mock)) == 2
     assert token
+
+
+@pytest.mark.parametrize(
+    ("client_id", "secret", "match"),
+    [("", "s", "client_id"), ("a:b", "s", "':'"), ("id", "", "client_secret")],
+)
+def test_client_credentials_are_checked_where_they_are_made(
+    client_id: str, secret: str, match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        ClientCredentials(client_id, secret)
 
 
 def test_token_repr_hides_secrets() -> None:

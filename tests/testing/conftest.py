@@ -7,3 +7,11 @@ from ffn_async.testing.pytest_plugin import (  # noqa: F401
     ffn_fake_options,
     pytest_configure,
 )
+
+
+def basic(login: str, password: str) -> str:
+    """An HTTP Basic ``Authorization`` value, written out here so the fake's decoder is tested
+    against RFC 7617 itself rather than against the client's own encoder."""
+    import base64
+
+    return "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode("ascii")

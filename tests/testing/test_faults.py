@@ -6,6 +6,7 @@ import aiohttp
 import pytest
 
 from ffn_async.testing import FakeFFN, Faults
+from tests.testing.conftest import basic
 
 
 async def _call(fake: FakeFFN, method: str, path: str, **kwargs: object) -> aiohttp.ClientResponse:
@@ -77,13 +78,13 @@ async def test_token_endpoint_spared_unless_asked() -> None:
     fake = FakeFFN(faults=Faults(unavailable=1.0))
     async with fake.run() as env, aiohttp.ClientSession() as session:
         tokens = fake.issue_token()
-        auth = aiohttp.BasicAuth(fake.credentials.client_id, fake.credentials.client_secret)
+        auth = {"Authorization": basic(fake.credentials.client_id, fake.credentials.client_secret)}
         form = {"grant_type": "refresh_token", "refresh_token": str(tokens["refresh_token"])}
-        async with session.post(env.token_url, data=form, auth=auth) as resp:
+        async with session.post(env.token_url, data=form, headers=auth) as resp:
             assert resp.status == 200
             form["refresh_token"] = (await resp.json())["refresh_token"]
         fake.faults.include_token_endpoint = True
-        async with session.post(env.token_url, data=form, auth=auth) as resp:
+        async with session.post(env.token_url, data=form, headers=auth) as resp:
             assert resp.status == 503
     assert fake.stats.refreshes == 1
 

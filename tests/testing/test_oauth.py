@@ -13,6 +13,7 @@ from yarl import URL
 from ffn_async import Token
 from ffn_async.testing import DEFAULT_SCOPES, FakeFFN
 from ffn_async.testing.pytest_plugin import RunningFake
+from tests.testing.conftest import basic
 
 
 def _claims(access_token: str) -> dict[str, object]:
@@ -24,10 +25,14 @@ async def _post_token(
     fake: RunningFake, form: dict[str, str], secret: str | None = None
 ) -> tuple[int, dict[str, object]]:
     creds = fake.credentials
-    auth = aiohttp.BasicAuth(creds.client_id, secret if secret is not None else creds.client_secret)
+    auth = {
+        "Authorization": basic(
+            creds.client_id, secret if secret is not None else creds.client_secret
+        )
+    }
     async with (
         aiohttp.ClientSession() as session,
-        session.post(fake.environment.token_url, data=form, auth=auth) as resp,
+        session.post(fake.environment.token_url, data=form, headers=auth) as resp,
     ):
         return resp.status, await resp.json()
 
@@ -212,15 +217,15 @@ async def test_token_endpoint_faults(ffn_fake: RunningFake) -> None:
     tokens = ffn_fake.server.issue_token()
     form = {"grant_type": "refresh_token", "refresh_token": str(tokens["refresh_token"])}
     creds = ffn_fake.credentials
-    auth = aiohttp.BasicAuth(creds.client_id, creds.client_secret)
+    auth = {"Authorization": basic(creds.client_id, creds.client_secret)}
     async with aiohttp.ClientSession() as session:
         ffn_fake.server.oauth.token_fault = "html"
-        async with session.post(ffn_fake.environment.token_url, data=form, auth=auth) as resp:
+        async with session.post(ffn_fake.environment.token_url, data=form, headers=auth) as resp:
             assert resp.status == 502
             assert resp.content_type == "text/html"
         assert ffn_fake.stats.refreshes == 0  # the proxy page: nothing processed
         ffn_fake.server.oauth.token_fault = "truncated_json"
-        async with session.post(ffn_fake.environment.token_url, data=form, auth=auth) as resp:
+        async with session.post(ffn_fake.environment.token_url, data=form, headers=auth) as resp:
             assert resp.status == 200
             with pytest.raises(orjson.JSONDecodeError):
                 orjson.loads(await resp.read())
