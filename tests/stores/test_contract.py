@@ -200,3 +200,24 @@ async def test_expired_lease_is_taken_and_only_its_owner_releases(
     b_may_leave.set()
     await task
     await _take(store, key, timeout=0.5)
+
+
+async def test_the_lock_yields_a_lease_that_says_how_long_it_holds(
+    spec: StoreSpec, store: TokenStore, key: str
+) -> None:
+    """Fencing needs an honest, conservative deadline: never later than the real expiry."""
+    before = time.monotonic()
+    async with store.lock(key, ttl=5, timeout=1) as lease:
+        after = time.monotonic()
+        assert lease.key == key
+        remaining = lease.remaining()
+        if spec.lease_expires:
+            # Timed from the start of the winning attempt, which lies between the two reads.
+            assert lease.deadline is not None
+            assert before + 5 <= lease.deadline <= after + 5
+            assert 0 < remaining <= 5
+            await asyncio.sleep(0.05)
+            assert lease.remaining() < remaining  # it counts down
+        else:  # the kernel frees it when the holder dies: no deadline while it lives
+            assert remaining == float("inf")
+            assert lease.deadline is None
