@@ -14,12 +14,14 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from yarl import URL
 
 __all__ = [
     "RedisServer",
+    "unavailable",
     "configured_url",
     "mysql_url",
     "postgres_url",
@@ -50,6 +52,13 @@ def configured_url(service: str) -> str:
     return os.environ.get(env, default)
 
 
+def unavailable(reason: str) -> NoReturn:
+    """Fail the test under ``CI=true`` (a CI run must not silently skip), else skip it."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def require(service: str) -> str:
     """The URL of ``service`` ("postgres", "mysql", "redis"), or fail/skip the test."""
     env = DEFAULTS[service][0]
@@ -57,10 +66,7 @@ def require(service: str) -> str:
     parsed = URL(url)
     problem = _probe(parsed.host or "127.0.0.1", parsed.port or 0)
     if problem is not None:
-        reason = f"{service} is not available: {problem}; start it or set {env}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable(f"{service} is not available: {problem}; start it or set {env}")
     return url
 
 
@@ -99,19 +105,11 @@ class RedisServer:
         if self.persist_dir is not None:
             persistence = ["--appendonly", "yes", "--appendfsync", "always"]
             persistence += ["--dir", str(self.persist_dir)]
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--save",
-                "",
-                *persistence,
-            ],
-            stdout=subprocess.DEVNULL,
-        )
+        command = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", ""]
+        try:
+            self.proc = subprocess.Popen([*command, *persistence], stdout=subprocess.DEVNULL)
+        except FileNotFoundError:
+            unavailable("redis-server is not installed")
         deadline = time.monotonic() + 10
         while True:
             try:

@@ -23,10 +23,7 @@ pytestmark = pytest.mark.services
 def redis_server() -> Iterator[RedisServer]:
     services.redis_url()  # skip (or fail on CI) like every other Redis test
     server = RedisServer()
-    try:
-        server.start()
-    except FileNotFoundError:
-        pytest.skip("redis-server is not installed")
+    server.start()
     yield server
     server.stop()
 
