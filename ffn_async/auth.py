@@ -319,12 +319,11 @@ class TokenManager:
 
     async def store_token(self, token: Token) -> None:
         """Store ``token`` as the account's login, replacing whatever was there."""
+        login = StoredToken(token, None)
         async with self.store.lock(self.key, ttl=self.lock_ttl, timeout=self.lock_timeout):
             current = await self._read()
-            version = await self.store.save(
-                self.key, _encode(StoredToken(token, None)), expected_version=current.version
-            )
-        self._adopt(StoredToken(token, version, 0))
+            version = await self._persist(login, current.version)
+        self._adopt(attrs.evolve(login, version=version))
         log.info("stored a new login for account %r (%s)", self.key, token.fingerprint)
         await self._fire_hooks(token)
 
@@ -495,16 +494,17 @@ class TokenManager:
         self._adopt(attrs.evolve(rotated, version=version))
         return new
 
-    async def _persist(self, rotated: StoredToken, expected: int | None) -> int:
-        """Save a freshly rotated token, retrying while the store is unreachable.
+    async def _persist(self, fresh: StoredToken, expected: int | None) -> int:
+        """Save a freshly issued token (a rotation or a login), retrying while the store is
+        unreachable.
 
-        The new refresh token exists nowhere else: losing it costs a human login, so a store
-        outage is waited out (up to ``lock_ttl``) rather than reported at once. Retrying is
-        safe because the save is a compare-and-set; a conflict whose winner is our own
-        token means an earlier attempt landed and only its answer was lost.
+        Its refresh token exists nowhere else, and the grant that produced it is spent: losing
+        it costs a human login, so a store outage is waited out (up to ``lock_ttl``) rather
+        than reported at once. Retrying is safe because the save is a compare-and-set; a
+        conflict whose winner is our own token means an earlier attempt landed and only its
+        answer was lost.
         """
-        assert rotated.token is not None
-        data = _encode(rotated)
+        data = _encode(fresh)
         deadline = time.monotonic() + self.lock_ttl
         delay = 0.05
         while True:
@@ -513,14 +513,14 @@ class TokenManager:
                     return await self.store.save(self.key, data, expected)
                 except StoreConflict:
                     latest = await self._read()
-                    if latest.token is not None and latest.token == rotated.token:
+                    if latest.token is not None and latest.token == fresh.token:
                         return latest.version or 0
                     raise
             except StoreUnavailable as exc:
                 if time.monotonic() + delay > deadline:
                     log.error(
-                        "account %r: could not store the rotated token (%s); the refresh "
-                        "token it replaced is spent, so a new login may be needed",
+                        "account %r: could not store the new token (%s); the grant that "
+                        "produced it is spent, so a new login may be needed",
                         self.key,
                         exc,
                     )
@@ -537,7 +537,7 @@ class TokenManager:
         if latest_token.refresh_token != spent.refresh_token:
             # A peer rotated it (its lease overlapped ours): a recovered race, not a dead chain.
             log.warning("account %r: refresh token was rotated by another worker", self.key)
-            if time.time() < latest_token.refresh_due_at(self.leeway):
+            if self._usable(latest_token, None):
                 self._adopt(latest)
                 return latest_token
             return await self._rotate(latest, latest_token, lease)

@@ -52,6 +52,11 @@ def token_calls(mock: aioresponses) -> list[dict[str, object]]:
     return [c.kwargs for c in mock.requests.get(("POST", URL(TOKEN_URL)), [])]
 
 
+def peer_record(token: Token, rotation: int) -> bytes:
+    """The bytes a peer process stores after rotating to ``token`` (the record format)."""
+    return orjson.dumps({"format": 1, "token": token.to_dict(), "rotation": rotation})
+
+
 async def expire(auth: TokenManager) -> None:
     """Make the stored and cached token look expired."""
     stored = await auth.stored()
@@ -295,7 +300,7 @@ async def test_invalid_grant_after_a_peer_rotated_adopts_the_peers_token(
             assert record is not None
             await store.save(
                 "acct",
-                orjson.dumps({"format": 1, "token": peer_token.to_dict(), "rotation": 1}),
+                peer_record(peer_token, 1),
                 record.version,
             )
             return CallbackResult(status=400, payload={"error": "invalid_grant"})
@@ -319,7 +324,7 @@ async def test_invalid_grant_waits_for_an_overrun_holders_save(creds: ClientCred
 
         async def late_save() -> None:
             await asyncio.sleep(0.1)
-            data = orjson.dumps({"format": 1, "token": holders_token.to_dict(), "rotation": 1})
+            data = peer_record(holders_token, 1)
             await store.save("acct", data, record.version)  # CAS, no lock: as a holder would
 
         mock.post(TOKEN_URL, status=400, payload={"error": "invalid_grant"})
@@ -344,7 +349,7 @@ async def test_lost_cas_keeps_the_newer_record(creds: ClientCredentials) -> None
             assert record is not None
             await store.save(
                 "acct",
-                orjson.dumps({"format": 1, "token": peer_token.to_dict(), "rotation": 5}),
+                peer_record(peer_token, 5),
                 record.version,
             )
             return CallbackResult(payload=token_response())
@@ -433,6 +438,30 @@ async def test_a_save_whose_answer_was_lost_counts_as_saved(creds: ClientCredent
     stored = await auth.stored()
     assert stored.rotation == 1
     assert stored.version == 3
+
+
+async def test_a_login_is_saved_through_a_short_store_outage(creds: ClientCredentials) -> None:
+    """The authorization code is spent once exchanged: its token must not be lost either."""
+    store = MemoryTokenStore()
+    auth = manager(creds, store)
+    real_save = store.save
+    failures = 2
+
+    async def flaky_save(key: str, data: bytes, expected_version: int | None) -> int:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise StoreUnavailable("redis restarting")
+        return await real_save(key, data, expected_version)
+
+    store.save = flaky_save  # type: ignore[method-assign]
+    with aioresponses() as mock:
+        mock.post(TOKEN_URL, payload=token_response())
+        token = await auth.exchange_code("c")
+    stored = await auth.stored()
+    assert stored.token == token
+    assert stored.version == 1
+    assert failures == 0
 
 
 async def test_corrupt_record_is_reported_and_left_alone(creds: ClientCredentials) -> None:
