@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from aioresponses import aioresponses
 
 from ffn_async import Environment, FFNClient, StaticToken
 from ffn_async.retry import NO_RETRY
+from tests.http_mock import aioresponses
 
 ALL_SCOPES = (
     "ffn.fulfiller.read",

@@ -17,12 +17,12 @@ from urllib.parse import parse_qsl, quote
 
 import orjson
 import pytest
-from aioresponses import aioresponses
 
 from ffn_async import FFNClient, models, serialization
 from ffn_async.api import OPERATIONS, Operation
 from ffn_async.odata import F, desc
 from ffn_async.pagination import ChangeFeed, Page, Paginator
+from tests.http_mock import aioresponses
 from tests.models.payloads import PayloadBuilder, load_schemas
 
 ID = "ID 7/x y"

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import orjson
 import pytest
-from aioresponses import aioresponses
 
 from ffn_async import FFNClient, StaticToken, models
 from ffn_async.api import fulfiller
 from ffn_async.errors import DecodeError, MissingScope, NotFound, ValidationError
 from ffn_async.retry import NO_RETRY
+from tests.http_mock import aioresponses
 
 from .conftest import API, ENV
 

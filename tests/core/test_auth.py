@@ -8,7 +8,6 @@ import time
 
 import orjson
 import pytest
-from aioresponses import CallbackResult, aioresponses
 from yarl import URL
 
 from ffn_async import ClientCredentials, StaticToken, Token, TokenManager
@@ -22,6 +21,7 @@ from ffn_async.errors import (
     TokenMissing,
     TransportError,
 )
+from tests.http_mock import CallbackResult, aioresponses
 from token_stores import MemoryTokenStore, Record
 
 from ..conftest import TEST_ENV, make_jwt, token_response

@@ -11,7 +11,6 @@ from email.utils import format_datetime
 import aiohttp
 import orjson
 import pytest
-from aioresponses import CallbackResult, aioresponses
 from yarl import URL
 
 import ffn_async.client as client_module
@@ -36,6 +35,7 @@ from ffn_async.errors import (
     TransportError,
     Unauthorized,
 )
+from tests.http_mock import CallbackResult, aioresponses
 from token_stores import MemoryTokenStore
 
 from ..conftest import TEST_ENV, make_jwt, token_response
