@@ -211,6 +211,9 @@ class FFNClient:
         trace_configs: aiohttp ``TraceConfig`` objects for metrics and tracing; each attempt's
             ``trace_request_ctx`` is ``{"attempt": n, "template": path_template}``.
         connector_limit: connection pool size of the session this client creates.
+        safe_creates: creates of outbounds, inbounds, products, returns and inbound shipping
+            notifications are retried after a lost answer without ever making a duplicate
+            (:mod:`ffn_async.creates`); ``False`` sends them once, like any other POST.
     """
 
     def __init__(
@@ -225,6 +228,7 @@ class FFNClient:
         user_agent: str | None = None,
         trace_configs: list[aiohttp.TraceConfig] | None = None,
         connector_limit: int = 100,
+        safe_creates: bool = True,
     ) -> None:
         if environment is None:
             environment = (
@@ -233,6 +237,7 @@ class FFNClient:
         self.auth = auth
         self.environment = environment
         self.retry = retry or RetryPolicy()
+        self.safe_creates = safe_creates
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session = session
         self._owns_session = session is None

@@ -1,0 +1,385 @@
+"""Safe creates: a create retried after a lost answer never makes a second object.
+
+FFN has no idempotency keys, but it has the next best thing: every create carries the
+merchant's own number (``merchantOutboundNumber``, ``merchantSku``, …), the server refuses a
+second object with the same number (``Outbounds_NotCanceledOutboundExists``,
+``Products_DuplicateProduct``, …), and the object can be found by that number. So after an
+*ambiguous* failure — the request was sent and the answer lost (timeout, reset, 5xx) — a safe
+create looks the object up; if it is there, that is the result; if not, the create is sent
+again, and should the lost attempt land after all, the duplicate refusal leads to the lookup.
+
+Which kinds are safe, how each is found and which codes mean "already exists" is the table
+:data:`KINDS` (one :class:`CreateKind` each). The generated ``create`` methods of these kinds go
+through :func:`create_json` unless the client was built with ``FFNClient(safe_creates=False)``;
+:func:`create` is the typed entry point that also says what happened (:class:`Created`).
+
+Limits: the guarantee holds while one merchant number names one object. Reusing the number
+of a *cancelled* outbound is how FFN expects a re-order; a cancelled outbound is never taken as
+the result. Two callers creating the same number at the same moment get one object and both
+get it as their result. Waits between tries follow the client's :class:`~ffn_async.RetryPolicy`.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+
+import attrs
+
+from . import client as _client
+from . import models as m
+from . import odata
+from .errors import ApiError, NotFound, ServerError, TransportError
+
+if TYPE_CHECKING:
+    from .client import FFNClient
+
+__all__ = [
+    "INBOUND",
+    "INBOUND_SHIPPING_NOTIFICATION",
+    "KINDS",
+    "OUTBOUND",
+    "PRODUCT",
+    "RETURN",
+    "CreateKind",
+    "CreateOutcome",
+    "Created",
+    "create",
+    "create_json",
+    "kind_for_path",
+]
+
+log = logging.getLogger("ffn_async.creates")
+
+B = TypeVar("B")
+T = TypeVar("T")
+
+_READ: Final = "ffn.merchant.read"
+_WRITE: Final = "ffn.merchant.write"
+
+Finder = Callable[["FFNClient", str, Mapping[str, str | int], "ApiError | None"], Awaitable[Any]]
+"""How a kind is found by the merchant's number: ``(client, number, path_params, refusal)`` to
+the object's JSON, or ``None`` when it does not exist. ``refusal`` is the duplicate error when
+the lookup follows one (its metadata may name the existing object)."""
+
+
+class CreateOutcome(enum.Enum):
+    """What a safe create did."""
+
+    CREATED = "created"
+    """The server answered this call's request with the new object."""
+    RECOVERED = "recovered"
+    """An attempt of this call got no answer (or a 5xx); the object was then found by its
+    number. It was almost certainly made by that attempt (the rare exception: the lost answer
+    was itself a duplicate refusal)."""
+    EXISTED = "existed"
+    """The first answer was a duplicate refusal: the object existed before this call (an
+    earlier run, another worker, an outbox replay)."""
+
+
+@attrs.frozen
+class Created(Generic[T]):
+    """The result of a safe create: the object, what happened, and how many POSTs were sent."""
+
+    value: T
+    outcome: CreateOutcome
+    attempts: int
+
+    @property
+    def created(self) -> bool:
+        """Whether this call made the object (``CREATED`` or ``RECOVERED``)."""
+        return self.outcome is not CreateOutcome.EXISTED
+
+
+@attrs.frozen
+class CreateKind(Generic[B, T]):
+    """One kind of safe create: where it is sent, how it is found, what "exists" looks like.
+
+    Attributes:
+        name: stable name, also written into outboxes (``"outbound"``).
+        path: the create's path template (``/v1/merchant/outbounds``).
+        request, response: the request and answer models.
+        number_field: the request's JSON field holding the merchant's own number.
+        duplicate_codes: FFN error codes refusing a second object with that number.
+        find: looks the object up by that number.
+        path_param: the path's placeholder, for kinds created under a parent (``inboundId``).
+    """
+
+    name: str
+    path: str
+    request: type[B]
+    response: type[T]
+    number_field: str
+    duplicate_codes: frozenset[str]
+    find: Finder = attrs.field(repr=False)
+    path_param: str | None = None
+
+
+def _live(obj: Any) -> bool:
+    """An object that counts as the result: not a cancelled outbound, not a tombstone."""
+    if not isinstance(obj, dict):
+        return False
+    if obj.get("status") == m.OutboundStatusType.CANCELED.value:
+        return False
+    info = obj.get("modificationInfo")
+    return not (isinstance(info, dict) and info.get("state") == "Deleted")
+
+
+async def _get(client: FFNClient, path: str, params: Mapping[str, str | int]) -> Any:
+    try:
+        return await client.request("GET", path, path_params=params, scope=_READ)
+    except NotFound:
+        return None
+
+
+async def _first(
+    client: FFNClient, path: str, field: str, number: str, params: Mapping[str, str | int] | None
+) -> Any:
+    """The first live object of a list whose ``field`` equals ``number`` (``$filter``)."""
+    query = {"$filter": odata.filter_text(odata.F(field).eq(number)), "$top": 10}
+    page = await client.request("GET", path, path_params=params, params=query, scope=_READ)
+    items = page.get("items") if isinstance(page, dict) else page
+    for item in items or ():
+        if isinstance(item, dict) and item.get(field) == number and _live(item):
+            return item
+    return None
+
+
+def _by_number(collection: str, id_param: str, field: str) -> Finder:
+    """Outbounds and inbounds: ``{id}`` accepts the merchant's number; ``$filter`` backs it up.
+
+    The list look-up also covers a server that does not resolve numbers in the path, and an
+    outbound number reused after a cancellation (the path may name the cancelled one).
+    """
+
+    async def find(
+        client: FFNClient, number: str, _: Mapping[str, str | int], refusal: ApiError | None
+    ) -> Any:
+        found = await _get(client, f"{collection}/{{{id_param}}}", {id_param: number})
+        if _live(found) and found.get(field) == number:
+            return found
+        return await _first(client, collection, field, number, None)
+
+    return find
+
+
+async def _find_product(
+    client: FFNClient, number: str, _: Mapping[str, str | int], refusal: ApiError | None
+) -> Any:
+    # A duplicate refusal names the existing product: errorMetaData {MerchantSku, Jfsku}.
+    jfsku = refusal.metadata.get("Jfsku") if refusal is not None else None
+    if isinstance(jfsku, str) and jfsku:
+        found = await _get(client, "/v1/merchant/products/{jfsku}", {"jfsku": jfsku})
+        if _live(found):
+            return found
+    return await _first(client, "/v1/merchant/products", "merchantSku", number, None)
+
+
+async def _find_return(
+    client: FFNClient, number: str, _: Mapping[str, str | int], refusal: ApiError | None
+) -> Any:
+    return await _first(client, "/v1/merchant/returns", "merchantReturnNumber", number, None)
+
+
+async def _find_notification(
+    client: FFNClient, number: str, params: Mapping[str, str | int], refusal: ApiError | None
+) -> Any:
+    path = "/v1/merchant/inbounds/{inboundId}/shipping-notifications"
+    found = await _get(client, path, params)
+    items = found.get("items") if isinstance(found, dict) else found
+    for item in items or ():
+        if isinstance(item, dict) and item.get("merchantShippingNotificationNumber") == number:
+            return item
+    return None
+
+
+# Every kind also accepts Shared_DuplicateKey: FFN's generic unique-key refusal. A code only
+# ever leads to a look-up; when nothing is found the original error is raised.
+_SHARED_DUPLICATE: Final = "Shared_DuplicateKey"
+
+OUTBOUND: Final = CreateKind(
+    "outbound",
+    "/v1/merchant/outbounds",
+    m.CreateOutbound,
+    m.Outbound,
+    "merchantOutboundNumber",
+    frozenset({"Outbounds_NotCanceledOutboundExists", _SHARED_DUPLICATE}),
+    _by_number("/v1/merchant/outbounds", "outboundId", "merchantOutboundNumber"),
+)
+INBOUND: Final = CreateKind(
+    "inbound",
+    "/v1/merchant/inbounds",
+    m.CreateInbound,
+    m.Inbound,
+    "merchantInboundNumber",
+    frozenset({"Inbounds_DuplicateInbound", _SHARED_DUPLICATE}),
+    _by_number("/v1/merchant/inbounds", "inboundId", "merchantInboundNumber"),
+)
+PRODUCT: Final = CreateKind(
+    "product",
+    "/v1/merchant/products",
+    m.CreateProduct,
+    m.Product,
+    "merchantSku",
+    frozenset({"Products_DuplicateProduct", _SHARED_DUPLICATE}),
+    _find_product,
+)
+RETURN: Final = CreateKind(
+    "return",
+    "/v1/merchant/returns",
+    m.CreateReturn,
+    m.Return,
+    "merchantReturnNumber",
+    frozenset({"Returns_DuplicateReturn", _SHARED_DUPLICATE}),
+    _find_return,
+)
+INBOUND_SHIPPING_NOTIFICATION: Final = CreateKind(
+    "inbound_shipping_notification",
+    "/v1/merchant/inbounds/{inboundId}/shipping-notifications",
+    m.CreateInboundShippingNotification,
+    m.InboundShippingNotification,
+    "merchantShippingNotificationNumber",
+    frozenset(
+        {
+            "Inbounds_DuplicateMerchantShippingNotificationNumber",
+            "Inbounds_DuplicateInboundShippingNotificationId",
+            _SHARED_DUPLICATE,
+        }
+    ),
+    _find_notification,
+    path_param="inboundId",
+)
+
+KINDS: Final[Mapping[str, CreateKind[Any, Any]]] = {
+    kind.name: kind for kind in (OUTBOUND, INBOUND, PRODUCT, RETURN, INBOUND_SHIPPING_NOTIFICATION)
+}
+"""Every safe-create kind by name."""
+
+_BY_PATH: Final = {kind.path: kind for kind in KINDS.values()}
+
+
+def kind_for_path(method: str, path: str) -> CreateKind[Any, Any] | None:
+    """The safe-create kind of a request, or ``None`` when it is not one."""
+    return _BY_PATH.get(path) if method.upper() == "POST" else None
+
+
+def _ambiguous(exc: Exception) -> bool:
+    """Whether a failed POST may have been processed: sent and unanswered, or a 5xx."""
+    if isinstance(exc, TransportError):
+        return exc.sent
+    return isinstance(exc, ServerError)
+
+
+def _number(kind: CreateKind[Any, Any], payload: Any) -> str:
+    number = payload.get(kind.number_field) if isinstance(payload, dict) else None
+    if not isinstance(number, str) or not number:
+        raise ValueError(f"a safe {kind.name} create needs {kind.number_field} in its body")
+    return number
+
+
+async def create_json(
+    client: FFNClient,
+    kind: CreateKind[Any, Any],
+    payload: Any,
+    *,
+    number: str | None = None,
+    path_params: Mapping[str, str | int] | None = None,
+    params: Mapping[str, Any] | None = None,
+    timeout: float | None = None,
+) -> tuple[Any, CreateOutcome, int]:
+    """Create once, at JSON level: ``(object JSON, outcome, POSTs sent)``.
+
+    ``payload`` is the JSON-ready body (an ``orjson.Fragment`` of encoded bytes works too,
+    then pass ``number``). Raises the last error when the retry budget is spent without an
+    answer either way; nothing was duplicated, and calling again is safe.
+    """
+    number = number if number is not None else _number(kind, payload)
+    lookup_params = dict(path_params or {})
+    retry = client.retry
+    started = time.monotonic()
+    unsure = False  # an attempt may have been processed without our hearing of it
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            data = await client.request(
+                "POST",
+                kind.path,
+                path_params=path_params,
+                params=params,
+                json=payload,
+                scope=_WRITE,
+                timeout=timeout,
+            )
+            return data, CreateOutcome.CREATED, attempt
+        except ApiError as exc:
+            if exc.code in kind.duplicate_codes:
+                found = await kind.find(client, number, lookup_params, exc)
+                if found is None:
+                    raise
+                outcome = CreateOutcome.RECOVERED if unsure else CreateOutcome.EXISTED
+                return found, outcome, attempt
+            if not _ambiguous(exc):
+                raise
+            last: Exception = exc
+        except TransportError as exc:
+            if not exc.sent:  # the pipeline gave up before anything reached the server
+                raise
+            last = exc
+        unsure = True
+        try:
+            found = await kind.find(client, number, lookup_params, None)
+        except (ApiError, TransportError) as exc:
+            # Cannot tell: sending again is still safe, the server refuses a duplicate.
+            log.info("%s %s: look-up after a lost answer failed: %s", kind.name, number, exc)
+            found = None
+        if found is not None:
+            return found, CreateOutcome.RECOVERED, attempt
+        wait = retry.delay(attempt, started=started)
+        log.warning(
+            "%s %s: answer lost (%s); %s",
+            kind.name,
+            number,
+            last,
+            "not created, sending again" if wait is not None else "giving up",
+        )
+        if wait is None:
+            raise last
+        await _client._sleep(wait)  # the pipeline's own sleep, so tests can skip the waits
+
+
+async def create(
+    client: FFNClient,
+    kind: CreateKind[B, T],
+    body: B,
+    *,
+    path_params: Mapping[str, str | int] | None = None,
+    params: Mapping[str, Any] | None = None,
+    timeout: float | None = None,
+) -> Created[T]:
+    """Create ``body`` exactly once and say what happened.
+
+    Example: ``done = await create(ffn, OUTBOUND, order)``; ``done.value`` is the
+    :class:`~ffn_async.models.Outbound`, ``done.created`` whether this call made it.
+    Shipping notifications name their inbound: ``path_params={"inboundId": ...}``.
+
+    Raises:
+        ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
+        ApiError: the API refused the create (a duplicate that cannot be found included).
+        TransportError, ServerError: no answer within the retry budget; nothing was
+            duplicated and calling again is safe.
+    """
+    from .serialization import structure, unstructure
+
+    if not isinstance(body, kind.request):
+        raise TypeError(f"a {kind.name} create takes {kind.request.__name__}")
+    if kind.path_param and not (path_params and kind.path_param in path_params):
+        raise ValueError(f"a {kind.name} create needs path_params={{{kind.path_param!r}: ...}}")
+    payload = unstructure(body)
+    data, outcome, attempts = await create_json(
+        client, kind, payload, path_params=path_params, params=params, timeout=timeout
+    )
+    return Created(structure(data, kind.response), outcome, attempts)

@@ -1,0 +1,179 @@
+"""Safe creates against the fake server: answers lost after the server committed never duplicate."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+import pytest
+
+from ffn_async import FFNClient, creates
+from ffn_async.creates import CreateOutcome
+from ffn_async.errors import BadRequest, TransportError
+from ffn_async.testing import FakeFFN
+from ffn_async.testing.pytest_plugin import RunningFake
+
+from . import builders
+
+
+@attrs.frozen
+class Case:
+    """One create kind: its table entry, a body for a number, and the server's objects of it."""
+
+    kind: creates.CreateKind[Any, Any]
+    body: Callable[[FakeFFN, str], Any]
+    on_server: Callable[[FakeFFN, str], list[dict[str, Any]]]
+    generated: Callable[[FFNClient, Any], Awaitable[Any]]
+
+
+def _jfsku(fake: FakeFFN) -> str:
+    return str(fake.api.add_product(f"SKU-{secrets.token_hex(3)}", "Part")["jfsku"])
+
+
+def _matching(collection: Any, field: str, number: str) -> list[dict[str, Any]]:
+    return [o for o in collection.live() if o.get(field) == number]
+
+
+CASES = {
+    "outbound": Case(
+        creates.OUTBOUND,
+        lambda fake, n: builders.outbound(n, fake.api.default_warehouse_id, _jfsku(fake)),
+        lambda fake, n: _matching(fake.api.outbounds.collection, "merchantOutboundNumber", n),
+        lambda ffn, body: ffn.merchant.outbounds.create(body),
+    ),
+    "inbound": Case(
+        creates.INBOUND,
+        lambda fake, n: builders.inbound(n, fake.api.default_warehouse_id, _jfsku(fake)),
+        lambda fake, n: _matching(fake.api.inbounds.collection, "merchantInboundNumber", n),
+        lambda ffn, body: ffn.merchant.inbounds.create(body),
+    ),
+    "product": Case(
+        creates.PRODUCT,
+        lambda fake, n: builders.product(n),
+        lambda fake, n: _matching(fake.api.products.collection, "merchantSku", n),
+        lambda ffn, body: ffn.merchant.products.create(body),
+    ),
+}
+
+
+@pytest.fixture(params=sorted(CASES))
+def case(request: pytest.FixtureRequest) -> Case:
+    return CASES[request.param]
+
+
+def _number() -> str:
+    return f"N-{secrets.token_hex(4)}"
+
+
+async def test_answer_lost_after_commit_is_recovered_not_repeated(
+    ffn: FFNClient, ffn_fake: RunningFake, case: Case
+) -> None:
+    fake, number = ffn_fake.server, _number()
+    body = case.body(fake, number)
+    fake.faults.inject_next("drop_after")  # processed, then the connection is cut
+
+    done = await creates.create(ffn, case.kind, body)
+
+    [stored] = case.on_server(fake, number)
+    assert done.outcome is CreateOutcome.RECOVERED
+    assert done.created
+    assert done.attempts == 1  # no second POST: the look-up found the object
+    assert isinstance(done.value, case.kind.response)
+    assert fake.stats.faults["drop_after"] == 1
+
+
+async def test_every_answer_lost_in_a_row_still_one_object(
+    ffn: FFNClient, ffn_fake: RunningFake, case: Case
+) -> None:
+    fake, number = ffn_fake.server, _number()
+    body = case.body(fake, number)
+    # The create is processed but unanswered, the look-ups fail too, a resend is refused
+    # as a duplicate and its answer is cut as well: the object is still found, once.
+    fake.faults.inject_next("drop_after", "unavailable", "unavailable", "unavailable")
+    fake.faults.inject_next("unavailable", "unavailable", "drop_after")
+
+    done = await creates.create(ffn, case.kind, body)
+
+    assert len(case.on_server(fake, number)) == 1
+    assert done.outcome is CreateOutcome.RECOVERED
+
+
+async def test_unprocessed_failure_is_sent_again_and_created_once(
+    ffn: FFNClient, ffn_fake: RunningFake, case: Case
+) -> None:
+    fake, number = ffn_fake.server, _number()
+    body = case.body(fake, number)
+    fake.faults.inject_next("unavailable")  # a 503 before processing: ambiguous to the client
+
+    done = await creates.create(ffn, case.kind, body)
+
+    assert len(case.on_server(fake, number)) == 1
+    assert (done.outcome, done.attempts) == (CreateOutcome.CREATED, 2)
+
+
+async def test_a_second_create_of_the_same_number_finds_the_first(
+    ffn: FFNClient, ffn_fake: RunningFake, case: Case
+) -> None:
+    fake, number = ffn_fake.server, _number()
+    body = case.body(fake, number)
+    first = await creates.create(ffn, case.kind, body)
+    again = await creates.create(ffn, case.kind, body)
+
+    assert len(case.on_server(fake, number)) == 1
+    assert first.outcome is CreateOutcome.CREATED
+    assert again.outcome is CreateOutcome.EXISTED
+    assert not again.created
+    assert again.value == first.value
+
+
+async def test_generated_create_is_safe_by_default(
+    ffn: FFNClient, ffn_fake: RunningFake, case: Case
+) -> None:
+    fake, number = ffn_fake.server, _number()
+    body = case.body(fake, number)
+    fake.faults.inject_next("drop_after")
+
+    obj = await case.generated(ffn, body)
+
+    [stored] = case.on_server(fake, number)
+    assert isinstance(obj, case.kind.response)
+
+
+async def test_safe_creates_off_sends_once_and_raises(
+    ffn_fake: RunningFake, ffn: FFNClient, case: Case
+) -> None:
+    fake, number = ffn_fake.server, _number()
+    body = case.body(fake, number)
+    plain = FFNClient(ffn.auth, environment=ffn_fake.environment, safe_creates=False)
+    async with plain:
+        fake.faults.inject_next("drop_after")
+        requests_before = fake.stats.api_requests
+        with pytest.raises(TransportError):
+            await case.generated(plain, body)
+    assert fake.stats.api_requests - requests_before == 1  # no look-up, no resend
+    assert len(case.on_server(fake, number)) == 1
+
+
+async def test_a_refusal_for_another_reason_is_raised(
+    ffn: FFNClient, ffn_fake: RunningFake
+) -> None:
+    fake = ffn_fake.server
+    body = attrs.evolve(
+        builders.outbound(_number(), fake.api.default_warehouse_id, _jfsku(fake)),
+        warehouse_id="FULF04XX-NOPE-0001",
+    )
+    with pytest.raises(BadRequest):
+        await creates.create(ffn, creates.OUTBOUND, body)
+
+
+async def test_a_create_cut_before_processing_is_sent_again(
+    ffn: FFNClient, ffn_fake: RunningFake
+) -> None:
+    fake, number = ffn_fake.server, _number()
+    body = builders.product(number)
+    fake.faults.inject_next("drop")  # cut before processing; the client cannot know that
+    done = await creates.create(ffn, creates.PRODUCT, body)
+    assert len(CASES["product"].on_server(fake, number)) == 1
+    assert (done.outcome, done.attempts) == (CreateOutcome.CREATED, 2)
