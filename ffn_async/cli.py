@@ -43,6 +43,7 @@ examples:
   ffn-async token status
   ffn-async api GET /v1/merchant/outbounds --param '$top=5'
   ffn-async api POST /v1/merchant/products --data @product.json
+  ffn-async outbox list                            creates kept while FFN could not take them
   ffn-async fake-server --port 8080 --token-lifetime 5
 
 environment variables:
@@ -147,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="progress bar on stderr (default: when stderr is a terminal)",
     )
+    from ._cli.outbox import register as register_outbox
+
+    register_outbox(sub, add_options)
     return parser
 
 

@@ -149,12 +149,14 @@ class ReplayReport:
         failed: entries FFN refused for good during this replay (marked, skipped from now on).
         remaining: entries still waiting (not counting failed ones).
         stopped: why the replay stopped early (``None``: it went through).
+        error: the error that stopped it, if one did.
     """
 
     applied: Sequence[tuple[OutboxEntry, CreateOutcome]] = ()
     failed: Sequence[OutboxEntry] = ()
     remaining: int = 0
     stopped: str | None = None
+    error: FFNError | None = attrs.field(default=None, eq=False)
 
 
 @attrs.frozen
@@ -349,6 +351,7 @@ class Outbox:
         applied: list[tuple[OutboxEntry, CreateOutcome]] = []
         failed: list[OutboxEntry] = []
         stopped = None
+        error: FFNError | None = None
         for entry in (await self._state()).entries:
             if entry.failed is not None:
                 continue
@@ -372,7 +375,7 @@ class Outbox:
                 )
             except FFNError as exc:
                 if keeps(exc):
-                    stopped = _describe(exc)
+                    stopped, error = _describe(exc), exc
                     await self._mark(entry.id, reason=stopped)
                     break
                 await self._mark(entry.id, failed=_describe(exc))
@@ -385,7 +388,7 @@ class Outbox:
         remaining = await self.pending()
         if applied:
             log.info("outbox %r: replayed %d, %d waiting", self.name, len(applied), remaining)
-        return ReplayReport(applied, failed, remaining, stopped), objects
+        return ReplayReport(applied, failed, remaining, stopped, error), objects
 
     async def _remove(self, entry_id: int) -> bool:
         def remove(state: _State) -> tuple[_State | None, bool]:

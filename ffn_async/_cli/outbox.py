@@ -1,0 +1,117 @@
+"""``ffn-async outbox list|replay|drop``: the account's kept creates (:mod:`ffn_async.outbox`).
+
+The outbox of an account is named after its store key (``FFN_ACCOUNT``) and lives in the same
+store as its token. ``list`` and ``drop`` need only the store; ``replay`` needs a valid login.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from ..client import FFNClient
+from ..errors import ReauthorizationRequired, TokenMissing
+from ..outbox import Outbox, OutboxEntry
+from .config import ConfigError, Settings, open_store
+from .render import table
+
+__all__ = ["register"]
+
+
+def register(
+    sub: Any, add_options: Callable[[argparse.ArgumentParser], None]
+) -> argparse.ArgumentParser:
+    """Add the ``outbox`` command and its actions to the subparsers ``sub``."""
+    outbox: argparse.ArgumentParser = sub.add_parser(
+        "outbox",
+        help="show, replay or drop creates kept while FFN could not take them",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    actions = outbox.add_subparsers(dest="outbox_command", metavar="ACTION", required=True)
+
+    def action(name: str, run: Any, help: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = actions.add_parser(name, help=help, description=help)
+        p.set_defaults(run=run, uses_account=True)
+        add_options(p)
+        return p
+
+    p = action("list", list_entries, "the kept creates, oldest first")
+    p.add_argument("--json", action="store_true", help="print the entries as JSON")
+    action("replay", replay, "send the kept creates now, in order, each exactly once")
+    p = action("drop", drop, "remove one kept create without sending it")
+    p.add_argument("entry", type=int, metavar="ID", help="the entry's id (see `outbox list`)")
+    return outbox
+
+
+def _row(entry: OutboxEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "kind": entry.kind,
+        "number": entry.number,
+        "kept_at": entry.kept_at.isoformat(timespec="seconds"),
+        "status": "failed" if entry.failed else "waiting",
+        "reason": entry.failed or entry.reason,
+    }
+
+
+async def list_entries(settings: Settings, args: argparse.Namespace) -> int:
+    """``ffn-async outbox list``."""
+    store = await open_store(settings.store_url)
+    try:
+        entries = await Outbox(store, settings.account).entries()
+    finally:
+        await store.close()
+    rows = [_row(e) for e in entries]
+    if args.json:
+        print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+    elif not rows:
+        print(f"The outbox of account {settings.account!r} is empty.")
+    else:
+        print(
+            table(
+                [
+                    (f"{r['id']} {r['kind']} {r['number']}", f"{r['status']}: {r['reason']}")
+                    for r in rows
+                ],
+                title=f"outbox of {settings.account!r}: {len(rows)} kept",
+            )
+        )
+    return 0
+
+
+async def replay(settings: Settings, args: argparse.Namespace) -> int:
+    """``ffn-async outbox replay``: exit 0 when everything went, else 1 (3: needs a login)."""
+    store = await open_store(settings.store_url)
+    try:
+        async with (
+            settings.token_manager(store) as auth,
+            FFNClient(auth) as ffn,
+        ):
+            report = await Outbox(store, settings.account).replay(ffn)
+    finally:
+        await store.close()
+    for entry, outcome in report.applied:
+        print(f"sent {entry.kind} {entry.number}: {outcome.value}")
+    for entry in report.failed:
+        print(f"refused {entry.kind} {entry.number}: {entry.failed}")
+    print(f"{len(report.applied)} sent, {len(report.failed)} refused, {report.remaining} waiting")
+    if report.stopped:
+        print(f"stopped: {report.stopped}")
+        return 3 if isinstance(report.error, ReauthorizationRequired | TokenMissing) else 1
+    return 1 if report.failed else 0
+
+
+async def drop(settings: Settings, args: argparse.Namespace) -> int:
+    """``ffn-async outbox drop ID``."""
+    store = await open_store(settings.store_url)
+    try:
+        removed = await Outbox(store, settings.account).drop(args.entry)
+    finally:
+        await store.close()
+    if not removed:
+        raise ConfigError(f"the outbox of {settings.account!r} has no entry {args.entry}")
+    print(f"dropped entry {args.entry}; it will not be sent")
+    return 0
