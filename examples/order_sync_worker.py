@@ -1,20 +1,22 @@
-"""A multi-process order-sync worker that checkpoints the change feed and resumes after restarts.
+"""An order-sync worker run as several processes on one account and one change feed.
 
-``--processes N`` starts N worker processes sharing one token store (so one refresh per
-rotation for all of them). Each owns the outbounds whose id hashes to its partition, walks
-``ffn.merchant.outbounds.updates()`` from its checkpoint, hands each change to ``handle()``
-(here: append a line to ``processed-<i>.jsonl``), then saves the feed's ``to`` as its new
-checkpoint (``checkpoint-<i>.json``, written atomically).
+Every process of ``--processes N`` shares the account's token store, which also holds the
+feed's checkpoint and lease and the account's outbox (see the README, "Order sync that loses
+nothing"):
 
-Delivery is **at least once**: a process killed after handling a window but before saving its
-checkpoint sees that window again after a restart, so ``handle()`` must be idempotent (key it by
-outbound id and ``modificationInfo.updatedAt``). Nothing is missed: windows are ``[from, to)``
-and each starts where the saved one ended. The feed reports each object's latest state, so two
-changes to one order between polls arrive as one.
+* **Orders in** (``--orders FILE``, one ``CreateOutbound`` JSON per line): process 0 submits
+  them through the outbox. A lost answer never duplicates an order; while the account needs a
+  new login or FFN is unreachable, orders are kept in the store and replayed in order later.
+  Importing the same file again (after a crash, say) creates nothing twice.
+* **Changes out**: the processes take turns on ``ffn.merchant.outbounds.updates`` under the
+  feed's lease; one holds it at a time, another takes over when it dies. Each batch goes to
+  ``handle()`` (here: appended to ``processed-<i>.jsonl``) and is committed only afterwards.
+  Delivery is at-least-once: a process killed mid-batch leaves that batch to the next holder,
+  so ``handle()`` must tolerate repeats (key them by outbound id and ``updatedAt``).
 
 Run it (after ``ffn-async login`` with the same FFN_* variables)::
 
-    python examples/order_sync_worker.py --state-dir ./sync-state --processes 2
+    python examples/order_sync_worker.py --state-dir ./state --processes 2 --orders orders.jsonl
 """
 
 from __future__ import annotations
@@ -22,88 +24,93 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime as dt
 import json
 import multiprocessing
 import os
 import signal
-import zlib
 from pathlib import Path
 
 from ffn_env import open_account
 
-from ffn_async import FFNClient, models
-
-
-def _owner(outbound_id: str, processes: int) -> int:
-    return zlib.crc32(outbound_id.encode()) % processes  # stable across processes and runs
-
-
-def load_checkpoint(path: Path) -> dt.datetime | None:
-    if not path.exists():
-        return None
-    return dt.datetime.fromisoformat(json.loads(path.read_text())["to"])
-
-
-def save_checkpoint(path: Path, to: dt.datetime) -> None:
-    """Replace the checkpoint atomically: a crash leaves the old or the new one, never half."""
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w") as file:
-        json.dump({"to": to.isoformat()}, file)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(tmp, path)
+from ffn_async import FFNClient, creates, models
+from ffn_async.checkpoint import FeedConsumer, LeaseLost, modification_time
+from ffn_async.outbox import Kept, Outbox
+from ffn_async.serialization import loads, structure
+from token_stores import LockTimeout
 
 
 def handle(sink: Path, changes: list[models.Outbound]) -> None:
-    """The integration's work for a window (here: record it); must tolerate repeats."""
+    """The integration's work for a batch (here: record it); must tolerate repeats."""
     with sink.open("a") as file:
         for outbound in changes:
-            stamp = outbound.modification_info.updated_at or outbound.modification_info.created_at
+            stamp = modification_time(outbound)
             record = {
                 "outboundId": outbound.outbound_id,
                 "status": str(outbound.status),
-                "updatedAt": stamp.isoformat(),
+                "updatedAt": stamp.isoformat() if stamp else None,
             }
             file.write(json.dumps(record) + "\n")
         file.flush()
         os.fsync(file.fileno())
 
 
-async def sync(partition: int, processes: int, state_dir: Path, poll: float) -> None:
-    checkpoint = state_dir / f"checkpoint-{partition}.json"
+async def import_orders(ffn: FFNClient, outbox: Outbox, orders: Path) -> None:
+    """Submit each order once: created now, found (made earlier), or kept for a replay."""
+    for line in (await asyncio.to_thread(orders.read_text)).splitlines():
+        if line.strip():
+            order = structure(loads(line), models.CreateOutbound)
+            result = await outbox.submit(ffn, creates.OUTBOUND, order)
+            what = "kept" if isinstance(result, Kept) else result.outcome.value
+            print(f"order {order.merchant_outbound_number}: {what}", flush=True)
+
+
+async def sync(partition: int, state_dir: Path, poll: float, orders: Path | None) -> None:
     sink = state_dir / f"processed-{partition}.jsonl"
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     store, auth = await open_account()
     try:
         async with FFNClient(auth) as ffn:
+            outbox = Outbox(store, auth.key)
+            feed = FeedConsumer(
+                store,
+                f"{auth.key}/outbounds",
+                ffn.merchant.outbounds.updates,
+                key=lambda outbound: outbound.outbound_id,
+            )
+            if orders is not None and partition == 0:
+                await import_orders(ffn, outbox, orders)
             while not stop.is_set():
-                feed = ffn.merchant.outbounds.updates(from_date=load_checkpoint(checkpoint))
-                mine = [o async for o in feed if _owner(o.outbound_id, processes) == partition]
-                handle(sink, mine)  # first the work ...
-                if feed.to is not None:
-                    save_checkpoint(checkpoint, feed.to)  # ... then the checkpoint
+                if await outbox.pending():
+                    await outbox.replay(ffn)  # after a new login or an outage
+                try:
+                    async with feed.batch(wait=poll) as batch:
+                        handle(sink, batch.items)
+                except LockTimeout:
+                    pass  # another process holds the feed: stand by
+                except LeaseLost:
+                    pass  # not committed: the batch comes again
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), poll)
     finally:
         await store.close()
 
 
-def _process(partition: int, processes: int, state_dir: str, poll: float) -> None:
-    asyncio.run(sync(partition, processes, Path(state_dir), poll))
+def _process(partition: int, state_dir: str, poll: float, orders: str | None) -> None:
+    asyncio.run(sync(partition, Path(state_dir), poll, Path(orders) if orders else None))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--poll", type=float, default=5.0, help="seconds between feed walks")
+    parser.add_argument("--poll", type=float, default=5.0, help="seconds between feed batches")
+    parser.add_argument("--orders", help="CreateOutbound JSON lines to submit first")
     args = parser.parse_args()
     args.state_dir.mkdir(parents=True, exist_ok=True)
     spawn = multiprocessing.get_context("spawn")
     workers = [
-        spawn.Process(target=_process, args=(i, args.processes, str(args.state_dir), args.poll))
+        spawn.Process(target=_process, args=(i, str(args.state_dir), args.poll, args.orders))
         for i in range(args.processes)
     ]
     for worker in workers:
