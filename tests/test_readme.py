@@ -21,3 +21,23 @@ def test_quickstart_runs_as_pasted(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "logged in as MERC" in result.stdout
     assert (tmp_path / "tokens").is_dir()
+
+
+def test_order_sync_example_runs_as_pasted(tmp_path: Path) -> None:
+    text = README.read_text()
+    section = text[text.index("## Order sync that loses nothing") :]
+    block = re.search(r"```python\n(.*?)```", section, re.S)
+    assert block is not None
+    script = tmp_path / "order_sync.py"
+    script.write_text(block.group(1))
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "A-1: recovered",
+        "A-2 kept: True",
+        "replayed: ['A-2']",
+        "A-2 Pending",
+        "A-1 Shipped",
+    ]
