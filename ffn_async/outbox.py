@@ -27,8 +27,10 @@ Guarantees and their limits:
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+import random
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -56,6 +58,7 @@ __all__ = [
     "Kept",
     "Outbox",
     "OutboxEntry",
+    "OutboxStats",
     "ReplayReport",
     "keeps",
 ]
@@ -70,6 +73,9 @@ OUTBOX_PREFIX: Final = "ffn-outbox:"
 
 _FORMAT: Final = 1
 _SAVE_TRIES: Final = 50
+# Applied entries are removed from the record in groups: each removal rewrites the record, and
+# an applied entry left behind by a crash is harmless (its replay finds the object).
+_REMOVE_EVERY: Final = 25
 
 
 def keeps(exc: BaseException) -> bool:
@@ -159,6 +165,18 @@ class ReplayReport:
     error: FFNError | None = attrs.field(default=None, eq=False)
 
 
+@attrs.define
+class OutboxStats:
+    """What one :class:`Outbox` object did in this process (for metrics and the demo)."""
+
+    kept: int = 0
+    """Creates kept instead of sent (or queued behind waiting entries)."""
+    replayed: int = 0
+    """Entries a replay brought to FFN (created or found)."""
+    refused: int = 0
+    """Entries FFN refused for good during a replay."""
+
+
 @attrs.frozen
 class _State:
     next_id: int
@@ -219,6 +237,10 @@ class Outbox:
         self.record_key = validate_key(OUTBOX_PREFIX + name)
         self.lease_ttl = lease_ttl
         self.commit_margin = commit_margin
+        self.stats = OutboxStats()
+        # One writer of the record at a time within the process: coroutines queue here instead
+        # of losing compare-and-set rounds to each other.
+        self._writing = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"Outbox({self.name!r}, store={self.store!r})"
@@ -236,16 +258,19 @@ class Outbox:
 
     async def _change(self, change: Any) -> Any:
         """Apply ``change(state) -> (new state | None, result)`` as a compare-and-set, retried."""
-        for _ in range(_SAVE_TRIES):
-            state = await self._state()
-            fresh, result = change(state)
-            if fresh is None:
+        async with self._writing:
+            for attempt in range(_SAVE_TRIES):
+                state = await self._state()
+                fresh, result = change(state)
+                if fresh is None:
+                    return result
+                try:
+                    await self.store.save(self.record_key, fresh.encode(), state.version)
+                except StoreConflict:
+                    # Another process wrote first: decide again, after a jittered pause.
+                    await asyncio.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 6)))
+                    continue
                 return result
-            try:
-                await self.store.save(self.record_key, fresh.encode(), state.version)
-            except StoreConflict:
-                continue  # a concurrent submit or replay wrote first: decide again
-            return result
         raise FFNError(f"outbox {self.name!r}: too much contention to save; try again")
 
     async def _keep(
@@ -265,6 +290,7 @@ class Outbox:
             return _State(state.next_id + 1, (*state.entries, entry), state.version), entry
 
         entry: OutboxEntry = await self._change(append)
+        self.stats.kept += 1
         log.warning("outbox %r: kept %s %s (%s)", self.name, kind.name, number, reason)
         return entry
 
@@ -352,6 +378,7 @@ class Outbox:
         failed: list[OutboxEntry] = []
         stopped = None
         error: FFNError | None = None
+        done: list[int] = []  # applied, not yet removed from the record
         for entry in (await self._state()).entries:
             if entry.failed is not None:
                 continue
@@ -380,19 +407,28 @@ class Outbox:
                     break
                 await self._mark(entry.id, failed=_describe(exc))
                 failed.append(entry)
+                self.stats.refused += 1
                 log.error("outbox %r: %s %s refused: %s", self.name, entry.kind, entry.number, exc)
                 continue
-            await self._remove(entry.id)
             applied.append((entry, outcome))
             objects[entry.id] = (data, outcome, attempts)
+            self.stats.replayed += 1
+            done.append(entry.id)
+            if len(done) >= _REMOVE_EVERY:
+                await self._remove(*done)
+                done.clear()
+        if done:
+            await self._remove(*done)
         remaining = await self.pending()
         if applied:
             log.info("outbox %r: replayed %d, %d waiting", self.name, len(applied), remaining)
         return ReplayReport(applied, failed, remaining, stopped, error), objects
 
-    async def _remove(self, entry_id: int) -> bool:
+    async def _remove(self, *entry_ids: int) -> bool:
+        gone = set(entry_ids)
+
         def remove(state: _State) -> tuple[_State | None, bool]:
-            kept = tuple(e for e in state.entries if e.id != entry_id)
+            kept = tuple(e for e in state.entries if e.id not in gone)
             if len(kept) == len(state.entries):
                 return None, False
             return _State(state.next_id, kept, state.version), True

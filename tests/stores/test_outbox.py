@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ffn_async import FFNClient, TokenManager, creates
+from ffn_async import outbox as outbox_module
 from ffn_async.creates import Created, CreateOutcome
 from ffn_async.errors import ReauthorizationRequired
 from ffn_async.outbox import Kept, Outbox
@@ -83,6 +84,7 @@ async def test_outbox_replays_every_kept_write_once_after_a_new_login(
             report = await outbox.replay(ffn)
 
         assert report.stopped is None
+        assert (outbox.stats.kept, outbox.stats.replayed) == (8, 8)
         assert [e.number for e, _ in report.applied] == [
             o.merchant_outbound_number for o in orders[4:]
         ]
@@ -110,11 +112,18 @@ async def test_a_replay_that_dies_before_removing_an_entry_applies_it_once(
             assert all(isinstance(r, Kept) for r in kept)
             fake.faults.clear()
 
-            async def crash(self: Outbox, entry_id: int) -> bool:
-                raise KeyboardInterrupt("the process dies after FFN answered")
+            real = outbox_module.create_json
+            calls = 0
+
+            async def dies_after_the_first(*args: Any, **kwargs: Any) -> Any:
+                nonlocal calls
+                calls += 1
+                if calls == 2:  # FFN has the first; the process dies before removing it
+                    raise KeyboardInterrupt
+                return await real(*args, **kwargs)
 
             with monkeypatch.context() as patched:
-                patched.setattr(Outbox, "_remove", crash)
+                patched.setattr(outbox_module, "create_json", dies_after_the_first)
                 with pytest.raises(KeyboardInterrupt):
                     await outbox.replay(ffn)
             assert await outbox.pending() == 3  # nothing removed: FFN has the first one
