@@ -206,6 +206,16 @@ class _State:
             raise FFNError(f"an outbox record cannot be read ({exc})") from None
 
 
+@attrs.define
+class _Outcomes:
+    """What a replay has done so far."""
+
+    applied: list[tuple[OutboxEntry, CreateOutcome]] = attrs.Factory(list)
+    failed: list[OutboxEntry] = attrs.Factory(list)
+    objects: dict[int, tuple[Any, CreateOutcome, int]] = attrs.Factory(dict)
+    done: list[int] = attrs.Factory(list)  # applied, not yet removed from the record
+
+
 def _describe(exc: BaseException) -> str:
     # Error texts of this library never carry tokens or secrets (see ffn_async.errors).
     return f"{type(exc).__name__}: {exc}"
@@ -373,56 +383,78 @@ class Outbox:
     async def _replay(
         self, client: FFNClient, lease: Lease, timeout: float | None
     ) -> tuple[ReplayReport, dict[int, tuple[Any, CreateOutcome, int]]]:
-        objects: dict[int, tuple[Any, CreateOutcome, int]] = {}
-        applied: list[tuple[OutboxEntry, CreateOutcome]] = []
-        failed: list[OutboxEntry] = []
-        stopped = None
+        outcomes = _Outcomes()
+        stopped: str | None = None
         error: FFNError | None = None
-        done: list[int] = []  # applied, not yet removed from the record
-        for entry in (await self._state()).entries:
-            if entry.failed is not None:
-                continue
-            if lease.remaining() < self.commit_margin:
-                stopped = "the replay's lease is running out; replay again"
+        attempted: set[int] = set()
+        # Entries kept while this replay runs are sent too, behind the others: re-read until
+        # nothing new is waiting.
+        while stopped is None:
+            waiting = [
+                e
+                for e in (await self._state()).entries
+                if e.failed is None and e.id not in attempted
+            ]
+            if not waiting:
                 break
-            kind = KINDS.get(entry.kind)
-            if kind is None:
-                await self._mark(entry.id, failed=f"unknown kind {entry.kind!r}")
-                failed.append(entry)
-                continue
-            try:
-                data, outcome, attempts = await create_json(
-                    client,
-                    kind,
-                    orjson.Fragment(entry.body),
-                    number=entry.number,
-                    path_params=entry.path_params,
-                    params=entry.params,
-                    timeout=timeout,
-                )
-            except FFNError as exc:
-                if keeps(exc):
-                    stopped, error = _describe(exc), exc
-                    await self._mark(entry.id, reason=stopped)
+            for entry in waiting:
+                attempted.add(entry.id)
+                stopped, error = await self._send(client, entry, timeout, lease, outcomes)
+                if stopped is not None:
                     break
-                await self._mark(entry.id, failed=_describe(exc))
-                failed.append(entry)
-                self.stats.refused += 1
-                log.error("outbox %r: %s %s refused: %s", self.name, entry.kind, entry.number, exc)
-                continue
-            applied.append((entry, outcome))
-            objects[entry.id] = (data, outcome, attempts)
-            self.stats.replayed += 1
-            done.append(entry.id)
-            if len(done) >= _REMOVE_EVERY:
-                await self._remove(*done)
-                done.clear()
-        if done:
-            await self._remove(*done)
+        if outcomes.done:
+            await self._remove(*outcomes.done)
         remaining = await self.pending()
-        if applied:
-            log.info("outbox %r: replayed %d, %d waiting", self.name, len(applied), remaining)
-        return ReplayReport(applied, failed, remaining, stopped, error), objects
+        if outcomes.applied:
+            count = len(outcomes.applied)
+            log.info("outbox %r: replayed %d, %d waiting", self.name, count, remaining)
+        report = ReplayReport(outcomes.applied, outcomes.failed, remaining, stopped, error)
+        return report, outcomes.objects
+
+    async def _send(
+        self,
+        client: FFNClient,
+        entry: OutboxEntry,
+        timeout: float | None,
+        lease: Lease,
+        out: _Outcomes,
+    ) -> tuple[str | None, FFNError | None]:
+        """Send one entry; ``(why the replay stops, the error)``, or ``(None, None)`` to go on."""
+        if lease.remaining() < self.commit_margin:
+            return "the replay's lease is running out; replay again", None
+        kind = KINDS.get(entry.kind)
+        if kind is None:
+            await self._mark(entry.id, failed=f"unknown kind {entry.kind!r}")
+            out.failed.append(entry)
+            return None, None
+        try:
+            data, outcome, attempts = await create_json(
+                client,
+                kind,
+                orjson.Fragment(entry.body),
+                number=entry.number,
+                path_params=entry.path_params,
+                params=entry.params,
+                timeout=timeout,
+            )
+        except FFNError as exc:
+            if keeps(exc):
+                reason = _describe(exc)
+                await self._mark(entry.id, reason=reason)
+                return reason, exc
+            await self._mark(entry.id, failed=_describe(exc))
+            out.failed.append(entry)
+            self.stats.refused += 1
+            log.error("outbox %r: %s %s refused: %s", self.name, entry.kind, entry.number, exc)
+            return None, None
+        out.applied.append((entry, outcome))
+        out.objects[entry.id] = (data, outcome, attempts)
+        self.stats.replayed += 1
+        out.done.append(entry.id)
+        if len(out.done) >= _REMOVE_EVERY:
+            await self._remove(*out.done)
+            out.done.clear()
+        return None, None
 
     async def _remove(self, *entry_ids: int) -> bool:
         gone = set(entry_ids)
