@@ -251,6 +251,7 @@ class Outbox:
         # One writer of the record at a time within the process: coroutines queue here instead
         # of losing compare-and-set rounds to each other.
         self._writing = asyncio.Lock()
+        self._replaying = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"Outbox({self.name!r}, store={self.store!r})"
@@ -316,9 +317,9 @@ class Outbox:
     ) -> Created[T] | Kept:
         """Create ``body`` exactly once now, or keep it for :meth:`replay`.
 
-        While entries are waiting, the create is appended behind them and a replay is tried,
-        so it never overtakes them; the result is :class:`~ffn_async.creates.Created` if that
-        replay reached it, else :class:`Kept`.
+        While entries are waiting, a replay is tried first (one per process at a time; other
+        submits wait for it): once the outbox is empty the create is sent, else it is kept
+        behind the waiting entries, so it never overtakes them.
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec (never kept).
@@ -336,12 +337,17 @@ class Outbox:
         path_params = dict(path_params or {})
         params = dict(params or {})
         if await self.pending():
-            entry = await self._keep(kind, number, encoded, path_params, params, "queued")
-            _, objects = await self._replay_locked(client, 0.0, timeout)
-            if entry.id in objects:
-                data, outcome, attempts = objects[entry.id]
-                return Created(structure(data, kind.response), outcome, attempts)
-            return Kept(entry)
+            # Entries wait: one coroutine of this process replays them, the others wait for it
+            # and then send their own creates side by side. If the outbox cannot be drained
+            # now (still no login, FFN still down, another process replaying), this create
+            # queues behind the waiting ones instead of overtaking them.
+            async with self._replaying:
+                if await self.pending():
+                    await self._replay_locked(client, 0.0, timeout)
+                    if await self.pending():
+                        reason = "queued behind waiting entries"
+                        entry = await self._keep(kind, number, encoded, path_params, params, reason)
+                        return Kept(entry)
         try:
             data, outcome, attempts = await create_json(
                 client,
