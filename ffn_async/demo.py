@@ -1,51 +1,66 @@
 """The demo behind ``ffn-async demo``: an order-sync run against the bundled fake server.
 
-It does what a production order-sync worker does, under conditions worse than production:
+It does what a production order-sync worker does, under conditions worse than production, and
+leaves the hard parts to the library:
 
 1. Log in through the real authorization-code flow (a scripted browser follows the fake's
    redirect to a local callback server) and store the token in the embedded default store.
 2. Create ``orders`` outbounds with ``concurrency`` coroutines while access tokens expire every
-   few seconds and the server answers some requests 429 or 503, or drops the connection.
-3. Follow the outbound change feed until every order is seen shipped.
+   few seconds and the server answers some requests 429 or 503, or drops the connection. Each
+   order goes through the outbox and a safe create (:mod:`ffn_async.outbox`,
+   :mod:`ffn_async.creates`): a lost answer is looked up, never sent twice.
+3. Halfway through, the fake revokes the whole refresh chain. Orders are kept in the outbox
+   while the account needs a login; a scripted re-login follows, and the outbox is replayed.
+4. A separate worker process consumes the outbound change feed with a durable checkpoint and
+   the feed's lease (:mod:`ffn_async.checkpoint`). It is SIGKILLed in the middle of a batch and
+   a new one takes over from the last commit.
 
-POSTs are not retried blindly (FFN has no idempotency keys): when a create's answer is lost
-(5xx, dropped connection), the order is looked up by its ``merchantOutboundNumber`` and created
-again only if it does not exist. The summary then checks against the server's own records that
-nothing was lost or created twice and that no refresh token was ever used twice.
+The summary then checks against the server's own records that no order was lost or created
+twice, that the feed delivered every order's last version, that the only repeated deliveries
+are those of the batch the crash interrupted, and that no refresh token was ever used twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
+import signal
+import socket
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 import aiohttp
 import attrs
 
+from . import creates
 from . import models as m
-from . import odata
 from ._cli.config import default_store_url, open_store
 from ._cli.login import RedirectCatcher, browser_login
+from ._demo_feed import FeedWorker, run_feed_worker
 from .auth import TokenManager
 from .client import FFNClient
-from .errors import ApiError, RateLimited, ServerError, TransportError
+from .creates import CreateOutcome
+from .errors import FFNError
+from .outbox import Kept, Outbox
 from .testing import FakeFFN, Faults
 
 __all__ = ["DemoOptions", "DemoSummary", "run_demo"]
 
 ProgressFn = Callable[[str, int, int], None]
 _SCOPES = ("ffn.merchant.read", "ffn.merchant.write")
-_CREATE_ATTEMPTS = 8
 _PRODUCTS = 20
-T = TypeVar("T")
+_ACCOUNT = "demo-merchant"
+_FEED_LEASE = 3.0  # seconds; a killed feed worker's lease frees after this (SQLite store)
+_FEED_OVERLAP = 30.0
 
 
 @attrs.frozen
@@ -63,6 +78,10 @@ class DemoOptions:
     ship_after: float = 0.5
     seed: int = 7
     feed_timeout: float = 60.0
+    revoke_at: float | None = 0.5
+    """Share of the orders after which the fake revokes the refresh chain (``None``: never)."""
+    kill_feed_worker: bool = True
+    """SIGKILL the feed worker in the middle of a batch, then start another."""
 
 
 @attrs.frozen
@@ -81,8 +100,21 @@ class DemoSummary:
     faults: dict[str, int]
     answers_lost_found: int
     answers_lost_recreated: int
+    resent_refused: int
     status_changes: int
     shipped_seen: int
+    chain_revoked: bool
+    relogins: int
+    outbox_kept: int
+    outbox_replayed: int
+    outbox_left: int
+    feed_final_versions: int
+    feed_delivered: int
+    feed_missed: int
+    feed_deliveries: int
+    feed_worker_kills: int
+    feed_redelivered_after_crash: int
+    feed_redelivered_otherwise: int
     latency_p50_ms: float
     latency_p95_ms: float
     create_seconds: float
@@ -92,13 +124,17 @@ class DemoSummary:
 
     @property
     def ok(self) -> bool:
-        """Nothing lost or duplicated, no refresh-token reuse, every order seen shipped."""
+        """Nothing lost or duplicated, no refresh-token reuse, every order seen shipped, the
+        outbox empty, the feed complete with repeats only from the interrupted batch."""
         return (
             self.duplicates == 0
             and self.lost == 0
             and self.reuse_attempts == 0
             and self.created == self.orders
             and self.shipped_seen == self.orders
+            and self.outbox_left == 0
+            and self.feed_missed == 0
+            and self.feed_redelivered_otherwise == 0
         )
 
     def rows(self) -> list[tuple[str, str]]:
@@ -118,9 +154,27 @@ class DemoSummary:
             ("faults injected: 429 / 503 / dropped", faults),
             ("client retries (429/5xx/dropped)", str(self.retries)),
             ("lost answers: found by lookup", str(self.answers_lost_found)),
-            ("lost answers: re-created", str(self.answers_lost_recreated)),
+            ("lost answers: sent again (not created yet)", str(self.answers_lost_recreated)),
+            ("creates sent again, refused as duplicates", str(self.resent_refused)),
+            (
+                "refresh chain revoked / fake re-logins",
+                f"{'yes' if self.chain_revoked else 'no'} / {self.relogins}",
+            ),
+            (
+                "outbox: writes kept / replayed / left (must be 0)",
+                f"{self.outbox_kept} / {self.outbox_replayed} / {self.outbox_left}",
+            ),
             ("status changes seen in feed", str(self.status_changes)),
             ("orders seen shipped", f"{self.shipped_seen} / {self.orders}"),
+            (
+                "feed: last versions delivered / on the server",
+                f"{self.feed_delivered} / {self.feed_final_versions}",
+            ),
+            ("feed: missed (must be 0)", str(self.feed_missed)),
+            ("feed: deliveries", str(self.feed_deliveries)),
+            ("feed worker processes SIGKILLed", str(self.feed_worker_kills)),
+            ("feed: redeliveries after the crash", str(self.feed_redelivered_after_crash)),
+            ("feed: other redeliveries (must be 0)", str(self.feed_redelivered_otherwise)),
             (
                 "create latency p50 / p95",
                 f"{self.latency_p50_ms:.0f} / {self.latency_p95_ms:.0f} ms",
@@ -139,14 +193,15 @@ class DemoSummary:
 class _Tally:
     """Counters the job keeps while it runs."""
 
-    created: dict[str, str] = attrs.Factory(dict)  # merchantOutboundNumber -> outboundId
-    status: dict[str, str] = attrs.Factory(dict)  # outboundId -> last status seen
+    submitted: set[str] = attrs.Factory(set)  # merchantOutboundNumber of every order handed in
     latencies: list[float] = attrs.Factory(list)
     retries: int = 0
     found: int = 0
     recreated: int = 0
-    changes: int = 0
-    shipped: int = 0
+    revoked: bool = False
+    relogins: int = 0
+    killed: list[int] = attrs.Factory(list)  # pids of feed workers SIGKILLed
+    rotations_before: int = 0  # rotations stored under the login that was revoked
 
 
 def _count_retries(tally: _Tally) -> aiohttp.TraceConfig:
@@ -199,99 +254,39 @@ def _order(number: str, warehouse_id: str, product: Sku, index: int) -> m.Create
     )
 
 
-async def _exactly_once(
-    create: Callable[[], Awaitable[T]], find: Callable[[], Awaitable[T | None]], tally: _Tally
-) -> T:
-    """Create an object once, even when answers get lost.
-
-    FFN has no idempotency keys, so a create whose answer is lost (5xx, dropped connection)
-    may or may not have happened: look the object up by the caller's own number and create it
-    again only if it is not there. A 429 was refused before processing and is simply resent.
-    """
-    for _ in range(_CREATE_ATTEMPTS):
-        try:
-            return await create()
-        except RateLimited as exc:
-            await asyncio.sleep(exc.retry_after or 0.5)
-            continue
-        except (ServerError, TransportError):
-            pass
-        try:
-            existing = await find()
-        except (ApiError, TransportError):
-            continue  # could not tell; the next round looks again
-        if existing is not None:
-            tally.found += 1
-            return existing
-        tally.recreated += 1
-    raise RuntimeError(f"gave up after {_CREATE_ATTEMPTS} attempts")
-
-
-async def _product(ffn: FFNClient, sku: str, tally: _Tally) -> Sku:
-    """A product for the orders to ship (its jfsku is assigned by FFN)."""
-
-    async def create() -> Sku:
-        no = False
-        specifications = m.Specifications(
-            is_batch=no,
-            is_divisible=no,
-            is_best_before=no,
-            is_serial_number=no,
-            is_bill_of_materials=no,
-            is_packaging=no,
-        )
-        body = m.CreateProduct(
-            name=f"Article {sku}", merchant_sku=sku, specifications=specifications
-        )
-        product = await ffn.merchant.products.create(body)
-        return Sku(product.jfsku, sku)
-
-    async def find() -> Sku | None:
-        page = await ffn.merchant.products.list(filter=odata.F("merchantSku").eq(sku), top=1)
-        found = page.items[0].jfsku if page.items else None
-        return Sku(found, sku) if found else None
-
-    return await _exactly_once(create, find, tally)
-
-
-async def _outbound(ffn: FFNClient, order: m.CreateOutbound, tally: _Tally) -> None:
-    number = order.merchant_outbound_number
-
-    async def find() -> m.Outbound | None:
-        flt = odata.F("merchantOutboundNumber").eq(number)
-        page = await ffn.merchant.outbounds.list(filter=flt, top=2)
-        return page.items[0] if page.items else None
-
-    started = time.monotonic()
-    try:
-        outbound = await _exactly_once(lambda: ffn.merchant.outbounds.create(order), find, tally)
-    except RuntimeError:
-        return  # counted as lost by the summary
-    tally.latencies.append(time.monotonic() - started)
-    tally.created[number] = outbound.outbound_id
-    tally.status.setdefault(outbound.outbound_id, str(outbound.status))
-
-
-async def _follow(
-    ffn: FFNClient, tally: _Tally, creating: asyncio.Event, deadline: Callable[[], float]
-) -> None:
-    """Walk the change feed, checkpointing its watermark, until every order is seen shipped."""
-    watermark = None
+async def _product(ffn: FFNClient, sku: str) -> Sku:
+    """A product for the orders to ship (its jfsku is assigned by FFN), created exactly once."""
+    no = False
+    specifications = m.Specifications(
+        is_batch=no,
+        is_divisible=no,
+        is_best_before=no,
+        is_serial_number=no,
+        is_bill_of_materials=no,
+        is_packaging=no,
+    )
+    body = m.CreateProduct(name=f"Article {sku}", merchant_sku=sku, specifications=specifications)
     while True:
-        feed = ffn.merchant.outbounds.updates(from_date=watermark)
-        async for outbound in feed:
-            status = str(outbound.status)
-            previous = tally.status.get(outbound.outbound_id)
-            if previous is not None and previous != status:
-                tally.changes += 1
-            if status == m.OutboundStatusType.SHIPPED and previous != status:
-                tally.shipped += 1
-            tally.status[outbound.outbound_id] = status
-        watermark = feed.to
-        finished = not creating.is_set() and tally.shipped >= len(tally.created)
-        if finished or time.monotonic() > deadline():
-            return
-        await asyncio.sleep(0.5)
+        try:
+            done = await creates.create(ffn, creates.PRODUCT, body)
+        except FFNError:
+            await asyncio.sleep(0.2)  # out of retries; sending again is safe
+            continue
+        return Sku(done.value.jfsku, sku)
+
+
+async def _outbound(ffn: FFNClient, outbox: Outbox, order: m.CreateOutbound, tally: _Tally) -> None:
+    """Hand one order over: created, found after a lost answer, or kept in the outbox."""
+    tally.submitted.add(order.merchant_outbound_number)
+    started = time.monotonic()
+    result = await outbox.submit(ffn, creates.OUTBOUND, order)
+    if isinstance(result, Kept):
+        return  # replayed later, exactly once
+    tally.latencies.append(time.monotonic() - started)
+    if result.outcome is CreateOutcome.RECOVERED:
+        tally.found += 1
+    elif result.attempts > 1:
+        tally.recreated += 1
 
 
 async def _scripted_browser(url: str) -> None:
@@ -303,7 +298,8 @@ async def _scripted_browser(url: str) -> None:
 @contextmanager
 def _expected_failures_quiet() -> Iterator[None]:
     """Hide the log lines of failures the demo injects on purpose (unless DEBUG is on)."""
-    levels = {"ffn_async": logging.ERROR}  # the retries of injected 429/503/drops
+    # The retries of injected 429/503/drops, the revoked chain's invalid_grant, the kept writes.
+    levels = {"ffn_async": logging.CRITICAL}
     if logging.getLogger().isEnabledFor(logging.DEBUG):
         yield
         return
@@ -315,6 +311,19 @@ def _expected_failures_quiet() -> Iterator[None]:
     finally:
         for name, level in saved.items():
             logging.getLogger(name).setLevel(level)
+
+
+def _free_port() -> int:
+    """A loopback port nobody listens on now (the redirect catcher's, for both logins)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _login(auth: TokenManager, redirect_uri: str) -> None:
+    """The scripted person's browser login, through the real authorization-code flow."""
+    async with RedirectCatcher(redirect_uri) as catcher:
+        await browser_login(auth, catcher, _SCOPES, _scripted_browser, timeout=30)
 
 
 async def run_demo(options: DemoOptions, progress: ProgressFn | None = None) -> DemoSummary:
@@ -338,75 +347,265 @@ async def run_demo(options: DemoOptions, progress: ProgressFn | None = None) -> 
     with _expected_failures_quiet(), tempfile.TemporaryDirectory(prefix="ffn-async-demo-") as tmp:
         store_url = default_store_url(Path(tmp))
         store = await open_store(store_url)
+        feed_log = Path(tmp) / "feed.log"
         try:
-            async with (
-                fake.run() as environment,
-                RedirectCatcher("http://127.0.0.1:0/callback") as catcher,
-            ):
-                credentials = attrs.evolve(fake.credentials, redirect_uri=catcher.redirect_uri)
-                auth = TokenManager(
-                    credentials, store, key="demo-merchant", environment=environment
-                )
-                async with auth:
+            async with fake.run() as environment:
+                async with RedirectCatcher(f"http://127.0.0.1:{_free_port()}/callback") as catcher:
+                    credentials = attrs.evolve(fake.credentials, redirect_uri=catcher.redirect_uri)
+                    # The fake answers token calls in milliseconds: after invalid_grant, wait 2 s
+                    # (not 10) for a peer's rotation before declaring the chain dead.
+                    auth = TokenManager(
+                        credentials,
+                        store,
+                        key=_ACCOUNT,
+                        environment=environment,
+                        request_timeout=2.0,
+                    )
                     await browser_login(auth, catcher, _SCOPES, _scripted_browser, timeout=30)
-                    async with FFNClient(
-                        auth,
-                        trace_configs=[_count_retries(tally)],
-                        connector_limit=options.concurrency,
-                    ) as ffn:
-                        create_seconds = await _sync_orders(ffn, options, tally, report)
-                    rotations = (await auth.stored()).rotation
+                worker = FeedWorker(
+                    store_url=store_url,
+                    key=_ACCOUNT,
+                    client_id=credentials.client_id,
+                    client_secret=credentials.client_secret,
+                    redirect_uri=credentials.redirect_uri,
+                    api_url=str(environment.api_url),
+                    authorize_url=str(environment.authorize_url),
+                    token_url=str(environment.token_url),
+                    log=str(feed_log),
+                    lease_ttl=_FEED_LEASE,
+                    overlap=_FEED_OVERLAP,
+                    quiet=not logging.getLogger().isEnabledFor(logging.DEBUG),
+                )
+                outbox = Outbox(store, _ACCOUNT)
+                async with auth:
+                    async with (
+                        _FeedProcesses(worker, tally.killed) as feed,
+                        FFNClient(
+                            auth,
+                            trace_configs=[_count_retries(tally)],
+                            connector_limit=options.concurrency,
+                        ) as ffn,
+                    ):
+                        create_seconds = await _sync_orders(
+                            ffn, fake, auth, outbox, feed, options, tally, report
+                        )
+                    rotations = tally.rotations_before + (await auth.stored()).rotation
+                left = await outbox.pending()
         finally:
             await store.close()
-    return _summarize(fake, options, tally, create_seconds, rotations, store_url, began)
+        deliveries = _read_feed_log(feed_log)
+    return _summarize(
+        fake,
+        options,
+        tally,
+        outbox,
+        left,
+        deliveries,
+        create_seconds,
+        rotations,
+        store_url,
+        began,
+    )
+
+
+class _FeedProcesses:
+    """The feed worker processes: one running at a time, killed and replaced on request."""
+
+    def __init__(self, worker: FeedWorker, killed: list[int]) -> None:
+        self.worker = worker
+        self._spawn = multiprocessing.get_context("spawn")
+        self.current: multiprocessing.process.BaseProcess | None = None
+        self.killed = killed
+
+    async def __aenter__(self) -> _FeedProcesses:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        process = self.current
+        if process is not None and process.pid is not None:
+            if process.is_alive():
+                os.kill(process.pid, signal.SIGTERM)
+            await asyncio.to_thread(process.join, 30)
+            if process.is_alive():
+                process.kill()
+
+    def start(self) -> None:
+        self.current = self._spawn.Process(target=run_feed_worker, args=(self.worker,))
+        self.current.start()
+
+    async def kill_and_restart(self) -> None:
+        """SIGKILL the running worker (no chance to commit or clean up) and start another."""
+        process = self.current
+        assert process is not None
+        assert process.pid is not None
+        os.kill(process.pid, signal.SIGKILL)
+        await asyncio.to_thread(process.join, 10)
+        self.killed.append(process.pid)
+        self.start()
+
+
+@attrs.frozen
+class _Delivery:
+    """One ``D`` line of the feed log, with the process that wrote it and its commit state."""
+
+    pid: int
+    outbound_id: str
+    status: str
+    updated_at: str
+    committed: bool
+
+
+def _read_feed_log(path: Path) -> list[_Delivery]:
+    """Deliveries in order; ``committed`` is whether the writer later committed that batch."""
+    if not path.exists():
+        return []
+    deliveries: list[_Delivery] = []
+    open_batch: dict[int, list[int]] = {}  # pid -> indexes into deliveries
+    for line in path.read_text().splitlines():
+        head, _, rest = line.partition(" ")
+        pid_text, _, rest = rest.partition(" ")
+        if not pid_text.isdigit():
+            continue
+        pid = int(pid_text)
+        if head == "L":
+            open_batch[pid] = []
+        elif head == "D":
+            outbound_id, status, stamp = rest.split(" ")
+            open_batch.setdefault(pid, []).append(len(deliveries))
+            deliveries.append(_Delivery(pid, outbound_id, status, stamp, False))
+        elif head == "C":
+            for index in open_batch.pop(pid, []):
+                deliveries[index] = attrs.evolve(deliveries[index], committed=True)
+    return deliveries
+
+
+def _log_tail(path: Path) -> list[str]:
+    """The last complete lines of the feed log (a few KiB)."""
+    try:
+        with path.open("rb") as file:
+            file.seek(max(0, file.seek(0, os.SEEK_END) - 4096))
+            lines = file.read().decode().split("\n")
+    except FileNotFoundError:
+        return []
+    return lines[1:-1]  # the first may be cut, the last is unfinished (or empty)
 
 
 async def _sync_orders(
-    ffn: FFNClient, options: DemoOptions, tally: _Tally, report: ProgressFn
+    ffn: FFNClient,
+    fake: FakeFFN,
+    auth: TokenManager,
+    outbox: Outbox,
+    feed: _FeedProcesses,
+    options: DemoOptions,
+    tally: _Tally,
+    report: ProgressFn,
 ) -> float:
-    """Create the orders and follow the feed; return the seconds the creates took."""
+    """Create the orders through the outbox while the chain dies and the feed worker is killed;
+    wait until the feed has delivered every order shipped. Returns the seconds the creates took.
+    """
     warehouses = await ffn.merchant.warehouses.list(top=1)
     warehouse_id = warehouses.items[0].warehouse_id
     run = f"DEMO-{int(time.time()):x}"
     products = await asyncio.gather(
-        *(_product(ffn, f"{run}-SKU-{n:02d}", tally) for n in range(_PRODUCTS))
+        *(_product(ffn, f"{run}-SKU-{n:02d}") for n in range(_PRODUCTS))
     )
     queue: asyncio.Queue[int] = asyncio.Queue()
     for index in range(options.orders):
         queue.put_nowait(index)
+    revoke_after = None if options.revoke_at is None else int(options.orders * options.revoke_at)
+    relogin: asyncio.Task[None] | None = None
+
+    async def relogin_when_dead() -> None:
+        # The person logs in again once the account is marked as needing it.
+        for _ in range(600):
+            dead = await auth.stored()
+            if dead.reauthorization_required:
+                tally.rotations_before = dead.rotation
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        assert auth.credentials.redirect_uri is not None
+        await _login(auth, auth.credentials.redirect_uri)
+        tally.relogins += 1
 
     async def worker() -> None:
+        nonlocal relogin
         while not queue.empty():
             index = queue.get_nowait()
+            if revoke_after is not None and index >= revoke_after and not tally.revoked:
+                tally.revoked = True
+                fake.oauth.revoke_all()  # the refresh chain dies mid-run
+                relogin = asyncio.create_task(relogin_when_dead())
             product = products[index % len(products)]
             order = _order(f"{run}-{index:05d}", warehouse_id, product, index)
-            await _outbound(ffn, order, tally)
-            report("creating orders", len(tally.created), options.orders)
+            await _outbound(ffn, outbox, order, tally)
+            report("creating orders", len(tally.submitted), options.orders)
 
-    creating = asyncio.Event()
-    creating.set()
-    follow_until = [float("inf")]
-    follower = asyncio.create_task(_follow(ffn, tally, creating, lambda: follow_until[0]))
+    async def kill_mid_batch() -> None:
+        # Once a batch has been committed, wait for the worker to be inside the next one.
+        log, committed = Path(feed.worker.log), False
+        while True:
+            tail = await asyncio.to_thread(_log_tail, log)
+            committed = committed or any(line.startswith("C ") for line in tail)
+            if committed and tail and tail[-1].startswith("D "):
+                break
+            await asyncio.sleep(0.01)
+        await feed.kill_and_restart()
+
+    killer = asyncio.create_task(kill_mid_batch()) if options.kill_feed_worker else None
     started = time.monotonic()
     try:
         await asyncio.gather(*(worker() for _ in range(options.concurrency)))
+        if relogin is not None:
+            await relogin
+        deadline = time.monotonic() + options.feed_timeout
+        while await outbox.pending() and time.monotonic() < deadline:
+            replayed = await outbox.replay(ffn, wait=5.0)
+            if replayed.stopped:
+                await asyncio.sleep(0.2)
         create_seconds = time.monotonic() - started
-        creating.clear()
-        follow_until[0] = time.monotonic() + options.feed_timeout
-        while not follower.done():
-            report("orders seen shipped in the change feed", tally.shipped, options.orders)
-            await asyncio.wait([follower], timeout=0.1)
-        report("orders seen shipped in the change feed", tally.shipped, options.orders)
-        await follower
+        numbers, complete_at = tally.submitted, None
+        while time.monotonic() < deadline:
+            shipped = await asyncio.to_thread(_shipped_delivered, fake, numbers, feed.worker.log)
+            report("orders seen shipped in the change feed", shipped, options.orders)
+            if shipped >= options.orders:
+                complete_at = complete_at or time.monotonic()
+                # Give the kill a moment if it has not happened yet (a tiny run may finish first).
+                if killer is None or killer.done() or time.monotonic() - complete_at > 5:
+                    break
+            await asyncio.sleep(0.2)
     finally:
-        follower.cancel()
+        for task in (killer, relogin):
+            if task is not None and not task.done():
+                task.cancel()
+    if killer is not None and killer.done() and not killer.cancelled():
+        killer.result()
     return create_seconds
+
+
+def _ids_of(fake: FakeFFN, numbers: set[str]) -> dict[str, dict[str, Any]]:
+    """The server's outbounds of this run, by outbound id."""
+    return {
+        o["outboundId"]: o
+        for o in fake.api.outbounds.collection.live()
+        if o["merchantOutboundNumber"] in numbers
+    }
+
+
+def _shipped_delivered(fake: FakeFFN, numbers: set[str], log: str) -> int:
+    ids = _ids_of(fake, numbers)
+    delivered = _read_feed_log(Path(log))
+    return len({d.outbound_id for d in delivered if d.status == "Shipped" and d.outbound_id in ids})
 
 
 def _summarize(
     fake: FakeFFN,
     options: DemoOptions,
     tally: _Tally,
+    outbox: Outbox,
+    left: int,
+    deliveries: list[_Delivery],
     create_seconds: float,
     rotations: int,
     store_url: str,
@@ -415,15 +614,33 @@ def _summarize(
     stats = fake.stats
     numbers = [o["merchantOutboundNumber"] for o in fake.api.outbounds.collection.live()]
     on_server = set(numbers)
-    duplicates = stats.duplicate_outbound_creates + (len(numbers) - len(on_server))
-    lost = sum(1 for number in tally.created if number not in on_server) + (
-        options.orders - len(tally.created)
+    # A create sent again after a lost answer is refused by FFN as a duplicate and leads to the
+    # existing order (safe creates): only a second *object* is a duplicate.
+    duplicates = len(numbers) - len(on_server)
+    lost = sum(1 for number in tally.submitted if number not in on_server) + (
+        options.orders - len(tally.submitted)
     )
+    objects = _ids_of(fake, tally.submitted)
+    final = {(i, o["modificationInfo"]["updatedAt"]) for i, o in objects.items()}
+    mine = [d for d in deliveries if d.outbound_id in objects]
+    versions = Counter((d.outbound_id, d.updated_at) for d in mine)
+    delivered = {v for v in versions if v in final}
+    # A repeat is expected only of what a killed worker delivered and never committed.
+    uncommitted = {
+        (d.outbound_id, d.updated_at) for d in mine if d.pid in tally.killed and not d.committed
+    }
+    repeats = {v: n - 1 for v, n in versions.items() if n > 1}
+    after_crash = sum(n for v, n in repeats.items() if v in uncommitted)
+    statuses: dict[str, list[str]] = {}
+    for d in mine:
+        seen = statuses.setdefault(d.outbound_id, ["Pending"])
+        if seen[-1] != d.status:
+            seen.append(d.status)
     latencies = sorted(tally.latencies) or [0.0]
     p50, p95 = (latencies[min(len(latencies) - 1, int(q * len(latencies)))] for q in (0.5, 0.95))
     return DemoSummary(
         orders=options.orders,
-        created=len(on_server & set(tally.created)),
+        created=len(on_server & tally.submitted),
         duplicates=duplicates,
         lost=lost,
         requests=stats.api_requests,
@@ -434,8 +651,21 @@ def _summarize(
         faults=dict(stats.faults),
         answers_lost_found=tally.found,
         answers_lost_recreated=tally.recreated,
-        status_changes=tally.changes,
-        shipped_seen=tally.shipped,
+        resent_refused=stats.duplicate_outbound_creates,
+        status_changes=sum(len(s) - 1 for s in statuses.values()),
+        shipped_seen=len({d.outbound_id for d in mine if d.status == "Shipped"}),
+        chain_revoked=tally.revoked,
+        relogins=tally.relogins,
+        outbox_kept=outbox.stats.kept,
+        outbox_replayed=outbox.stats.replayed,
+        outbox_left=left,
+        feed_final_versions=len(final),
+        feed_delivered=len(delivered),
+        feed_missed=len(final - delivered),
+        feed_deliveries=len(mine),
+        feed_worker_kills=len(tally.killed),
+        feed_redelivered_after_crash=after_crash,
+        feed_redelivered_otherwise=sum(repeats.values()) - after_crash,
         latency_p50_ms=p50 * 1000,
         latency_p95_ms=p95 * 1000,
         create_seconds=create_seconds,
