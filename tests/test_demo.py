@@ -59,6 +59,8 @@ async def test_demo_recovers_lost_answers_without_duplicates() -> None:
             drop=0.1,
             drop_after=0.15,
             seed=3,
+            revoke_at=None,  # this test is about lost answers only
+            kill_feed_worker=False,
         )
     )
     assert summary.answers_lost_found > 0
