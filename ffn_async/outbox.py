@@ -31,7 +31,7 @@ import asyncio
 import datetime as dt
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
@@ -66,6 +66,7 @@ __all__ = [
 log = logging.getLogger("ffn_async.outbox")
 
 B = TypeVar("B")
+R = TypeVar("R")
 T = TypeVar("T")
 
 OUTBOX_PREFIX: Final = "ffn-outbox:"
@@ -267,7 +268,7 @@ class Outbox:
         """How many entries wait for a replay (failed ones not counted)."""
         return sum(1 for e in (await self._state()).entries if e.failed is None)
 
-    async def _change(self, change: Any) -> Any:
+    async def _change(self, change: Callable[[_State], tuple[_State | None, R]]) -> R:
         """Apply ``change(state) -> (new state | None, result)`` as a compare-and-set, retried."""
         async with self._writing:
             for attempt in range(_SAVE_TRIES):
@@ -293,14 +294,14 @@ class Outbox:
         params: Mapping[str, Any],
         reason: str,
     ) -> OutboxEntry:
-        def append(state: _State) -> tuple[_State, OutboxEntry]:
+        def append(state: _State) -> tuple[_State | None, OutboxEntry]:
             entry = OutboxEntry(
                 state.next_id, kind.name, number, body, dict(path_params), dict(params),
                 reason=reason,
             )  # fmt: skip
             return _State(state.next_id + 1, (*state.entries, entry), state.version), entry
 
-        entry: OutboxEntry = await self._change(append)
+        entry = await self._change(append)
         self.stats.kept += 1
         log.warning("outbox %r: kept %s %s (%s)", self.name, kind.name, number, reason)
         return entry
@@ -471,8 +472,7 @@ class Outbox:
                 return None, False
             return _State(state.next_id, kept, state.version), True
 
-        removed: bool = await self._change(remove)
-        return removed
+        return await self._change(remove)
 
     async def _mark(self, entry_id: int, *, reason: str = "", failed: str | None = None) -> None:
         def mark(state: _State) -> tuple[_State | None, None]:

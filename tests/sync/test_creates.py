@@ -177,3 +177,14 @@ async def test_a_create_cut_before_processing_is_sent_again(
     done = await creates.create(ffn, creates.PRODUCT, body)
     assert len(CASES["product"].on_server(fake, number)) == 1
     assert (done.outcome, done.attempts) == (CreateOutcome.CREATED, 2)
+
+
+def test_every_kind_is_one_generated_create() -> None:
+    """The table matches the generated namespace: each kind is the path of exactly one POST."""
+    from ffn_async.api._registry import OPERATIONS
+
+    for kind in creates.KINDS.values():
+        posts = [op for op in OPERATIONS.values() if (op.method, op.path) == ("POST", kind.path)]
+        assert len(posts) == 1, kind.name
+        assert creates.kind_for_path("POST", kind.path) is kind
+    assert creates.kind_for_path("GET", creates.OUTBOUND.path) is None
