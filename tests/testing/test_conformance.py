@@ -12,23 +12,19 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
-import pytest
-from yarl import URL
-
 from ffn_async.testing.pytest_plugin import RunningFake
 
+from .raw_client import ADDRESS, Caller, seed
 from .spec_check import operation, operations, shape, validation_errors
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake picture").decode()
 PDF = base64.b64encode(b"%PDF-1.4 fake invoice").decode()
 CANCEL = {"status": "Canceled", "cancelReasonCode": "CustomerRequest"}
-ADDRESS = {"street": "Hauptstr. 1", "city": "Köln", "zip": "50667", "country": "DE"}
 
 
 @dataclass
@@ -462,49 +458,6 @@ def fill_path(template: str, ctx: dict[str, str]) -> str:
     return "/".join(segments)
 
 
-class Caller:
-    """Plain aiohttp with a bearer token: the fake is tested on its own, not through the client."""
-
-    def __init__(self, fake: RunningFake, session: aiohttp.ClientSession) -> None:
-        self.fake = fake
-        self.session = session
-        self.token = str(fake.server.issue_token()["access_token"])
-
-    async def __call__(
-        self, method: str, path: str, query: dict[str, str] | None = None, body: Any = None
-    ) -> tuple[int, str, bytes]:
-        url = URL(str(self.fake.environment.api_url) + path, encoded=True)
-        if query:
-            url = url.update_query(query)
-        async with self.session.request(
-            method, url, json=body, headers={"Authorization": f"Bearer {self.token}"}
-        ) as resp:
-            return resp.status, resp.content_type, await resp.read()
-
-
-@pytest.fixture
-async def call(ffn_fake: RunningFake) -> AsyncIterator[Caller]:
-    async with aiohttp.ClientSession() as session:
-        yield Caller(ffn_fake, session)
-
-
-def seed(fake: RunningFake) -> dict[str, str]:
-    """A product with stock in the default warehouse; the ids the plan starts from."""
-    api = fake.server.api
-    product = api.add_product("SKU-1", "Widget")
-    api.adjust_stock(product["jfsku"], 20)
-    return {
-        "jfsku": product["jfsku"],
-        "warehouse": api.default_warehouse_id,
-        "warehouseId": api.default_warehouse_id,
-        "merchant": api.merchant_id,
-        "fulfillerId": api.fulfiller_id,
-        "shippingMethodId": api.default_shipping_method_id,
-        "number": "1",
-        "merchantDocumentId": "Rechnung RE-1",
-    }
-
-
 def check(api: str, op: dict[str, Any], status: int, content_type: str, raw: bytes) -> list[str]:
     """Problems with one answer: undocumented status, wrong media type, schema errors."""
     documented = op["responses"].get(str(status))
@@ -554,3 +507,313 @@ async def test_every_operation_answers_as_documented(ffn_fake: RunningFake, call
             for key, get in step.save.items():
                 ctx[key] = str(get(answer))
     assert not failures, "\n".join(failures)
+
+
+@dataclass
+class Refusal:
+    """A call the fake must refuse with a documented status and FFN error code."""
+
+    step: Step
+    status: int
+    code: str
+
+
+def refusals() -> list[Refusal]:
+    """Documented error answers: missing objects, duplicates, locks, versions, expiry."""
+    outbound = {
+        "merchantOutboundNumber": "ORDER-1",
+        "warehouseId": "{warehouse}",
+        "currency": "EUR",
+        "shippingAddress": ADDRESS,
+        "items": [{"outboundItemId": "1", "jfsku": "{jfsku}", "quantity": 1}],
+    }
+    merchant_return = {
+        "merchantReturnNumber": "RET-1",
+        "warehouseId": "{warehouse}",
+        "customerAddress": ADDRESS,
+        "items": [{"jfsku": "{jfsku}", "quantity": 2}],
+    }
+    missing = "MERC02ZZZZ"
+    return [
+        Refusal(
+            m("GET", "/outbounds/{outboundId}", ids={"outboundId": missing}),
+            404,
+            "Outbounds_OutboundNotFound",
+        ),
+        Refusal(
+            f("GET", "/outbounds/{outboundId}", ids={"outboundId": missing}),
+            404,
+            "Outbounds_OutboundNotFound",
+        ),
+        Refusal(
+            m("GET", "/products/{jfsku}", ids={"jfsku": "MERC01ZZZZZ"}),
+            404,
+            "Products_ProductNotFound",
+        ),
+        Refusal(
+            m("GET", "/inbounds/{inboundId}", ids={"inboundId": "NOPE"}),
+            404,
+            "Inbounds_InboundNotFound",
+        ),
+        Refusal(
+            m("GET", "/returns/{returnId}", ids={"returnId": "NOPE"}), 404, "Returns_ReturnNotFound"
+        ),
+        Refusal(
+            f("GET", "/warehouses/{warehouseId}", ids={"warehouseId": "FULF04ZZ-00000-0001"}),
+            404,
+            "Warehouses_WarehouseNotFound",
+        ),
+        Refusal(
+            m("GET", "/shippingmethods/{shippingMethodId}", ids={"shippingMethodId": "NOPE"}),
+            404,
+            "ShippingMethods_ShippingMethodNotFound",
+        ),
+        Refusal(
+            m("GET", "/credentials/amazonSfp/{credentialId}", ids={"credentialId": "NOPE"}),
+            404,
+            "Credentials_CredentialNotFound",
+        ),
+        Refusal(
+            m("GET", "/products/{jfsku}/pictures/{number}", ids={"number": "9"}),
+            404,
+            "Products_PictureNotFound",
+        ),
+        # Duplicates: a create that already happened is refused with the existing object's id.
+        Refusal(
+            m(
+                "POST",
+                "/products",
+                body={"merchantSku": "SKU-1", "name": "Again", "identifier": {}},
+            ),
+            400,
+            "Products_DuplicateProduct",
+        ),
+        Refusal(m("POST", "/outbounds", body=outbound), 400, "Outbounds_NotCanceledOutboundExists"),
+        Refusal(
+            m(
+                "POST",
+                "/inbounds",
+                body={
+                    "merchantInboundNumber": "IN-1",
+                    "warehouseId": "{warehouse}",
+                    "items": [{"inboundItemId": "1", "jfsku": "{jfsku}", "quantity": 1}],
+                },
+            ),
+            400,
+            "Inbounds_DuplicateInbound",
+        ),
+        Refusal(m("POST", "/returns", body=merchant_return), 400, "Returns_DuplicateReturn"),
+        Refusal(
+            m(
+                "POST",
+                "/credentials/amazonSfp",
+                body={"sellerId": "A1SELLER", "mwsAuthToken": "t", "platform": "Amazon_de"},
+            ),
+            400,
+            "Credentials_DuplicateCredential",
+        ),
+        Refusal(
+            m("POST", "/products/{jfsku}/pictures", body={"data": PNG, "number": 1}),
+            400,
+            "Products_PictureWithNumberAlreadyExists",
+        ),
+        Refusal(
+            m(
+                "POST",
+                "/outbounds/{outboundId}/attachments",
+                body={
+                    "merchantDocumentId": "Rechnung RE-1",
+                    "documentType": "Invoice",
+                    "data": PDF,
+                },
+            ),
+            400,
+            "Outbounds_DuplicateAttachmentId",
+        ),
+        # Creation in progress elsewhere (the test locks ORDER-LOCKED first).
+        Refusal(
+            m("POST", "/outbounds", body={**outbound, "merchantOutboundNumber": "ORDER-LOCKED"}),
+            423,
+            "Outbounds_OutboundCreationIsLocked",
+        ),
+        # Returns: a stale objectVersion, then the fulfiller's lock seen by the merchant.
+        Refusal(
+            m(
+                "PATCH",
+                "/returns/{returnId}",
+                query={"objectVersion": "2020-01-01T00:00:00+00:00"},
+                body={"internalNote": "x"},
+            ),
+            400,
+            "Shared_OutdatedObject",
+        ),
+        Refusal(f("PUT", "/returns/{returnId}/lock"), 204, ""),
+        Refusal(
+            m("PATCH", "/returns/{returnId}", body={"internalNote": "x"}),
+            403,
+            "Returns_ReturnIsLocked",
+        ),
+        Refusal(m("PUT", "/returns/{returnId}/unlock"), 403, "Returns_ReturnIsLocked"),
+        Refusal(
+            m("POST", "/returns/{returnId}/items/{returnItemId}", body={"quantity": 1}),
+            403,
+            "Returns_ReturnIsLocked",
+        ),
+        Refusal(f("PUT", "/returns/{returnId}/unlock"), 204, ""),
+        Refusal(
+            m("POST", "/returns/{returnId}/items/{returnItemId}", body={"quantity": 5}),
+            400,
+            "Returns_NotEnoughQuantity",
+        ),
+        # Too late to cancel: 403 on the merchant API.
+        Refusal(
+            f("PUT", "/outbounds/{outboundId}/status", body={"status": "Pickprocess"}), 204, ""
+        ),
+        Refusal(
+            m("PUT", "/outbounds/{outboundId}/status", body=CANCEL),
+            403,
+            "Outbounds_OutboundStatusChangeForbidden",
+        ),
+        Refusal(
+            f(
+                "PUT",
+                "/outbounds/{outboundId}/status",
+                query={"objectVersion": "2020-01-01T00:00:00+00:00"},
+                body={"status": "Locked"},
+            ),
+            400,
+            "Shared_OutdatedObject",
+        ),
+        # Attachments: 410 once deleted (and, below, once expired).
+        Refusal(m("DELETE", "/outbounds/{outboundId}/attachments/{merchantDocumentId}"), 204, ""),
+        Refusal(
+            m("GET", "/outbounds/{outboundId}/attachments/{merchantDocumentId}"),
+            410,
+            "Outbounds_OutboundAttachmentDeleted",
+        ),
+        Refusal(
+            m("DELETE", "/outbounds/{outboundId}/attachments/{merchantDocumentId}"),
+            410,
+            "Outbounds_OutboundAttachmentDeleted",
+        ),
+        Refusal(
+            m(
+                "GET",
+                "/outbounds/{outboundId}/attachments/{merchantDocumentId}",
+                ids={"merchantDocumentId": "nope"},
+            ),
+            404,
+            "Outbounds_AttachmentNotFound",
+        ),
+    ]
+
+
+async def test_refusals_answer_documented_statuses_and_error_shapes(
+    ffn_fake: RunningFake, call: Caller
+) -> None:
+    ctx = seed(ffn_fake)
+    api = ffn_fake.server.api
+    # What the refusals collide with.
+    jfsku = ctx["jfsku"]
+    for step in (
+        m(
+            "POST",
+            "/outbounds",
+            body={
+                "merchantOutboundNumber": "ORDER-1",
+                "warehouseId": ctx["warehouse"],
+                "currency": "EUR",
+                "shippingAddress": ADDRESS,
+                "items": [{"jfsku": jfsku, "quantity": 1}],
+            },
+            save={"outboundId": lambda r: r["outboundId"]},
+        ),
+        m(
+            "POST",
+            "/inbounds",
+            body={
+                "merchantInboundNumber": "IN-1",
+                "warehouseId": ctx["warehouse"],
+                "items": [{"jfsku": jfsku, "quantity": 1}],
+            },
+        ),
+        m(
+            "POST",
+            "/returns",
+            body={
+                "merchantReturnNumber": "RET-1",
+                "warehouseId": ctx["warehouse"],
+                "customerAddress": ADDRESS,
+                "items": [{"jfsku": jfsku, "quantity": 2}],
+            },
+            save={
+                "returnId": lambda r: r["returnId"],
+                "returnItemId": lambda r: r["items"][0]["returnItemId"],
+            },
+        ),
+        m(
+            "POST",
+            "/credentials/amazonSfp",
+            body={"sellerId": "A1SELLER", "mwsAuthToken": "t", "platform": "Amazon_de"},
+        ),
+        m("POST", "/products/{jfsku}/pictures", body={"data": PNG, "number": 1}),
+        m(
+            "POST",
+            "/outbounds/{outboundId}/attachments",
+            body={"merchantDocumentId": "Rechnung RE-1", "documentType": "Invoice", "data": PDF},
+        ),
+    ):
+        status, _, raw = await call(step.method, fill_path(step.path, ctx), None, step.body)
+        assert status == 201, raw
+        for key, get in step.save.items():
+            ctx[key] = str(get(json.loads(raw)))
+    api.lock_outbound_creation("ORDER-LOCKED")
+
+    failures = []
+    for refusal in refusals():
+        step = refusal.step
+        op = operation(step.api, step.method, step.path)
+        status, content_type, raw = await call(
+            step.method,
+            fill_path(step.path, {**ctx, **step.ids}),
+            fill(step.query, ctx),
+            fill(step.body, ctx),
+        )
+        label = f"{step.api} {step.method} {step.path} -> {refusal.code or refusal.status}"
+        if status != refusal.status:
+            failures.append(f"{label}: {status}: {raw[:300]!r}")
+            continue
+        failures += [f"{label}: {p}" for p in check(step.api, op, status, content_type, raw)]
+        if refusal.code and json.loads(raw)["errorCode"]["code"] != refusal.code:
+            failures.append(f"{label}: code {json.loads(raw)['errorCode']['code']}")
+    assert not failures, "\n".join(failures)
+
+
+async def test_an_attachment_answers_410_once_expired(ffn_fake: RunningFake, call: Caller) -> None:
+    ctx = seed(ffn_fake)
+    body = {
+        "merchantOutboundNumber": "EXP-1",
+        "warehouseId": ctx["warehouse"],
+        "currency": "EUR",
+        "shippingAddress": ADDRESS,
+        "items": [{"jfsku": ctx["jfsku"], "quantity": 1}],
+    }
+    _, _, raw = await call("POST", "/v1/merchant/outbounds", None, body)
+    outbound_id = json.loads(raw)["outboundId"]
+    path = f"/v1/merchant/outbounds/{outbound_id}/attachments"
+    document = {"merchantDocumentId": "INV-1", "documentType": "Invoice", "data": PDF}
+    status, _, raw = await call("POST", path, None, document)
+    attachment = json.loads(raw)
+    assert (status, attachment["mimeType"], attachment["size"]) == (201, "application/pdf", 21)
+    status, _, raw = await call("GET", f"/v1/fulfiller/outbounds/{outbound_id}/attachments/INV-1")
+    assert (status, json.loads(raw)["data"]) == (200, PDF)
+    ffn_fake.server.clock.advance(91 * 24 * 3600)
+    call.token = str(ffn_fake.server.issue_token()["access_token"])  # the old one expired too
+    for side in ("merchant", "fulfiller"):
+        status, content_type, raw = await call(
+            "GET", f"/v1/{side}/outbounds/{outbound_id}/attachments/INV-1"
+        )
+        assert status == 410
+        assert json.loads(raw)["errorCode"]["code"] == "Outbounds_AttachmentIsNoLongerAvailable"
+        op = operation(side, "GET", f"/v1/{side}/outbounds/{{}}/attachments/{{}}")
+        assert check(side, op, status, content_type, raw) == []
