@@ -136,10 +136,6 @@ class Outbounds:
             routes += [
                 web.get(base, list_handler(side, "Outbound", self.collection)),
                 web.get(f"{base}/updates", feed_handler(side, "Outbound", self.collection, chunk)),
-                web.get(
-                    f"{base}/shipping-notifications/updates",
-                    feed_handler(side, "OutboundShippingNotification", self.notifications, chunk),
-                ),
                 web.get(one, get_handler(side, "Outbound", self._finder(side))),
                 web.get(f"{one}/shipping-notifications", self._list_notifications(side)),
                 web.get(
@@ -149,7 +145,12 @@ class Outbounds:
                 web.get(f"{one}/attachments/{{merchantDocumentId}}", self._get_attachment(side)),
             ]
         merchant, fulfiller = "/v1/merchant/outbounds", "/v1/fulfiller/outbounds"
+        notifications = feed_handler(
+            "merchant", "OutboundShippingNotification", self.notifications, chunk
+        )
         return [
+            # Only the merchant spec has this feed.
+            web.get(f"{merchant}/shipping-notifications/updates", notifications),
             web.post(f"{fulfiller}/status", self._change_status_bulk),
             *routes,
             web.post(merchant, self._create),

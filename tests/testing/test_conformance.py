@@ -817,3 +817,13 @@ async def test_an_attachment_answers_410_once_expired(ffn_fake: RunningFake, cal
         assert json.loads(raw)["errorCode"]["code"] == "Outbounds_AttachmentIsNoLongerAvailable"
         op = operation(side, "GET", f"/v1/{side}/outbounds/{{}}/attachments/{{}}")
         assert check(side, op, status, content_type, raw) == []
+
+
+def test_the_fake_serves_nothing_the_specs_do_not_have() -> None:
+    """Every API route is a spec operation (or the Shared API's ``users/current``)."""
+    from ffn_async.testing.api import FakeAPI
+
+    served = {(r.method, shape(r.path)) for r in FakeAPI().routes()}
+    documented = {(op["method"], shape(op["path"])) for _, op in operations()}
+    assert served - documented == {("GET", "/v1/users/current")}
+    assert documented - served == set()
