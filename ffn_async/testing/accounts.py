@@ -187,6 +187,13 @@ class Accounts:
         body = await read_json(request)
         require(body, "warehouseId", "shippingMethods")
         self.api.warehouses.known(body["warehouseId"])
+        if self.warehouse_authorized(body["warehouseId"]):
+            raise ApiFailure(
+                400,
+                "Warehouses_WarehouseAlreadyAuthorized",
+                f"warehouse {body['warehouseId']} is already authorized to the merchant",
+                {"WarehouseId": body["warehouseId"], "MerchantId": self.api.merchant_id},
+            )
         methods = [str(m.get("shippingMethodId")) for m in body["shippingMethods"]]
         for method_id in methods:
             self.api.shipping_methods.known(method_id)
@@ -211,6 +218,13 @@ class Accounts:
         body = await read_json(request)
         require(body, "shippingMethodId")
         self.api.shipping_methods.known(body["shippingMethodId"])
+        if any(m["shippingMethodId"] == body["shippingMethodId"] for m in entry["shippingMethods"]):
+            raise ApiFailure(
+                400,
+                "Authorizations_ShippingMethodAuthorizationExists",
+                f"shipping method {body['shippingMethodId']} is already authorized here",
+                {"ShippingMethodId": body["shippingMethodId"], "WarehouseId": entry["warehouseId"]},
+            )
         self.authorize_warehouse(entry["warehouseId"], [body["shippingMethodId"]], external=False)
         return json_response(project("fulfiller", "Authorization", self._authorization()), 201)
 

@@ -366,7 +366,13 @@ class Outbounds:
     def _ship(
         self, outbound: dict[str, Any], body: Mapping[str, Any], external: bool
     ) -> dict[str, Any]:
-        self._check_open(outbound, OPEN, "Shipped", 403)
+        if outbound["status"] not in OPEN:
+            raise ApiFailure(
+                403,
+                "Outbounds_OutboundShippingNotificationStatusForbidden",
+                f"an outbound in status {outbound['status']} cannot be shipped",
+                {"OutboundId": outbound["outboundId"], "Status": outbound["status"]},
+            )
         open_items = [dict(i) for i in outbound["items"]]
         requested = body.get("items") or [
             {
@@ -380,9 +386,19 @@ class Outbounds:
         shipped = []
         for number, line in enumerate(requested, 1):
             match = next((i for i in open_items if i["quantityOpen"] and _same(i, line)), None)
-            if match is None:
-                raise invalid("a shipped item matches no open outbound item", "items")
-            quantity = min(line.get("quantity", 0), match["quantityOpen"])
+            quantity = line.get("quantity", 0)
+            if match is None or quantity > match["quantityOpen"]:
+                raise ApiFailure(
+                    400,
+                    "Outbounds_OutboundShippingNotificationNotEnoughQuantityOpen",
+                    "a shipped line exceeds what is open of the outbound's items",
+                    {
+                        "OutboundId": outbound["outboundId"],
+                        "Jfsku": line.get("jfsku"),
+                        "MerchantSku": line.get("merchantSku"),
+                        "QuantityOpen": match["quantityOpen"] if match else 0,
+                    },
+                )
             match["quantityOpen"] -= quantity
             shipped.append(
                 {
@@ -498,13 +514,21 @@ class Outbounds:
         self.collection.update(outbound_id, {"attachments": attachments})
         return json_response(project("merchant", "OutboundAttachment", attachment), 201)
 
-    def _attachment(self, outbound: Mapping[str, Any], document_id: str) -> dict[str, Any]:
+    def _attachment(
+        self, outbound: Mapping[str, Any], document_id: str, side: Side = "merchant"
+    ) -> dict[str, Any]:
         outbound_id = outbound["outboundId"]
         meta = {"OutboundId": outbound_id, "MerchantDocumentId": document_id}
         stored = self.attachment_data.get((outbound_id, document_id))
         if stored is None:
             raise ApiFailure(
-                404, "Outbounds_AttachmentNotFound", f"attachment {document_id!r} not found", meta
+                404,
+                # The two specs name this error differently.
+                "Outbounds_AttachmentNotFound"
+                if side == "merchant"
+                else "Outbounds_OutboundAttachmentNotFound",
+                f"attachment {document_id!r} not found",
+                meta,
             )
         if stored["deleted"]:
             raise ApiFailure(
@@ -525,7 +549,7 @@ class Outbounds:
     def _get_attachment(self, side: Side) -> Handler:
         async def handler(request: web.Request) -> web.Response:
             outbound = self.find(request.match_info["outboundId"], side)
-            stored = self._attachment(outbound, request.match_info["merchantDocumentId"])
+            stored = self._attachment(outbound, request.match_info["merchantDocumentId"], side)
             return json_response(project(side, "OutboundAttachmentData", stored))
 
         return handler
@@ -562,7 +586,7 @@ class Outbounds:
         if label is None:
             raise ApiFailure(
                 404,
-                "Outbounds_ShippingLabelNotFound",
+                "Outbounds_OutboundShippingLabelNotFound",
                 f"outbound {outbound['outboundId']} has no shipping label {label_id!r}",
                 {"OutboundId": outbound["outboundId"], "ShippingLabelId": label_id},
             )

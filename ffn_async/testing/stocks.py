@@ -261,13 +261,9 @@ class Stocks:
     async def _adjust(self, request: web.Request) -> web.Response:
         body = await read_json(request)
         require(body, "jfsku", "warehouseId", "fulfillerTimestamp")
-        self.api.products.known(body["jfsku"])
-        try:
-            self.api.warehouses.collection.get(str(body["warehouseId"]))
-        except ApiFailure as exc:
-            raise ApiFailure(
-                404, exc.code, exc.message, {"WarehouseId": body["warehouseId"]}
-            ) from None
+        # This operation answers 404 for a product or warehouse that does not exist.
+        self.api.products.collection.get(str(body["jfsku"]))
+        self.api.warehouses.collection.get(str(body["warehouseId"]))
         quantity = body.get("quantity") or 0
         blocked = body.get("quantityBlocked") or 0
         if not quantity and not blocked:

@@ -684,6 +684,79 @@ def refusals() -> list[Refusal]:
             400,
             "Shared_OutdatedObject",
         ),
+        Refusal(
+            f(
+                "POST",
+                "/outbounds/{outboundId}/shipping-notifications",
+                body={
+                    "fulfillerShippingNotificationNumber": "SN-X",
+                    "items": [{"jfsku": "{jfsku}", "quantity": 5}],
+                    "packages": [
+                        {
+                            "freightOption": "Parcel",
+                            "identifier": [],
+                            "shippingDate": "2024-05-01T12:00:00+00:00",
+                            "shippingMethodId": "{shippingMethodId}",
+                        }
+                    ],
+                },
+            ),
+            400,
+            "Outbounds_OutboundShippingNotificationNotEnoughQuantityOpen",
+        ),
+        Refusal(
+            f(
+                "GET",
+                "/outbounds/{outboundId}/shipping-labels/{shippingLabelId}",
+                ids={"shippingLabelId": "nope"},
+            ),
+            404,
+            "Outbounds_OutboundShippingLabelNotFound",
+        ),
+        Refusal(
+            f(
+                "GET",
+                "/outbounds/{outboundId}/attachments/{merchantDocumentId}",
+                ids={"merchantDocumentId": "nope"},
+            ),
+            404,
+            "Outbounds_OutboundAttachmentNotFound",
+        ),
+        Refusal(
+            f(
+                "POST",
+                "/stocks/adjustments",
+                body={
+                    "jfsku": "MERC01ZZZZZ",
+                    "warehouseId": "{warehouse}",
+                    "quantity": 1,
+                    "fulfillerTimestamp": "2024-05-01T10:00:00+00:00",
+                },
+            ),
+            404,
+            "Products_ProductNotFound",
+        ),
+        Refusal(
+            f(
+                "POST",
+                "/authorizations/{merchantId}/warehouses",
+                body={
+                    "warehouseId": "{warehouse}",
+                    "shippingMethods": [{"shippingMethodId": "{shippingMethodId}"}],
+                },
+            ),
+            400,
+            "Warehouses_WarehouseAlreadyAuthorized",
+        ),
+        Refusal(
+            f(
+                "POST",
+                "/authorizations/{merchantId}/warehouses/{warehouseId}/shippingMethods",
+                body={"shippingMethodId": "{shippingMethodId}"},
+            ),
+            400,
+            "Authorizations_ShippingMethodAuthorizationExists",
+        ),
         # Attachments: 410 once deleted (and, below, once expired).
         Refusal(m("DELETE", "/outbounds/{outboundId}/attachments/{merchantDocumentId}"), 204, ""),
         Refusal(
@@ -768,6 +841,7 @@ async def test_refusals_answer_documented_statuses_and_error_shapes(
         for key, get in step.save.items():
             ctx[key] = str(get(json.loads(raw)))
     api.lock_outbound_creation("ORDER-LOCKED")
+    ctx["merchantId"] = ctx["merchant"]
 
     failures = []
     for refusal in refusals():
