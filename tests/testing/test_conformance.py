@@ -757,6 +757,12 @@ def refusals() -> list[Refusal]:
             400,
             "Authorizations_ShippingMethodAuthorizationExists",
         ),
+        Refusal(
+            m("PATCH", "/outbounds/{outboundId}", body={"externalNote": "late"}),
+            403,
+            "Outbounds_OutboundUpdateForbidden",
+        ),
+        Refusal(m("DELETE", "/products/{jfsku}"), 400, "Stocks_QuantityNotZero"),
         # Attachments: 410 once deleted (and, below, once expired).
         Refusal(m("DELETE", "/outbounds/{outboundId}/attachments/{merchantDocumentId}"), 204, ""),
         Refusal(

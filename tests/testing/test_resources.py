@@ -266,3 +266,41 @@ async def test_bulk_status_reports_each_outbound(ffn_fake: RunningFake, call: Ca
         ("Acknowledged", None),
         ("Acknowledged", "Outbounds_OutboundNotFound"),
     ]
+
+
+async def test_a_return_lock_runs_out(ffn_fake: RunningFake, call: Caller) -> None:
+    ctx = seed(ffn_fake)
+    rid = (await new_return(call, ctx))["returnId"]
+    assert (await call("PUT", f"{F}/returns/{rid}/lock"))[0] == 204
+    assert (await call("PUT", f"{M}/returns/{rid}/lock"))[0] == 403
+    ffn_fake.server.clock.advance(2 * 3600)
+    call.token = str(ffn_fake.server.issue_token()["access_token"])
+    assert (await call("PUT", f"{M}/returns/{rid}/lock"))[0] == 204
+    _, ret = await call.json("GET", f"{M}/returns/{rid}")
+    assert ret["writeLock"]["lockedByUserId"] == "MERC"
+
+
+async def test_return_goods_are_booked_once_arrived(ffn_fake: RunningFake, call: Caller) -> None:
+    ctx = seed(ffn_fake)
+    created = await new_return(call, ctx, quantity=2)
+    rid, item = created["returnId"], created["items"][0]["returnItemId"]
+    goods = f"{F}/returns/{rid}/items/{item}/incomming-goods"  # sic: the spec's path
+    booking = {
+        "warehouseId": ctx["warehouse"],
+        "quantity": 2,
+        "fulfillerTimestamp": "2024-01-01T00:00:00Z",
+    }
+    status, early = await call.json("POST", goods, body=booking)
+    assert (status, early["errorCode"]["code"]) == (400, "Returns_NotAllowedItemState")
+    assert (await call("PATCH", f"{F}/returns/{rid}/items/{item}", None, {"state": "Arrived"}))[
+        0
+    ] == 204
+    status, wrong = await call.json("POST", goods, body={**booking, "quantity": 1})
+    assert wrong["errorCode"]["code"] == "Returns_QuantityDoesNotCorresond"
+    status, change = await call.json("POST", goods, body=booking)
+    assert (status, change["changeType"], change["stockLevel"]) == (201, "Return", 22)
+    _, ret = await call.json("GET", f"{M}/returns/{rid}")
+    assert ret["state"] == "Completed"
+    assert ret["items"][0]["stockChanges"][0]["stockChangeId"] == change["stockChangeId"]
+    status, refused = await call.json("DELETE", f"{M}/returns/{rid}")
+    assert (status, refused["errorCode"]["code"]) == (400, "Returns_NotAllowedState")
