@@ -178,7 +178,7 @@ class Products:
                 web.get(base, list_handler(side, "Product", self.collection)),
                 web.get(f"{base}/updates", feed_handler(side, "Product", self.collection, chunk)),
                 web.get(f"{base}/{{jfsku}}", get_handler(side, "Product", self._find)),
-                web.get(pictures, self._get_picture),
+                web.get(pictures, self._get_picture(side)),
                 web.get(f"{pictures}/data", self._get_picture_data),
                 web.post(f"{base}/{{jfsku}}/related-products/condition", self._post_related(side)),
             ]
@@ -371,11 +371,13 @@ class Products:
         self.collection.update(jfsku, {"pictures": pictures})
         return json_response(project("merchant", "Picture", picture), 201)
 
-    async def _get_picture(self, request: web.Request) -> web.Response:
-        product, picture = self._picture(request)
-        side = "merchant" if "/merchant/" in request.path else "fulfiller"
-        data = {**picture, "data": self.picture_data[product["jfsku"], picture["number"]]}
-        return json_response(project(side, "PictureData", data))  # type: ignore[arg-type]
+    def _get_picture(self, side: Side) -> Handler:
+        async def handler(request: web.Request) -> web.Response:
+            product, picture = self._picture(request)
+            data = {**picture, "data": self.picture_data[product["jfsku"], picture["number"]]}
+            return json_response(project(side, "PictureData", data))
+
+        return handler
 
     async def _get_picture_data(self, request: web.Request) -> web.Response:
         product, picture = self._picture(request)

@@ -157,9 +157,7 @@ class Returns:
         self._record(before, after, side, "Modified")
         return after
 
-    def _new_item(
-        self, ret: Mapping[str, Any] | None, body: Mapping[str, Any], number: int
-    ) -> dict[str, Any]:
+    def _new_item(self, body: Mapping[str, Any], number: int) -> dict[str, Any]:
         require(body, "quantity")
         product = self.api.products.resolve(body)
         return {
@@ -243,7 +241,7 @@ class Returns:
                 "fulfillerId": self.api.fulfiller_id,
                 "state": "Announced",
                 "writeLock": dict(_UNLOCKED),
-                "items": [self._new_item(None, item, n) for n, item in enumerate(items, 1)],
+                "items": [self._new_item(item, n) for n, item in enumerate(items, 1)],
             }
             self.collection.insert(ret)
             self._record(None, ret, side, "New")
@@ -325,19 +323,17 @@ class Returns:
             ret = self._find(request)
             if writes:
                 self._writable(ret, side, request.query.get("objectVersion"))
-            item = (
-                self._item(ret, request.match_info["returnItemId"])
-                if "returnItemId" in request.match_info
-                else None
-            )
-            return await action(request, ret, item)  # type: ignore[arg-type]
+            item = self._item(ret, request.match_info["returnItemId"])
+            return await action(request, ret, item)
 
         return handler
 
     def _post_item(self, side: Side) -> Handler:
-        async def action(request: web.Request, ret: dict[str, Any], item: Any) -> web.Response:
+        async def handler(request: web.Request) -> web.Response:
+            ret = self._find(request)
+            self._writable(ret, side, request.query.get("objectVersion"))
             body = await read_json(request)
-            new = self._new_item(ret, body, self._next_number(ret))
+            new = self._new_item(body, self._next_number(ret))
             if any(i["returnItemId"] == new["returnItemId"] for i in ret["items"]):
                 raise ApiFailure(
                     400,
@@ -348,7 +344,7 @@ class Returns:
             self._update(ret, {"items": [*copy.deepcopy(ret["items"]), new]}, side)
             return json_response(project(side, "ReturnItem", new), 201)
 
-        return self._item_handler(side, True, action)
+        return handler
 
     def _split_item(self, side: Side) -> Handler:
         async def action(
