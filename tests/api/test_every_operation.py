@@ -1,9 +1,12 @@
-"""Every operation of the registry, called once through its typed method against aioresponses.
+"""Every operation of both specs and ``users/current``, called through its typed method.
 
-For each operation the test checks the HTTP method, the path with percent-encoded parameters
-(ids contain a space and a slash), the query, the JSON body (the request model as encoded by the
-converter), and that a realistic response (spec examples, plus an unknown field) decodes into the
-promised model.
+Data-driven from :data:`ffn_async.api.OPERATIONS` (nothing here names an operation), with
+aioresponses standing in for the server for now. For each operation the test checks the HTTP
+method, the path with percent-encoded parameters (ids contain a space and a slash), the query
+(every operation-specific parameter, OData and feed parameters), the JSON body (a full payload
+fixture of the request model), that the documented success answer (a full response fixture plus
+unknown fields) decodes into the promised model, and that each documented error status raises its
+typed error with the FFN error code.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import orjson
 import pytest
 from aioresponses import aioresponses
 
-from ffn_async import FFNClient, serialization
+from ffn_async import FFNClient, errors, serialization
 from ffn_async.api import OPERATIONS, Operation
+from ffn_async.errors import ErrorCode
 from ffn_async.models._base import to_camel
 from ffn_async.odata import F, desc
 from ffn_async.pagination import ChangeFeed, ChunkedList, Page, Paginator
@@ -229,6 +233,48 @@ async def test_operation(key: str, name: str, ffn: FFNClient, http: aioresponses
         assert (result.limit, result.offset, result.count) == (2, 4, 2)
     else:
         assert isinstance(result, model(op, op.response_model or ""))
+
+
+async def consume(result: Any) -> Any:
+    """Await a call, or walk what it returns (pages, feeds, chunked listings)."""
+    if isinstance(result, Paginator | ChangeFeed | ChunkedList):
+        return [item async for item in result]
+    return await result
+
+
+ERROR_CASES = [(key, status) for key, op in OPERATIONS.items() for status in op.errors]
+ERROR_TYPES = {
+    400: errors.BadRequest,
+    403: errors.Forbidden,
+    404: errors.NotFound,
+    409: errors.Conflict,
+    410: errors.Gone,
+    423: errors.Locked,
+}
+
+
+@pytest.mark.parametrize(("key", "status"), ERROR_CASES, ids=[f"{k}:{s}" for k, s in ERROR_CASES])
+async def test_documented_error_status_raises_its_typed_error(
+    key: str, status: int, ffn: FFNClient, http: aioresponses
+) -> None:
+    op = OPERATIONS[key]
+    method = resolve(ffn, op.python)
+    body = None
+    if op.request_model:
+        data = without_unknown(object_payload(op, op.request_model))
+        body = serialization.structure(data, model(op, op.request_model))
+    args, kwargs = call_args(method, body)
+    answer = {
+        "errorCode": {"code": "Outbounds_OutboundNotFound", "description": "d"},
+        "errorMessages": [{"message": "nope"}],
+        "errorMetaData": {"Id": ID},
+    }
+    http.add(re.compile(".*"), op.method, status=status, payload=answer)
+    with pytest.raises(ERROR_TYPES[status]) as info:
+        await consume(method(*args, **kwargs))
+    assert info.value.status == status
+    assert info.value.code is ErrorCode.OUTBOUNDS_OUTBOUND_NOT_FOUND
+    assert info.value.metadata == {"Id": ID}
 
 
 def test_every_method_is_a_case() -> None:
