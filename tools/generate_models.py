@@ -494,20 +494,29 @@ an ``Outbound`` can never be the other API's. Asking this package for a schema n
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
-from . import common, fulfiller, merchant, shared
 from ._base import UNSET, is_set
 
+if TYPE_CHECKING:
+    from . import common, fulfiller, merchant, shared
+
 __all__ = ["UNSET", "common", "fulfiller", "is_set", "merchant", "shared"]
+
+_APIS = ("merchant", "fulfiller", "shared", "common")
 
 if not TYPE_CHECKING:  # type checkers report ``models.Outbound`` as missing, as they should
 
     def __getattr__(name: str) -> object:
+        # The API modules load on first use: a merchant-only program never builds the
+        # fulfiller classes.
+        if name in _APIS:
+            return importlib.import_module(f"{{__name__}}.{{name}}")
         homes = [
-            f"ffn_async.models.{{api.__name__.rsplit('.', 1)[-1]}}.{{name}}"
-            for api in (merchant, fulfiller, shared)
-            if name in api.__all__
+            f"{{__name__}}.{{api}}.{{name}}"
+            for api in _APIS[:3]
+            if name in importlib.import_module(f"{{__name__}}.{{api}}").__all__
         ]
         if not homes:
             raise AttributeError(f"module {{__name__!r}} has no attribute {{name!r}}")

@@ -174,3 +174,17 @@ def test_same_name_classes_of_both_apis_decode_into_their_own_classes() -> None:
         assert again == page
     outbound = serialization.structure(payload("merchant", "Outbound"), merchant.Outbound)
     assert outbound.fulfiller_id == payload("merchant", "Outbound")["fulfillerId"]
+
+
+def test_an_api_module_loads_without_the_other_api() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from ffn_async.models import merchant; "
+        "print(sorted(m for m in sys.modules if m.startswith('ffn_async.models.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = out.stdout.strip()
+    assert "ffn_async.models.merchant" in loaded
+    assert "ffn_async.models.fulfiller" not in loaded
