@@ -287,17 +287,6 @@ def _parse_time(value: Any) -> dt.datetime | None:
     return None if value is None else structure(value, dt.datetime)
 
 
-def _next_chunk(link: str, api_origin: URL, seen: set[str], what: str) -> str:
-    """``link`` (an absolute ``nextChunkUrl``) once checked: same origin, not seen before."""
-    url = URL(link)
-    if not url.is_absolute() or url.origin() != api_origin:
-        raise ForeignLinkError(link, api_origin)
-    if link in seen:
-        raise DecodeError(f"{what} repeated its nextChunkUrl ({url.path})")
-    seen.add(link)
-    return link
-
-
 class ChangeFeed(Generic[T]):
     """A walk over a change feed (``…/updates``): ``async for obj in feed`` yields each object.
 
@@ -382,8 +371,13 @@ class ChangeFeed(Generic[T]):
             if not chunk.more_data_available:
                 break
             if chunk.next_chunk_url:
-                path = _next_chunk(chunk.next_chunk_url, api_origin, seen, "change feed")
-                path_params, params = None, {}
+                url = URL(chunk.next_chunk_url)
+                if not url.is_absolute() or url.origin() != api_origin:
+                    raise ForeignLinkError(chunk.next_chunk_url, api_origin)
+                if chunk.next_chunk_url in seen:
+                    raise DecodeError(f"change feed repeated its nextChunkUrl ({url.path})")
+                seen.add(chunk.next_chunk_url)
+                path, path_params, params = chunk.next_chunk_url, None, {}
             else:  # the spec allows bumping ``page`` instead of following a URL
                 page += 1
                 params = {**self._params, "page": page}
@@ -399,6 +393,20 @@ class ChangeFeed(Generic[T]):
             more_data_available=bool(data.get("moreDataAvailable")),
             next_chunk_url=data.get("nextChunkUrl") or None,
         )
+
+
+def _next_chunk(link: str, api_origin: URL, seen: set[str], what: str) -> str:
+    """``link`` (an absolute ``nextChunkUrl``) once checked: same origin, not seen before.
+
+    The same rule as :meth:`ChangeFeed.chunks` applies to its links.
+    """
+    url = URL(link)
+    if not url.is_absolute() or url.origin() != api_origin:
+        raise ForeignLinkError(link, api_origin)
+    if link in seen:
+        raise DecodeError(f"{what} repeated its nextChunkUrl ({url.path})")
+    seen.add(link)
+    return link
 
 
 class ChunkedList(Generic[T]):

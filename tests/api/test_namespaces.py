@@ -287,3 +287,14 @@ async def test_complete_stock_listing_refuses_a_foreign_next_chunk_url(
     with pytest.raises(ForeignLinkError):
         [s async for s in ffn.merchant.stocks.complete()]
     assert len(http.requests) == 1
+
+
+async def test_complete_stock_listing_stops_on_a_repeated_next_chunk_url(
+    ffn: FFNClient, http: aioresponses
+) -> None:
+    link = f"{API}/v1/merchant/stocks/complete?page=2"
+    answer = {"items": [], "moreDataAvailable": True, "nextChunkUrl": link}
+    http.get(ANY, payload=answer, repeat=True)
+    with pytest.raises(DecodeError, match="repeated its nextChunkUrl"):
+        [s async for s in ffn.merchant.stocks.complete()]
+    assert sum(len(calls) for calls in http.requests.values()) == 2
