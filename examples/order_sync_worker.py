@@ -32,7 +32,8 @@ from pathlib import Path
 
 from ffn_env import open_account
 
-from ffn_async import FFNClient, models
+from ffn_async import FFNClient
+from ffn_async.models import merchant
 
 
 def _owner(outbound_id: str, processes: int) -> int:
@@ -55,7 +56,7 @@ def save_checkpoint(path: Path, to: dt.datetime) -> None:
     os.replace(tmp, path)
 
 
-def handle(sink: Path, changes: list[models.Outbound]) -> None:
+def handle(sink: Path, changes: list[merchant.Outbound]) -> None:
     """The integration's work for a window (here: record it); must tolerate repeats."""
     with sink.open("a") as file:
         for outbound in changes:

@@ -30,13 +30,13 @@ from typing import Any, NamedTuple, TypeVar
 import aiohttp
 import attrs
 
-from . import models as m
 from . import odata
 from ._cli.config import default_store_url, open_store
 from ._cli.login import RedirectCatcher, browser_login
 from .auth import TokenManager
 from .client import FFNClient
 from .errors import ApiError, RateLimited, ServerError, TransportError
+from .models import merchant as m
 from .testing import FakeFFN, Faults
 
 __all__ = ["DemoOptions", "DemoSummary", "run_demo"]
@@ -173,12 +173,12 @@ class Sku(NamedTuple):
     merchant_sku: str
 
 
-def _order(number: str, warehouse_id: str, product: Sku, index: int) -> m.CreateOutbound:
-    return m.CreateOutbound(
+def _order(number: str, warehouse_id: str, product: Sku, index: int) -> m.CreateOutboundRequest:
+    return m.CreateOutboundRequest(
         merchant_outbound_number=number,
         warehouse_id=warehouse_id,
         currency="EUR",
-        shipping_address=m.Address(
+        shipping_address=m.CreateAddressRequest(
             firstname="Ada",
             lastname=f"Customer {index}",
             street="Hauptstr. 1",
@@ -187,7 +187,7 @@ def _order(number: str, warehouse_id: str, product: Sku, index: int) -> m.Create
             country="DE",
         ),
         items=[
-            m.CreateOutboundItem(
+            m.CreateOutboundItemRequest(
                 outbound_item_id="1",
                 jfsku=product.jfsku,
                 merchant_sku=product.merchant_sku,
@@ -232,7 +232,7 @@ async def _product(ffn: FFNClient, sku: str, tally: _Tally) -> Sku:
 
     async def create() -> Sku:
         no = False
-        specifications = m.Specifications(
+        specifications = m.CreateSpecificationsRequest(
             is_batch=no,
             is_divisible=no,
             is_best_before=no,
@@ -240,8 +240,11 @@ async def _product(ffn: FFNClient, sku: str, tally: _Tally) -> Sku:
             is_bill_of_materials=no,
             is_packaging=no,
         )
-        body = m.CreateProduct(
-            name=f"Article {sku}", merchant_sku=sku, specifications=specifications
+        body = m.CreateProductRequest(
+            name=f"Article {sku}",
+            merchant_sku=sku,
+            identifier=m.CreateIdentifierRequest(),
+            specifications=specifications,
         )
         product = await ffn.merchant.products.create(body)
         return Sku(product.jfsku, sku)
@@ -254,7 +257,7 @@ async def _product(ffn: FFNClient, sku: str, tally: _Tally) -> Sku:
     return await _exactly_once(create, find, tally)
 
 
-async def _outbound(ffn: FFNClient, order: m.CreateOutbound, tally: _Tally) -> None:
+async def _outbound(ffn: FFNClient, order: m.CreateOutboundRequest, tally: _Tally) -> None:
     number = order.merchant_outbound_number
 
     async def find() -> m.Outbound | None:

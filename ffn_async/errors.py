@@ -21,6 +21,8 @@ from token_stores.base import (
     StoreUnavailable,
 )
 
+from ._error_codes import ErrorCode
+
 __all__ = [
     "ApiError",
     "AuthError",
@@ -28,6 +30,7 @@ __all__ = [
     "Conflict",
     "CorruptRecord",
     "DecodeError",
+    "ErrorCode",
     "FFNError",
     "Forbidden",
     "ForeignLinkError",
@@ -35,6 +38,7 @@ __all__ = [
     "InvalidClient",
     "InvalidState",
     "LockTimeout",
+    "Locked",
     "MissingScope",
     "NotFound",
     "RateLimited",
@@ -64,7 +68,9 @@ class ApiError(FFNError):
     Attributes:
         status: HTTP status code.
         method, url: the request that failed (the URL never carries a token).
-        code: FFN error code such as ``Products_DuplicateProduct`` (``None`` if the body had none).
+        code: FFN's error code: an :class:`ErrorCode` member when this release knows it
+            (``ErrorCode.PRODUCTS_DUPLICATE_PRODUCT``), else the code as a plain ``str``;
+            ``None`` if the body had none. Members compare equal to their text.
         description: the code's description.
         messages: the ``errorMessages[].message`` texts.
         metadata: ``errorMetaData`` (the API also spells it ``errorMetadata``; both are read).
@@ -78,7 +84,7 @@ class ApiError(FFNError):
         *,
         method: str = "",
         url: str = "",
-        code: str | None = None,
+        code: ErrorCode | str | None = None,
         description: str | None = None,
         messages: Sequence[str] = (),
         metadata: Mapping[str, Any] | None = None,
@@ -89,7 +95,7 @@ class ApiError(FFNError):
         self.status = status
         self.method = method
         self.url = url
-        self.code = code
+        self.code: ErrorCode | str | None = _known(code)
         self.description = description
         self.messages = list(messages)
         self.metadata = dict(metadata or {})
@@ -111,6 +117,17 @@ class ApiError(FFNError):
         text = ": ".join([parts[0], " ".join(parts[1:])]) if len(parts) > 1 else parts[0]
         if self.hint:
             text += f" ({self.hint})"
+        return text
+
+
+def _known(code: ErrorCode | str | None) -> ErrorCode | str | None:
+    """The :class:`ErrorCode` member for ``code``; unknown codes stay plain strings."""
+    if code is None or isinstance(code, ErrorCode):
+        return code
+    text = str(code)  # a server may send anything; keep it as text
+    try:
+        return ErrorCode(text)
+    except ValueError:
         return text
 
 
@@ -153,6 +170,13 @@ class Conflict(ApiError):
 
 class Gone(ApiError):
     """410: the resource existed but is gone (for example an expired attachment)."""
+
+
+class Locked(ApiError):
+    """423: the operation is locked for now (``POST /outbounds``: creating outbounds is locked).
+
+    Nothing was created; try again later.
+    """
 
 
 class RateLimited(ApiError):
