@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from aioresponses import aioresponses
 
 from ffn_async import FFNClient, errors
 from ffn_async.errors import ApiError, BadRequest, ErrorCode
 from ffn_async.models import merchant
+from tests.http_mock import aioresponses
 
 
 def test_known_codes_become_members_that_compare_equal_to_their_text() -> None:
