@@ -228,6 +228,7 @@ _CLI_NAMES = {
     "Environment.token_url": "FFN_TOKEN_URL",
     "Environment.authorize_url": "FFN_AUTHORIZE_URL",
     "Environment.api_url": "FFN_API_URL",
+    "of your ClientCredentials": "in FFN_CLIENT_ID and FFN_CLIENT_SECRET",
 }
 
 
