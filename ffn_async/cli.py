@@ -16,14 +16,21 @@ import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from token_stores import StoreError
+from token_stores import StoreError, TokenStore
 
 from ._cli import commands
-from ._cli.config import ConfigError, add_options, add_output_options, settings_from
+from ._cli.config import (
+    ConfigError,
+    add_options,
+    add_output_options,
+    open_store,
+    settings_from,
+)
+from .auth import TokenManager
 from .client import __version__
 from .errors import FFNError, ReauthorizationRequired, TokenMissing
 
-__all__ = ["EXIT_CODES", "build_parser", "main"]
+__all__ = ["EXIT_CODES", "ConfigError", "build_parser", "main", "open_account"]
 
 EXIT_CODES = {
     0: "success",
@@ -62,6 +69,19 @@ environment variables:
 
 exit codes:
 """ + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
+
+
+async def open_account() -> tuple[TokenStore, TokenManager]:
+    """The store and :class:`TokenManager` that ``ffn-async`` uses, from the same ``FFN_*``
+    variables and defaults (the default store, FFN_TOKEN_KEY encryption …): a script or
+    service run after ``ffn-async login`` finds its token. Close the store when done.
+
+    Raises :class:`ConfigError` naming the variable that is missing or wrong.
+    """
+    settings = settings_from(argparse.Namespace())
+    settings.credentials()  # a missing FFN_CLIENT_ID/SECRET before touching the store
+    store = await open_store(settings.store_url, settings.token_keys)
+    return store, settings.token_manager(store)
 
 
 def build_parser() -> argparse.ArgumentParser:
