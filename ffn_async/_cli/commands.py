@@ -136,8 +136,12 @@ async def login(settings: Settings, args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from None
 
     async def show(url: str) -> None:
-        print(f"Open this URL in a browser to log in to FFN ({settings.environment.name}):")
-        print(f"  {url}", flush=True)
+        # With --json, stdout holds only the result; the person reads the URL on stderr.
+        out = sys.stderr if args.json else sys.stdout
+        print(
+            f"Open this URL in a browser to log in to FFN ({settings.environment.name}):", file=out
+        )
+        print(f"  {url}", file=out, flush=True)
         if not args.no_browser:
             await asyncio.to_thread(webbrowser.open, url)
         print(f"Waiting for the redirect to {catcher.redirect_uri} ...", file=sys.stderr)

@@ -379,3 +379,27 @@ async def test_wrong_client_secret_names_the_variables(
     line = one_line_error(result)
     assert "FFN_CLIENT_ID and FFN_CLIENT_SECRET" in line
     assert "ClientCredentials" not in line
+
+
+async def test_login_json_keeps_stdout_for_the_result(
+    ffn_fake: RunningFake, cli_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    from ffn_async import cli
+
+    task = asyncio.ensure_future(asyncio.to_thread(cli.main, ["login", "--no-browser", "--json"]))
+    url = None
+    err = ""
+    for _ in range(200):
+        err += capsys.readouterr().err
+        match = re.search(r"^\s+(http://\S+/authorize\?\S+)$", err, re.M)
+        if match:
+            url = match.group(1)
+            break
+        await asyncio.sleep(0.02)
+    assert url is not None, err
+    async with aiohttp.ClientSession() as browser, browser.get(url) as page:
+        assert page.status == 200
+    assert await task == 0
+    result = orjson.loads(capsys.readouterr().out)
+    assert result["account"] == "acme"
