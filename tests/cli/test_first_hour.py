@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import shlex
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -403,3 +404,17 @@ async def test_login_json_keeps_stdout_for_the_result(
     assert await task == 0
     result = orjson.loads(capsys.readouterr().out)
     assert result["account"] == "acme"
+
+
+async def test_redirect_catcher_port_0_picks_a_free_port_not_80() -> None:
+    from ffn_async._cli.login import RedirectCatcher
+
+    with socket.socket() as busy_80_or_not:
+        try:  # make port 80 unusable, as a web server on the machine would
+            busy_80_or_not.bind(("127.0.0.1", 80))
+            busy_80_or_not.listen()
+        except OSError:
+            pass  # not root, or something already listens there: just as good
+        async with RedirectCatcher("http://127.0.0.1:0/callback") as catcher:
+            port = int(catcher.redirect_uri.split(":")[2].split("/")[0])
+    assert port not in (0, 80)
