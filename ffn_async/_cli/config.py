@@ -158,7 +158,7 @@ async def open_store(url: str, keys: tuple[str, ...] = (), *, create: bool = Tru
     except ImportError as exc:
         raise ConfigError(f"token store {redact_url(url)}: {exc}") from None
     except ValueError as exc:
-        raise ConfigError(f"token store (FFN_TOKEN_STORE): {exc}") from None
+        raise ConfigError(f"token store (FFN_TOKEN_STORE or --store): {exc}") from None
     if keys:
         try:
             from token_stores import EncryptedTokenStore
