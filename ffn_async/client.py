@@ -381,6 +381,7 @@ class FFNClient:
             ApiError: (subclasses by status) the API answered with an error.
             TransportError: no answer, after retries where they were safe.
             AuthError: no valid token could be had.
+            StoreError: the token store failed (``StoreUnavailable``, ``CorruptRecord`` …).
         """
         method = method.upper()
         absolute = path.startswith(("http://", "https://"))
