@@ -28,8 +28,9 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from ffn_async import models, serialization
-from ffn_async.models import (
+from ffn_async import serialization
+from ffn_async.models import fulfiller
+from ffn_async.models.fulfiller import (
     AttributeType,
     DocumentType,
     ItemType,
@@ -324,7 +325,7 @@ def codecs() -> tuple[Codec, ...]:
     """Every contender, lower bounds first."""
     ms_decoder = msgspec.json.Decoder(MPagedOutboundResponse)
     ms_encoder = msgspec.json.Encoder(decimal_format="number")
-    page = models.PagedOutboundResponse
+    page = fulfiller.PagedOutboundResponse
     return (
         Codec(
             "json.loads/dumps (dicts, lower bound)", json.loads, lambda d: json.dumps(d).encode()

@@ -1,14 +1,13 @@
-"""The realistic payload: a ``PagedOutboundResponse`` of 100 outbounds built from the spec.
+"""The realistic payload: a Fulfiller ``PagedOutboundResponse`` of 100 outbounds from the spec.
 
-Every property of ``Outbound`` and its nested schemas is filled from the spec's examples (by
-the same payload builder the model tests use), nested arrays hold two entries, and each
-outbound gets its own id: about 3.8 KB per outbound. The spec is read from
-``../shared/specs/`` (see ``tools/generate_models.py``); without it this case cannot run.
+Every property of ``Outbound`` and its nested schemas is filled from the spec's examples (the
+committed payload fixture of the model tests, ``tests/models/fixtures/fulfiller.json``, written
+by ``tools/generate_payloads.py``), nested arrays hold two entries, and each outbound gets its
+own id: about 3.8 KB per outbound.
 """
 
 from __future__ import annotations
 
-import sys
 from functools import cache
 from pathlib import Path
 
@@ -20,7 +19,7 @@ _REPO = Path(__file__).resolve().parents[1]
 
 
 class SpecMissing(RuntimeError):
-    """The OpenAPI spec the page is generated from is not where the generator expects it."""
+    """The payload fixture the page is built from is missing (a broken checkout)."""
 
 
 def tiny_body() -> bytes:
@@ -31,23 +30,23 @@ def tiny_body() -> bytes:
 @cache
 def outbound_page(count: int = 100) -> bytes:
     """A JSON page of ``count`` outbounds, as the API would send it."""
-    sys.path.insert(0, str(_REPO / "tools"))
-    import generate_models  # type: ignore[import-not-found]
+    from tests.models.payloads import FIXTURES, UNKNOWN_KEY, payload
 
-    from tests.models.payloads import PayloadBuilder
+    if not (FIXTURES / "fulfiller.json").is_file():
+        raise SpecMissing(f"the payload fixtures are not in {FIXTURES}")
 
-    spec_path = generate_models.DEFAULT_SPEC
-    if not spec_path.is_file():
-        raise SpecMissing(f"the FFN spec is not at {spec_path}; the outbound page needs it")
-    schemas = generate_models.merged_schemas(orjson.loads(spec_path.read_bytes()))[0]
-    builder = PayloadBuilder(schemas)
+    def build(name: str) -> dict[str, object]:
+        data = payload("fulfiller", name)
+        del data[UNKNOWN_KEY]  # nested objects keep theirs, as a growing API would send
+        return data
+
     items = []
     for i in range(count):
-        item = builder.object("Outbound", extra=False)
+        item = build("Outbound")
         item["outboundId"] = f"MERC02{i:05d}"
         item["merchantOutboundNumber"] = f"ORDER-{i:06d}"
         items.append(item)
-    page = builder.object("PagedOutboundResponse", extra=False)
+    page = build("PagedOutboundResponse")
     page["items"] = items
     page["count"] = count
     page["_page"] = {"total": 10 * count, "limit": count, "offset": 0}

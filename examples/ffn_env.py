@@ -1,44 +1,29 @@
-"""Shared by the examples: an FFN account configured from ``FFN_*`` environment variables.
+"""Shared by the examples: the FFN account the ``ffn-async`` command uses.
 
-The same variables as the ``ffn-async`` command: FFN_CLIENT_ID, FFN_CLIENT_SECRET,
-FFN_REDIRECT_URI, FFN_ACCOUNT, FFN_TOKEN_STORE, and FFN_ENVIRONMENT (production, sandbox) or
-FFN_API_URL + FFN_AUTHORIZE_URL + FFN_TOKEN_URL for a custom one. Log in once with
-``ffn-async login``; the examples only use the stored token.
+The same ``FFN_*`` variables and defaults as the command (FFN_CLIENT_ID, FFN_CLIENT_SECRET,
+FFN_ENVIRONMENT or FFN_API_URL/FFN_AUTHORIZE_URL/FFN_TOKEN_URL, FFN_ACCOUNT, FFN_TOKEN_STORE —
+default: the command's own store —, FFN_TOKEN_KEY): log in once with ``ffn-async login`` and
+the examples find the stored token.
 """
 
 from __future__ import annotations
 
-import os
+import sys
 
-from ffn_async import ClientCredentials, Environment, TokenManager
-from token_stores import TokenStore, from_url
+from ffn_async import TokenManager
+from ffn_async.cli import ConfigError
+from ffn_async.cli import open_account as _open_account
+from token_stores import TokenStore
 
 __all__ = ["open_account"]
 
 
-def _environment() -> Environment:
-    if os.environ.get("FFN_API_URL"):
-        return Environment(
-            api_url=os.environ["FFN_API_URL"],
-            authorize_url=os.environ["FFN_AUTHORIZE_URL"],
-            token_url=os.environ["FFN_TOKEN_URL"],
-        )
-    name = os.environ.get("FFN_ENVIRONMENT", "production")
-    return Environment.SANDBOX if name == "sandbox" else Environment.PRODUCTION
-
-
 async def open_account() -> tuple[TokenStore, TokenManager]:
-    """The token store and a TokenManager for the configured account (close the store)."""
-    store = from_url(os.environ["FFN_TOKEN_STORE"])
-    create_schema = getattr(store, "create_schema", None)
-    if create_schema is not None:  # SQL stores: make sure the table exists
-        await create_schema()
-    credentials = ClientCredentials(
-        os.environ["FFN_CLIENT_ID"],
-        os.environ["FFN_CLIENT_SECRET"],
-        os.environ.get("FFN_REDIRECT_URI"),
-    )
-    auth = TokenManager(
-        credentials, store, key=os.environ.get("FFN_ACCOUNT", "default"), environment=_environment()
-    )
-    return store, auth
+    """The token store and a TokenManager for the configured account (close the store).
+
+    A missing or wrong setting ends the program with one line naming the variable.
+    """
+    try:
+        return await _open_account()
+    except ConfigError as exc:
+        sys.exit(f"{sys.argv[0]}: {exc}")

@@ -4,7 +4,7 @@ Every process of ``--processes N`` shares the account's token store, which also 
 feed's checkpoint and lease and the account's outbox (see the README, "Order sync that loses
 nothing"):
 
-* **Orders in** (``--orders FILE``, one ``CreateOutbound`` JSON per line): process 0 submits
+* **Orders in** (``--orders FILE``, one ``CreateOutboundRequest`` JSON per line): process 0 submits
   them through the outbox. A lost answer never duplicates an order; while the account needs a
   new login or FFN is unreachable, orders are kept in the store and replayed in order later.
   Importing the same file again (after a crash, say) creates nothing twice.
@@ -32,14 +32,15 @@ from pathlib import Path
 
 from ffn_env import open_account
 
-from ffn_async import FFNClient, creates, models
+from ffn_async import FFNClient, creates
 from ffn_async.checkpoint import FeedConsumer, LeaseLost, modification_time
+from ffn_async.models import merchant
 from ffn_async.outbox import Kept, Outbox
 from ffn_async.serialization import loads, structure
 from token_stores import LockTimeout
 
 
-def handle(sink: Path, changes: list[models.Outbound]) -> None:
+def handle(sink: Path, changes: list[merchant.Outbound]) -> None:
     """The integration's work for a batch (here: record it); must tolerate repeats."""
     with sink.open("a") as file:
         for outbound in changes:
@@ -58,7 +59,7 @@ async def import_orders(ffn: FFNClient, outbox: Outbox, orders: Path) -> None:
     """Submit each order once: created now, found (made earlier), or kept for a replay."""
     for line in (await asyncio.to_thread(orders.read_text)).splitlines():
         if line.strip():
-            order = structure(loads(line), models.CreateOutbound)
+            order = structure(loads(line), merchant.CreateOutboundRequest)
             result = await outbox.submit(ffn, creates.OUTBOUND, order)
             what = "kept" if isinstance(result, Kept) else result.outcome.value
             print(f"order {order.merchant_outbound_number}: {what}", flush=True)
@@ -105,7 +106,7 @@ def main() -> None:
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--poll", type=float, default=5.0, help="seconds between feed batches")
-    parser.add_argument("--orders", help="CreateOutbound JSON lines to submit first")
+    parser.add_argument("--orders", help="CreateOutboundRequest JSON lines to submit first")
     args = parser.parse_args()
     args.state_dir.mkdir(parents=True, exist_ok=True)
     spawn = multiprocessing.get_context("spawn")

@@ -6,7 +6,7 @@ a refresh happens exactly once no matter how many requests arrive while the toke
 
 Run it (after ``ffn-async login`` with the same FFN_* variables)::
 
-    FFN_TOKEN_STORE=sqlite+aiosqlite:///tokens.db python examples/web_service.py --port 8080
+    python examples/web_service.py --port 8080
     curl http://127.0.0.1:8080/me
     curl 'http://127.0.0.1:8080/outbounds?top=5'
 """
@@ -52,8 +52,19 @@ async def me(request: web.Request) -> web.Response:
     return web.json_response({"userId": user.user_id, "role": user.role})
 
 
+def _top(request: web.Request) -> int:
+    """The ``top`` query parameter, 1..500; anything else is the caller's error (400)."""
+    text = request.query.get("top", "10")
+    if not text.isdigit() or not 1 <= int(text) <= 500:
+        raise web.HTTPBadRequest(
+            text='{"error": "top must be a whole number from 1 to 500"}',
+            content_type="application/json",
+        )
+    return int(text)
+
+
 async def outbounds(request: web.Request) -> web.Response:
-    top = int(request.query.get("top", "10"))
+    top = _top(request)
     page = await request.app[FFN].merchant.outbounds.list(top=top)
     items = [
         {

@@ -6,6 +6,8 @@ processes and hosts, and persists them through :mod:`token_stores`.
 
 from __future__ import annotations
 
+import logging
+
 from . import errors
 from .auth import StaticToken, StoredToken, TokenManager
 from .client import FFNClient, Response, __version__
@@ -26,3 +28,7 @@ __all__ = [
     "__version__",
     "errors",
 ]
+
+# A library configures no logging (the logging HOWTO, "Configuring Logging for a Library"):
+# without this, Python's last-resort handler would print our warnings on stderr of every app.
+logging.getLogger("ffn_async").addHandler(logging.NullHandler())

@@ -58,6 +58,7 @@ from .errors import (
     TokenEndpointError,
     TokenMissing,
     TransportError,
+    translate_store_errors,
 )
 from .oauth import InvalidGrant, authorize_url, request_token
 from .token import ClientCredentials, Token, _jwt_scopes, fingerprint
@@ -215,6 +216,10 @@ class TokenManager:
         lock_ttl: lease of the cross-process lock held while refreshing.
         lock_timeout: how long to wait for another worker's refresh before giving up.
         on_refresh: called with every token this process obtains, after the lock is released.
+
+    Raises:
+        StoreError: (``StoreUnavailable``, ``CorruptRecord``, ``LockTimeout``) the store failed;
+            raised as the :mod:`ffn_async.errors` classes, which are ``FFNError`` subclasses.
     """
 
     def __init__(
@@ -317,6 +322,7 @@ class TokenManager:
         await self.store_token(token)
         return token
 
+    @translate_store_errors  # store errors leave as FFNError subclasses
     async def store_token(self, token: Token) -> None:
         """Store ``token`` as the account's login, replacing whatever was there."""
         login = StoredToken(token, None)
@@ -353,6 +359,7 @@ class TokenManager:
         stale = current.token.access_token if current.token else None
         return await self._obtain(stale, force=True)
 
+    @translate_store_errors  # store errors leave as FFNError subclasses
     async def stored(self) -> StoredToken:
         """Read the account's record from the store (bypassing the in-process cache)."""
         return await self._read()
@@ -368,6 +375,7 @@ class TokenManager:
 
     # ------------------------------------------------------------------ refresh machinery
 
+    @translate_store_errors  # store errors leave as FFNError subclasses
     async def _obtain(self, stale: str | None, *, force: bool = False) -> Token:
         account = self._account
         reason = account.stored.reauthorization_required

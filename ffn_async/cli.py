@@ -2,8 +2,8 @@
 
 Exit codes: 0 success; 1 an API, auth, network or store error; 2 a usage or configuration
 error; 3 the account needs a (new) login; 4 the demo detected a lost or duplicated order or a
-refresh-token reuse; 130 interrupted. Errors are one line on stderr; ``--debug`` adds the
-traceback and DEBUG logging.
+refresh-token reuse; 130 interrupted. Errors are one line on stderr; the library's log is
+shown only with ``-v`` (INFO) or ``--debug`` (DEBUG, with the traceback).
 """
 
 from __future__ import annotations
@@ -16,13 +16,21 @@ import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from token_stores import StoreError
+from token_stores import StoreError, TokenStore
 
 from ._cli import commands
-from ._cli.config import ConfigError, add_options, settings_from
+from ._cli.config import (
+    ConfigError,
+    add_options,
+    add_output_options,
+    open_store,
+    settings_from,
+)
+from .auth import TokenManager
+from .client import __version__
 from .errors import FFNError, ReauthorizationRequired, TokenMissing
 
-__all__ = ["EXIT_CODES", "build_parser", "main"]
+__all__ = ["EXIT_CODES", "ConfigError", "build_parser", "main", "open_account"]
 
 EXIT_CODES = {
     0: "success",
@@ -44,7 +52,8 @@ examples:
   ffn-async api GET /v1/merchant/outbounds --param '$top=5'
   ffn-async api POST /v1/merchant/products --data @product.json
   ffn-async outbox list                            creates kept while FFN could not take them
-  ffn-async fake-server --port 8080 --token-lifetime 5
+  ffn-async logout                                 delete the stored token
+  ffn-async fake-server                            prints the FFN_* lines to use it
 
 environment variables:
   FFN_CLIENT_ID, FFN_CLIENT_SECRET   the OAuth client of your FFN app (the secret: variable only)
@@ -54,11 +63,26 @@ environment variables:
   FFN_ACCOUNT                        store key of the account (default)
   FFN_TOKEN_STORE                    token store URL (sqlite+aiosqlite:///..., file:///dir,
                                      redis://..., postgresql+asyncpg://..., mysql+asyncmy://...)
+  FFN_TOKEN_KEY, FFN_TOKEN_KEY_FILE  encrypt the store: Fernet key(s), newest first, or a file
+                                     holding them one a line (`ffn-async token new-key`)
   FFN_SCOPES                         space-separated scopes for login
                                      (ffn.merchant.read ffn.merchant.write)
 
 exit codes:
 """ + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
+
+
+async def open_account() -> tuple[TokenStore, TokenManager]:
+    """The store and :class:`TokenManager` that ``ffn-async`` uses, from the same ``FFN_*``
+    variables and defaults (the default store, FFN_TOKEN_KEY encryption …): a script or
+    service run after ``ffn-async login`` finds its token. Close the store when done.
+
+    Raises :class:`ConfigError` naming the variable that is missing or wrong.
+    """
+    settings = settings_from(argparse.Namespace())
+    settings.credentials()  # a missing FFN_CLIENT_ID/SECRET before touching the store
+    store = await open_store(settings.store_url, settings.token_keys)
+    return store, settings.token_manager(store)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"ffn-async {__version__}")
     add_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -87,24 +112,47 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(run=run, uses_account=account)
         if account:
             add_options(p)
+        else:
+            add_output_options(p)
         return p
+
+    def json_flag(p: argparse.ArgumentParser, what: str) -> None:
+        p.add_argument("--json", action="store_true", help=f"print {what} as JSON")
 
     p = command("login", commands.login, "log in through the browser and store the token")
     p.add_argument("--no-browser", action="store_true", help="only print the URL to open")
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait (%(default)g)")
+    p.add_argument(
+        "--timeout", type=_positive(float), default=300.0, help="seconds to wait (%(default)g)"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="delete an unreadable stored record first instead of stopping",
+    )
+    json_flag(p, "the result")
+    json_flag(command("logout", commands.logout, "delete the stored token"), "the result")
 
     p = command("whoami", commands.whoami, "show the FFN user behind the stored token")
     p.add_argument("--json", action="store_true", help="print the user as JSON")
 
-    token = sub.add_parser("token", help="inspect or refresh the stored token")
+    token = sub.add_parser("token", help="inspect, refresh or delete the stored token")
     token_sub = token.add_subparsers(dest="token_command", metavar="ACTION", required=True)
     sub, outer = token_sub, sub
-    p = command("status", commands.token_status, "expiry, scopes, store, version, rotations")
+    p = command(
+        "status", commands.token_status, "expiry, scopes, store, encryption, version, rotations"
+    )
     p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.add_argument(
         "--show-secrets", action="store_true", help="also print the access and refresh token"
     )
-    command("refresh", commands.token_refresh, "rotate the token now")
+    json_flag(command("refresh", commands.token_refresh, "rotate the token now"), "the result")
+    json_flag(command("delete", commands.logout, "delete the stored token (= logout)"), "it")
+    command(
+        "new-key",
+        commands.token_new_key,
+        "print a new encryption key for FFN_TOKEN_KEY",
+        account=False,
+    )
     sub = outer
 
     p = command(
@@ -113,7 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
         "call any API path; the JSON answer is pretty-printed",
         epilog="PATH is relative to the API base, e.g. /v1/merchant/outbounds/{id}.",
     )
-    p.add_argument("method", metavar="METHOD", help="GET, POST, PUT, PATCH or DELETE")
+    p.add_argument(
+        "method",
+        metavar="METHOD",
+        type=str.upper,
+        choices=commands.HTTP_METHODS,
+        help=", ".join(commands.HTTP_METHODS),
+    )
     p.add_argument("path", metavar="PATH", help="e.g. /v1/users/current")
     p.add_argument("--data", help="JSON body, @file to read it from a file, - for stdin")
     p.add_argument(
@@ -135,10 +189,17 @@ def build_parser() -> argparse.ArgumentParser:
         "order-sync job against an in-process fake FFN server",
         account=False,
     )
-    p.add_argument("--orders", type=int, default=2000, help="outbounds to create (%(default)s)")
-    p.add_argument("--concurrency", type=int, default=100, help="creates in flight (%(default)s)")
     p.add_argument(
-        "--token-lifetime", type=float, default=3.0, help="access token seconds (%(default)g)"
+        "--orders", type=_positive(int), default=2000, help="outbounds to create (%(default)s)"
+    )
+    p.add_argument(
+        "--concurrency", type=_positive(int), default=100, help="creates in flight (%(default)s)"
+    )
+    p.add_argument(
+        "--token-lifetime",
+        type=_positive(float, minimum=1.0),
+        default=3.0,
+        help="access token seconds, at least 1 (%(default)g)",
     )
     p.add_argument("--seed", type=int, default=7, help="seed of the injected faults")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -154,6 +215,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive(
+    kind: Callable[[str], int] | Callable[[str], float], minimum: float | None = None
+) -> Callable[[str], Any]:
+    """An argparse type: a number above zero (or at least ``minimum``), else a usage error."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value != value or value in (float("inf"), float("-inf")):  # NaN or infinite
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+        if minimum is not None and value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum:g}, got {text}")
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
 def _exit_code(exc: BaseException) -> int:
     if isinstance(exc, ConfigError):
         return 2
@@ -164,23 +247,55 @@ def _exit_code(exc: BaseException) -> int:
     return 1
 
 
+# Library messages name Python settings; a CLI user sets these instead.
+_CLI_NAMES = {
+    "Environment.token_url": "FFN_TOKEN_URL",
+    "Environment.authorize_url": "FFN_AUTHORIZE_URL",
+    "Environment.api_url": "FFN_API_URL",
+    "of your ClientCredentials": "in FFN_CLIENT_ID and FFN_CLIENT_SECRET",
+}
+
+
 def _message(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
     if isinstance(exc, TokenMissing):
-        text += " Run `ffn-async login` first."
+        return f"no token stored for account {exc.key!r}; run `ffn-async login` first"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    for name, variable in _CLI_NAMES.items():
+        text = text.replace(name, variable)
     if not isinstance(exc, FFNError | StoreError | ConfigError | OSError | commands.DemoFailed):
         text = f"unexpected {type(exc).__name__}: {text} (rerun with --debug for the traceback)"
     return text
+
+
+def _show_library_log(level: int) -> Callable[[], None]:
+    """Send the library's log records at ``level`` and above to stderr; return the undo.
+
+    Without ``-v``/``--debug`` nothing is configured: the libraries' ``NullHandler`` keeps
+    their retry notices and errors off the terminal, and the CLI prints each error once.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    fmt = "%(asctime)s " if level <= logging.DEBUG else ""
+    handler.setFormatter(logging.Formatter(fmt + "ffn-async: %(levelname)s %(name)s: %(message)s"))
+    loggers = [logging.getLogger(name) for name in ("ffn_async", "token_stores")]
+    saved = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(level)
+        logger.addHandler(handler)
+
+    def undo() -> None:
+        for logger, old in zip(loggers, saved, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(old)
+
+    return undo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ffn-async`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     args = build_parser().parse_args(argv)
     debug = bool(getattr(args, "debug", False))
-    if debug:
-        logging.basicConfig(
-            level=logging.DEBUG, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
-        )
+    verbose = bool(getattr(args, "verbose", False))
+    undo = _show_library_log(logging.DEBUG if debug else logging.INFO) if debug or verbose else None
     try:
         work = args.run(settings_from(args), args) if args.uses_account else args.run(args)
         code: int = asyncio.run(work)
@@ -193,6 +308,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"ffn-async: error: {_message(exc)}", file=sys.stderr)
         return _exit_code(exc)
+    finally:
+        if undo is not None:
+            undo()
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from .errors import (
     DecodeError,
     Forbidden,
     Gone,
+    Locked,
     MissingScope,
     NotFound,
     RateLimited,
@@ -73,6 +74,7 @@ _ERROR_TYPES: Final[dict[int, type[ApiError]]] = {
     404: NotFound,
     409: Conflict,
     410: Gone,
+    423: Locked,
     429: RateLimited,
 }
 _HINTS: Final = {
@@ -384,6 +386,7 @@ class FFNClient:
             ApiError: (subclasses by status) the API answered with an error.
             TransportError: no answer, after retries where they were safe.
             AuthError: no valid token could be had.
+            StoreError: the token store failed (``StoreUnavailable``, ``CorruptRecord`` …).
         """
         method = method.upper()
         absolute = path.startswith(("http://", "https://"))

@@ -4,9 +4,10 @@ FFN has no idempotency keys, but it has the next best thing: every create carrie
 merchant's own number (``merchantOutboundNumber``, ``merchantSku``, …), the server refuses a
 second object with the same number (``Outbounds_NotCanceledOutboundExists``,
 ``Products_DuplicateProduct``, …), and the object can be found by that number. So after an
-*ambiguous* failure — the request was sent and the answer lost (timeout, reset, 5xx) — a safe
-create looks the object up; if it is there, that is the result; if not, the create is sent
-again, and should the lost attempt land after all, the duplicate refusal leads to the lookup.
+*ambiguous* failure — the request was sent and the answer lost (timeout, reset, 5xx) — or a
+423 (another creation is in progress), a safe create looks the object up; if it is there, that
+is the result; if not, the create is sent again, and should the lost attempt land after all,
+the duplicate refusal leads to the look-up.
 
 Which kinds are safe, how each is found and which codes mean "already exists" is the table
 :data:`KINDS` (one :class:`CreateKind` each). The generated ``create`` methods of these kinds go
@@ -30,9 +31,10 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 import attrs
 
 from . import client as _client
-from . import models as m
 from . import odata
-from .errors import ApiError, NotFound, ServerError, TransportError
+from .errors import ApiError, ErrorCode, Locked, NotFound, ServerError, TransportError
+from .models import merchant as m
+from .models.common import OutboundStatusType
 
 if TYPE_CHECKING:
     from .client import FFNClient
@@ -113,7 +115,7 @@ class CreateKind(Generic[B, T]):
     request: type[B]
     response: type[T]
     number_field: str
-    duplicate_codes: frozenset[str]
+    duplicate_codes: frozenset[ErrorCode]
     find: Finder = attrs.field(repr=False)
     path_param: str | None = None
 
@@ -122,7 +124,7 @@ def _live(obj: Any) -> bool:
     """An object that counts as the result: not a cancelled outbound, not a tombstone."""
     if not isinstance(obj, dict):
         return False
-    if obj.get("status") == m.OutboundStatusType.CANCELED.value:
+    if obj.get("status") == OutboundStatusType.CANCELED:
         return False
     info = obj.get("modificationInfo")
     return not (isinstance(info, dict) and info.get("state") == "Deleted")
@@ -198,54 +200,54 @@ async def _find_notification(
 
 # Every kind also accepts Shared_DuplicateKey: FFN's generic unique-key refusal. A code only
 # ever leads to a look-up; when nothing is found the original error is raised.
-_SHARED_DUPLICATE: Final = "Shared_DuplicateKey"
+_SHARED_DUPLICATE: Final = ErrorCode.SHARED_DUPLICATE_KEY
 
 OUTBOUND: Final = CreateKind(
     "outbound",
     "/v1/merchant/outbounds",
-    m.CreateOutbound,
+    m.CreateOutboundRequest,
     m.Outbound,
     "merchantOutboundNumber",
-    frozenset({"Outbounds_NotCanceledOutboundExists", _SHARED_DUPLICATE}),
+    frozenset({ErrorCode.OUTBOUNDS_NOT_CANCELED_OUTBOUND_EXISTS, _SHARED_DUPLICATE}),
     _by_number("/v1/merchant/outbounds", "outboundId", "merchantOutboundNumber"),
 )
 INBOUND: Final = CreateKind(
     "inbound",
     "/v1/merchant/inbounds",
-    m.CreateInbound,
+    m.CreateInboundRequest,
     m.Inbound,
     "merchantInboundNumber",
-    frozenset({"Inbounds_DuplicateInbound", _SHARED_DUPLICATE}),
+    frozenset({ErrorCode.INBOUNDS_DUPLICATE_INBOUND, _SHARED_DUPLICATE}),
     _by_number("/v1/merchant/inbounds", "inboundId", "merchantInboundNumber"),
 )
 PRODUCT: Final = CreateKind(
     "product",
     "/v1/merchant/products",
-    m.CreateProduct,
+    m.CreateProductRequest,
     m.Product,
     "merchantSku",
-    frozenset({"Products_DuplicateProduct", _SHARED_DUPLICATE}),
+    frozenset({ErrorCode.PRODUCTS_DUPLICATE_PRODUCT, _SHARED_DUPLICATE}),
     _find_product,
 )
 RETURN: Final = CreateKind(
     "return",
     "/v1/merchant/returns",
-    m.CreateReturn,
+    m.CreateReturnRequest,
     m.Return,
     "merchantReturnNumber",
-    frozenset({"Returns_DuplicateReturn", _SHARED_DUPLICATE}),
+    frozenset({ErrorCode.RETURNS_DUPLICATE_RETURN, _SHARED_DUPLICATE}),
     _find_return,
 )
 INBOUND_SHIPPING_NOTIFICATION: Final = CreateKind(
     "inbound_shipping_notification",
     "/v1/merchant/inbounds/{inboundId}/shipping-notifications",
-    m.CreateInboundShippingNotification,
+    m.CreateInboundShippingNotificationRequest,
     m.InboundShippingNotification,
     "merchantShippingNotificationNumber",
     frozenset(
         {
-            "Inbounds_DuplicateMerchantShippingNotificationNumber",
-            "Inbounds_DuplicateInboundShippingNotificationId",
+            ErrorCode.INBOUNDS_DUPLICATE_MERCHANT_SHIPPING_NOTIFICATION_NUMBER,
+            ErrorCode.INBOUNDS_DUPLICATE_INBOUND_SHIPPING_NOTIFICATION_ID,
             _SHARED_DUPLICATE,
         }
     ),
@@ -322,14 +324,19 @@ async def create_json(
                     raise
                 outcome = CreateOutcome.RECOVERED if unsure else CreateOutcome.EXISTED
                 return found, outcome, attempt
-            if not _ambiguous(exc):
-                raise
             last: Exception = exc
+            if isinstance(exc, Locked):
+                # 423: another creation is in progress, possibly our own earlier attempt that
+                # is still running. Nothing was made by this one: wait, look, try again.
+                pass
+            elif _ambiguous(exc):
+                unsure = True
+            else:
+                raise
         except TransportError as exc:
             if not exc.sent:  # the pipeline gave up before anything reached the server
                 raise
-            last = exc
-        unsure = True
+            last, unsure = exc, True
         try:
             found = await kind.find(client, number, lookup_params, None)
         except (ApiError, TransportError) as exc:
@@ -337,7 +344,8 @@ async def create_json(
             log.info("%s %s: look-up after a lost answer failed: %s", kind.name, number, exc)
             found = None
         if found is not None:
-            return found, CreateOutcome.RECOVERED, attempt
+            outcome = CreateOutcome.RECOVERED if unsure else CreateOutcome.EXISTED
+            return found, outcome, attempt
         wait = retry.delay(attempt, started=started)
         log.warning(
             "%s %s: answer lost (%s); %s",

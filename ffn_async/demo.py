@@ -42,7 +42,6 @@ import aiohttp
 import attrs
 
 from . import creates
-from . import models as m
 from ._cli.config import default_store_url, open_store
 from ._cli.login import RedirectCatcher, browser_login
 from ._demo_feed import FeedWorker, run_feed_worker
@@ -50,6 +49,7 @@ from .auth import TokenManager
 from .client import FFNClient
 from .creates import CreateOutcome
 from .errors import FFNError
+from .models import merchant as m
 from .outbox import Kept, Outbox
 from .testing import FakeFFN, Faults
 
@@ -228,12 +228,12 @@ class Sku(NamedTuple):
     merchant_sku: str
 
 
-def _order(number: str, warehouse_id: str, product: Sku, index: int) -> m.CreateOutbound:
-    return m.CreateOutbound(
+def _order(number: str, warehouse_id: str, product: Sku, index: int) -> m.CreateOutboundRequest:
+    return m.CreateOutboundRequest(
         merchant_outbound_number=number,
         warehouse_id=warehouse_id,
         currency="EUR",
-        shipping_address=m.Address(
+        shipping_address=m.CreateAddressRequest(
             firstname="Ada",
             lastname=f"Customer {index}",
             street="Hauptstr. 1",
@@ -242,7 +242,7 @@ def _order(number: str, warehouse_id: str, product: Sku, index: int) -> m.Create
             country="DE",
         ),
         items=[
-            m.CreateOutboundItem(
+            m.CreateOutboundItemRequest(
                 outbound_item_id="1",
                 jfsku=product.jfsku,
                 merchant_sku=product.merchant_sku,
@@ -257,7 +257,7 @@ def _order(number: str, warehouse_id: str, product: Sku, index: int) -> m.Create
 async def _product(ffn: FFNClient, sku: str) -> Sku:
     """A product for the orders to ship (its jfsku is assigned by FFN), created exactly once."""
     no = False
-    specifications = m.Specifications(
+    specifications = m.CreateSpecificationsRequest(
         is_batch=no,
         is_divisible=no,
         is_best_before=no,
@@ -265,7 +265,12 @@ async def _product(ffn: FFNClient, sku: str) -> Sku:
         is_bill_of_materials=no,
         is_packaging=no,
     )
-    body = m.CreateProduct(name=f"Article {sku}", merchant_sku=sku, specifications=specifications)
+    body = m.CreateProductRequest(
+        name=f"Article {sku}",
+        merchant_sku=sku,
+        identifier=m.CreateIdentifierRequest(),
+        specifications=specifications,
+    )
     while True:
         try:
             done = await creates.create(ffn, creates.PRODUCT, body)
@@ -275,7 +280,9 @@ async def _product(ffn: FFNClient, sku: str) -> Sku:
         return Sku(done.value.jfsku, sku)
 
 
-async def _outbound(ffn: FFNClient, outbox: Outbox, order: m.CreateOutbound, tally: _Tally) -> None:
+async def _outbound(
+    ffn: FFNClient, outbox: Outbox, order: m.CreateOutboundRequest, tally: _Tally
+) -> None:
     """Hand one order over: created, found after a lost answer, or kept in the outbox."""
     tally.submitted.add(order.merchant_outbound_number)
     started = time.monotonic()

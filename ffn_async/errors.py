@@ -2,24 +2,26 @@
 
 API errors carry the HTTP status, the FFN error code, its messages and metadata (the body's
 ``ErrorResponse``). Auth errors say what to do next (log in again, fix the client secret).
-Store errors come from :mod:`token_stores` and are re-exported here. No message ever holds a
-token or a secret: bodies of token-endpoint responses are never quoted.
+Store errors: :mod:`token_stores` stays independent of ffn-async, so its errors derive from
+``token_stores.StoreError`` only. Where the two meet, in :class:`~ffn_async.TokenManager`, each
+store error is re-raised as the same-named class of this module, which derives from *both*
+:class:`FFNError` and the store's class (the original is kept as ``__cause__``, its attributes
+are copied). So ``except FFNError`` catches a store outage, and ``except
+token_stores.StoreUnavailable`` keeps working. No message ever holds a token or a secret:
+bodies of token-endpoint responses are never quoted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import functools
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, ParamSpec, TypeVar
 
 from yarl import URL
 
-from token_stores.base import (
-    CorruptRecord,
-    LockTimeout,
-    StoreConflict,
-    StoreError,
-    StoreUnavailable,
-)
+from token_stores import base as _stores
+
+from ._error_codes import ErrorCode
 
 __all__ = [
     "ApiError",
@@ -28,6 +30,7 @@ __all__ = [
     "Conflict",
     "CorruptRecord",
     "DecodeError",
+    "ErrorCode",
     "FFNError",
     "Forbidden",
     "ForeignLinkError",
@@ -35,6 +38,7 @@ __all__ = [
     "InvalidClient",
     "InvalidState",
     "LockTimeout",
+    "Locked",
     "MissingScope",
     "NotFound",
     "RateLimited",
@@ -48,11 +52,12 @@ __all__ = [
     "TransportError",
     "Unauthorized",
     "ValidationError",
+    "translate_store_errors",
 ]
 
 
 class FFNError(Exception):
-    """Base of every error raised by ffn-async (store errors derive from ``StoreError``)."""
+    """Base of every error raised by ffn-async, store errors included."""
 
 
 # --------------------------------------------------------------------------- API responses
@@ -64,7 +69,9 @@ class ApiError(FFNError):
     Attributes:
         status: HTTP status code.
         method, url: the request that failed (the URL never carries a token).
-        code: FFN error code such as ``Products_DuplicateProduct`` (``None`` if the body had none).
+        code: FFN's error code: an :class:`ErrorCode` member when this release knows it
+            (``ErrorCode.PRODUCTS_DUPLICATE_PRODUCT``), else the code as a plain ``str``;
+            ``None`` if the body had none. Members compare equal to their text.
         description: the code's description.
         messages: the ``errorMessages[].message`` texts.
         metadata: ``errorMetaData`` (the API also spells it ``errorMetadata``; both are read).
@@ -78,7 +85,7 @@ class ApiError(FFNError):
         *,
         method: str = "",
         url: str = "",
-        code: str | None = None,
+        code: ErrorCode | str | None = None,
         description: str | None = None,
         messages: Sequence[str] = (),
         metadata: Mapping[str, Any] | None = None,
@@ -89,7 +96,7 @@ class ApiError(FFNError):
         self.status = status
         self.method = method
         self.url = url
-        self.code = code
+        self.code: ErrorCode | str | None = _known(code)
         self.description = description
         self.messages = list(messages)
         self.metadata = dict(metadata or {})
@@ -111,6 +118,17 @@ class ApiError(FFNError):
         text = ": ".join([parts[0], " ".join(parts[1:])]) if len(parts) > 1 else parts[0]
         if self.hint:
             text += f" ({self.hint})"
+        return text
+
+
+def _known(code: ErrorCode | str | None) -> ErrorCode | str | None:
+    """The :class:`ErrorCode` member for ``code``; unknown codes stay plain strings."""
+    if code is None or isinstance(code, ErrorCode):
+        return code
+    text = str(code)  # a server may send anything; keep it as text
+    try:
+        return ErrorCode(text)
+    except ValueError:
         return text
 
 
@@ -153,6 +171,13 @@ class Conflict(ApiError):
 
 class Gone(ApiError):
     """410: the resource existed but is gone (for example an expired attachment)."""
+
+
+class Locked(ApiError):
+    """423: the operation is locked for now (``POST /outbounds``: creating outbounds is locked).
+
+    Nothing was created; try again later.
+    """
 
 
 class RateLimited(ApiError):
@@ -262,3 +287,70 @@ class TokenMissing(AuthError):
 
 class InvalidState(AuthError):
     """The ``state`` returned by the authorization redirect does not match the one sent."""
+
+
+# --------------------------------------------------------------------------- token stores
+
+
+class StoreError(FFNError, _stores.StoreError):
+    """A token store failed; also a ``token_stores.StoreError``."""
+
+
+class StoreConflict(StoreError, _stores.StoreConflict):
+    """``save`` found another version than expected; also a ``token_stores.StoreConflict``."""
+
+
+class LockTimeout(StoreError, _stores.LockTimeout):
+    """The store's lock could not be taken in time; also a ``token_stores.LockTimeout``."""
+
+
+class StoreUnavailable(StoreError, _stores.StoreUnavailable):
+    """The store's service could not be reached; also a ``token_stores.StoreUnavailable``."""
+
+
+class CorruptRecord(StoreError, _stores.CorruptRecord):
+    """The stored record cannot be read back (left untouched); also a
+    ``token_stores.CorruptRecord``."""
+
+
+# Most specific first: the first class the store's error is an instance of wins.
+_STORE_ERRORS: tuple[tuple[type[_stores.StoreError], type[StoreError]], ...] = (
+    (_stores.StoreConflict, StoreConflict),
+    (_stores.LockTimeout, LockTimeout),
+    (_stores.CorruptRecord, CorruptRecord),
+    (_stores.StoreUnavailable, StoreUnavailable),
+    (_stores.StoreError, StoreError),
+)
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _as_ffn_error(exc: _stores.StoreError) -> StoreError:
+    """The ffn-async twin of a store error: same message and attributes."""
+    cls = next(ours for theirs, ours in _STORE_ERRORS if isinstance(exc, theirs))
+    twin = cls.__new__(cls, *exc.args)  # the store classes' __init__ take other arguments
+    twin.args = exc.args
+    twin.__dict__.update(vars(exc))
+    return twin
+
+
+def translate_store_errors(
+    func: Callable[_P, Awaitable[_T]],
+) -> Callable[_P, Awaitable[_T]]:
+    """Decorate an async method so store errors leave it as :class:`FFNError` subclasses.
+
+    Applied to the public methods of :class:`~ffn_async.TokenManager`, the one place where
+    ffn-async calls a store; the store's own exception stays reachable as ``__cause__``.
+    """
+
+    @functools.wraps(func)
+    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return await func(*args, **kwargs)
+        except FFNError:
+            raise
+        except _stores.StoreError as exc:
+            raise _as_ffn_error(exc) from exc
+
+    return wrapper

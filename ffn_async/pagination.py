@@ -37,6 +37,7 @@ __all__ = [
     "TO_DATE_MARGIN",
     "ChangeFeed",
     "Chunk",
+    "ChunkedList",
     "ForeignLinkError",
     "Page",
     "Paginator",
@@ -392,3 +393,89 @@ class ChangeFeed(Generic[T]):
             more_data_available=bool(data.get("moreDataAvailable")),
             next_chunk_url=data.get("nextChunkUrl") or None,
         )
+
+
+def _next_chunk(link: str, api_origin: URL, seen: set[str], what: str) -> str:
+    """``link`` (an absolute ``nextChunkUrl``) once checked: same origin, not seen before.
+
+    The same rule as :meth:`ChangeFeed.chunks` applies to its links.
+    """
+    url = URL(link)
+    if not url.is_absolute() or url.origin() != api_origin:
+        raise ForeignLinkError(link, api_origin)
+    if link in seen:
+        raise DecodeError(f"{what} repeated its nextChunkUrl ({url.path})")
+    seen.add(link)
+    return link
+
+
+class ChunkedList(Generic[T]):
+    """A listing the server sends in chunks (``stocks/complete``): ``async for item in listing``.
+
+    Each answer holds ``items``, the snapshot's ``date``, ``moreDataAvailable`` and an absolute
+    ``nextChunkUrl``; the walk follows the link (on the API's origin only, as change feeds do)
+    until no more data is available. :attr:`date` is the snapshot's date once the first chunk
+    has arrived.
+    """
+
+    def __init__(
+        self,
+        client: FFNClient,
+        path: str,
+        path_params: Mapping[str, str | int] | None,
+        item: type[T],
+        *,
+        scope: str | None,
+        params: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self._client = client
+        self._path = path
+        self._path_params = path_params
+        self._item = item
+        self._scope = scope
+        self._params = dict(params or {})
+        self._timeout = timeout
+        self.date: dt.datetime | None = None
+        """The snapshot's date as the server reported it (``None`` before the first chunk)."""
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._items()
+
+    async def _items(self) -> AsyncIterator[T]:
+        async with aclosing(self.chunks()) as chunks:
+            async for chunk in chunks:
+                for item in chunk:
+                    yield item
+
+    async def chunks(self) -> AsyncGenerator[list[T], None]:
+        """The items of each answer, one list per chunk."""
+        api_origin = self._client.environment.api_url.origin()
+        path: str = self._path
+        path_params = self._path_params
+        params: Mapping[str, Any] = self._params
+        page = self._params.get("page") or 1
+        seen: set[str] = set()
+        while True:
+            data = await self._client.request(
+                "GET",
+                path,
+                path_params=path_params,
+                params=params,
+                scope=self._scope,
+                timeout=self._timeout,
+            )
+            if not isinstance(data, dict):
+                raise DecodeError(f"chunked list: expected an object, got {type(data).__name__}")
+            if self.date is None:
+                self.date = _parse_time(data.get("date"))
+            yield _structure_list(data.get("items"), self._item, "chunked list items")
+            if not data.get("moreDataAvailable"):
+                break
+            link = data.get("nextChunkUrl")
+            if link:
+                path = _next_chunk(link, api_origin, seen, "chunked list")
+                path_params, params = None, {}
+            else:  # no link: ask for the next page number
+                page += 1
+                params = {**self._params, "page": page}

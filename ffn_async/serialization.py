@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
+import sys
 import types
 import typing
 from collections.abc import Callable
@@ -365,7 +366,7 @@ def _kind(tp: Any) -> _Kind:
     raise TypeError(f"unsupported field type {tp!r}")
 
 
-_MODEL_NS: dict[str, Any] = {**vars(models), "dt": dt, "Decimal": Decimal, "Any": Any}
+_MODEL_NS: dict[str, Any] = {"dt": dt, "Decimal": Decimal, "Any": Any}
 _NS: dict[str, Any] = {
     "_M": _MISSING,
     "UNSET": UNSET,
@@ -400,13 +401,20 @@ _compiled_unstructure: set[tuple[type, bool]] = set()
 
 
 def _fields(cls: type) -> tuple[Any, ...]:
-    attrs.resolve_types(cls, globalns=_MODEL_NS, localns=_MODEL_NS)
+    # Annotations resolve in the model's own module (see ffn_async/models/_base.py).
+    namespace = {**_MODEL_NS, **vars(sys.modules[cls.__module__])}
+    attrs.resolve_types(cls, globalns=namespace, localns=namespace)
     return tuple(attrs.fields(cls))
+
+
+def _unique(obj: Any) -> str:
+    """A name for a class in the generated code: class names repeat across API modules."""
+    return f"{obj.__module__.rpartition('.')[2]}_{obj.__name__}"
 
 
 def _ref(prefix: str, obj: Any) -> str:
     """A name in the generated code's namespace for a class or enum."""
-    name = f"{prefix}_{obj.__name__}"
+    name = f"{prefix}_{_unique(obj)}"
     _NS.setdefault(name, obj)
     return name
 
@@ -416,7 +424,7 @@ def _decoder_name(kind: _Kind) -> str:
     if kind.name == "model":
         return _structure_fn_name(kind.target)
     if kind.name == "enum":
-        name = f"_E_{kind.target.__name__}_c"
+        name = f"_E_{_unique(kind.target)}_c"
         _NS.setdefault(name, _enum_decoder(kind.target))
         return name
     if kind.name == "list":
@@ -446,7 +454,7 @@ def _decode_lines(kind: _Kind) -> list[str]:
             "if v.tzinfo is None: v = v.replace(tzinfo=_UTC)",
         ]
     if k == "enum":
-        getter = f"_E_{kind.target.__name__}"
+        getter = f"_E_{_unique(kind.target)}"
         _NS.setdefault(getter, kind.target._value2member_map_.get)
         return [f"v = {getter}(v, v) if type(v) is str else _to_str(v)"]
     if k == "list":  # the comprehension inline; _list for errors (and to locate the index)
@@ -456,7 +464,7 @@ def _decode_lines(kind: _Kind) -> list[str]:
 
 
 def _structure_fn_name(cls: type) -> str:
-    name = f"_s_{cls.__name__}"
+    name = f"_s_{_unique(cls)}"
     if cls not in _compiled_structure:
         _compiled_structure.add(cls)  # first, so that a recursive model does not recurse here
         _compile_structure(cls, name)
@@ -503,7 +511,7 @@ def _compile_structure(cls: type, fn_name: str) -> None:
         for line in block:
             lines.append(f"        {line}")
             where[len(lines)] = (wire, item)  # keyed by the 1-based line number
-    table = f"_L_{cls.__name__}"
+    table = f"_L_{_unique(cls)}"
     _NS[table] = where
     lines += [
         "        pass",
@@ -595,7 +603,7 @@ def _unstructure_fn_name(cls: type, checked: bool) -> str:
     Request bodies are encoded checked (and so is everything nested in them); responses are
     not, so that data the server sent (say an outbound without items) can always be re-encoded.
     """
-    name = f"_{'v' if checked else 'u'}_{cls.__name__}"
+    name = f"_{'v' if checked else 'u'}_{_unique(cls)}"
     if (cls, checked) not in _compiled_unstructure:
         _compiled_unstructure.add((cls, checked))
         _compile_unstructure(cls, name, checked)

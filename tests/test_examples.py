@@ -19,8 +19,9 @@ import attrs
 import pytest
 from aiohttp import web
 
-from ffn_async import FFNClient, StaticToken, TokenManager, models
+from ffn_async import FFNClient, StaticToken, TokenManager
 from ffn_async._cli.config import open_store
+from ffn_async.models import merchant
 from ffn_async.testing import FakeFFN
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -58,13 +59,15 @@ async def login(fake: FakeFFN, store_url: str) -> None:
 
 
 async def create_outbounds(fake: FakeFFN, count: int, prefix: str) -> list[str]:
-    order = models.CreateOutbound(
+    order = merchant.CreateOutboundRequest(
         merchant_outbound_number="",
         warehouse_id=fake.api.default_warehouse_id,
         currency="EUR",
-        shipping_address=models.Address(street="Hauptstr. 1", city="Monheim", country="DE"),
+        shipping_address=merchant.CreateAddressRequest(
+            street="Hauptstr. 1", city="Monheim", country="DE"
+        ),
         items=[
-            models.CreateOutboundItem(
+            merchant.CreateOutboundItemRequest(
                 outbound_item_id="1", jfsku="MERC0100001", quantity=Decimal(1)
             )
         ],
@@ -146,19 +149,21 @@ async def _start_worker(state: Path, orders: Path) -> asyncio.subprocess.Process
 
 
 def _orders_file(fake: FakeFFN, path: Path, count: int) -> list[str]:
-    """CreateOutbound JSON lines, as a shop would hand them over."""
+    """CreateOutboundRequest JSON lines, as a shop would hand them over."""
     from ffn_async.serialization import dumps
 
     numbers = [f"SHOP-{n}" for n in range(count)]
     lines = []
     for number in numbers:
-        order = models.CreateOutbound(
+        order = merchant.CreateOutboundRequest(
             merchant_outbound_number=number,
             warehouse_id=fake.api.default_warehouse_id,
             currency="EUR",
-            shipping_address=models.Address(street="Hauptstr. 1", city="Monheim", country="DE"),
+            shipping_address=merchant.CreateAddressRequest(
+                street="Hauptstr. 1", city="Monheim", country="DE"
+            ),
             items=[
-                models.CreateOutboundItem(
+                merchant.CreateOutboundItemRequest(
                     outbound_item_id="1", jfsku="MERC0100001", quantity=Decimal(1)
                 )
             ],

@@ -13,14 +13,26 @@ import attrs
 import pytest
 from aiohttp import web
 
-from ffn_async import Environment, FFNClient, StaticToken, models
+from ffn_async import Environment, FFNClient, StaticToken
 from ffn_async.errors import DecodeError, ValidationError
+from ffn_async.models import merchant
 from ffn_async.odata import F
 from ffn_async.pagination import TO_DATE_MARGIN, ForeignLinkError
 from ffn_async.retry import NO_RETRY
 
 TOTAL = 237
 TOKEN = "paging-test-token"
+
+
+def fulfiller(user_id: str, active: bool = True) -> dict[str, Any]:
+    """A merchant-spec ``Fulfiller`` with its required fields."""
+    address = {"street": "Hauptstr. 1", "city": "Monheim", "country": "DE"}
+    return {
+        "userId": user_id,
+        "isActive": active,
+        "address": address,
+        "modificationInfo": {"createdAt": "2024-01-02T03:04:05+00:00"},
+    }
 
 
 @attrs.define
@@ -46,7 +58,7 @@ class FakeApi:
         assert request.headers["Authorization"] == f"Bearer {TOKEN}"
         top = int(request.query.get("$top", "50"))
         skip = int(request.query.get("$skip", "0"))
-        items = [{"userId": f"{i:04d}", "isActive": i % 2 == 0} for i in range(TOTAL)]
+        items = [fulfiller(f"{i:04d}", i % 2 == 0) for i in range(TOTAL)]
         flt = request.query.get("$filter")
         page = items[skip : skip + top]
         link = None
@@ -85,7 +97,7 @@ class FakeApi:
         body = {
             "from": from_date,
             "to": self.to_date,
-            "data": [{"userId": f"C{page}{i:02d}"} for i in range(4)],
+            "data": [fulfiller(f"C{page}{i:02d}") for i in range(4)],
             "moreDataAvailable": more,
             "nextChunkUrl": next_url,
         }
@@ -96,7 +108,11 @@ class FakeApi:
         levels = dict.fromkeys(
             ["stockLevel", "stockLevelReserved", "stockLevelAnnounced", "stockLevelBlocked"], 2.5
         )
-        row = {"warehouseId": request.match_info["warehouseId"], "jfsku": "MERC01ABCDE"}
+        row = {
+            "warehouseId": request.match_info["warehouseId"],
+            "fulfillerId": "FULF",
+            "jfsku": "MERC01ABCDE",
+        }
         rows = [{**row, **levels, "merchantSku": "SKU-1"}]
         if self.bare_array:
             return web.json_response(rows)
@@ -150,7 +166,7 @@ async def settle() -> None:
 async def test_iterate_237_items_in_pages_of_50(ffn: FFNClient, server: FakeApi) -> None:
     items = [f async for f in ffn.merchant.fulfillers.iterate(top=50)]
     assert [f.user_id for f in items] == [f"{i:04d}" for i in range(TOTAL)]
-    assert all(isinstance(f, models.Fulfiller) for f in items)
+    assert all(isinstance(f, merchant.Fulfiller) for f in items)
     skips = [r.query.get("$skip") for r in server.requests]
     assert skips == [None, "50", "100", "150", "200"]
     assert all(r.query["$top"] == "50" for r in server.requests)
@@ -304,7 +320,7 @@ async def test_foreign_next_chunk_url_is_refused(
 ) -> None:
     server.next_chunk_host = host
     feed = ffn.merchant.fulfillers.updates(from_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
-    seen: list[models.Fulfiller] = []
+    seen: list[merchant.Fulfiller] = []
 
     async def walk() -> None:
         async for f in feed:

@@ -13,27 +13,28 @@ import orjson
 import pytest
 
 from ffn_async import errors, models, serialization
-from ffn_async.models import ObjectState
+from ffn_async.models import fulfiller, merchant, shared
+from ffn_async.models.common import ObjectState
 from ffn_async.serialization import converter
 
 UTC = dt.UTC
 
 
-def address(**extra: Any) -> models.Address:
+def address(**extra: Any) -> merchant.CreateAddressRequest:
     values: dict[str, Any] = {"street": "Mortystreet 1", "city": "Mortytown", "country": "DE"}
-    return models.Address(**{**values, **extra})
+    return merchant.CreateAddressRequest(**{**values, **extra})
 
 
-def outbound_item(**extra: Any) -> models.CreateOutboundItem:
+def outbound_item(**extra: Any) -> merchant.CreateOutboundItemRequest:
     values: dict[str, Any] = {
         "outbound_item_id": "1",
         "quantity": Decimal(1),
         "jfsku": "MERC01ABCDE",
     }
-    return models.CreateOutboundItem(**{**values, **extra})
+    return merchant.CreateOutboundItemRequest(**{**values, **extra})
 
 
-def create_outbound(**extra: Any) -> models.CreateOutbound:
+def create_outbound(**extra: Any) -> merchant.CreateOutboundRequest:
     values: dict[str, Any] = {
         "merchant_outbound_number": "ORDER-1",
         "warehouse_id": "FULF04XX-12345-0001",
@@ -41,12 +42,13 @@ def create_outbound(**extra: Any) -> models.CreateOutbound:
         "shipping_address": address(),
         "items": [outbound_item()],
     }
-    return models.CreateOutbound(**{**values, **extra})
+    return merchant.CreateOutboundRequest(**{**values, **extra})
 
 
 def page_payload(**outbound: Any) -> dict[str, Any]:
     item = {
         "outboundId": "MERC02AXEV",
+        "fulfillerId": "FULF",
         "merchantOutboundNumber": "ORDER-1",
         "warehouseId": "FULF04XX-12345-0001",
         "currency": "EUR",
@@ -67,7 +69,7 @@ def page_payload(**outbound: Any) -> dict[str, Any]:
 
 
 def test_snake_case_attributes_camel_case_wire_and_renamed_keys() -> None:
-    page = converter.structure(page_payload(), models.PagedOutboundResponse)
+    page = converter.structure(page_payload(), merchant.PagedOutboundResponse)
     assert page.page.limit == 50
     assert page.items[0].merchant_outbound_number == "ORDER-1"
     data = serialization.unstructure(page)
@@ -83,7 +85,7 @@ def test_keyword_field_from_is_from_underscore() -> None:
             "data": [],
             "moreDataAvailable": False,
         },
-        models.RecentOutboundList,
+        merchant.RecentOutboundList,
     )
     assert feed.from_ == dt.datetime(2020, 2, 11, 16, 5, 6, tzinfo=UTC)
     assert orjson.loads(serialization.dumps(feed))["from"] == "2020-02-11T16:05:06+00:00"
@@ -91,7 +93,7 @@ def test_keyword_field_from_is_from_underscore() -> None:
 
 def test_unknown_fields_are_ignored_and_none_is_omitted() -> None:
     a = serialization.structure(
-        {"street": "s", "city": "c", "country": "DE", "newField": 1, "zip": None}, models.Address
+        {"street": "s", "city": "c", "country": "DE", "newField": 1, "zip": None}, merchant.Address
     )
     assert a.zip is None
     assert serialization.unstructure(a) == {"street": "s", "city": "c", "country": "DE"}
@@ -99,7 +101,7 @@ def test_unknown_fields_are_ignored_and_none_is_omitted() -> None:
 
 def test_bare_arrays_decode_through_the_converter() -> None:
     notes = serialization.structure(
-        [{"street": "s", "city": "c", "country": "DE"}] * 3, list[models.Address]
+        [{"street": "s", "city": "c", "country": "DE"}] * 3, list[merchant.Address]
     )
     assert [n.country for n in notes] == ["DE"] * 3
 
@@ -123,7 +125,7 @@ def test_bare_arrays_decode_through_the_converter() -> None:
     ],
 )
 def test_datetimes_decode_aware(text: str, expected: dt.datetime) -> None:
-    info = serialization.structure({"createdAt": text}, models.ModificationInfo)
+    info = serialization.structure({"createdAt": text}, merchant.ModificationInfo)
     assert info.created_at == expected
     assert info.created_at.utcoffset() == expected.utcoffset()
 
@@ -148,7 +150,7 @@ def test_naive_datetime_is_refused_before_sending() -> None:
 @pytest.mark.parametrize("literal", ["15.05", "0.1", "1234567.891", "19", "0.0001", "99999999.99"])
 def test_decimals_are_exact_both_ways(literal: str) -> None:
     raw = b'{"amount": %s, "currency": "EUR"}' % literal.encode()
-    price = serialization.decode(raw, models.Price)
+    price = serialization.decode(raw, merchant.Price)
     assert price.amount == Decimal(literal)
     assert str(price.amount) == literal
     assert serialization.dumps(price) == b'{"amount":%s,"currency":"EUR"}' % literal.encode()
@@ -156,7 +158,7 @@ def test_decimals_are_exact_both_ways(literal: str) -> None:
 
 def test_decimal_digits_are_sent_verbatim() -> None:
     assert (
-        serialization.dumps(models.Price(amount=Decimal("12.30"), currency="EUR"))
+        serialization.dumps(merchant.Price(amount=Decimal("12.30"), currency="EUR"))
         == b'{"amount":12.30,"currency":"EUR"}'
     )
 
@@ -168,9 +170,9 @@ def test_non_finite_decimal_is_refused() -> None:
 
 
 def test_decimal_from_string_and_int() -> None:
-    price = serialization.structure({"amount": "10.50", "currency": "EUR"}, models.Price)
+    price = serialization.structure({"amount": "10.50", "currency": "EUR"}, merchant.Price)
     assert price.amount == Decimal("10.50")
-    assert serialization.structure({"amount": 3, "currency": "EUR"}, models.Price).amount == 3
+    assert serialization.structure({"amount": 3, "currency": "EUR"}, merchant.Price).amount == 3
 
 
 # --------------------------------------------------------------------------- enums
@@ -178,24 +180,24 @@ def test_decimal_from_string_and_int() -> None:
 
 def test_enum_known_and_unknown() -> None:
     page = serialization.structure(
-        page_payload(status="TeleportedToCustomer"), models.PagedOutboundResponse
+        page_payload(status="TeleportedToCustomer"), merchant.PagedOutboundResponse
     )
-    assert page.items[0].status is models.OutboundStatusType.SHIPPED
+    assert page.items[0].status is merchant.OutboundStatusType.SHIPPED
     assert page.items[0].status == "Shipped"
     assert page.items[1].status == "TeleportedToCustomer"
     assert type(page.items[1].status) is str
     assert serialization.unstructure(page)["items"][1]["status"] == "TeleportedToCustomer"
-    assert converter.structure("New", models.ObjectState | str) is models.ObjectState.NEW
-    assert converter.structure("Newer", models.ObjectState | str) == "Newer"
+    assert converter.structure("New", merchant.ObjectState | str) is merchant.ObjectState.NEW
+    assert converter.structure("Newer", merchant.ObjectState | str) == "Newer"
 
 
 def test_inline_enum_subset_is_validated() -> None:
-    request = models.ChangeStatusRequest(status=models.OutboundStatusType.SHIPPED)
+    request = fulfiller.ChangeStatusRequest(status=merchant.OutboundStatusType.SHIPPED)
     with pytest.raises(errors.ValidationError, match="Acknowledged") as info:
         serialization.validate(request)
     assert info.value.field == "status"
     body = serialization.unstructure(
-        models.ChangeStatusRequest(status="Canceled", cancel_reason="gone")
+        fulfiller.ChangeStatusRequest(status="Canceled", cancel_reason="gone")
     )
     assert body == {"status": "Canceled", "cancelReason": "gone"}
 
@@ -254,11 +256,11 @@ def test_valid_request_encodes_completely() -> None:
 
 
 def test_patch_omits_unset_and_sends_null() -> None:
-    assert serialization.unstructure(models.UpdateReturnRequest()) == {}
-    body = serialization.unstructure(models.UpdateReturnRequest(contact=None, internal_note="hi"))
+    assert serialization.unstructure(merchant.UpdateReturnRequest()) == {}
+    body = serialization.unstructure(merchant.UpdateReturnRequest(contact=None, internal_note="hi"))
     assert body == {"contact": None, "internalNote": "hi"}
-    nested = models.UpdateReturnRequest(
-        customer_address=models.UpdateAddressRequest(company=None, city="Berlin")
+    nested = merchant.UpdateReturnRequest(
+        customer_address=merchant.UpdateAddressRequest(company=None, city="Berlin")
     )
     assert serialization.unstructure(nested) == {
         "customerAddress": {"company": None, "city": "Berlin"}
@@ -266,17 +268,17 @@ def test_patch_omits_unset_and_sends_null() -> None:
 
 
 def test_patch_unset_marker_and_non_nullable_null() -> None:
-    request = models.UpdateProduct(name="New name")
+    request = merchant.UpdateProductRequest(name="New name")
     assert request.note is models.UNSET
     assert not models.is_set(request.note)
     assert models.is_set(request.name)
     assert repr(models.UNSET) == "UNSET"
     not_nullable: Any = None
     with pytest.raises(errors.ValidationError, match="must not be null") as info:
-        serialization.validate(models.UpdateReturnRequest(warehouse_id=not_nullable))
+        serialization.validate(merchant.UpdateReturnRequest(warehouse_id=not_nullable))
     assert info.value.field == "warehouse_id"
     with pytest.raises(errors.ValidationError) as info:
-        serialization.validate(models.UpdateReturnRequest(internal_note="x" * 4097))
+        serialization.validate(merchant.UpdateReturnRequest(internal_note="x" * 4097))
     assert info.value.field == "internal_note"
 
 
@@ -285,7 +287,7 @@ def test_patch_unset_marker_and_non_nullable_null() -> None:
 
 def test_decode_error_names_class_and_path() -> None:
     with pytest.raises(errors.DecodeError) as info:
-        serialization.structure(page_payload(priority="high"), models.PagedOutboundResponse)
+        serialization.structure(page_payload(priority="high"), merchant.PagedOutboundResponse)
     message = str(info.value)
     assert "PagedOutboundResponse" in message
     assert "items[1].priority" in message
@@ -298,17 +300,17 @@ def test_decode_error_for_missing_and_null_required_fields() -> None:
     with pytest.raises(
         errors.DecodeError, match=r"items\[1\]\.modificationInfo\.createdAt: is required"
     ):
-        serialization.structure(payload, models.PagedOutboundResponse)
+        serialization.structure(payload, merchant.PagedOutboundResponse)
     with pytest.raises(errors.DecodeError, match=r"items\[1\]\.currency: must not be null"):
-        serialization.structure(page_payload(currency=None), models.PagedOutboundResponse)
+        serialization.structure(page_payload(currency=None), merchant.PagedOutboundResponse)
     with pytest.raises(
         errors.DecodeError, match=r"items\[1\]\.shippingAddress: expected an object"
     ):
-        serialization.structure(page_payload(shippingAddress=[1]), models.PagedOutboundResponse)
+        serialization.structure(page_payload(shippingAddress=[1]), merchant.PagedOutboundResponse)
     with pytest.raises(errors.DecodeError, match=r"items\[1\]\.items: expected a list"):
-        serialization.structure(page_payload(items={}), models.PagedOutboundResponse)
+        serialization.structure(page_payload(items={}), merchant.PagedOutboundResponse)
     with pytest.raises(errors.DecodeError, match=r"Address: \(root\): expected an object"):
-        serialization.structure("nope", models.Address)
+        serialization.structure("nope", merchant.Address)
 
 
 def test_decode_error_in_nested_list_element() -> None:
@@ -318,13 +320,13 @@ def test_decode_error_in_nested_list_element() -> None:
         errors.DecodeError, match=r"items\[1\]\.items\[2\]\.quantity: expected a decimal"
     ):
         serialization.structure(
-            page_payload(items=[ok_item, ok_item, bad_item]), models.PagedOutboundResponse
+            page_payload(items=[ok_item, ok_item, bad_item]), merchant.PagedOutboundResponse
         )
 
 
 def test_bad_datetime_is_a_decode_error() -> None:
     with pytest.raises(errors.DecodeError, match="createdAt: expected an ISO-8601 date-time"):
-        serialization.structure({"createdAt": "yesterday"}, models.ModificationInfo)
+        serialization.structure({"createdAt": "yesterday"}, merchant.ModificationInfo)
 
 
 def test_invalid_json_is_a_decode_error() -> None:
@@ -342,14 +344,14 @@ def test_response_lists_default_to_empty_when_absent_or_null() -> None:
             "data": None,
             "moreDataAvailable": False,
         },
-        models.RecentStockChangeList,
+        merchant.RecentStockChangeList,
     )
     assert feed.data == []
     assert payload  # the envelope above is the case seen in the wild
 
 
 def test_responses_re_encode_without_request_checks() -> None:
-    page = serialization.structure(page_payload(), models.PagedOutboundResponse)
+    page = serialization.structure(page_payload(), merchant.PagedOutboundResponse)
     assert page.items[0].items == []  # the spec says at least one item; the server decides
     assert serialization.unstructure(page)["items"][0]["items"] == []
     with pytest.raises(errors.ValidationError, match="at least 1 items") as info:
@@ -367,10 +369,10 @@ def test_merchant_view_fields() -> None:
             "shippingMethodIds": ["NDZ20AG4HTCWN6XW"],
             "modificationInfo": {"createdAt": "2020-02-11T16:05:06Z"},
         },
-        models.Warehouse,
+        merchant.Warehouse,
     )
     assert warehouse.shipping_method_ids == ["NDZ20AG4HTCWN6XW"]
-    user = serialization.structure({"userId": "MERC", "somethingElse": 1}, models.User)
+    user = serialization.structure({"userId": "MERC", "somethingElse": 1}, shared.User)
     assert user.user_id == "MERC"
     assert user.role is None
 
@@ -402,13 +404,13 @@ class _MyDatetime(dt.datetime):
 )
 def test_datetimes_encode_exactly_as_isoformat(when: dt.datetime) -> None:
     twice = [when, when]  # the second one after its offset was seen once
-    encoded = [serialization.unstructure(models.ModificationInfo(created_at=w)) for w in twice]
+    encoded = [serialization.unstructure(merchant.ModificationInfo(created_at=w)) for w in twice]
     assert [e["createdAt"] for e in encoded] == [when.isoformat()] * 2
     assert converter.unstructure(when) == when.isoformat()
 
 
 def test_naive_datetime_in_a_response_list_is_located() -> None:
-    page = serialization.structure(page_payload(), models.PagedOutboundResponse)
+    page = serialization.structure(page_payload(), merchant.PagedOutboundResponse)
     page.items[1].modification_info.created_at = dt.datetime(2020, 1, 1)
     with pytest.raises(errors.ValidationError, match="timezone-aware") as info:
         serialization.dumps(page)
@@ -417,7 +419,7 @@ def test_naive_datetime_in_a_response_list_is_located() -> None:
 
 def test_members_and_unknown_enum_values_encode_as_plain_strings() -> None:
     page = serialization.structure(
-        page_payload(status="TeleportedToCustomer"), models.PagedOutboundResponse
+        page_payload(status="TeleportedToCustomer"), merchant.PagedOutboundResponse
     )
     statuses = [item["status"] for item in serialization.unstructure(page)["items"]]
     assert statuses == ["Shipped", "TeleportedToCustomer"]
@@ -425,29 +427,29 @@ def test_members_and_unknown_enum_values_encode_as_plain_strings() -> None:
 
 
 def test_decimals_ints_and_floats_where_decimals_are_declared() -> None:
-    assert serialization.dumps(models.Price(amount=Decimal("-0.000"), currency="EUR")) == (
+    assert serialization.dumps(merchant.Price(amount=Decimal("-0.000"), currency="EUR")) == (
         b'{"amount":-0.000,"currency":"EUR"}'
     )
     anything: Any = 3
-    assert serialization.dumps(models.Price(amount=anything, currency="EUR")) == (
+    assert serialization.dumps(merchant.Price(amount=anything, currency="EUR")) == (
         b'{"amount":3,"currency":"EUR"}'
     )
     with pytest.raises(errors.ValidationError, match="finite") as info:
-        serialization.unstructure(models.Price(amount=Decimal("-Infinity"), currency="EUR"))
+        serialization.unstructure(merchant.Price(amount=Decimal("-Infinity"), currency="EUR"))
     assert info.value.field == "amount"
 
 
-def warehouse(**extra: Any) -> models.Warehouse:
+def warehouse(**extra: Any) -> merchant.Warehouse:
     values: dict[str, Any] = {
         "warehouse_id": "W",
         "fulfiller_id": "F",
         "name": "Main",
         "address": address(),
-        "modification_info": models.ModificationInfo(
+        "modification_info": merchant.ModificationInfo(
             created_at=dt.datetime(2020, 1, 1, tzinfo=UTC)
         ),
     }
-    return models.Warehouse(**{**values, **extra})
+    return merchant.Warehouse(**{**values, **extra})
 
 
 def test_list_fields_are_copied_and_tuples_accepted() -> None:
@@ -504,16 +506,16 @@ def test_request_constraints_at_their_bounds(values: dict[str, Any], field: str 
 
 
 def test_patch_null_unset_and_values_nested() -> None:
-    request = models.UpdateReturnRequest(
-        customer_address=models.UpdateAddressRequest(zip=None, country="DE", email=None),
+    request = merchant.UpdateReturnRequest(
+        customer_address=merchant.UpdateAddressRequest(zip=None, country="DE", email=None),
         contact=None,
     )
     assert orjson.loads(serialization.dumps(request)) == {
         "customerAddress": {"zip": None, "country": "DE", "email": None},
         "contact": None,
     }
-    too_short = models.UpdateReturnRequest(
-        customer_address=models.UpdateAddressRequest(zip="", country="DE")
+    too_short = merchant.UpdateReturnRequest(
+        customer_address=merchant.UpdateAddressRequest(zip="", country="DE")
     )
     with pytest.raises(errors.ValidationError, match="at least 1 characters") as info:
         serialization.dumps(too_short)
@@ -521,8 +523,8 @@ def test_patch_null_unset_and_values_nested() -> None:
     not_nullable: Any = None
     with pytest.raises(errors.ValidationError, match="must not be null") as info:
         serialization.dumps(
-            models.UpdateReturnRequest(
-                customer_address=models.UpdateAddressRequest(country=not_nullable)
+            merchant.UpdateReturnRequest(
+                customer_address=merchant.UpdateAddressRequest(country=not_nullable)
             )
         )
     assert info.value.field == "customer_address.country"
@@ -544,7 +546,7 @@ def test_lists_of_scalars_and_nested_lists_compile() -> None:
     value = _Lists(
         when=[dt.datetime(2020, 1, 1, tzinfo=UTC)],
         amounts=[Decimal("1.10"), Decimal("2")],
-        states=[models.ObjectState.NEW, "Unknown"],
+        states=[merchant.ObjectState.NEW, "Unknown"],
         days=[dt.date(2020, 1, 2)],
         grid=[[Decimal("0.50")], []],
     )

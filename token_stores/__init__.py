@@ -6,6 +6,7 @@ lease lock. ``ffn_async.TokenManager`` builds its refresh-exactly-once protocol 
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from .base import (
@@ -43,6 +44,9 @@ __all__ = [
     "TokenStore",
     "from_url",
 ]
+
+# A library configures no logging; the application decides what to show (logging HOWTO).
+logging.getLogger("token_stores").addHandler(logging.NullHandler())
 
 # Stores with optional dependencies load on first use, so `import token_stores` stays cheap
 # and a missing extra only matters to whoever asks for that store.

@@ -192,9 +192,8 @@ class SQLTokenStore:
         # own message, which does not.
         orig = getattr(exc, "orig", None) or exc
         return StoreUnavailable(
-            f"database {self._where()} failed ({type(orig).__name__}: {str(orig)[:300]}); check "
-            "that it is running and the table exists (create_schema()); the store reconnects by "
-            "itself once the database is back"
+            f"database {self._where()} failed ({type(orig).__name__}: {str(orig)[:300]}); "
+            + _hint(orig)
         )
 
     async def load(self, key: str) -> Record | None:
@@ -333,3 +332,23 @@ def _create_engine(url: str, options: dict[str, Any]) -> AsyncEngine:
             cursor.close()
 
     return engine
+
+
+def _hint(orig: BaseException) -> str:
+    """What to check, from the driver's error: the login, the table, or the server."""
+    text = f"{type(orig).__name__} {orig}".lower()
+    if any(
+        sign in text
+        for sign in ("password", "authentication", "access denied", "invalidauthorization")
+    ) or ("role" in text and "does not exist" in text):
+        return "check the user name and password in the store URL"
+    if "database" in text and ("does not exist" in text or "unknown database" in text):
+        return "check the database name in the store URL"
+    if any(sign in text for sign in ("no such table", "undefinedtable", "doesn't exist")) or (
+        "relation" in text and "does not exist" in text
+    ):
+        return f"the table is missing: create it with create_schema() (DDL in {__name__})"
+    return (
+        "check that it is running and reachable; the store reconnects by itself once the "
+        "database is back"
+    )

@@ -35,7 +35,8 @@ def from_url(url: str, **options: Any) -> TokenStore:
     if kind is None:
         # The URL may hold a password: name only its scheme.
         raise ValueError(
-            f"unsupported token store URL scheme {scheme or '(none)'!r}; supported: "
+            f"unsupported token store URL scheme {scheme or '(none)'!r}; {_did_you_mean(url)}"
+            + "supported: "
             + ", ".join(f"{s}://" for s in SCHEMES)
         )
     if kind == "MemoryTokenStore":
@@ -56,3 +57,30 @@ def from_url(url: str, **options: Any) -> TokenStore:
     from .sql import SQLTokenStore
 
     return SQLTokenStore(url, **options)
+
+
+# What people type -> the async driver URL this package needs.
+_ALIASES = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "mysql": "mysql+asyncmy",
+    "mysql+pymysql": "mysql+asyncmy",
+    "mysql+aiomysql": "mysql+asyncmy",
+    "mariadb": "mariadb+asyncmy",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+}
+
+
+def _did_you_mean(url: str) -> str:
+    """``"did you mean …; "`` for a familiar but unsupported spelling (password masked)."""
+    scheme, sep, rest = url.partition("://")
+    target = _ALIASES.get(scheme.lower()) if sep else None
+    if target is None:
+        return ""
+    parts = urlsplit(url)
+    if parts.password:
+        rest = rest.replace(f":{parts.password}@", ":***@", 1)
+    return f"did you mean {target}://{rest} (an async driver)? "

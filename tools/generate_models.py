@@ -1,20 +1,34 @@
-"""Generate ``ffn_async/models/`` from the FFN OpenAPI spec plus the merchant-only table below.
+"""Generate ``ffn_async/models/`` from the Merchant and the Fulfiller OpenAPI specs.
 
 Usage::
 
-    python tools/generate_models.py [SPEC]          # write the modules
-    python tools/generate_models.py --check [SPEC]  # exit 1 if the committed files differ
+    python tools/generate_models.py [SPECS_DIR]          # write the modules
+    python tools/generate_models.py --check [SPECS_DIR]  # exit 1 if the committed files differ
 
-SPEC defaults to ``<repo>/../shared/specs/ffn-fulfiller-v1.openapi.json``. The output is
-deterministic and formatted with ``ruff format`` (taken from the running interpreter's
-environment), so ``--check`` compares byte for byte.
+SPECS_DIR defaults to ``<repo>/../shared/specs`` and must hold ``ffn-merchant-v1.openapi.json``
+and ``ffn-fulfiller-v1.openapi.json``. The output is deterministic and formatted with
+``ruff format`` (taken from the running interpreter's environment), so ``--check`` compares
+byte for byte.
+
+Layout: one module per API, each exporting every schema of its spec under the spec's name
+(dotted names: last segment):
+
+* ``common.py``: schemas identical in both specs, down to every schema they refer to
+  (``Address``, ``Attribute`` …): one class serves both APIs;
+* ``merchant.py`` / ``fulfiller.py``: the rest of each spec (55 names exist in both with
+  different content, so ``merchant.Outbound`` and ``fulfiller.Outbound`` are two classes), plus
+  the ``common`` classes imported at run time so that every annotation resolves in the module;
+* ``shared.py``: ``User`` (``GET /v1/users/current``), which no spec describes: its shape is
+  written out below from ``ffn-merchant-shared-endpoints.md``;
+* ``__init__.py``: the API modules and the PATCH marker, no schema (see its docstring).
+
+Inside a module, classes are grouped by topic (outbounds, products …) under comment headers.
 
 Mapping rules (see also the README section "Models"):
 
-* every schema becomes a slotted, mutable attrs class (``kw_only``) or a ``StrEnum`` named by
-  the last segment of its spec name; properties become snake_case attributes, the camelCase
-  wire name is derived by :func:`ffn_async.models._base.to_camel` or kept in
-  ``metadata["wire"]``;
+* every schema becomes a slotted, mutable attrs class (``kw_only``) or a ``StrEnum``;
+  properties become snake_case attributes, the camelCase wire name is derived by
+  :func:`ffn_async.models._base.to_camel` or kept in ``metadata["wire"]``;
 * ``required`` properties have no default; the others default to ``None`` (omitted on encode);
   in response models, required arrays default to an empty list so that a server leaving one out
   does not break decoding; ``Update*`` models are PATCH bodies: every field defaults to ``UNSET``;
@@ -41,7 +55,12 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_SPEC = REPO.parent / "shared" / "specs" / "ffn-fulfiller-v1.openapi.json"
+SPECS = REPO.parent / "shared" / "specs"
+SPEC_FILES = {
+    "merchant": "ffn-merchant-v1.openapi.json",
+    "fulfiller": "ffn-fulfiller-v1.openapi.json",
+}
+APIS = tuple(SPEC_FILES)
 OUT = REPO / "ffn_async" / "models"
 
 Schema = dict[str, Any]
@@ -60,61 +79,12 @@ def _load_base() -> Any:
 _base = _load_base()
 to_camel, to_snake, is_request = _base.to_camel, _base.to_snake, _base.is_request_name
 
-# --------------------------------------------------------------------------- merchant table
-# Merchant and Shared API shapes from ../shared/specs/ffn-merchant-shared-endpoints.md (no
-# official spec exists). Where a Fulfiller schema fits it is reused, extended by the optional
-# fields the merchant view carries (MERCHANT_VIEW). New models are derived from Fulfiller
-# schemas (keep / required / retype) or written out (props).
-
-MERCHANT_VIEW: dict[str, dict[str, Any]] = {
-    # schema: fields to add (all optional) and required fields to relax
-    "Outbound": {"add": {"fulfillerId": "fulfiller"}, "relax": ["merchantId"]},
-    "Inbound": {"add": {"fulfillerId": "fulfiller"}, "relax": ["merchantId"]},
-    "Return": {"add": {"fulfillerId": "fulfiller"}, "relax": ["merchantId"]},
-    "Product": {"relax": ["merchantId"]},
-    "OutboundShippingNotification": {
-        "add": {"fulfillerId": "fulfiller", "merchantOutboundNumber": "merchantOutboundNumber"},
-        "relax": ["merchantId", "fulfillerShippingNotificationNumber"],
-    },
-    "InboundShippingNotification": {
-        "add": {"fulfillerId": "fulfiller"},
-        "relax": ["merchantId"],
-    },
-    "Warehouse": {"add": {"shippingMethodIds": "shippingMethodIds"}},
-    "ShippingMethod": {
-        "add": {"fulfillerId": "fulfiller"},
-        "relax": ["fulfillerShippingMethodNumber"],
-    },
-}
-
-_VIEW_PROPS: dict[str, Schema] = {
-    "fulfiller": {
-        "type": "string",
-        "nullable": True,
-        "description": "Fulfiller identifier (merchant view only)",
-        "example": "FULF",
-    },
-    "merchantOutboundNumber": {
-        "type": "string",
-        "nullable": True,
-        "description": "Merchant order number of the outbound (merchant view only)",
-        "example": "My_Identifier001",
-    },
-    "shippingMethodIds": {
-        "type": "array",
-        "nullable": True,
-        "items": {"type": "string", "example": "FULF0A0001"},
-        "description": "Shipping methods usable from this warehouse (merchant view only)",
-    },
-}
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-MERCHANT_SCHEMAS: dict[str, Schema] = {
+# --------------------------------------------------------------------------- Shared API
+# ``GET /v1/users/current`` is in neither spec; ffn-merchant-shared-endpoints.md (evidence A)
+# confirms only ``userId``. The other fields mirror the Fulfiller ``Merchant`` and are optional.
+SHARED_SCHEMAS: dict[str, Schema] = {
     "User": {
+        "type": "object",
         "description": "The FFN user behind the access token (GET /v1/users/current). Only "
         "``userId`` is confirmed by public integrations; the other fields mirror ``Merchant`` "
         "and are optional.",
@@ -136,353 +106,123 @@ MERCHANT_SCHEMAS: dict[str, Schema] = {
                 "nullable": True,
                 "description": "Whether the user is active",
             },
-            "address": _ref("Address"),
-            "modificationInfo": _ref("ModificationInfo"),
-        },
-    },
-    "Fulfiller": {
-        "derive": "Merchant",
-        "description": "A fulfiller the merchant works with (mirror of ``Merchant``)",
-        "required": ["userId"],
-    },
-    "PagedFulfillerResponse": {
-        "derive": "PagedMerchantResponse",
-        "description": "Paged fulfillers",
-        "retype": {"items": "Fulfiller"},
-    },
-    "RecentFulfillerList": {
-        "derive": "RecentMerchantList",
-        "description": "Fulfillers changed in a time window",
-        "retype": {"data": "Fulfiller"},
-    },
-    "CreateOutbound": {
-        "derive": "Outbound",
-        "description": "Creates an outbound (merchant API). Use either ``shipping_method_id`` or "
-        "``shipping_type``, never both.",
-        "keep": [
-            "merchantOutboundNumber",
-            "warehouseId",
-            "currency",
-            "shippingAddress",
-            "senderAddress",
-            "items",
-            "shippingMethodId",
-            "shippingType",
-            "priority",
-            "internalNote",
-            "externalNote",
-            "premiumType",
-            "salesChannel",
-            "externalNumber",
-            "desiredDeliveryDate",
-            "shippingFee",
-            "orderValue",
-            "attributes",
-            "attachments",
-        ],
-        "required": [
-            "merchantOutboundNumber",
-            "warehouseId",
-            "currency",
-            "shippingAddress",
-            "items",
-        ],
-        "retype": {"items": "CreateOutboundItem", "attachments": "CreateOutboundAttachment"},
-    },
-    "CreateOutboundItem": {
-        "derive": "OutboundItem",
-        "description": "An item of a new outbound: give ``jfsku`` and/or ``merchant_sku``",
-        "keep": [
-            "outboundItemId",
-            "jfsku",
-            "merchantSku",
-            "quantity",
-            "itemType",
-            "name",
-            "price",
-            "vat",
-            "externalNumber",
-            "note",
-            "billOfMaterialsId",
-        ],
-        "required": ["outboundItemId", "quantity"],
-    },
-    "CreateOutboundAttachment": {
-        "derive": "OutboundAttachmentData",
-        "description": "A document sent with a new outbound (for example the invoice PDF)",
-        "keep": ["data", "mimeType", "merchantDocumentId", "documentType"],
-        "required": ["data", "mimeType", "merchantDocumentId", "documentType"],
-    },
-    "UpdateOutbound": {
-        "derive": "Outbound",
-        "description": "Changes an outbound before picking (PATCH; unverified endpoint)",
-        "keep": [
-            "internalNote",
-            "externalNote",
-            "priority",
-            "shippingAddress",
-            "senderAddress",
-            "shippingMethodId",
-            "shippingType",
-            "premiumType",
-            "salesChannel",
-            "externalNumber",
-            "desiredDeliveryDate",
-            "shippingFee",
-            "orderValue",
-            "attributes",
-        ],
-        "required": [],
-    },
-    "CreateProduct": {
-        "derive": "Product",
-        "description": "Creates a product (merchant API); FFN assigns the ``jfsku``",
-        "keep": [
-            "name",
-            "merchantSku",
-            "identifier",
-            "specifications",
-            "dimensions",
-            "weight",
-            "netWeight",
-            "originCountry",
-            "manufacturer",
-            "productGroup",
-            "note",
-            "netRetailPrice",
-            "attributes",
-            "bundles",
-            "condition",
-        ],
-        "required": ["name", "merchantSku"],
-    },
-    "UpdateProduct": {
-        "derive": "Product",
-        "description": "Changes product master data (PATCH)",
-        "keep": [
-            "name",
-            "merchantSku",
-            "identifier",
-            "specifications",
-            "dimensions",
-            "weight",
-            "netWeight",
-            "originCountry",
-            "manufacturer",
-            "productGroup",
-            "note",
-            "netRetailPrice",
-            "attributes",
-            "bundles",
-            "condition",
-        ],
-        "required": [],
-    },
-    "ProductAuthorizationRequest": {
-        "description": "Grants a fulfiller access to the merchant's products",
-        "required": ["fulfillerId"],
-        "properties": {
-            "fulfillerId": {
-                "type": "string",
-                "minLength": 4,
-                "maxLength": 4,
-                "description": "Fulfiller identifier",
-                "example": "FULF",
-            },
-        },
-    },
-    "CreateProductPicture": {
-        "derive": "PictureData",
-        "description": "Uploads a product picture (merchant API; inferred endpoint)",
-        "keep": ["data", "mimeType", "number", "hash"],
-        "required": ["data", "mimeType", "number"],
-    },
-    "CreateInbound": {
-        "derive": "Inbound",
-        "description": "Announces an inbound delivery to a warehouse (merchant API)",
-        "keep": [
-            "merchantInboundNumber",
-            "warehouseId",
-            "items",
-            "note",
-            "purchaseOrderNumber",
-            "externalInboundNumber",
-            "attributes",
-            "supplier",
-        ],
-        "required": ["merchantInboundNumber", "warehouseId", "items"],
-        "retype": {"items": "CreateInboundItem"},
-    },
-    "CreateInboundItem": {
-        "derive": "InboundItem",
-        "description": "An item of a new inbound",
-        "keep": [
-            "inboundItemId",
-            "jfsku",
-            "quantity",
-            "supplierSku",
-            "supplierProductName",
-            "note",
-        ],
-        "required": ["inboundItemId", "jfsku", "quantity"],
-    },
-    "UpdateInbound": {
-        "derive": "Inbound",
-        "description": "Changes an inbound announcement (PATCH; inferred endpoint)",
-        "keep": ["note", "purchaseOrderNumber", "externalInboundNumber", "attributes", "supplier"],
-        "required": [],
-    },
-    "CreateInboundShippingNotification": {
-        "derive": "InboundShippingNotification",
-        "description": "Tells the fulfiller what is on its way for an inbound (inferred endpoint)",
-        "keep": ["merchantShippingNotificationNumber", "items", "packages", "note"],
-        "required": ["merchantShippingNotificationNumber", "items"],
-        "retype": {"items": "CreateInboundShippingNotificationItem"},
-    },
-    "UpdateInboundShippingNotification": {
-        "derive": "InboundShippingNotification",
-        "description": "Changes a shipping notification of an inbound (PATCH; inferred endpoint)",
-        "keep": ["merchantShippingNotificationNumber", "items", "packages", "note"],
-        "required": [],
-        "retype": {"items": "CreateInboundShippingNotificationItem"},
-    },
-    "CreateInboundShippingNotificationItem": {
-        "derive": "InboundShippingNotificationItem",
-        "description": "An item of a new inbound shipping notification",
-        "keep": ["jfsku", "quantity", "packageId", "batch", "bestBefore", "serialnumbers", "note"],
-        "required": ["jfsku", "quantity"],
-    },
-    "CreateReturn": {
-        "derive": "CreateReturnRequest",
-        "description": "Announces a return (merchant API); the merchant's own number goes into "
-        "``merchant_return_number``",
-        "keep": [
-            "returnId",
-            "warehouseId",
-            "internalNote",
-            "externalNote",
-            "customerAddress",
-            "items",
-            "contact",
-        ],
-        "required": ["warehouseId", "customerAddress", "items"],
-        "add": {
-            "merchantReturnNumber": {
-                "type": "string",
-                "maxLength": 255,
-                "nullable": True,
-                "description": "Merchant return number",
-                "example": "RET-0001",
-            },
+            "address": {"$ref": "#/components/schemas/Address"},
+            "modificationInfo": {"$ref": "#/components/schemas/ModificationInfo"},
         },
     },
 }
 
+# --------------------------------------------------------------------------- spec loading
 
-def _derive(name: str, spec: Schema, schemas: dict[str, Schema]) -> Schema:
-    base = schemas[spec["derive"]]
-    props = base["properties"]
-    keep = spec.get("keep", list(props))
-    out: Schema = {
-        "type": "object",
-        "description": spec["description"],
-        "properties": {key: copy.deepcopy(props[key]) for key in keep},
-        "required": spec.get("required", [k for k in base.get("required", []) if k in keep]),
-    }
-    for key in keep:
-        out["properties"][key].pop("readOnly", None)
-    for key, target in spec.get("retype", {}).items():
-        prop = out["properties"][key]
-        (prop["items"] if prop.get("type") == "array" else prop).update(_ref(target))
-    out["properties"].update(copy.deepcopy(spec.get("add", {})))
+_REF = re.compile(r'"#/components/schemas/([\w.]+)"')
+
+
+def ref_name(ref: str) -> str:
+    """``#/components/schemas/Ffn.Server...Outbound`` -> ``Outbound``."""
+    return ref.rsplit("/", 1)[-1].rsplit(".", 1)[-1]
+
+
+def spec_schemas(spec: Schema) -> dict[str, Schema]:
+    """A spec's schemas by class name (last dotted segment), refs rewritten to those names."""
+    out: dict[str, Schema] = {}
+    for full, schema in spec["components"]["schemas"].items():
+        name = full.rsplit(".", 1)[-1]
+        if name in out:
+            raise SystemExit(f"schema name collision on {name!r} ({full})")
+        text = json.dumps(schema)
+        text = _REF.sub(lambda m: f'"#/components/schemas/{ref_name(m.group(1))}"', text)
+        out[name] = json.loads(text)
     return out
 
 
-def merged_schemas(spec: Schema) -> tuple[dict[str, Schema], set[str]]:
-    """Spec schemas by class name, with the merchant view fields and merchant models added."""
-    raw: dict[str, Schema] = spec["components"]["schemas"]
-    schemas: dict[str, Schema] = {}
-    for full, schema in raw.items():
-        name = full.rsplit(".", 1)[-1]
-        if name in schemas:
-            raise SystemExit(f"schema name collision on {name!r} ({full})")
-        schemas[name] = copy.deepcopy(schema)
-    for name, view in MERCHANT_VIEW.items():
-        schema = schemas[name]
-        for key, proto in view.get("add", {}).items():
-            schema["properties"][key] = copy.deepcopy(_VIEW_PROPS[proto])
-        schema["required"] = [
-            r for r in schema.get("required", []) if r not in view.get("relax", [])
-        ]
-    merchant = set()
-    for name, mspec in MERCHANT_SCHEMAS.items():
-        if name in schemas:
-            raise SystemExit(f"merchant model {name!r} collides with a spec schema")
-        if "derive" in mspec:
-            schemas[name] = _derive(name, mspec, schemas)
-        else:
-            schemas[name] = {"type": "object", **copy.deepcopy(mspec)}
-        merchant.add(name)
-    # a derived model may point at another merchant model: resolve after all exist
-    return schemas, merchant
+def load_specs(specs_dir: Path) -> dict[str, dict[str, Schema]]:
+    """``{"merchant": schemas, "fulfiller": schemas}`` read from ``specs_dir``."""
+    return {
+        api: spec_schemas(json.loads((specs_dir / name).read_text()))
+        for api, name in SPEC_FILES.items()
+    }
 
 
-# --------------------------------------------------------------------------- modules
+def _refs(schema: Schema) -> set[str]:
+    return {ref_name(r) for r in _REF.findall(json.dumps(schema))}
+
+
+def _closure(name: str, schemas: dict[str, Schema]) -> set[str]:
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.add(current)
+            todo += _refs(schemas[current])
+    return seen
+
+
+def common_names(apis: dict[str, dict[str, Schema]]) -> set[str]:
+    """Schemas identical in every spec, together with everything they refer to.
+
+    ``PagedInboundResponse`` reads the same in both specs but its ``Inbound`` does not, so it
+    is not common: each API gets its own class.
+    """
+    first, *rest = apis.values()
+    same = {n for n in first if all(n in other and other[n] == first[n] for other in rest)}
+    return {n for n in same if all(_closure(n, schemas) <= same for schemas in apis.values())}
+
+
+# --------------------------------------------------------------------------- topics
 
 GENERATED_NOTE = "Generated by ``tools/generate_models.py``; do not edit by hand."
 
 MODULE_DOCS = {
-    "enums": "Enumerations. Fields typed ``SomeEnum | str`` keep unknown values as plain str.",
-    "common": "Shared building blocks: addresses, attributes, paging, errors, modification info.",
-    "changes": "Field-level change records (``Changed*``) used by the change logs.",
-    "outbounds": "Outbounds (orders shipped by a fulfiller), shipping notifications, labels.",
-    "inbounds": "Inbounds (goods announced to a warehouse) and their shipping notifications.",
-    "products": "Products, pictures, identifiers and specifications.",
-    "returns": "Returns and their items.",
-    "stocks": "Stock levels and stock changes.",
-    "warehouses": "Warehouses and warehouse authorizations.",
-    "shipping_methods": "Shipping methods and their authorizations.",
-    "merchants": "Merchants, fulfillers and authorizations between them.",
-    "users": "The user behind the token (Shared API).",
+    "common": (
+        "Schemas identical in the Merchant and the Fulfiller spec: one class serves both APIs."
+        "\n\nImport them from the API you call (:mod:`ffn_async.models.merchant` and\n"
+        ":mod:`ffn_async.models.fulfiller` export them too)."
+    ),
+    "merchant": (
+        "Every schema of the Merchant API spec (``ffn-merchant-v1.openapi.json``) by its name."
+        "\n\nUse these with ``ffn.merchant``. Classes identical in the Fulfiller spec come from"
+        "\n:mod:`ffn_async.models.common`; the others (``Outbound``, ``Product`` …) are\n"
+        "merchant shapes."
+    ),
+    "fulfiller": (
+        "Every schema of the Fulfiller API spec (``ffn-fulfiller-v1.openapi.json``) by its name."
+        "\n\nUse these with ``ffn.fulfiller``. Classes identical in the Merchant spec come from"
+        "\n:mod:`ffn_async.models.common`; the others (``Outbound``, ``Product`` …) are\n"
+        "fulfiller shapes."
+    ),
+    "shared": (
+        "The Shared API's model: the user behind the token (``GET /v1/users/current``).\n\n"
+        "No spec describes it; the shape comes from ``ffn-merchant-shared-endpoints.md``."
+    ),
 }
 
-_EXPLICIT_MODULE = {
+TOPIC_DOCS = {
+    "enums": "enumerations (fields typed ``SomeEnum | str`` keep unknown values as str)",
+    "general": "building blocks: addresses, attributes, paging, errors, modification info",
+    "changes": "field-level change records (``Changed*``)",
+    "outbounds": "outbounds, their attachments, labels and shipping notifications",
+    "inbounds": "inbounds and their shipping notifications",
+    "products": "products, pictures, identifiers and specifications",
+    "returns": "returns and their items",
+    "stocks": "stock levels and stock changes",
+    "warehouses": "warehouses",
+    "shipping_methods": "shipping methods",
+    "partners": "merchants, fulfillers and authorizations between them",
+    "credentials": "credentials for shipping-label providers",
+    "users": "the user behind the token",
+}
+TOPICS = tuple(TOPIC_DOCS)
+
+_EXPLICIT_TOPIC = {
     "User": "users",
-    "Address": "common",
-    "CreateAddressRequest": "common",
-    "UpdateAddressRequest": "common",
-    "ChangedAddress": "changes",
-    "Attribute": "common",
-    "ModificationInfo": "common",
-    "Page": "common",
-    "PageLinks": "common",
-    "ErrorResponse": "common",
-    "ErrorCode": "common",
-    "ErrorMessages": "common",
-    "LockStatus": "common",
-    "ChangedLockStatus": "changes",
-    "BestBefore": "common",
-    "CreateBestBeforeRequest": "common",
-    "Dimensions": "common",
-    "PackageIdentifier": "common",
-    "CreatePackageIdentifierRequest": "common",
-    "Statistics": "common",
-    "StatisticsPerWarehouse": "common",
     "ChangeStatusRequest": "outbounds",
-    "ChangedOutboundStatus": "outbounds",
     "StatusTimestamp": "outbounds",
+    "PlatformType": "credentials",
     "ObjectState": "enums",
-    "CreateShippingLabelDataRequest": "outbounds",
-    "CreateAmazonSfpShippingLabelDataRequest": "outbounds",
-    "CreateIncomingGoodsBulkRequest": "inbounds",
-    "CreateIncomingGoodsItemRequest": "inbounds",
-    "CreateIncomingReturnItemRequest": "returns",
-    "CreateAuthorizedShippingMethodRequest": "shipping_methods",
-    "AuthorizedShippingMethod": "shipping_methods",
-    "ChangeWarehouseRequest": "warehouses",
     "Picture": "products",
     "PictureData": "products",
-    "CreateProductPicture": "products",
+    "CreatePictureDataRequest": "products",
     "Identifier": "products",
     "Mpn": "products",
     "Specifications": "products",
@@ -490,35 +230,44 @@ _EXPLICIT_MODULE = {
     "Price": "products",
     "RelatedProduct": "products",
     "CreateRelatedProductRequest": "products",
+    "CreateIncomingGoodsBulkRequest": "inbounds",
+    "CreateIncomingGoodsItemRequest": "inbounds",
+    "CreateIncomingReturnItemRequest": "returns",
+    "ChangeWarehouseRequest": "warehouses",
 }
 
-_KEYWORD_MODULE = [
+_KEYWORD_TOPIC = [
+    ("AmazonSfp", "credentials"),
+    ("Credential", "credentials"),
+    ("ShippingLabelProvider", "credentials"),
     ("Changed", "changes"),
     ("Outbound", "outbounds"),
+    ("ShippingLabel", "outbounds"),
     ("Inbound", "inbounds"),
     ("Return", "returns"),
     ("Stock", "stocks"),
     ("ShippingMethod", "shipping_methods"),
     ("Warehouse", "warehouses"),
     ("Product", "products"),
-    ("Merchant", "merchants"),
-    ("Fulfiller", "merchants"),
-    ("Authorization", "merchants"),
+    ("Merchant", "partners"),
+    ("Fulfiller", "partners"),
+    ("Authorization", "partners"),
 ]
 
 
-def module_of(name: str, schema: Schema) -> str:
+def topic_of(name: str, schema: Schema) -> str:
+    """The section a schema is listed under inside its module."""
     if "enum" in schema:
         return "enums"
-    if name in _EXPLICIT_MODULE:
-        return _EXPLICIT_MODULE[name]
-    for word, module in _KEYWORD_MODULE:
+    if name in _EXPLICIT_TOPIC:
+        return _EXPLICIT_TOPIC[name]
+    for word, topic in _KEYWORD_TOPIC:
         if word in name:
-            # field-level change records of a domain live with the other change records
+            # field-level change records of a domain stay with that domain
             if word == "Changed" and name.startswith(("ChangedReturn", "ChangedStock")):
                 return "returns" if "Return" in name else "stocks"
-            return module
-    raise SystemExit(f"no module for schema {name!r}: add it to _EXPLICIT_MODULE")
+            return topic
+    return "general"
 
 
 # --------------------------------------------------------------------------- rendering
@@ -553,7 +302,6 @@ class Renderer:
     def __init__(self, schemas: dict[str, Schema]) -> None:
         self.schemas = schemas
         self.enums = {n: s for n, s in schemas.items() if "enum" in s}
-        self.modules = {n: module_of(n, s) for n, s in schemas.items()}
 
     # -- types
     def _enum_for_values(self, values: list[str]) -> str:
@@ -674,79 +422,109 @@ class Renderer:
                 out.append(_docstring(fdoc, "    "))
         return "".join(out)
 
-    def render_module(self, module: str, names: list[str]) -> str:
+    def render_module(
+        self, module: str, names: list[str], imported: dict[str, list[str]], reexport: bool = True
+    ) -> str:
+        """One module: ``names`` rendered here, ``imported`` (module -> names) re-exported."""
         uses: set[str] = set()
-        bodies = []
+        by_topic: dict[str, list[str]] = {}
         for name in names:
-            schema = self.schemas[name]
-            if "enum" in schema:
-                bodies.append(self.render_enum(name, schema))
-            else:
-                bodies.append(self.render_class(name, schema, uses))
-        body = "\n\n".join(bodies)
+            by_topic.setdefault(topic_of(name, self.schemas[name]), []).append(name)
+        sections = []
+        for topic in TOPICS:
+            if topic not in by_topic:
+                continue
+            bodies = []
+            for name in sorted(by_topic[topic]):
+                schema = self.schemas[name]
+                if "enum" in schema:
+                    bodies.append(self.render_enum(name, schema))
+                else:
+                    bodies.append(self.render_class(name, schema, uses))
+            doc = TOPIC_DOCS[topic]
+            rule = f"# {'-' * 75} {topic}\n# {doc[0].upper()}{doc[1:]}.\n\n\n"
+            sections.append(rule + "\n\n".join(bodies))
+        body = "\n\n".join(sections)
+        own = set(names)
+        available = own.union(*imported.values())
+        missing = sorted(uses - available)
+        if missing:
+            raise SystemExit(f"{module}: refers to {missing}, which it neither defines nor imports")
         head = [
             f'"""{MODULE_DOCS[module]}\n\n{GENERATED_NOTE}\n"""\n\n',
             "from __future__ import annotations\n\n",
         ]
-        std = []
         if "enum.StrEnum" in body:
-            std.append("import enum\n")
+            head.append("import enum\n")
         if "dt." in body:
-            std.append("import datetime as dt\n")
+            head.append("import datetime as dt\n")
         if "Decimal" in body:
-            std.append("from decimal import Decimal\n")
-        typing_names = sorted({"Any"} & set(re.findall(r"\bAny\b", body)))
-        foreign = sorted(u for u in uses if self.modules[u] != module)
-        if foreign:
-            typing_names.append("TYPE_CHECKING")
-        if typing_names:
-            std.append(f"from typing import {', '.join(sorted(typing_names))}\n")
-        head += std
+            head.append("from decimal import Decimal\n")
+        if re.search(r"\bAny\b", body):
+            head.append("from typing import Any\n")
         if "attrs." in body:
             head.append("\nimport attrs\n")
         if "UNSET" in body:
             head.append("\nfrom ._base import UNSET\n")
-        if foreign:
-            head.append("\nif TYPE_CHECKING:\n")
-            by_module: dict[str, list[str]] = {}
-            for u in foreign:
-                by_module.setdefault(self.modules[u], []).append(u)
-            for mod in sorted(by_module):
-                head.append(f"    from .{mod} import {', '.join(sorted(by_module[mod]))}\n")
-        head.append(f"\n__all__ = {sorted(names)!r}\n\n\n")
-        return "".join(head) + body
+        for source in sorted(imported):
+            # run-time imports: every annotation must resolve in this module's namespace
+            head.append(f"from .{source} import {', '.join(sorted(imported[source]))}\n")
+        exported = sorted([*names, *(n for v in imported.values() for n in v if reexport)])
+        head.append(f"\n__all__ = {exported!r}\n\n\n")
+        return "".join(head) + body + "\n"
 
-    def render_init(self, merchant: set[str]) -> str:
-        by_module: dict[str, list[str]] = {}
-        for name, module in self.modules.items():
-            by_module.setdefault(module, []).append(name)
-        names = sorted(self.modules)
-        merchant_list = ", ".join(f"``{m}``" for m in sorted(merchant))
-        views = ", ".join(f"``{m}``" for m in sorted(MERCHANT_VIEW))
-        lines = [
-            '"""Typed models of every FFN API schema, exported under the spec\'s names.\n\n'
-            f"{len(names) - len(merchant)} classes come from the Fulfiller OpenAPI spec (dotted "
-            "names: last segment); the merchant-only models are "
-            f"{merchant_list}. The Fulfiller shapes {views} also carry the optional fields "
-            "the merchant view adds (``fulfiller_id`` …): both APIs decode into the same classes."
-            "\n\n"
-            f"{GENERATED_NOTE}\n"
-            '"""\n\n',
-            "from __future__ import annotations\n\n",
-            "from ._base import UNSET, is_set\n",
+    def render_init(self, counts: dict[str, int], common: int) -> str:
+        text = f'''"""Typed models of every FFN schema, one module per API.
+
+* :mod:`ffn_async.models.merchant`: the {counts["merchant"]} schemas of the Merchant spec;
+* :mod:`ffn_async.models.fulfiller`: the {counts["fulfiller"]} schemas of the Fulfiller spec;
+* :mod:`ffn_async.models.shared`: ``User`` (``GET /v1/users/current``, no spec);
+* :mod:`ffn_async.models.common`: the {common} schemas identical in both specs (also exported by
+  both API modules).
+
+Every class is named as its spec schema (dotted names: last segment). Many names exist in both
+specs with different content (the merchant ``Outbound`` has a required ``fulfiller_id``, the
+fulfiller one a required ``merchant_id``), so this package exports no schema itself: import
+the API you call (``from ffn_async.models import merchant``, then ``merchant.Outbound``) and
+an ``Outbound`` can never be the other API's. Asking this package for a schema name raises an
+``AttributeError`` that names the right module.
+
+{GENERATED_NOTE}
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from ._base import UNSET, is_set
+
+if TYPE_CHECKING:
+    from . import common, fulfiller, merchant, shared
+
+__all__ = ["UNSET", "common", "fulfiller", "is_set", "merchant", "shared"]
+
+_APIS = ("merchant", "fulfiller", "shared", "common")
+
+if not TYPE_CHECKING:  # type checkers report ``models.Outbound`` as missing, as they should
+
+    def __getattr__(name: str) -> object:
+        # The API modules load on first use: a merchant-only program never builds the
+        # fulfiller classes.
+        if name in _APIS:
+            return importlib.import_module(f"{{__name__}}.{{name}}")
+        homes = [
+            f"{{__name__}}.{{api}}.{{name}}"
+            for api in _APIS[:3]
+            if name in importlib.import_module(f"{{__name__}}.{{api}}").__all__
         ]
-        for module in sorted(by_module):
-            lines.append(f"from .{module} import {', '.join(sorted(by_module[module]))}\n")
-        lines.append(f"\n__all__ = {sorted([*names, 'UNSET', 'is_set'])!r}\n")
-        return "".join(lines)
-
-    def render_all(self, merchant: set[str]) -> dict[str, str]:
-        by_module: dict[str, list[str]] = {}
-        for name in sorted(self.schemas, key=lambda n: (self.modules[n], n)):
-            by_module.setdefault(self.modules[name], []).append(name)
-        files = {f"{m}.py": self.render_module(m, names) for m, names in by_module.items()}
-        files["__init__.py"] = self.render_init(merchant)
-        return files
+        if not homes:
+            raise AttributeError(f"module {{__name__!r}} has no attribute {{name!r}}")
+        raise AttributeError(
+            f"{{__name__}}.{{name}}: models live per API; use {{' or '.join(homes)}}"
+        )
+'''
+        return text
 
 
 def _ruff_format(files: dict[str, str]) -> dict[str, str]:
@@ -774,10 +552,33 @@ def _ruff_format(files: dict[str, str]) -> dict[str, str]:
         return {rel: (root / rel).read_text() for rel in files}
 
 
-def generate(spec_path: Path) -> dict[str, str]:
-    spec = json.loads(spec_path.read_text())
-    schemas, merchant = merged_schemas(spec)
-    return _ruff_format(Renderer(schemas).render_all(merchant))
+def generate(specs_dir: Path = SPECS) -> dict[str, str]:
+    """Every file of ``ffn_async/models/`` (but ``_base.py``) by name, formatted."""
+    apis = load_specs(specs_dir)
+    common = common_names(apis)
+    files: dict[str, str] = {}
+    any_api = apis[APIS[0]]
+    files["common.py"] = Renderer(any_api).render_module("common", sorted(common), {})
+    for api, schemas in apis.items():
+        own = sorted(n for n in schemas if n not in common)
+        files[f"{api}.py"] = Renderer(schemas).render_module(api, own, {"common": sorted(common)})
+    # User refers to Address (merchant and fulfiller Address differ only in an example value:
+    # the merchant one is used) and to the common ModificationInfo.
+    merchant = apis["merchant"]
+    renderer = Renderer({**merchant, **copy.deepcopy(SHARED_SCHEMAS)})
+    uses: set[str] = set()
+    for name, schema in SHARED_SCHEMAS.items():
+        renderer.render_class(name, schema, uses)
+    imported: dict[str, list[str]] = {}
+    for name in sorted(uses):
+        imported.setdefault("common" if name in common else "merchant", []).append(name)
+    files["shared.py"] = renderer.render_module(
+        "shared", sorted(SHARED_SCHEMAS), imported, reexport=False
+    )
+    files["__init__.py"] = Renderer(any_api).render_init(
+        {api: len(schemas) for api, schemas in apis.items()}, len(common)
+    )
+    return _ruff_format(files)
 
 
 def _generated_files() -> Iterable[Path]:
@@ -786,15 +587,16 @@ def _generated_files() -> Iterable[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("spec", nargs="?", type=Path, default=DEFAULT_SPEC)
+    parser.add_argument("specs", nargs="?", type=Path, default=SPECS, help="the specs directory")
     parser.add_argument(
         "--check", action="store_true", help="exit 1 if the committed models differ"
     )
     args = parser.parse_args(argv)
-    if not args.spec.is_file():
-        print(f"spec not found: {args.spec}", file=sys.stderr)
+    missing = [n for n in SPEC_FILES.values() if not (args.specs / n).is_file()]
+    if missing:
+        print(f"spec not found in {args.specs}: {', '.join(missing)}", file=sys.stderr)
         return 2
-    files = generate(args.spec)
+    files = generate(args.specs)
     stale = [p for p in _generated_files() if p.name not in files]
     if args.check:
         bad = [

@@ -16,22 +16,34 @@ import orjson
 
 from ..auth import StoredToken, TokenManager
 from ..client import FFNClient
-from ..errors import ReauthorizationRequired, TokenMissing
-from ..token import Token
-from .config import ConfigError, Settings, open_store, redact_url
+from ..errors import CorruptRecord, ReauthorizationRequired, TokenMissing
+from ..token import ClientCredentials, Token
+from .config import ConfigError, Settings, StoreAbsent, open_store, redact_url
 from .login import RedirectCatcher, browser_login
 from .render import Progress, table
 
 __all__ = [
+    "HTTP_METHODS",
     "DemoFailed",
     "api",
     "demo",
     "fake_server",
     "login",
+    "logout",
+    "token_new_key",
     "token_refresh",
     "token_status",
     "whoami",
 ]
+
+#: What ``ffn-async api`` sends; anything else is a usage error, not a request.
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+#: OData system query options, which the API spells with a leading ``$``.
+_ODATA_OPTIONS = frozenset(
+    {"top", "skip", "filter", "orderby", "select", "expand", "count", "search", "skiptoken"}
+)
+#: How every Fernet token (an encrypted record) begins: version byte 0x80, base64-encoded.
+_FERNET_PREFIX = b"gAAAAA"
 
 
 class DemoFailed(Exception):
@@ -43,16 +55,67 @@ def _print_json(data: Any) -> None:
 
 
 @asynccontextmanager
-async def _manager(
-    settings: Settings, *, require_secret: bool = True
-) -> AsyncIterator[TokenManager]:
-    settings.credentials(require_secret=require_secret)  # fail before touching the store
-    store = await open_store(settings.store_url)
+async def _manager(settings: Settings, *, create: bool = False) -> AsyncIterator[TokenManager]:
+    """A TokenManager on the configured store; only ``create`` (a login) makes a new store."""
+    settings.credentials()  # fail before touching the store
     try:
-        async with settings.token_manager(store, require_secret=require_secret) as auth:
-            yield auth
+        store = await open_store(settings.store_url, settings.token_keys, create=create)
+    except StoreAbsent:
+        raise TokenMissing(settings.account) from None
+    try:
+        async with settings.token_manager(store) as auth:
+            try:
+                yield auth
+            except CorruptRecord as exc:
+                await _explain_corrupt(settings, store, exc)
     finally:
         await store.close()
+
+
+@asynccontextmanager
+async def _reader(settings: Settings) -> AsyncIterator[TokenManager]:
+    """A TokenManager that only reads or deletes the record: no OAuth client needed."""
+    store = await open_store(settings.store_url, settings.token_keys, create=False)
+    # The client is never used to read the store; placeholders keep FFN_CLIENT_ID optional.
+    credentials = ClientCredentials(settings.client_id or "unset", "unused")
+    try:
+        async with TokenManager(
+            credentials, store, key=settings.account, environment=settings.environment
+        ) as auth:
+            try:
+                yield auth
+            except CorruptRecord as exc:
+                await _explain_corrupt(settings, store, exc)
+    finally:
+        await store.close()
+
+
+async def _explain_corrupt(settings: Settings, store: Any, exc: CorruptRecord) -> None:
+    """Re-raise an unreadable record's error with what a CLI user can do about it."""
+    record = await getattr(store, "inner", store).load(settings.account)
+    encrypted = record is not None and record.data.startswith(_FERNET_PREFIX)
+    account = f"the token of account {settings.account!r}"
+    way_out = "or run `ffn-async logout` to delete it (`ffn-async login --force` replaces it)"
+    if encrypted and not settings.token_keys:
+        raise ConfigError(
+            f"{account} is encrypted: set FFN_TOKEN_KEY or FFN_TOKEN_KEY_FILE (or "
+            f"--token-key-file) to the key it was written with, {way_out}"
+        ) from None
+    if encrypted:
+        text = (
+            f"{account} cannot be decrypted with the key(s) in FFN_TOKEN_KEY / "
+            f"FFN_TOKEN_KEY_FILE (another key, or tampered data); add the key it was written "
+            f"with, {way_out}"
+        )
+    elif settings.token_keys:
+        text = (
+            f"{account} is stored unencrypted but an encryption key is set: unset "
+            "FFN_TOKEN_KEY / FFN_TOKEN_KEY_FILE to read it, or run `ffn-async login --force` "
+            "to replace it with an encrypted one"
+        )
+    else:
+        text = f"{exc} Run `ffn-async logout` to delete it, or `ffn-async login --force`."
+    raise CorruptRecord(text) from exc
 
 
 @asynccontextmanager
@@ -62,24 +125,86 @@ async def _client(settings: Settings) -> AsyncIterator[FFNClient]:
 
 
 async def login(settings: Settings, args: argparse.Namespace) -> int:
-    """``ffn-async login``: browser login; the token lands in the store."""
+    """``ffn-async login``: browser login; the token lands in the store.
+
+    The store is read first: an unreadable record would only be found after the person
+    approved the access in the browser. ``--force`` deletes such a record before the login.
+    """
     try:
         catcher = RedirectCatcher(settings.redirect_uri)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 
     async def show(url: str) -> None:
-        print(f"Open this URL in a browser to log in to FFN ({settings.environment.name}):")
-        print(f"  {url}", flush=True)
+        # With --json, stdout holds only the result; the person reads the URL on stderr.
+        out = sys.stderr if args.json else sys.stdout
+        print(
+            f"Open this URL in a browser to log in to FFN ({settings.environment.name}):", file=out
+        )
+        print(f"  {url}", file=out, flush=True)
         if not args.no_browser:
             await asyncio.to_thread(webbrowser.open, url)
         print(f"Waiting for the redirect to {catcher.redirect_uri} ...", file=sys.stderr)
 
-    async with _manager(settings) as auth, catcher:
-        token = await browser_login(auth, catcher, settings.scopes, show, timeout=args.timeout)
+    async with _manager(settings, create=True) as auth:
+        try:
+            await auth.stored()
+        except CorruptRecord:
+            if not args.force:
+                raise
+            await auth.store.delete(settings.account)
+            print(
+                f"--force: deleted the unreadable record of account {settings.account!r}",
+                file=sys.stderr,
+            )
+        async with catcher:
+            token = await browser_login(auth, catcher, settings.scopes, show, timeout=args.timeout)
+    if args.json:
+        _print_json(
+            {
+                "account": settings.account,
+                "store": redact_url(settings.store_url),
+                "scopes": list(token.scopes) if token.scopes is not None else None,
+                "expires_in": round(token.expires_in()),
+            }
+        )
+        return 0
     scopes = " ".join(token.scopes or ()) or "unknown"
     print(f"Logged in: account {settings.account!r} stored in {redact_url(settings.store_url)}")
     print(f"  scopes: {scopes}; access token valid for {token.expires_in():.0f}s")
+    return 0
+
+
+async def logout(settings: Settings, args: argparse.Namespace) -> int:
+    """``ffn-async logout`` / ``token delete``: remove the account's record from the store.
+
+    Works on an unreadable record too; the OAuth client is not needed.
+    """
+    try:
+        # The store as it is, without decryption: an unreadable record can be deleted too.
+        store = await open_store(settings.store_url, create=False)
+    except StoreAbsent:
+        record = None
+    else:
+        try:
+            record = await store.load(settings.account)
+            if record is not None:
+                await store.delete(settings.account)
+        finally:
+            await store.close()
+    deleted = record is not None
+    if args.json:
+        _print_json(
+            {
+                "account": settings.account,
+                "store": redact_url(settings.store_url),
+                "deleted": deleted,
+            }
+        )
+    elif deleted:
+        print(f"Deleted the token of account {settings.account!r} from the store.")
+    else:
+        print(f"No token stored for account {settings.account!r}; nothing to delete.")
     return 0
 
 
@@ -102,6 +227,7 @@ def _describe(settings: Settings, stored: StoredToken, show_secrets: bool) -> di
         "account": settings.account,
         "environment": settings.environment.name,
         "store": redact_url(settings.store_url),
+        "encrypted": bool(settings.token_keys),
         "version": stored.version,
         "rotation": stored.rotation,
         "reauthorization_required": stored.reauthorization_required,
@@ -123,9 +249,15 @@ def _describe(settings: Settings, stored: StoredToken, show_secrets: bool) -> di
 
 
 async def token_status(settings: Settings, args: argparse.Namespace) -> int:
-    """``ffn-async token status``: what the store holds (secrets only with --show-secrets)."""
-    async with _manager(settings, require_secret=False) as auth:
-        stored = await auth.stored()
+    """``ffn-async token status``: what the store holds (secrets only with --show-secrets).
+
+    Only reads: it needs no OAuth client and creates no store where there is none.
+    """
+    try:
+        async with _reader(settings) as auth:
+            stored = await auth.stored()
+    except StoreAbsent:
+        raise TokenMissing(settings.account) from None
     if stored.token is None and not stored.reauthorization_required:
         raise TokenMissing(settings.account)
     info = _describe(settings, stored, args.show_secrets)
@@ -154,10 +286,33 @@ async def token_refresh(settings: Settings, args: argparse.Namespace) -> int:
     async with _manager(settings) as auth:
         token: Token = await auth.refresh()
         stored = await auth.stored()
+    if args.json:
+        _print_json(
+            {
+                "account": settings.account,
+                "rotation": stored.rotation,
+                "version": stored.version,
+                "access_token": f"<{token.fingerprint}>",
+                "expires_in": round(token.expires_in()),
+            }
+        )
+        return 0
     print(
         f"Refreshed account {settings.account!r}: rotation {stored.rotation}, access token "
         f"<{token.fingerprint}> valid for {token.expires_in():.0f}s"
     )
+    return 0
+
+
+async def token_new_key(args: argparse.Namespace) -> int:
+    """``ffn-async token new-key``: print a new Fernet key for FFN_TOKEN_KEY (or a key file)."""
+    try:
+        from cryptography.fernet import Fernet
+    except ImportError:
+        raise ConfigError(
+            "encryption needs the 'cryptography' package: pip install 'ffn-async[crypto]'"
+        ) from None
+    print(Fernet.generate_key().decode())
     return 0
 
 
@@ -167,6 +322,11 @@ def _params(pairs: list[str]) -> dict[str, list[str]]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ConfigError(f"--param expects key=value, got {pair!r}")
+        if key.lower() in _ODATA_OPTIONS:
+            raise ConfigError(
+                f"--param {key}=...: OData options start with $; write --param '${key}={value}'"
+                " (single quotes keep the shell from expanding $)"
+            )
         params.setdefault(key, []).append(value)
     return params
 
@@ -197,7 +357,7 @@ async def api(settings: Settings, args: argparse.Namespace) -> int:
     body = _body(args.data)
     params = _params(args.param or [])
     async with _client(settings) as ffn:
-        result = await ffn.request(args.method.upper(), path, params=params or None, json=body)
+        result = await ffn.request(args.method, path, params=params or None, json=body)
     if result is not None:
         _print_json(result)
     return 0

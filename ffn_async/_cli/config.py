@@ -1,7 +1,7 @@
 """Settings of the ``ffn-async`` command, from flags first and ``FFN_*`` variables second.
 
-The client secret is read from ``FFN_CLIENT_SECRET`` only: a command-line argument would be
-visible to every user of the machine in the process list.
+The client secret and the token encryption key are read from variables (or a key file) only:
+a command-line argument would be visible to every user of the machine in the process list.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import attrs
 from yarl import URL
@@ -28,10 +29,13 @@ __all__ = [
     "DEFAULT_SCOPES",
     "ConfigError",
     "Settings",
+    "StoreAbsent",
     "add_options",
+    "add_output_options",
     "data_dir",
     "default_store_url",
     "open_store",
+    "read_keys",
     "redact_url",
     "settings_from",
 ]
@@ -57,6 +61,8 @@ class Settings:
     account: str
     store_url: str = attrs.field(repr=False)
     scopes: tuple[str, ...]
+    #: Fernet keys of the token store, newest first (empty: the store is not encrypted).
+    token_keys: tuple[str, ...] = attrs.field(default=(), repr=False)
 
     def credentials(self, *, require_secret: bool = True) -> ClientCredentials:
         """The OAuth client; raises :class:`ConfigError` naming what is missing."""
@@ -111,22 +117,83 @@ def redact_url(url: str) -> str:
     return url
 
 
-async def open_store(url: str) -> TokenStore:
-    """Build the store a URL names (creating its directory or table when missing)."""
+class StoreAbsent(Exception):
+    """A read-only command found no store at all where the URL points (nothing was created)."""
+
+
+def _sqlite_path(url: str) -> Path | None:
+    prefix = "sqlite+aiosqlite:///"
+    if not url.startswith(prefix):
+        return None
+    path = url.removeprefix(prefix).partition("?")[0]
+    return None if path in ("", ":memory:") else Path(path)
+
+
+def _prepare_local(url: str, *, create: bool) -> None:
+    """Make a local store's directory (private), or check that it exists when only reading."""
+    sqlite = _sqlite_path(url)
+    if sqlite is not None:
+        if create:
+            # Private whatever the umask: the directory holds refresh tokens.
+            sqlite.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        elif not sqlite.is_file():
+            raise StoreAbsent(f"there is no token store at {sqlite} yet")
+    elif url.startswith("file:") and not create:
+        directory = Path(unquote(urlsplit(url).path))
+        if not directory.is_dir():
+            raise StoreAbsent(f"there is no token store at {directory} yet")
+
+
+async def open_store(url: str, keys: tuple[str, ...] = (), *, create: bool = True) -> TokenStore:
+    """Build the store a URL names, encrypted with ``keys`` when there are any.
+
+    ``create``: make a missing SQLite directory and SQL table (a login does); without it a
+    missing SQLite file raises :class:`StoreAbsent` and nothing is created (``token status``).
+    """
     from token_stores import from_url
 
-    if url.startswith("sqlite+aiosqlite:///"):
-        Path(url.removeprefix("sqlite+aiosqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    _prepare_local(url, create=create)
     try:
         store = from_url(url)
     except ImportError as exc:
         raise ConfigError(f"token store {redact_url(url)}: {exc}") from None
     except ValueError as exc:
-        raise ConfigError(f"token store: {exc}") from None
-    create_schema = getattr(store, "create_schema", None)
-    if create_schema is not None:
-        await create_schema()
+        raise ConfigError(f"token store (FFN_TOKEN_STORE or --store): {exc}") from None
+    if keys:
+        try:
+            from token_stores import EncryptedTokenStore
+        except ImportError as exc:
+            await store.close()
+            raise ConfigError(str(exc)) from None
+        try:
+            store = EncryptedTokenStore(store, keys)
+        except ValueError as exc:
+            await store.close()
+            raise ConfigError(f"FFN_TOKEN_KEY / FFN_TOKEN_KEY_FILE: {exc}") from None
+    create_schema = getattr(getattr(store, "inner", store), "create_schema", None)
+    if create and create_schema is not None:
+        try:
+            await create_schema()
+        except BaseException:
+            await store.close()
+            raise
     return store
+
+
+def read_keys(env: Mapping[str, str], key_file: str | None) -> tuple[str, ...]:
+    """Fernet keys, newest first, from ``FFN_TOKEN_KEY`` or a key file (one key a line)."""
+    inline = env.get("FFN_TOKEN_KEY") or ""
+    key_file = key_file or env.get("FFN_TOKEN_KEY_FILE") or None
+    if inline and key_file:
+        raise ConfigError("set either FFN_TOKEN_KEY or FFN_TOKEN_KEY_FILE, not both")
+    if key_file:
+        try:
+            inline = Path(key_file).expanduser().read_text()
+        except OSError as exc:
+            raise ConfigError(f"token key file {key_file}: {exc.strerror}") from None
+        if not inline.strip():
+            raise ConfigError(f"token key file {key_file} is empty")
+    return tuple(inline.replace(",", " ").split())
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -149,8 +216,27 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     add("--token-url", default=s, help="custom token URL (FFN_TOKEN_URL)")
     add("--account", default=s, help=f"store key of the account (FFN_ACCOUNT, {DEFAULT_ACCOUNT!r})")
     add("--store", default=s, help="token store URL (FFN_TOKEN_STORE; default: embedded SQLite)")
+    add(
+        "--token-key-file",
+        default=s,
+        metavar="PATH",
+        help="encrypt the store with the Fernet key(s) in PATH, newest first (FFN_TOKEN_KEY_FILE;"
+        " or the keys themselves in FFN_TOKEN_KEY)",
+    )
     add("--scope", action="append", default=s, help="scope to request at login (repeatable)")
-    add("--debug", action="store_true", default=s, help="tracebacks and DEBUG logging on stderr")
+    add_output_options(parser)
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """``-v``/``--debug``, accepted before or after the command."""
+    s = argparse.SUPPRESS
+    group = parser.add_argument_group("output options")
+    group.add_argument(
+        "-v", "--verbose", action="store_true", default=s, help="show the library's log (INFO)"
+    )
+    group.add_argument(
+        "--debug", action="store_true", default=s, help="tracebacks and DEBUG logging on stderr"
+    )
 
 
 def _environment(pick: dict[str, str | None]) -> Environment:
@@ -171,10 +257,14 @@ def _environment(pick: dict[str, str | None]) -> Environment:
     if missing:
         names = ", ".join("FFN_" + k.upper() for k in missing)
         raise ConfigError(f"a custom environment needs all three URLs; missing {names}")
-    try:
-        return Environment(name="custom", **given)
-    except ValueError as exc:
-        raise ConfigError(f"custom environment: {exc}") from None
+    for key, value in given.items():
+        url = URL(value)
+        if not url.is_absolute() or url.scheme not in ("http", "https"):
+            flag = "--" + key.replace("_", "-")
+            raise ConfigError(
+                f"FFN_{key.upper()} (or {flag}) must be an absolute http(s) URL, got {value!r}"
+            )
+    return Environment(name="custom", **given)
 
 
 def settings_from(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Settings:
@@ -202,4 +292,5 @@ def settings_from(args: argparse.Namespace, env: Mapping[str, str] | None = None
         account=pick("account", "FFN_ACCOUNT") or DEFAULT_ACCOUNT,
         store_url=pick("store", "FFN_TOKEN_STORE") or default_store_url(),
         scopes=tuple(scopes) or DEFAULT_SCOPES,
+        token_keys=read_keys(env, getattr(args, "token_key_file", None)),
     )

@@ -62,7 +62,9 @@ class RedirectCatcher:
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         host = "127.0.0.1" if self._url.host == "localhost" else self._url.host.strip("[]")  # type: ignore[union-attr]
-        site = web.TCPSite(self._runner, host, self._url.port or 80)
+        # Port 0 asks for a free port; "or 80" would turn it into port 80.
+        port = 80 if self._url.port is None else self._url.port
+        site = web.TCPSite(self._runner, host, port)
         try:
             await site.start()
         except OSError as exc:

@@ -2,8 +2,9 @@
 
 ``ffn.fulfiller``, ``ffn.merchant`` and ``ffn.shared`` on an :class:`~ffn_async.FFNClient` are
 :class:`~ffn_async.api.fulfiller.FulfillerAPI`, :class:`~ffn_async.api.merchant.MerchantAPI`
-and :class:`~ffn_async.api.shared.SharedAPI`. :data:`OPERATIONS` describes every operation
-(method, path, scope, evidence grade); ``docs/operations.md`` is generated from it.
+and :class:`~ffn_async.api.shared.SharedAPI`. :data:`OPERATIONS` describes every operation of both
+specs and ``users/current`` (API, method, path, scope, models, documented statuses), keyed
+``"<api>.<operationId>"``; ``docs/operations.md`` is generated from it.
 """
 
 from __future__ import annotations

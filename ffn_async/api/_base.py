@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from .. import odata
 from ..errors import DecodeError
-from ..pagination import ChangeFeed, Page, Paginator, _Source
+from ..pagination import ChangeFeed, ChunkedList, Page, Paginator, _Source
 from ._operation import Operation
 from ._registry import OPERATIONS
 
@@ -284,6 +284,21 @@ class Namespace:
             ignore_own_application_id=ignore_own_application_id,
             ignore_own_user_id=ignore_own_user_id,
             timeout=timeout,
+        )
+
+    def _chunks(
+        self,
+        op_id: str,
+        path_params: PathParams,
+        item: type[T],
+        *,
+        params: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> ChunkedList[T]:
+        """A walk over a chunked listing (``nextChunkUrl`` / ``moreDataAvailable``)."""
+        op = OPERATIONS[op_id]
+        return ChunkedList(
+            self._client, op.path, path_params, item, scope=op.scope, params=params, timeout=timeout
         )
 
     async def _download(

@@ -11,7 +11,7 @@ import os
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .. import models as m
+from ..models import fulfiller as m
 from ._base import Namespace, OrderBy, Select
 
 if TYPE_CHECKING:
@@ -65,17 +65,19 @@ class FulfillerAuthorizationsShippingMethods(Namespace):
             merchant_id: Merchant identifier.
             warehouse_id: Warehouse identifier.
             body: the request, a
-                :class:`~ffn_async.models.ShippingMethodAuthorizationRequest`.
+                :class:`~ffn_async.models.fulfiller.ShippingMethodAuthorizationRequest`.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.Authorization`.
+            The :class:`~ffn_async.models.fulfiller.Authorization` the server created (201).
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            NotFound: 404, no such object for this account.
         """
         return await self._call(
-            "AuthorizationsPostShippingMethodAuthorization",
+            "fulfiller.AuthorizationsPostShippingMethodAuthorization",
             {"merchantId": merchant_id, "warehouseId": warehouse_id},
             m.Authorization,
             body=body,
@@ -104,10 +106,14 @@ class FulfillerAuthorizationsShippingMethods(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            Nothing (the API answers without content).
+            Nothing (the API answers 204 without content).
+
+        Raises:
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            NotFound: 404, no such object for this account.
         """
         await self._call_none(
-            "AuthorizationsDeleteShippingMethodAuthorization",
+            "fulfiller.AuthorizationsDeleteShippingMethodAuthorization",
             {
                 "merchantId": merchant_id,
                 "warehouseId": warehouse_id,
@@ -136,17 +142,20 @@ class FulfillerAuthorizationsWarehouses(Namespace):
 
         Args:
             merchant_id: Merchant identifier.
-            body: the request, a :class:`~ffn_async.models.WarehouseAuthorizationRequest`.
+            body: the request, a
+                :class:`~ffn_async.models.fulfiller.WarehouseAuthorizationRequest`.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.Authorization`.
+            The :class:`~ffn_async.models.fulfiller.Authorization` the server created (201).
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            NotFound: 404, no such object for this account.
         """
         return await self._call(
-            "AuthorizationsPostWarehouseAuthorization",
+            "fulfiller.AuthorizationsPostWarehouseAuthorization",
             {"merchantId": merchant_id},
             m.Authorization,
             body=body,
@@ -169,10 +178,14 @@ class FulfillerAuthorizationsWarehouses(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            Nothing (the API answers without content).
+            Nothing (the API answers 204 without content).
+
+        Raises:
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            NotFound: 404, no such object for this account.
         """
         await self._call_none(
-            "AuthorizationsDeleteWarehouseAuthorization",
+            "fulfiller.AuthorizationsDeleteWarehouseAuthorization",
             {"merchantId": merchant_id, "warehouseId": warehouse_id},
             timeout=timeout,
         )
@@ -198,10 +211,13 @@ class FulfillerInboundsShippingNotifications(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.InboundShippingNotification`.
+            The :class:`~ffn_async.models.fulfiller.InboundShippingNotification`.
+
+        Raises:
+            NotFound: 404, no such object for this account.
         """
         return await self._call(
-            "InboundsGetShippingNotification",
+            "fulfiller.InboundsGetShippingNotification",
             {"inboundId": inbound_id, "shippingNotificationId": shipping_notification_id},
             m.InboundShippingNotification,
             timeout=timeout,
@@ -222,10 +238,13 @@ class FulfillerInboundsShippingNotifications(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A list of :class:`~ffn_async.models.InboundShippingNotification`.
+            A list of :class:`~ffn_async.models.fulfiller.InboundShippingNotification`.
+
+        Raises:
+            NotFound: 404, no such object for this account.
         """
         return await self._call_list(
-            "InboundsGetShippingNotifications",
+            "fulfiller.InboundsGetShippingNotifications",
             {"inboundId": inbound_id},
             m.InboundShippingNotification,
             timeout=timeout,
@@ -259,11 +278,11 @@ class FulfillerInboundsShippingNotifications(Namespace):
 
         Returns:
             A :class:`~ffn_async.pagination.ChangeFeed` of
-            :class:`~ffn_async.models.InboundShippingNotification`: iterate it, then
-            checkpoint ``feed.to``.
+            :class:`~ffn_async.models.fulfiller.InboundShippingNotification`: iterate it,
+            then checkpoint ``feed.to``.
         """
         return self._feed(
-            "InboundsGetInboundShippingNotificationUpdates",
+            "fulfiller.InboundsGetInboundShippingNotificationUpdates",
             None,
             m.InboundShippingNotification,
             from_date=from_date,
@@ -294,10 +313,15 @@ class FulfillerOutboundsAttachments(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.OutboundAttachmentData`.
+            The :class:`~ffn_async.models.fulfiller.OutboundAttachmentData`.
+
+        Raises:
+            Forbidden: 403, the account may not do this (or a missing scope).
+            NotFound: 404, no such object for this account.
+            Gone: 410, the attachment has expired.
         """
         return await self._call(
-            "OutboundsGetOutboundAttachment",
+            "fulfiller.OutboundsGetOutboundAttachment",
             {"outboundId": outbound_id, "merchantDocumentId": merchant_document_id},
             m.OutboundAttachmentData,
             timeout=timeout,
@@ -328,9 +352,14 @@ class FulfillerOutboundsAttachments(Namespace):
 
         Returns:
             The content as bytes.
+
+        Raises:
+            Forbidden: 403, the account may not do this (or a missing scope).
+            NotFound: 404, no such object for this account.
+            Gone: 410, the attachment has expired.
         """
         return await self._download_base64(
-            "OutboundsGetOutboundAttachment",
+            "fulfiller.OutboundsGetOutboundAttachment",
             {"outboundId": outbound_id, "merchantDocumentId": merchant_document_id},
             dest=dest,
             timeout=timeout,
@@ -356,17 +385,21 @@ class FulfillerOutboundsShippingLabels(Namespace):
 
         Args:
             outbound_id: the ``outboundId`` path segment.
-            body: the request, a :class:`~ffn_async.models.CreateShippingLabelDataRequest`.
+            body: the request, a
+                :class:`~ffn_async.models.fulfiller.CreateShippingLabelDataRequest`.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.OutboundShippingLabel`.
+            The :class:`~ffn_async.models.fulfiller.OutboundShippingLabel` the server
+            created (201).
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            NotFound: 404, no such object for this account.
         """
         return await self._call(
-            "OutboundsPostShippingLabelForOutbound",
+            "fulfiller.OutboundsPostShippingLabelForOutbound",
             {"outboundId": outbound_id},
             m.OutboundShippingLabel,
             body=body,
@@ -389,10 +422,14 @@ class FulfillerOutboundsShippingLabels(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.OutboundShippingLabel`.
+            The :class:`~ffn_async.models.fulfiller.OutboundShippingLabel`.
+
+        Raises:
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            NotFound: 404, no such object for this account.
         """
         return await self._call(
-            "OutboundsGetShippingLabelForOutbound",
+            "fulfiller.OutboundsGetShippingLabelForOutbound",
             {"outboundId": outbound_id, "shippingLabelId": shipping_label_id},
             m.OutboundShippingLabel,
             timeout=timeout,
@@ -423,9 +460,13 @@ class FulfillerOutboundsShippingLabels(Namespace):
 
         Returns:
             The content as bytes.
+
+        Raises:
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            NotFound: 404, no such object for this account.
         """
         return await self._download_base64(
-            "OutboundsGetShippingLabelForOutbound",
+            "fulfiller.OutboundsGetShippingLabelForOutbound",
             {"outboundId": outbound_id, "shippingLabelId": shipping_label_id},
             dest=dest,
             timeout=timeout,
@@ -452,17 +493,21 @@ class FulfillerOutboundsShippingNotifications(Namespace):
         Args:
             outbound_id: Outbound identifier.
             body: the request, a
-                :class:`~ffn_async.models.CreateOutboundShippingNotificationRequest`.
+                :class:`~ffn_async.models.fulfiller.CreateOutboundShippingNotificationRequest`.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.OutboundShippingNotification`.
+            The :class:`~ffn_async.models.fulfiller.OutboundShippingNotification` the server
+            created (201).
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            Forbidden: 403, the account may not do this (or a missing scope).
+            NotFound: 404, no such object for this account.
         """
         return await self._call(
-            "OutboundsPostShippingNotification",
+            "fulfiller.OutboundsPostShippingNotification",
             {"outboundId": outbound_id},
             m.OutboundShippingNotification,
             body=body,
@@ -486,10 +531,13 @@ class FulfillerOutboundsShippingNotifications(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.OutboundShippingNotification`.
+            The :class:`~ffn_async.models.fulfiller.OutboundShippingNotification`.
+
+        Raises:
+            NotFound: 404, no such object for this account.
         """
         return await self._call(
-            "OutboundsGetShippingNotification",
+            "fulfiller.OutboundsGetShippingNotification",
             {"outboundId": outbound_id, "shippingNotificationId": shipping_notification_id},
             m.OutboundShippingNotification,
             timeout=timeout,
@@ -510,10 +558,13 @@ class FulfillerOutboundsShippingNotifications(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A list of :class:`~ffn_async.models.OutboundShippingNotification`.
+            A list of :class:`~ffn_async.models.fulfiller.OutboundShippingNotification`.
+
+        Raises:
+            NotFound: 404, no such object for this account.
         """
         return await self._call_list(
-            "OutboundsGetShippingNotifications",
+            "fulfiller.OutboundsGetShippingNotifications",
             {"outboundId": outbound_id},
             m.OutboundShippingNotification,
             timeout=timeout,
@@ -548,9 +599,15 @@ class FulfillerProductsPictures(Namespace):
 
         Returns:
             The content as bytes.
+
+        Raises:
+            NotFound: 404, no such object for this account.
         """
         return await self._download(
-            "ProductsGetPictureData", {"jfsku": jfsku, "number": number}, dest=dest, timeout=timeout
+            "fulfiller.ProductsGetPictureData",
+            {"jfsku": jfsku, "number": number},
+            dest=dest,
+            timeout=timeout,
         )
 
     async def get(self, jfsku: str, number: int, *, timeout: float | None = None) -> m.PictureData:
@@ -567,10 +624,16 @@ class FulfillerProductsPictures(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.PictureData`.
+            The :class:`~ffn_async.models.fulfiller.PictureData`.
+
+        Raises:
+            NotFound: 404, no such object for this account.
         """
         return await self._call(
-            "ProductsGetPicture", {"jfsku": jfsku, "number": number}, m.PictureData, timeout=timeout
+            "fulfiller.ProductsGetPicture",
+            {"jfsku": jfsku, "number": number},
+            m.PictureData,
+            timeout=timeout,
         )
 
 
@@ -589,17 +652,20 @@ class FulfillerProductsRelated(Namespace):
 
         Args:
             jfsku: the ``jfsku`` path segment.
-            body: the request, a :class:`~ffn_async.models.CreateRelatedProductRequest`.
+            body: the request, a
+                :class:`~ffn_async.models.fulfiller.CreateRelatedProductRequest`.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.Product`.
+            The :class:`~ffn_async.models.fulfiller.Product` the server created (201).
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            NotFound: 404, no such object for this account.
         """
         return await self._call(
-            "ProductsPostRelated", {"jfsku": jfsku}, m.Product, body=body, timeout=timeout
+            "fulfiller.ProductsPostRelated", {"jfsku": jfsku}, m.Product, body=body, timeout=timeout
         )
 
 
@@ -623,19 +689,23 @@ class FulfillerReturnsItems(Namespace):
 
         Args:
             return_id: Return identifer.
-            body: the request, a :class:`~ffn_async.models.CreateReturnItemRequest`.
-            object_version: ``objectVersion``: last known modification date of the object
-                (optimistic locking).
+            body: the request, a
+                :class:`~ffn_async.models.fulfiller.CreateReturnItemRequest`.
+            object_version: ``objectVersion``: last known modification date of this return.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.ReturnItem`.
+            The :class:`~ffn_async.models.fulfiller.ReturnItem` the server created (201).
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            Forbidden: 403, the account may not do this (or a missing scope).
+            NotFound: 404, no such object for this account.
+            Conflict: 409, the object changed since ``object_version``.
         """
         return await self._call(
-            "ReturnsPostReturnItem",
+            "fulfiller.ReturnsPostReturnItem",
             {"returnId": return_id},
             m.ReturnItem,
             params={"objectVersion": object_version},
@@ -659,10 +729,13 @@ class FulfillerReturnsItems(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            Nothing (the API answers without content).
+            Nothing (the API answers 204 without content).
+
+        Raises:
+            NotFound: 404, no such object for this account.
         """
         await self._call_none(
-            "ReturnsDeleteReturnItem",
+            "fulfiller.ReturnsDeleteReturnItem",
             {"returnId": return_id, "returnItemId": return_item_id},
             timeout=timeout,
         )
@@ -683,10 +756,13 @@ class FulfillerReturnsItems(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.ReturnItem`.
+            The :class:`~ffn_async.models.fulfiller.ReturnItem`.
+
+        Raises:
+            NotFound: 404, no such object for this account.
         """
         return await self._call(
-            "ReturnsGetReturnItem",
+            "fulfiller.ReturnsGetReturnItem",
             {"returnId": return_id, "returnItemId": return_item_id},
             m.ReturnItem,
             timeout=timeout,
@@ -711,19 +787,23 @@ class FulfillerReturnsItems(Namespace):
         Args:
             return_id: Return identifer.
             return_item_id: the ``returnItemId`` path segment.
-            body: the request, a :class:`~ffn_async.models.CreateIncomingReturnItemRequest`.
-            object_version: ``objectVersion``: last known modification date of the object
-                (optimistic locking).
+            body: the request, a
+                :class:`~ffn_async.models.fulfiller.CreateIncomingReturnItemRequest`.
+            object_version: ``objectVersion``: last known modification date of this return.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.StockChange`.
+            The :class:`~ffn_async.models.fulfiller.StockChange` the server created (201).
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            Forbidden: 403, the account may not do this (or a missing scope).
+            NotFound: 404, no such object for this account.
+            Conflict: 409, the object changed since ``object_version``.
         """
         return await self._call(
-            "ReturnsPostIncomingReturnItem",
+            "fulfiller.ReturnsPostIncomingReturnItem",
             {"returnId": return_id, "returnItemId": return_item_id},
             m.StockChange,
             params={"objectVersion": object_version},
@@ -750,19 +830,23 @@ class FulfillerReturnsItems(Namespace):
         Args:
             return_id: Return identifer.
             return_item_id: the ``returnItemId`` path segment.
-            body: the request, a :class:`~ffn_async.models.CreateReturnItemSplitRequest`.
-            object_version: ``objectVersion``: last known modification date of the object
-                (optimistic locking).
+            body: the request, a
+                :class:`~ffn_async.models.fulfiller.CreateReturnItemSplitRequest`.
+            object_version: ``objectVersion``: last known modification date of this return.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.ReturnItem`.
+            The :class:`~ffn_async.models.fulfiller.ReturnItem` the server created (201).
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            Forbidden: 403, the account may not do this (or a missing scope).
+            NotFound: 404, no such object for this account.
+            Conflict: 409, the object changed since ``object_version``.
         """
         return await self._call(
-            "ReturnsSplitReturnItem",
+            "fulfiller.ReturnsSplitReturnItem",
             {"returnId": return_id, "returnItemId": return_item_id},
             m.ReturnItem,
             params={"objectVersion": object_version},
@@ -789,19 +873,23 @@ class FulfillerReturnsItems(Namespace):
         Args:
             return_id: Return identifer.
             return_item_id: Return item identifer.
-            body: the request, a :class:`~ffn_async.models.UpdateReturnItemRequest`.
-            object_version: ``objectVersion``: last known modification date of the object
-                (optimistic locking).
+            body: the request, a
+                :class:`~ffn_async.models.fulfiller.UpdateReturnItemRequest`.
+            object_version: ``objectVersion``: last known modification date of this return.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            Nothing (the API answers without content).
+            Nothing (the API answers 204 without content).
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            Forbidden: 403, the account may not do this (or a missing scope).
+            NotFound: 404, no such object for this account.
+            Conflict: 409, the object changed since ``object_version``.
         """
         await self._call_none(
-            "ReturnsPatchReturnItem",
+            "fulfiller.ReturnsPatchReturnItem",
             {"returnId": return_id, "returnItemId": return_item_id},
             params={"objectVersion": object_version},
             body=body,
@@ -823,17 +911,20 @@ class FulfillerStocksAdjustments(Namespace):
         Scope: ``ffn.fulfiller.write``.
 
         Args:
-            body: the request, a :class:`~ffn_async.models.CreateStockAdjustmentRequest`.
+            body: the request, a
+                :class:`~ffn_async.models.fulfiller.CreateStockAdjustmentRequest`.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.StockChange`.
+            The :class:`~ffn_async.models.fulfiller.StockChange` the server created (201).
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            NotFound: 404, no such object for this account.
         """
         return await self._call(
-            "StocksPostAdjustment", None, m.StockChange, body=body, timeout=timeout
+            "fulfiller.StocksPostAdjustment", None, m.StockChange, body=body, timeout=timeout
         )
 
 
@@ -870,10 +961,10 @@ class FulfillerStocksChanges(Namespace):
 
         Returns:
             A :class:`~ffn_async.pagination.Page` of
-            :class:`~ffn_async.models.StockChangeWithProduct`.
+            :class:`~ffn_async.models.fulfiller.StockChangeWithProduct`.
         """
         return await self._page(
-            "StocksGetStockChangesAll",
+            "fulfiller.StocksGetStockChangesAll",
             None,
             m.StockChangeWithProduct,
             filter=filter,
@@ -918,11 +1009,11 @@ class FulfillerStocksChanges(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            An async iterable of :class:`~ffn_async.models.StockChangeWithProduct`
+            An async iterable of :class:`~ffn_async.models.fulfiller.StockChangeWithProduct`
             (``.pages()`` for whole pages).
         """
         return self._iterate(
-            "StocksGetStockChangesAll",
+            "fulfiller.StocksGetStockChangesAll",
             None,
             m.StockChangeWithProduct,
             filter=filter,
@@ -966,10 +1057,14 @@ class FulfillerStocksChanges(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of :class:`~ffn_async.models.StockChange`.
+            A :class:`~ffn_async.pagination.Page` of
+            :class:`~ffn_async.models.fulfiller.StockChange`.
+
+        Raises:
+            NotFound: 404, no such object for this account.
         """
         return await self._page(
-            "StocksGetStockChangesInWarehouseAll",
+            "fulfiller.StocksGetStockChangesInWarehouseAll",
             {"warehouseId": warehouse_id},
             m.StockChange,
             filter=filter,
@@ -1016,11 +1111,14 @@ class FulfillerStocksChanges(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            An async iterable of :class:`~ffn_async.models.StockChange` (``.pages()`` for
-            whole pages).
+            An async iterable of :class:`~ffn_async.models.fulfiller.StockChange`
+            (``.pages()`` for whole pages).
+
+        Raises:
+            NotFound: 404, no such object for this account.
         """
         return self._iterate(
-            "StocksGetStockChangesInWarehouseAll",
+            "fulfiller.StocksGetStockChangesInWarehouseAll",
             {"warehouseId": warehouse_id},
             m.StockChange,
             filter=filter,
@@ -1060,10 +1158,16 @@ class FulfillerAuthorizations(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.Authorization`.
+            The :class:`~ffn_async.models.fulfiller.Authorization`.
+
+        Raises:
+            NotFound: 404, no such object for this account.
         """
         return await self._call(
-            "AuthorizationsGet", {"merchantId": merchant_id}, m.Authorization, timeout=timeout
+            "fulfiller.AuthorizationsGet",
+            {"merchantId": merchant_id},
+            m.Authorization,
+            timeout=timeout,
         )
 
     async def list(
@@ -1094,10 +1198,10 @@ class FulfillerAuthorizations(Namespace):
 
         Returns:
             A :class:`~ffn_async.pagination.Page` of
-            :class:`~ffn_async.models.Authorization`.
+            :class:`~ffn_async.models.fulfiller.Authorization`.
         """
         return await self._page(
-            "AuthorizationsGetAll",
+            "fulfiller.AuthorizationsGetAll",
             None,
             m.Authorization,
             filter=filter,
@@ -1139,11 +1243,11 @@ class FulfillerAuthorizations(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            An async iterable of :class:`~ffn_async.models.Authorization` (``.pages()`` for
-            whole pages).
+            An async iterable of :class:`~ffn_async.models.fulfiller.Authorization`
+            (``.pages()`` for whole pages).
         """
         return self._iterate(
-            "AuthorizationsGetAll",
+            "fulfiller.AuthorizationsGetAll",
             None,
             m.Authorization,
             filter=filter,
@@ -1183,11 +1287,11 @@ class FulfillerAuthorizations(Namespace):
 
         Returns:
             A :class:`~ffn_async.pagination.ChangeFeed` of
-            :class:`~ffn_async.models.Authorization`: iterate it, then checkpoint
+            :class:`~ffn_async.models.fulfiller.Authorization`: iterate it, then checkpoint
             ``feed.to``.
         """
         return self._feed(
-            "AuthorizationsGetUpdates",
+            "fulfiller.AuthorizationsGetUpdates",
             None,
             m.Authorization,
             from_date=from_date,
@@ -1220,9 +1324,13 @@ class FulfillerInbounds(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            Nothing (the API answers without content).
+            Nothing (the API answers 204 without content).
+
+        Raises:
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            NotFound: 404, no such object for this account.
         """
-        await self._call_none("InboundsClose", {"inboundId": inbound_id}, timeout=timeout)
+        await self._call_none("fulfiller.InboundsClose", {"inboundId": inbound_id}, timeout=timeout)
 
     async def get(self, inbound_id: str, *, timeout: float | None = None) -> m.Inbound:
         """GET /v1/fulfiller/inbounds/{inboundId}
@@ -1237,10 +1345,13 @@ class FulfillerInbounds(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.Inbound`.
+            The :class:`~ffn_async.models.fulfiller.Inbound`.
+
+        Raises:
+            NotFound: 404, no such object for this account.
         """
         return await self._call(
-            "InboundsGet", {"inboundId": inbound_id}, m.Inbound, timeout=timeout
+            "fulfiller.InboundsGet", {"inboundId": inbound_id}, m.Inbound, timeout=timeout
         )
 
     async def list(
@@ -1270,10 +1381,11 @@ class FulfillerInbounds(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of :class:`~ffn_async.models.Inbound`.
+            A :class:`~ffn_async.pagination.Page` of
+            :class:`~ffn_async.models.fulfiller.Inbound`.
         """
         return await self._page(
-            "InboundsGetAll",
+            "fulfiller.InboundsGetAll",
             None,
             m.Inbound,
             filter=filter,
@@ -1315,11 +1427,11 @@ class FulfillerInbounds(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            An async iterable of :class:`~ffn_async.models.Inbound` (``.pages()`` for whole
-            pages).
+            An async iterable of :class:`~ffn_async.models.fulfiller.Inbound` (``.pages()``
+            for whole pages).
         """
         return self._iterate(
-            "InboundsGetAll",
+            "fulfiller.InboundsGetAll",
             None,
             m.Inbound,
             filter=filter,
@@ -1347,17 +1459,20 @@ class FulfillerInbounds(Namespace):
 
         Args:
             inbound_id: Inbound identifier.
-            body: the request, a :class:`~ffn_async.models.CreateIncomingGoodsItemRequest`.
+            body: the request, a
+                :class:`~ffn_async.models.fulfiller.CreateIncomingGoodsItemRequest`.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.Inbound`.
+            The :class:`~ffn_async.models.fulfiller.Inbound` the server created (201).
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            NotFound: 404, no such object for this account.
         """
         return await self._call(
-            "InboundsPostIncomingGoods",
+            "fulfiller.InboundsPostIncomingGoods",
             {"inboundId": inbound_id},
             m.Inbound,
             body=body,
@@ -1380,17 +1495,20 @@ class FulfillerInbounds(Namespace):
 
         Args:
             inbound_id: Inbound identifier.
-            body: the request, a :class:`~ffn_async.models.CreateIncomingGoodsBulkRequest`.
+            body: the request, a
+                :class:`~ffn_async.models.fulfiller.CreateIncomingGoodsBulkRequest`.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.Inbound`.
+            The :class:`~ffn_async.models.fulfiller.Inbound` the server created (201).
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            NotFound: 404, no such object for this account.
         """
         return await self._call(
-            "InboundsPostIncomingGoodsBulk",
+            "fulfiller.InboundsPostIncomingGoodsBulk",
             {"inboundId": inbound_id},
             m.Inbound,
             body=body,
@@ -1425,10 +1543,11 @@ class FulfillerInbounds(Namespace):
 
         Returns:
             A :class:`~ffn_async.pagination.ChangeFeed` of
-            :class:`~ffn_async.models.Inbound`: iterate it, then checkpoint ``feed.to``.
+            :class:`~ffn_async.models.fulfiller.Inbound`: iterate it, then checkpoint
+            ``feed.to``.
         """
         return self._feed(
-            "InboundsGetUpdates",
+            "fulfiller.InboundsGetUpdates",
             None,
             m.Inbound,
             from_date=from_date,
@@ -1456,10 +1575,13 @@ class FulfillerMerchants(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.Merchant`.
+            The :class:`~ffn_async.models.fulfiller.Merchant`.
+
+        Raises:
+            NotFound: 404, no such object for this account.
         """
         return await self._call(
-            "MerchantsGet", {"merchantId": merchant_id}, m.Merchant, timeout=timeout
+            "fulfiller.MerchantsGet", {"merchantId": merchant_id}, m.Merchant, timeout=timeout
         )
 
     async def list(
@@ -1489,10 +1611,11 @@ class FulfillerMerchants(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of :class:`~ffn_async.models.Merchant`.
+            A :class:`~ffn_async.pagination.Page` of
+            :class:`~ffn_async.models.fulfiller.Merchant`.
         """
         return await self._page(
-            "MerchantsGetAll",
+            "fulfiller.MerchantsGetAll",
             None,
             m.Merchant,
             filter=filter,
@@ -1534,11 +1657,11 @@ class FulfillerMerchants(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            An async iterable of :class:`~ffn_async.models.Merchant` (``.pages()`` for whole
-            pages).
+            An async iterable of :class:`~ffn_async.models.fulfiller.Merchant` (``.pages()``
+            for whole pages).
         """
         return self._iterate(
-            "MerchantsGetAll",
+            "fulfiller.MerchantsGetAll",
             None,
             m.Merchant,
             filter=filter,
@@ -1579,10 +1702,11 @@ class FulfillerMerchants(Namespace):
 
         Returns:
             A :class:`~ffn_async.pagination.ChangeFeed` of
-            :class:`~ffn_async.models.Merchant`: iterate it, then checkpoint ``feed.to``.
+            :class:`~ffn_async.models.fulfiller.Merchant`: iterate it, then checkpoint
+            ``feed.to``.
         """
         return self._feed(
-            "MerchantsGetUpdates",
+            "fulfiller.MerchantsGetUpdates",
             None,
             m.Merchant,
             from_date=from_date,
@@ -1629,19 +1753,23 @@ class FulfillerOutbounds(Namespace):
 
         Args:
             outbound_id: Outbound identifier.
-            body: the request, a :class:`~ffn_async.models.ChangeStatusRequest`.
-            object_version: ``objectVersion``: last known modification date of the object
-                (optimistic locking).
+            body: the request, a :class:`~ffn_async.models.fulfiller.ChangeStatusRequest`.
+            object_version: ``objectVersion``: last known modification date of this
+                outbound.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            Nothing (the API answers without content).
+            Nothing (the API answers 204 without content).
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            Forbidden: 403, the account may not do this (or a missing scope).
+            NotFound: 404, no such object for this account.
+            Conflict: 409, the object changed since ``object_version``.
         """
         await self._call_none(
-            "OutboundsChangeStatus",
+            "fulfiller.OutboundsChangeStatus",
             {"outboundId": outbound_id},
             params={"objectVersion": object_version},
             body=body,
@@ -1659,17 +1787,22 @@ class FulfillerOutbounds(Namespace):
         Scope: ``ffn.fulfiller.write``.
 
         Args:
-            body: the request, a :class:`~ffn_async.models.ChangeOutboundStatusRequest`.
+            body: the request, a
+                :class:`~ffn_async.models.fulfiller.ChangeOutboundStatusRequest`.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A list of :class:`~ffn_async.models.ChangedOutboundStatus`.
+            A list of :class:`~ffn_async.models.fulfiller.ChangedOutboundStatus`.
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
         """
         return await self._call_list(
-            "OutboundsChangeStatusBulk", None, m.ChangedOutboundStatus, body=body, timeout=timeout
+            "fulfiller.OutboundsChangeStatusBulk",
+            None,
+            m.ChangedOutboundStatus,
+            body=body,
+            timeout=timeout,
         )
 
     async def change_warehouse(
@@ -1689,18 +1822,21 @@ class FulfillerOutbounds(Namespace):
 
         Args:
             outbound_id: Outbound identifier.
-            body: the request, a :class:`~ffn_async.models.ChangeWarehouseRequest`.
-            oversale: ``oversale``: allow the outbound although stock is insufficient.
+            body: the request, a
+                :class:`~ffn_async.models.fulfiller.ChangeWarehouseRequest`.
+            oversale: ``oversale``: allow outbound with insufficient stock.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            Nothing (the API answers without content).
+            Nothing (the API answers 204 without content).
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            NotFound: 404, no such object for this account.
         """
         await self._call_none(
-            "OutboundsChangeWarehouse",
+            "fulfiller.OutboundsChangeWarehouse",
             {"outboundId": outbound_id},
             params={"oversale": oversale},
             body=body,
@@ -1720,10 +1856,13 @@ class FulfillerOutbounds(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.Outbound`.
+            The :class:`~ffn_async.models.fulfiller.Outbound`.
+
+        Raises:
+            NotFound: 404, no such object for this account.
         """
         return await self._call(
-            "OutboundsGet", {"outboundId": outbound_id}, m.Outbound, timeout=timeout
+            "fulfiller.OutboundsGet", {"outboundId": outbound_id}, m.Outbound, timeout=timeout
         )
 
     async def list(
@@ -1753,10 +1892,11 @@ class FulfillerOutbounds(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of :class:`~ffn_async.models.Outbound`.
+            A :class:`~ffn_async.pagination.Page` of
+            :class:`~ffn_async.models.fulfiller.Outbound`.
         """
         return await self._page(
-            "OutboundsGetAll",
+            "fulfiller.OutboundsGetAll",
             None,
             m.Outbound,
             filter=filter,
@@ -1798,11 +1938,11 @@ class FulfillerOutbounds(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            An async iterable of :class:`~ffn_async.models.Outbound` (``.pages()`` for whole
-            pages).
+            An async iterable of :class:`~ffn_async.models.fulfiller.Outbound` (``.pages()``
+            for whole pages).
         """
         return self._iterate(
-            "OutboundsGetAll",
+            "fulfiller.OutboundsGetAll",
             None,
             m.Outbound,
             filter=filter,
@@ -1842,10 +1982,11 @@ class FulfillerOutbounds(Namespace):
 
         Returns:
             A :class:`~ffn_async.pagination.ChangeFeed` of
-            :class:`~ffn_async.models.Outbound`: iterate it, then checkpoint ``feed.to``.
+            :class:`~ffn_async.models.fulfiller.Outbound`: iterate it, then checkpoint
+            ``feed.to``.
         """
         return self._feed(
-            "OutboundsGetUpdates",
+            "fulfiller.OutboundsGetUpdates",
             None,
             m.Outbound,
             from_date=from_date,
@@ -1883,9 +2024,14 @@ class FulfillerProducts(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.Product`.
+            The :class:`~ffn_async.models.fulfiller.Product`.
+
+        Raises:
+            NotFound: 404, no such object for this account.
         """
-        return await self._call("ProductsGet", {"jfsku": jfsku}, m.Product, timeout=timeout)
+        return await self._call(
+            "fulfiller.ProductsGet", {"jfsku": jfsku}, m.Product, timeout=timeout
+        )
 
     async def list(
         self,
@@ -1918,10 +2064,10 @@ class FulfillerProducts(Namespace):
 
         Returns:
             A :class:`~ffn_async.pagination.Page` of
-            :class:`~ffn_async.models.ProductPageItem`.
+            :class:`~ffn_async.models.fulfiller.ProductPageItem`.
         """
         return await self._page(
-            "ProductsGetAll",
+            "fulfiller.ProductsGetAll",
             None,
             m.ProductPageItem,
             filter=filter,
@@ -1967,11 +2113,11 @@ class FulfillerProducts(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            An async iterable of :class:`~ffn_async.models.ProductPageItem` (``.pages()``
-            for whole pages).
+            An async iterable of :class:`~ffn_async.models.fulfiller.ProductPageItem`
+            (``.pages()`` for whole pages).
         """
         return self._iterate(
-            "ProductsGetAll",
+            "fulfiller.ProductsGetAll",
             None,
             m.ProductPageItem,
             filter=filter,
@@ -2012,10 +2158,11 @@ class FulfillerProducts(Namespace):
 
         Returns:
             A :class:`~ffn_async.pagination.ChangeFeed` of
-            :class:`~ffn_async.models.Product`: iterate it, then checkpoint ``feed.to``.
+            :class:`~ffn_async.models.fulfiller.Product`: iterate it, then checkpoint
+            ``feed.to``.
         """
         return self._feed(
-            "ProductsGetUpdates",
+            "fulfiller.ProductsGetUpdates",
             None,
             m.Product,
             from_date=from_date,
@@ -2063,11 +2210,11 @@ class FulfillerReturns(Namespace):
 
         Returns:
             A :class:`~ffn_async.pagination.ChangeFeed` of
-            :class:`~ffn_async.models.ReturnChange`: iterate it, then checkpoint
+            :class:`~ffn_async.models.fulfiller.ReturnChange`: iterate it, then checkpoint
             ``feed.to``.
         """
         return self._feed(
-            "ReturnsGetChanges",
+            "fulfiller.ReturnsGetChanges",
             None,
             m.ReturnChange,
             from_date=from_date,
@@ -2108,11 +2255,11 @@ class FulfillerReturns(Namespace):
 
         Returns:
             A :class:`~ffn_async.pagination.ChangeFeed` of
-            :class:`~ffn_async.models.ReturnChange`: iterate it, then checkpoint
+            :class:`~ffn_async.models.fulfiller.ReturnChange`: iterate it, then checkpoint
             ``feed.to``.
         """
         return self._feed(
-            "ReturnsGetChangesFromReturn",
+            "fulfiller.ReturnsGetChangesFromReturn",
             {"returnId": return_id},
             m.ReturnChange,
             from_date=from_date,
@@ -2134,16 +2281,17 @@ class FulfillerReturns(Namespace):
         Scope: ``ffn.fulfiller.write``.
 
         Args:
-            body: the request, a :class:`~ffn_async.models.CreateReturnRequest`.
+            body: the request, a :class:`~ffn_async.models.fulfiller.CreateReturnRequest`.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.Return`.
+            The :class:`~ffn_async.models.fulfiller.Return` the server created (201).
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
         """
-        return await self._call("ReturnsPost", None, m.Return, body=body, timeout=timeout)
+        return await self._call("fulfiller.ReturnsPost", None, m.Return, body=body, timeout=timeout)
 
     async def delete(self, return_id: str, *, timeout: float | None = None) -> None:
         """DELETE /v1/fulfiller/returns/{returnId}
@@ -2158,9 +2306,13 @@ class FulfillerReturns(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            Nothing (the API answers without content).
+            Nothing (the API answers 204 without content).
+
+        Raises:
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            NotFound: 404, no such object for this account.
         """
-        await self._call_none("ReturnsDelete", {"returnId": return_id}, timeout=timeout)
+        await self._call_none("fulfiller.ReturnsDelete", {"returnId": return_id}, timeout=timeout)
 
     async def get(self, return_id: str, *, timeout: float | None = None) -> m.Return:
         """GET /v1/fulfiller/returns/{returnId}
@@ -2175,9 +2327,14 @@ class FulfillerReturns(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.Return`.
+            The :class:`~ffn_async.models.fulfiller.Return`.
+
+        Raises:
+            NotFound: 404, no such object for this account.
         """
-        return await self._call("ReturnsGet", {"returnId": return_id}, m.Return, timeout=timeout)
+        return await self._call(
+            "fulfiller.ReturnsGet", {"returnId": return_id}, m.Return, timeout=timeout
+        )
 
     async def list(
         self,
@@ -2206,10 +2363,11 @@ class FulfillerReturns(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of :class:`~ffn_async.models.Return`.
+            A :class:`~ffn_async.pagination.Page` of
+            :class:`~ffn_async.models.fulfiller.Return`.
         """
         return await self._page(
-            "ReturnsGetAll",
+            "fulfiller.ReturnsGetAll",
             None,
             m.Return,
             filter=filter,
@@ -2251,11 +2409,11 @@ class FulfillerReturns(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            An async iterable of :class:`~ffn_async.models.Return` (``.pages()`` for whole
-            pages).
+            An async iterable of :class:`~ffn_async.models.fulfiller.Return` (``.pages()``
+            for whole pages).
         """
         return self._iterate(
-            "ReturnsGetAll",
+            "fulfiller.ReturnsGetAll",
             None,
             m.Return,
             filter=filter,
@@ -2283,15 +2441,19 @@ class FulfillerReturns(Namespace):
 
         Args:
             return_id: Return identifer.
-            object_version: ``objectVersion``: last known modification date of the object
-                (optimistic locking).
+            object_version: ``objectVersion``: last known modification date of this return.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            Nothing (the API answers without content).
+            Nothing (the API answers 204 without content).
+
+        Raises:
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            Forbidden: 403, the account may not do this (or a missing scope).
+            Conflict: 409, the object changed since ``object_version``.
         """
         await self._call_none(
-            "ReturnsLock",
+            "fulfiller.ReturnsLock",
             {"returnId": return_id},
             params={"objectVersion": object_version},
             timeout=timeout,
@@ -2313,15 +2475,19 @@ class FulfillerReturns(Namespace):
 
         Args:
             return_id: Return identifer.
-            object_version: ``objectVersion``: last known modification date of the object
-                (optimistic locking).
+            object_version: ``objectVersion``: last known modification date of this return.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            Nothing (the API answers without content).
+            Nothing (the API answers 204 without content).
+
+        Raises:
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            Forbidden: 403, the account may not do this (or a missing scope).
+            Conflict: 409, the object changed since ``object_version``.
         """
         await self._call_none(
-            "ReturnsUnlock",
+            "fulfiller.ReturnsUnlock",
             {"returnId": return_id},
             params={"objectVersion": object_version},
             timeout=timeout,
@@ -2344,19 +2510,22 @@ class FulfillerReturns(Namespace):
 
         Args:
             return_id: Return identifer.
-            body: the request, a :class:`~ffn_async.models.UpdateReturnRequest`.
-            object_version: ``objectVersion``: last known modification date of the object
-                (optimistic locking).
+            body: the request, a :class:`~ffn_async.models.fulfiller.UpdateReturnRequest`.
+            object_version: ``objectVersion``: last known modification date of this return.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            Nothing (the API answers without content).
+            Nothing (the API answers 204 without content).
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            Forbidden: 403, the account may not do this (or a missing scope).
+            NotFound: 404, no such object for this account.
+            Conflict: 409, the object changed since ``object_version``.
         """
         await self._call_none(
-            "ReturnsPatch",
+            "fulfiller.ReturnsPatch",
             {"returnId": return_id},
             params={"objectVersion": object_version},
             body=body,
@@ -2391,10 +2560,11 @@ class FulfillerReturns(Namespace):
 
         Returns:
             A :class:`~ffn_async.pagination.ChangeFeed` of
-            :class:`~ffn_async.models.Return`: iterate it, then checkpoint ``feed.to``.
+            :class:`~ffn_async.models.fulfiller.Return`: iterate it, then checkpoint
+            ``feed.to``.
         """
         return self._feed(
-            "ReturnsGetUpdates",
+            "fulfiller.ReturnsGetUpdates",
             None,
             m.Return,
             from_date=from_date,
@@ -2420,17 +2590,20 @@ class FulfillerShippingMethods(Namespace):
         Scope: ``ffn.fulfiller.write``.
 
         Args:
-            body: the request, a :class:`~ffn_async.models.CreateShippingMethodRequest`.
+            body: the request, a
+                :class:`~ffn_async.models.fulfiller.CreateShippingMethodRequest`.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.ShippingMethod`.
+            The :class:`~ffn_async.models.fulfiller.ShippingMethod` the server created
+            (201).
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
         """
         return await self._call(
-            "ShippingMethodsPost", None, m.ShippingMethod, body=body, timeout=timeout
+            "fulfiller.ShippingMethodsPost", None, m.ShippingMethod, body=body, timeout=timeout
         )
 
     async def delete(self, shipping_method_id: str, *, timeout: float | None = None) -> None:
@@ -2446,10 +2619,16 @@ class FulfillerShippingMethods(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            Nothing (the API answers without content).
+            Nothing (the API answers 204 without content).
+
+        Raises:
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            NotFound: 404, no such object for this account.
         """
         await self._call_none(
-            "ShippingMethodsDelete", {"shippingMethodId": shipping_method_id}, timeout=timeout
+            "fulfiller.ShippingMethodsDelete",
+            {"shippingMethodId": shipping_method_id},
+            timeout=timeout,
         )
 
     async def get(
@@ -2467,10 +2646,13 @@ class FulfillerShippingMethods(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.ShippingMethod`.
+            The :class:`~ffn_async.models.fulfiller.ShippingMethod`.
+
+        Raises:
+            NotFound: 404, no such object for this account.
         """
         return await self._call(
-            "ShippingMethodsGet",
+            "fulfiller.ShippingMethodsGet",
             {"shippingMethodId": shipping_method_id},
             m.ShippingMethod,
             timeout=timeout,
@@ -2504,10 +2686,10 @@ class FulfillerShippingMethods(Namespace):
 
         Returns:
             A :class:`~ffn_async.pagination.Page` of
-            :class:`~ffn_async.models.ShippingMethod`.
+            :class:`~ffn_async.models.fulfiller.ShippingMethod`.
         """
         return await self._page(
-            "ShippingMethodsGetAll",
+            "fulfiller.ShippingMethodsGetAll",
             None,
             m.ShippingMethod,
             filter=filter,
@@ -2549,11 +2731,11 @@ class FulfillerShippingMethods(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            An async iterable of :class:`~ffn_async.models.ShippingMethod` (``.pages()`` for
-            whole pages).
+            An async iterable of :class:`~ffn_async.models.fulfiller.ShippingMethod`
+            (``.pages()`` for whole pages).
         """
         return self._iterate(
-            "ShippingMethodsGetAll",
+            "fulfiller.ShippingMethodsGetAll",
             None,
             m.ShippingMethod,
             filter=filter,
@@ -2581,17 +2763,20 @@ class FulfillerShippingMethods(Namespace):
 
         Args:
             shipping_method_id: the ``shippingMethodId`` path segment.
-            body: the request, a :class:`~ffn_async.models.UpdateShippingMethodRequest`.
+            body: the request, a
+                :class:`~ffn_async.models.fulfiller.UpdateShippingMethodRequest`.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            Nothing (the API answers without content).
+            Nothing (the API answers 204 without content).
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            NotFound: 404, no such object for this account.
         """
         await self._call_none(
-            "ShippingMethodsUpdate",
+            "fulfiller.ShippingMethodsUpdate",
             {"shippingMethodId": shipping_method_id},
             body=body,
             timeout=timeout,
@@ -2625,11 +2810,11 @@ class FulfillerShippingMethods(Namespace):
 
         Returns:
             A :class:`~ffn_async.pagination.ChangeFeed` of
-            :class:`~ffn_async.models.ShippingMethod`: iterate it, then checkpoint
+            :class:`~ffn_async.models.fulfiller.ShippingMethod`: iterate it, then checkpoint
             ``feed.to``.
         """
         return self._feed(
-            "ShippingMethodsGetUpdates",
+            "fulfiller.ShippingMethodsGetUpdates",
             None,
             m.ShippingMethod,
             from_date=from_date,
@@ -2670,10 +2855,17 @@ class FulfillerStocks(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.Stock`.
+            The :class:`~ffn_async.models.fulfiller.Stock`.
+
+        Raises:
+            NotFound: 404, no such object for this account.
         """
         return await self._call(
-            "StocksGetStock", {"jfsku": jfsku}, m.Stock, params={"date": date}, timeout=timeout
+            "fulfiller.StocksGetStock",
+            {"jfsku": jfsku},
+            m.Stock,
+            params={"date": date},
+            timeout=timeout,
         )
 
     async def get_in_warehouse(
@@ -2698,10 +2890,13 @@ class FulfillerStocks(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.StockInWarehouse`.
+            The :class:`~ffn_async.models.fulfiller.StockInWarehouse`.
+
+        Raises:
+            NotFound: 404, no such object for this account.
         """
         return await self._call(
-            "StocksGetStockInWarehouse",
+            "fulfiller.StocksGetStockInWarehouse",
             {"jfsku": jfsku, "warehouseId": warehouse_id},
             m.StockInWarehouse,
             params={"date": date},
@@ -2737,10 +2932,11 @@ class FulfillerStocks(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of :class:`~ffn_async.models.Stock`.
+            A :class:`~ffn_async.pagination.Page` of
+            :class:`~ffn_async.models.fulfiller.Stock`.
         """
         return await self._page(
-            "StocksGetStocksAll",
+            "fulfiller.StocksGetStocksAll",
             None,
             m.Stock,
             filter=filter,
@@ -2785,11 +2981,11 @@ class FulfillerStocks(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            An async iterable of :class:`~ffn_async.models.Stock` (``.pages()`` for whole
-            pages).
+            An async iterable of :class:`~ffn_async.models.fulfiller.Stock` (``.pages()``
+            for whole pages).
         """
         return self._iterate(
-            "StocksGetStocksAll",
+            "fulfiller.StocksGetStocksAll",
             None,
             m.Stock,
             filter=filter,
@@ -2834,10 +3030,13 @@ class FulfillerStocks(Namespace):
 
         Returns:
             A :class:`~ffn_async.pagination.Page` of
-            :class:`~ffn_async.models.StockInWarehouse`.
+            :class:`~ffn_async.models.fulfiller.StockInWarehouse`.
+
+        Raises:
+            NotFound: 404, no such object for this account.
         """
         return await self._page(
-            "StocksGetStocksInWarehouseAll",
+            "fulfiller.StocksGetStocksInWarehouseAll",
             {"warehouseId": warehouse_id},
             m.StockInWarehouse,
             filter=filter,
@@ -2884,11 +3083,14 @@ class FulfillerStocks(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            An async iterable of :class:`~ffn_async.models.StockInWarehouse` (``.pages()``
-            for whole pages).
+            An async iterable of :class:`~ffn_async.models.fulfiller.StockInWarehouse`
+            (``.pages()`` for whole pages).
+
+        Raises:
+            NotFound: 404, no such object for this account.
         """
         return self._iterate(
-            "StocksGetStocksInWarehouseAll",
+            "fulfiller.StocksGetStocksInWarehouseAll",
             {"warehouseId": warehouse_id},
             m.StockInWarehouse,
             filter=filter,
@@ -2929,10 +3131,11 @@ class FulfillerStocks(Namespace):
 
         Returns:
             A :class:`~ffn_async.pagination.ChangeFeed` of
-            :class:`~ffn_async.models.StockChange`: iterate it, then checkpoint ``feed.to``.
+            :class:`~ffn_async.models.fulfiller.StockChange`: iterate it, then checkpoint
+            ``feed.to``.
         """
         return self._feed(
-            "StocksGetRecentStockChanges",
+            "fulfiller.StocksGetRecentStockChanges",
             None,
             m.StockChange,
             from_date=from_date,
@@ -2958,16 +3161,19 @@ class FulfillerWarehouses(Namespace):
         Scope: ``ffn.fulfiller.write``.
 
         Args:
-            body: the request, a :class:`~ffn_async.models.CreateWarehouseRequest`.
+            body: the request, a
+                :class:`~ffn_async.models.fulfiller.CreateWarehouseRequest`.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.Warehouse`.
+            The :class:`~ffn_async.models.fulfiller.Warehouse` the server created (201).
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
         """
-        return await self._call("WarehousesPost", None, m.Warehouse, body=body, timeout=timeout)
+        return await self._call(
+            "fulfiller.WarehousesPost", None, m.Warehouse, body=body, timeout=timeout
+        )
 
     async def delete(self, warehouse_id: str, *, timeout: float | None = None) -> None:
         """DELETE /v1/fulfiller/warehouses/{warehouseId}
@@ -2982,9 +3188,16 @@ class FulfillerWarehouses(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            Nothing (the API answers without content).
+            Nothing (the API answers 204 without content).
+
+        Raises:
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            Forbidden: 403, the account may not do this (or a missing scope).
+            NotFound: 404, no such object for this account.
         """
-        await self._call_none("WarehousesDelete", {"warehouseId": warehouse_id}, timeout=timeout)
+        await self._call_none(
+            "fulfiller.WarehousesDelete", {"warehouseId": warehouse_id}, timeout=timeout
+        )
 
     async def get(self, warehouse_id: str, *, timeout: float | None = None) -> m.Warehouse:
         """GET /v1/fulfiller/warehouses/{warehouseId}
@@ -2999,10 +3212,13 @@ class FulfillerWarehouses(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.Warehouse`.
+            The :class:`~ffn_async.models.fulfiller.Warehouse`.
+
+        Raises:
+            NotFound: 404, no such object for this account.
         """
         return await self._call(
-            "WarehousesGet", {"warehouseId": warehouse_id}, m.Warehouse, timeout=timeout
+            "fulfiller.WarehousesGet", {"warehouseId": warehouse_id}, m.Warehouse, timeout=timeout
         )
 
     async def list(
@@ -3032,10 +3248,11 @@ class FulfillerWarehouses(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of :class:`~ffn_async.models.Warehouse`.
+            A :class:`~ffn_async.pagination.Page` of
+            :class:`~ffn_async.models.fulfiller.Warehouse`.
         """
         return await self._page(
-            "WarehousesGetAll",
+            "fulfiller.WarehousesGetAll",
             None,
             m.Warehouse,
             filter=filter,
@@ -3077,11 +3294,11 @@ class FulfillerWarehouses(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            An async iterable of :class:`~ffn_async.models.Warehouse` (``.pages()`` for
-            whole pages).
+            An async iterable of :class:`~ffn_async.models.fulfiller.Warehouse`
+            (``.pages()`` for whole pages).
         """
         return self._iterate(
-            "WarehousesGetAll",
+            "fulfiller.WarehousesGetAll",
             None,
             m.Warehouse,
             filter=filter,
@@ -3105,17 +3322,20 @@ class FulfillerWarehouses(Namespace):
 
         Args:
             warehouse_id: Warehouse identifier.
-            body: the request, a :class:`~ffn_async.models.UpdateWarehouseRequest`.
+            body: the request, a
+                :class:`~ffn_async.models.fulfiller.UpdateWarehouseRequest`.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            Nothing (the API answers without content).
+            Nothing (the API answers 204 without content).
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
+            BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
+            NotFound: 404, no such object for this account.
         """
         await self._call_none(
-            "WarehousesUpdate", {"warehouseId": warehouse_id}, body=body, timeout=timeout
+            "fulfiller.WarehousesUpdate", {"warehouseId": warehouse_id}, body=body, timeout=timeout
         )
 
     def updates(
@@ -3146,10 +3366,11 @@ class FulfillerWarehouses(Namespace):
 
         Returns:
             A :class:`~ffn_async.pagination.ChangeFeed` of
-            :class:`~ffn_async.models.Warehouse`: iterate it, then checkpoint ``feed.to``.
+            :class:`~ffn_async.models.fulfiller.Warehouse`: iterate it, then checkpoint
+            ``feed.to``.
         """
         return self._feed(
-            "WarehousesGetUpdates",
+            "fulfiller.WarehousesGetUpdates",
             None,
             m.Warehouse,
             from_date=from_date,

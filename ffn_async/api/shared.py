@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from .. import models as m
+from ..models import shared as m
 from ._base import Namespace
 
 __all__ = ["SharedAPI", "SharedUsers"]
@@ -30,9 +30,12 @@ class SharedUsers(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.User`.
+            The :class:`~ffn_async.models.shared.User`.
+
+        Raises:
+            NotFound: 404, the user never logged into this environment's FFN portal.
         """
-        return await self._call("UsersGetCurrent", None, m.User, timeout=timeout)
+        return await self._call("shared.UsersGetCurrent", None, m.User, timeout=timeout)
 
 
 class SharedAPI(Namespace):

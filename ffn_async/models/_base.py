@@ -2,6 +2,20 @@
 
 Everything here is imported by the generated modules and by :mod:`ffn_async.serialization`;
 it imports nothing from the generated code, so the generator can load it on its own.
+
+Conventions of the generated models that the serializer relies on:
+
+* one module per API (``merchant``, ``fulfiller``, ``shared``, plus ``common`` for the schemas
+  identical in both specs); every name a model's annotations use is imported into its module at
+  run time, so the annotations (strings, ``from __future__ import annotations``) resolve in the
+  class's own module namespace (``vars(sys.modules[cls.__module__])``);
+* class names are NOT unique across ``ffn_async.models``: ``merchant.Outbound`` and
+  ``fulfiller.Outbound`` are different classes. Anything keyed by class (compiled decoders,
+  caches) must key by the class object or by module and name, never by ``__name__`` alone;
+* slotted attrs classes, ``metadata["wire"]`` for wire names :func:`to_camel` cannot derive,
+  constraint metadata (``min_length``, ``max_length``, ``min_items``, ``max_items``,
+  ``minimum``, ``maximum``, ``pattern``, ``choices``), ``EnumType | str`` enum fields,
+  ``Decimal`` numbers, aware datetimes, and :data:`UNSET` defaults in PATCH (``Update*``) models.
 """
 
 from __future__ import annotations

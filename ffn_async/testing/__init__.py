@@ -1,8 +1,9 @@
 """A fake JTL-FFN server for tests and demos, like stripe-mock or moto.
 
 ``FakeFFN`` serves a strict OAuth server (single-use rotating refresh tokens, family
-revocation on reuse), stateful merchant and fulfiller resources, change feeds, OData paging and
-filtering, and fault injection, all on a loopback port::
+revocation on reuse), every operation of the Merchant and Fulfiller specs over one stateful
+pair of accounts (each answer in its API's shape), change feeds, OData paging and filtering,
+and fault injection, all on a loopback port::
 
     fake = FakeFFN(token_lifetime=2.0)
     async with fake.run() as environment:

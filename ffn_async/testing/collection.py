@@ -84,6 +84,10 @@ class Collection:
         """Every object not deleted, oldest first."""
         return [o for o in self._objects.values() if o["modificationInfo"]["state"] != "Deleted"]
 
+    def live_rows(self, request: object) -> list[dict[str, Any]]:
+        """:meth:`live`, callable as a list handler's row source."""
+        return self.live()
+
     def update(
         self, key: str, changes: Mapping[str, Any] | None = None, *, external: bool = False
     ) -> dict[str, Any]:
@@ -99,14 +103,20 @@ class Collection:
         obj["modificationInfo"].update(updatedAt=self._stamp(key, external), state="Deleted")
 
     def feed(
-        self, query: Mapping[str, str], url: URL, chunk_size: int, view: View
+        self,
+        query: Mapping[str, str],
+        url: URL,
+        chunk_size: int,
+        view: View,
+        keep: Callable[[Mapping[str, Any]], bool] | None = None,
     ) -> dict[str, Any]:
         """A change-feed chunk: ``{from, to, data, moreDataAvailable, nextChunkUrl}``.
 
         The window is ``[fromDate, toDate)`` (default: everything until now); a ``toDate``
         later than the server clock is rejected, as the real API does. ``nextChunkUrl`` is
         absolute and repeats the resolved window with ``page + 1``. ``ignoreOwn…=true`` hides
-        changes made through the API (everything but the fake's own helpers).
+        changes made through the API (everything but the fake's own helpers). ``keep`` limits
+        the feed to the objects it accepts.
         """
         now = self.clock.now_datetime()
         end = parse_time(query["toDate"], "toDate") if "toDate" in query else now
@@ -133,7 +143,9 @@ class Collection:
         changed = sorted(
             (at, key)
             for key, at in self._changed.items()
-            if low <= at < high and not (skip_own and key not in self._external)
+            if low <= at < high
+            and not (skip_own and key not in self._external)
+            and (keep is None or keep(self._objects[key]))
         )
         chunk = changed[(number - 1) * chunk_size : number * chunk_size]
         more = len(changed) > number * chunk_size

@@ -8,7 +8,15 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-__all__ = ["ApiFailure", "error_response", "json_response"]
+__all__ = [
+    "ApiFailure",
+    "error_response",
+    "invalid",
+    "json_response",
+    "no_content",
+    "read_json",
+    "require",
+]
 
 
 class ApiFailure(Exception):
@@ -47,3 +55,31 @@ def error_response(
 def json_response(data: Any, status: int = 200) -> web.Response:
     """``data`` encoded with orjson (fast enough for thousands of requests per second)."""
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+def invalid(message: str, field: str) -> ApiFailure:
+    """A 400 ``Shared_ModelValidation`` naming the offending field."""
+    return ApiFailure(400, "Shared_ModelValidation", message, {"Field": field})
+
+
+def require(body: Mapping[str, Any], *fields: str) -> None:
+    """400 for the first of ``fields`` missing or empty in ``body``."""
+    for field in fields:
+        if body.get(field) in (None, "", []):
+            raise invalid(f"{field} is required", field)
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object body; 400 if it is not one."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise invalid("the body is not valid JSON", "body") from None
+    if not isinstance(body, dict):
+        raise invalid("the body must be a JSON object", "body")
+    return body
+
+
+def no_content() -> web.Response:
+    """204, as FFN answers a successful update, delete or action."""
+    return web.Response(status=204)

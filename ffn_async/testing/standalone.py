@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
 import sys
 from collections.abc import Sequence
 
@@ -24,7 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--port", type=int, default=8080, help="port, 0 for a free one (default: %(default)s)")
     add("--client-id", default="test-client", help="accepted OAuth client id")
     add("--client-secret", default="test-secret", help="accepted OAuth client secret")
-    add("--redirect-uri", default="http://127.0.0.1/callback", help="registered redirect URI")
+    # The default is `ffn-async login`'s, so the two work together as they are.
+    add(
+        "--redirect-uri",
+        default="http://127.0.0.1:8765/callback",
+        help="registered redirect URI (default: %(default)s, the one `ffn-async login` uses)",
+    )
     add("--token-lifetime", type=float, default=1800.0, help="access token seconds")
     add("--token-latency", type=float, default=0.0, help="seconds each refresh answer waits")
     add("--auto-ship-after", type=float, default=None, help="ship outbounds after N seconds")
@@ -56,6 +62,20 @@ async def serve(fake: FakeFFN, host: str, port: int) -> None:
         print(f"fake FFN serving: api {env.api_url}", flush=True)
         print(f"  authorize {env.authorize_url}  token {env.token_url}", flush=True)
         print(f"  client id {fake.oauth.client_id!r}; counters at /_fake/stats", flush=True)
+        print("To use it with `ffn-async login` from another shell, paste:", flush=True)
+        settings = {
+            "FFN_ENVIRONMENT": "custom",
+            "FFN_API_URL": str(env.api_url),
+            "FFN_AUTHORIZE_URL": str(env.authorize_url),
+            "FFN_TOKEN_URL": str(env.token_url),
+            "FFN_CLIENT_ID": fake.oauth.client_id,
+            "FFN_CLIENT_SECRET": fake.oauth.client_secret,  # the fake's, not a real secret
+            "FFN_ACCOUNT": "fake",  # keeps the fake's token apart from a real login
+        }
+        if fake.oauth.redirect_uri is not None:
+            settings["FFN_REDIRECT_URI"] = fake.oauth.redirect_uri
+        for name, value in settings.items():
+            print(f"  export {name}={shlex.quote(value)}", flush=True)
         await asyncio.Event().wait()
 
 

@@ -1,15 +1,19 @@
-"""Every operation of the registry, called once through its typed method against aioresponses.
+"""Every operation of both specs and ``users/current``, called through its typed method.
 
-For each operation the test checks the HTTP method, the path with percent-encoded parameters
-(ids contain a space and a slash), the query, the JSON body (the request model as encoded by the
-converter), and that a realistic response (spec examples, plus an unknown field) decodes into the
-promised model.
+Data-driven from :data:`ffn_async.api.OPERATIONS` (nothing here names an operation), with
+aioresponses standing in for the server for now. For each operation the test checks the HTTP
+method, the path with percent-encoded parameters (ids contain a space and a slash), the query
+(every operation-specific parameter, OData and feed parameters), the JSON body (a full payload
+fixture of the request model), that the documented success answer (a full response fixture plus
+unknown fields) decodes into the promised model, and that each documented error status raises its
+typed error with the FFN error code.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import importlib
 import inspect
 import re
 from typing import Any
@@ -18,26 +22,51 @@ from urllib.parse import parse_qsl, quote
 import orjson
 import pytest
 
-from ffn_async import FFNClient, models, serialization
+from ffn_async import FFNClient, errors, serialization
 from ffn_async.api import OPERATIONS, Operation
+from ffn_async.errors import ErrorCode
+from ffn_async.models._base import to_camel
 from ffn_async.odata import F, desc
-from ffn_async.pagination import ChangeFeed, Page, Paginator
+from ffn_async.pagination import ChangeFeed, ChunkedList, Page, Paginator
 from tests.http_mock import aioresponses
-from tests.models.payloads import PayloadBuilder, load_schemas
+from tests.models.payloads import UNKNOWN_KEY, payload, without_unknown
 
 ID = "ID 7/x y"
 NUMBER = 3
 WHEN = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.UTC)
 PICTURE = b"\x89PNG\r\n\x1a\n binary \x00\xff"
-UNKNOWN = "someFieldFromTheFuture"
+# Keyword arguments of the generated methods that are not operation-specific query parameters.
+COMMON_KEYWORDS = {
+    "timeout",
+    "dest",
+    "prefetch",
+    "filter",
+    "select",
+    "order_by",
+    "top",
+    "skip",
+    "from_date",
+    "to_date",
+    "page",
+    "ignore_own_application_id",
+    "ignore_own_user_id",
+}
 
-# (operation id, method name) for every method: the primary one and its twins.
-CASES = [(op.operation_id, name) for op in OPERATIONS.values() for name in (op.python, *op.also)]
+# (registry key, method name) for every method: the primary one and its twins.
+CASES = [(key, name) for key, op in OPERATIONS.items() for name in (op.python, *op.also)]
 
 
-@pytest.fixture(scope="module")
-def builder() -> PayloadBuilder:
-    return PayloadBuilder(load_schemas())
+def model(op: Operation, name: str) -> type:
+    """A model class of the operation's API (``ffn_async.models.<api>``)."""
+    cls: type = getattr(importlib.import_module(f"ffn_async.models.{op.api}"), name)
+    return cls
+
+
+def object_payload(op: Operation, name: str) -> dict[str, Any]:
+    """A full payload of model ``name`` of the operation's API (an unknown field included)."""
+    if op.api == "shared":  # no spec, no fixture: what integrations have seen, plus extras
+        return {"userId": "MERC", "role": "Merchant", "isActive": True, UNKNOWN_KEY: 1}
+    return payload(op.api, name)
 
 
 def resolve(ffn: FFNClient, dotted: str) -> Any:
@@ -54,37 +83,32 @@ def expected_path(op: Operation) -> str:
     return "/api" + re.sub(r"{(\w+)}", fill, op.path)
 
 
-WIRE = {
-    "object_version": "objectVersion",
-    "date": "date",
-    "oversale": "oversale",
-    "referenced_warehouse": "referencedWarehouse",
-}
-
-
 def wire_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value.isoformat() if isinstance(value, dt.datetime) else str(value)
 
 
-def call_args(method: Any, op: Operation, body: Any) -> tuple[list[Any], dict[str, Any]]:
+def value_for(annotation: str) -> Any:
+    """A query value of the parameter's type (the annotation as written: ``bool | None``)."""
+    values = {"bool": True, "int": 2, "str": "WH O'1", "dt.datetime": WHEN}
+    return values[annotation.removesuffix(" | None")]
+
+
+def call_args(method: Any, body: Any) -> tuple[list[Any], dict[str, Any]]:
+    """Positional ids and body, and a value for every operation-specific query parameter."""
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     for name, param in inspect.signature(method).parameters.items():
         if param.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD:
             args.append(body if name == "body" else NUMBER if name == "number" else ID)
-        elif name in ("object_version", "date"):
-            kwargs[name] = WHEN
-        elif name == "oversale":
-            kwargs[name] = True
-        elif name == "referenced_warehouse":
-            kwargs[name] = "WH O'1"
+        elif name not in COMMON_KEYWORDS:
+            kwargs[name] = value_for(param.annotation)
     return args, kwargs
 
 
-def response_for(op: Operation, name: str, builder: PayloadBuilder) -> tuple[int, Any]:
-    item = builder.object(op.response_model) if op.response_model else None
+def response_for(op: Operation, name: str) -> tuple[int, Any]:
+    item = object_payload(op, op.response_model) if op.response_model else None
     if op.kind == "page":
         return 200, {
             "items": [item, item],
@@ -99,45 +123,52 @@ def response_for(op: Operation, name: str, builder: PayloadBuilder) -> tuple[int
             "data": [item],
             "moreDataAvailable": False,
         }
+    if op.kind == "chunks":
+        return 200, {
+            "date": "2024-05-06T07:08:09+00:00",
+            "items": [item, item],
+            "moreDataAvailable": False,
+        }
     if op.kind == "array":
         return 200, [item, item]
     if op.kind == "none":
-        return 204, None
+        return op.status or 204, None
     assert item is not None
     if name.endswith(".download"):
         item["data"] = base64.b64encode(PICTURE).decode()
-    return (201 if op.method == "POST" else 200), item
+    return op.status or 200, item
 
 
 @pytest.mark.parametrize(
-    ("op_id", "name"), CASES, ids=[f"{o}:{n.rsplit('.', 1)[-1]}" for o, n in CASES]
+    ("key", "name"), CASES, ids=[f"{k}:{n.rsplit('.', 1)[-1]}" for k, n in CASES]
 )
-async def test_operation(
-    op_id: str, name: str, ffn: FFNClient, http: aioresponses, builder: PayloadBuilder
-) -> None:
-    op = OPERATIONS[op_id]
+async def test_operation(key: str, name: str, ffn: FFNClient, http: aioresponses) -> None:
+    op = OPERATIONS[key]
     method = resolve(ffn, name)
     body = None
     if op.request_model:
-        body = serialization.structure(
-            builder.object(op.request_model, extra=False), getattr(models, op.request_model)
-        )
-    args, kwargs = call_args(method, op, body)
+        data = without_unknown(object_payload(op, op.request_model))
+        body = serialization.structure(data, model(op, op.request_model))
+    args, kwargs = call_args(method, body)
+    query_kwargs = dict(kwargs)
     is_list = op.kind == "page"
     if is_list:
         kwargs.update(top=2, skip=4, filter=F("lastname").eq("O'Brien"), select=["a", "b/c"])
         kwargs["order_by"] = [desc("modificationInfo/createdAt")]
     if op.kind == "feed":
         kwargs.update(from_date=WHEN - dt.timedelta(days=5), to_date=WHEN, ignore_own_user_id=True)
+    if op.kind == "chunks":
+        kwargs.update(page=2)
+        query_kwargs.update(page=2)
 
     if op.kind == "raw":
         http.add(re.compile(".*"), op.method, body=PICTURE, content_type="image/png")
     else:
-        status, payload = response_for(op, name, builder)
-        if payload is None:
+        status, answer = response_for(op, name)
+        if answer is None:
             http.add(re.compile(".*"), op.method, status=status, body=b"")
         else:
-            http.add(re.compile(".*"), op.method, status=status, payload=payload)
+            http.add(re.compile(".*"), op.method, status=status, payload=answer)
 
     result = method(*args, **kwargs)
     if isinstance(result, Paginator):
@@ -149,17 +180,22 @@ async def test_operation(
         assert len(items) == 1
         assert result.to == WHEN
         result = items[0]
+    elif isinstance(result, ChunkedList):
+        items = [item async for item in result]
+        assert len(items) == 2
+        assert result.date == WHEN
+        result = items[0]
     else:
         result = await result
 
     # The request: exactly one, with the right method, encoded path, query and body.
-    [(key, calls)] = list(http.requests.items())
-    sent_method, url = key
+    [(request_key, calls)] = list(http.requests.items())
+    sent_method, url = request_key
     assert sent_method == op.method
     assert url.raw_path == expected_path(op)
     assert url.origin() == ffn.environment.api_url.origin()
     query = dict(parse_qsl(url.raw_query_string, keep_blank_values=True))
-    expected: dict[str, str] = {WIRE[k]: wire_value(v) for k, v in kwargs.items() if k in WIRE}
+    expected = {to_camel(k): wire_value(v) for k, v in query_kwargs.items()}
     if is_list:
         expected |= {
             "$top": "2",
@@ -180,7 +216,9 @@ async def test_operation(
     if body is None:
         assert sent_kwargs["data"] is None
     else:
-        assert orjson.loads(sent_kwargs["data"]) == orjson.loads(serialization.dumps(body))
+        sent = orjson.loads(sent_kwargs["data"])
+        assert sent == orjson.loads(serialization.dumps(body))
+        assert sent == without_unknown(object_payload(op, op.request_model or ""))
 
     # The result: the promised type.
     if op.kind == "raw" or name.endswith(".download"):
@@ -189,12 +227,54 @@ async def test_operation(
         assert result is None
     elif op.kind == "array":
         assert len(result) == 2
-        assert isinstance(result[0], getattr(models, op.response_model))
+        assert isinstance(result[0], model(op, op.response_model or ""))
     elif isinstance(result, Page):
-        assert isinstance(result.items[0], getattr(models, op.response_model))
+        assert isinstance(result.items[0], model(op, op.response_model or ""))
         assert (result.limit, result.offset, result.count) == (2, 4, 2)
     else:
-        assert isinstance(result, getattr(models, op.response_model))
+        assert isinstance(result, model(op, op.response_model or ""))
+
+
+async def consume(result: Any) -> Any:
+    """Await a call, or walk what it returns (pages, feeds, chunked listings)."""
+    if isinstance(result, Paginator | ChangeFeed | ChunkedList):
+        return [item async for item in result]
+    return await result
+
+
+ERROR_CASES = [(key, status) for key, op in OPERATIONS.items() for status in op.errors]
+ERROR_TYPES = {
+    400: errors.BadRequest,
+    403: errors.Forbidden,
+    404: errors.NotFound,
+    409: errors.Conflict,
+    410: errors.Gone,
+    423: errors.Locked,
+}
+
+
+@pytest.mark.parametrize(("key", "status"), ERROR_CASES, ids=[f"{k}:{s}" for k, s in ERROR_CASES])
+async def test_documented_error_status_raises_its_typed_error(
+    key: str, status: int, ffn: FFNClient, http: aioresponses
+) -> None:
+    op = OPERATIONS[key]
+    method = resolve(ffn, op.python)
+    body = None
+    if op.request_model:
+        data = without_unknown(object_payload(op, op.request_model))
+        body = serialization.structure(data, model(op, op.request_model))
+    args, kwargs = call_args(method, body)
+    answer = {
+        "errorCode": {"code": "Outbounds_OutboundNotFound", "description": "d"},
+        "errorMessages": [{"message": "nope"}],
+        "errorMetaData": {"Id": ID},
+    }
+    http.add(re.compile(".*"), op.method, status=status, payload=answer)
+    with pytest.raises(ERROR_TYPES[status]) as info:
+        await consume(method(*args, **kwargs))
+    assert info.value.status == status
+    assert info.value.code is ErrorCode.OUTBOUNDS_OUTBOUND_NOT_FOUND
+    assert info.value.metadata == {"Id": ID}
 
 
 def test_every_method_is_a_case() -> None:

@@ -12,9 +12,19 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ffn_async import FFNClient, StaticToken, models
+from ffn_async import FFNClient, StaticToken
 from ffn_async.api import fulfiller
-from ffn_async.errors import DecodeError, MissingScope, NotFound, ValidationError
+from ffn_async.errors import (
+    DecodeError,
+    ForeignLinkError,
+    Gone,
+    Locked,
+    MissingScope,
+    NotFound,
+    ValidationError,
+)
+from ffn_async.models import fulfiller as fm
+from ffn_async.models import merchant as mm
 from ffn_async.retry import NO_RETRY
 from tests.http_mock import aioresponses
 
@@ -51,19 +61,24 @@ def test_importing_the_package_does_not_load_the_api_or_models() -> None:
 async def test_invalid_body_names_the_field_and_sends_nothing(
     ffn: FFNClient, http: aioresponses
 ) -> None:
-    product = models.CreateProduct(name="n" * 256, merchant_sku="SKU-1")
+    product = mm.CreateProductRequest(
+        name="n",
+        merchant_sku="SKU-1",
+        identifier=mm.CreateIdentifierRequest(),
+        origin_country="DEU",
+    )
     with pytest.raises(ValidationError) as info:
         await ffn.merchant.products.create(product)
-    assert info.value.field == "name"
+    assert info.value.field == "origin_country"
     assert http.requests == {}
 
 
 async def test_invalid_nested_body_names_the_path(ffn: FFNClient, http: aioresponses) -> None:
-    outbound = models.CreateOutbound(
+    outbound = mm.CreateOutboundRequest(
         merchant_outbound_number="ORDER-1",
         warehouse_id="FULF04XX-12345-0001",
         currency="EUR",
-        shipping_address=models.Address(
+        shipping_address=mm.CreateAddressRequest(
             lastname="O'Brien", street="Main 1", city="Berlin", zip="10115", country="DE"
         ),
         items=[],
@@ -76,7 +91,7 @@ async def test_invalid_nested_body_names_the_path(ffn: FFNClient, http: aiorespo
 
 async def test_patch_sends_only_what_was_set(ffn: FFNClient, http: aioresponses) -> None:
     http.patch(ANY, status=204)
-    await ffn.merchant.products.update("VZ9N01SJN9E", models.UpdateProduct(name="New name"))
+    await ffn.merchant.products.update("VZ9N01SJN9E", mm.UpdateProductRequest(name="New name"))
     [(key, calls)] = list(http.requests.items())
     assert key[1].raw_path == "/api/v1/merchant/products/VZ9N01SJN9E"
     assert orjson.loads(calls[0].kwargs["data"]) == {"name": "New name"}
@@ -128,7 +143,7 @@ async def test_base64_attachment_download(
     }
     http.get(ANY, payload=body, repeat=True)
     attachment = await ffn.fulfiller.outbounds.attachments.get("MERC02AXEV", "Rechnung RE1")
-    assert isinstance(attachment, models.OutboundAttachmentData)
+    assert isinstance(attachment, fm.OutboundAttachmentData)
     dest = tmp_path / "invoice.pdf"
     assert (
         await ffn.fulfiller.outbounds.attachments.download("MERC02AXEV", "Rechnung RE1", dest=dest)
@@ -173,3 +188,113 @@ async def test_raw_filter_strings_are_sent_verbatim(ffn: FFNClient, http: aiores
     url = next(iter(http.requests))[1]
     assert url.query["$filter"] == "items/any(a:contains(a/jfsku,'X'))"
     assert url.query["$orderBy"] == "modificationInfo/createdAt desc"
+
+
+def _outbound_request() -> mm.CreateOutboundRequest:
+    return mm.CreateOutboundRequest(
+        merchant_outbound_number="ORDER-1",
+        warehouse_id="FULF04XX-12345-0001",
+        currency="EUR",
+        shipping_address=mm.CreateAddressRequest(street="Main 1", city="Berlin", country="DE"),
+        items=[mm.CreateOutboundItemRequest(outbound_item_id="1", jfsku="VZ9N01SJN9E", quantity=1)],
+    )
+
+
+async def test_outbound_create_sends_oversale_and_answers_locked_with_a_typed_error(
+    ffn: FFNClient, http: aioresponses
+) -> None:
+    error = {"errorCode": {"code": "Outbounds_CreationLocked"}, "errorMessages": []}
+    http.post(ANY, status=423, payload=error)
+    with pytest.raises(Locked) as info:
+        await ffn.merchant.outbounds.create(_outbound_request(), oversale=True)
+    assert info.value.status == 423
+    [(key, _)] = list(http.requests.items())
+    assert key[1].query["oversale"] == "true"
+
+
+async def test_expired_attachment_is_gone(ffn: FFNClient, http: aioresponses) -> None:
+    http.get(ANY, status=410, payload={"errorCode": {"code": "Outbounds_AttachmentExpired"}})
+    with pytest.raises(Gone):
+        await ffn.merchant.outbounds.attachments.get("ORDER-1", "invoice")
+
+
+async def test_picture_upload_answers_201_with_the_picture(
+    ffn: FFNClient, http: aioresponses
+) -> None:
+    http.post(
+        ANY,
+        status=201,
+        payload={
+            "number": 1,
+            "url": "https://x/1.png",
+            "publicUrl": "https://x/p/1.png",
+            "size": 5,
+            "mimeType": "image/png",
+        },
+    )
+    picture = await ffn.merchant.products.pictures.create(
+        "VZ9N01SJN9E", mm.CreatePictureDataRequest(data="aGVsbG8=", number=1)
+    )
+    assert isinstance(picture, mm.Picture)
+    assert picture.number == 1
+
+
+def _stock(jfsku: str) -> dict[str, object]:
+    levels = ("stockLevel", "stockLevelReserved", "stockLevelBlocked", "stockLevelAnnounced")
+    return {"jfsku": f"MERC0{jfsku}ABCDE", "merchantSku": jfsku, **dict.fromkeys(levels, 1)}
+
+
+async def test_complete_stock_listing_follows_next_chunk_url(
+    ffn: FFNClient, http: aioresponses
+) -> None:
+    first = f"{API}/v1/merchant/stocks/complete"
+    second = f"{first}?date=2024-05-06T07%3A08%3A09%2B00%3A00&page=2"
+    http.get(
+        re.compile(re.escape(first) + r"\?includeBillOfMaterials=true$"),
+        payload={
+            "date": "2024-05-06T07:08:09+00:00",
+            "items": [_stock("A"), _stock("B")],
+            "moreDataAvailable": True,
+            "nextChunkUrl": second,
+        },
+    )
+    http.get(
+        second,
+        payload={
+            "date": "2024-05-06T07:08:09+00:00",
+            "items": [_stock("C")],
+            "moreDataAvailable": False,
+        },
+    )
+    listing = ffn.merchant.stocks.complete(include_bill_of_materials=True)
+    assert [s.merchant_sku async for s in listing] == ["A", "B", "C"]
+    assert listing.date is not None
+    assert listing.date.isoformat() == "2024-05-06T07:08:09+00:00"
+
+
+async def test_complete_stock_listing_refuses_a_foreign_next_chunk_url(
+    ffn: FFNClient, http: aioresponses
+) -> None:
+    http.get(
+        ANY,
+        payload={
+            "date": "2024-05-06T07:08:09+00:00",
+            "items": [],
+            "moreDataAvailable": True,
+            "nextChunkUrl": "https://evil.example/api/v1/merchant/stocks/complete?page=2",
+        },
+    )
+    with pytest.raises(ForeignLinkError):
+        [s async for s in ffn.merchant.stocks.complete()]
+    assert len(http.requests) == 1
+
+
+async def test_complete_stock_listing_stops_on_a_repeated_next_chunk_url(
+    ffn: FFNClient, http: aioresponses
+) -> None:
+    link = f"{API}/v1/merchant/stocks/complete?page=2"
+    answer = {"items": [], "moreDataAvailable": True, "nextChunkUrl": link}
+    http.get(ANY, payload=answer, repeat=True)
+    with pytest.raises(DecodeError, match="repeated its nextChunkUrl"):
+        [s async for s in ffn.merchant.stocks.complete()]
+    assert sum(len(calls) for calls in http.requests.values()) == 2

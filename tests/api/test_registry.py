@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ffn_async.api import OPERATIONS, fulfiller, merchant, shared
 from tests.services import unavailable
 
@@ -19,9 +21,11 @@ if str(REPO / "tools") not in sys.path:
 
 import generate_api  # noqa: E402
 
-SPECS = generate_api.DEFAULT_SPEC.parent
+ERROR_NAMES = {code: name for code, (name, _) in generate_api.ERRORS.items()}
+
+SPECS = generate_api.SPECS
 ENDPOINTS_FILE = SPECS / "ffn-merchant-shared-endpoints.md"
-METHODS = "GET|POST|PUT|PATCH|DELETE"
+COUNTS = {"merchant": 74, "fulfiller": 73, "shared": 1}
 
 
 def need(path: Path) -> Path:
@@ -30,102 +34,80 @@ def need(path: Path) -> Path:
     return path
 
 
-def endpoint_file_entries(text: str) -> list[tuple[str, str]]:
-    """(method, path) of every row of the endpoints file's tables, grouped rows expanded.
-
-    Handles the file's shorthands: ``GET/PATCH/DELETE`` on one path, ``;``-separated groups
-    paired with method groups or carrying their own method, ``…/x`` continuing the row's first
-    path, ``(+ `/data`)`` extending the previous path, and ``[/{id}]`` as the second method's
-    longer path.
-    """
-    entries: list[tuple[str, str]] = []
-    for line in text.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) < 2 or not re.fullmatch(
-            rf"(?:{METHODS})(?:\s*[/;]\s*(?:{METHODS}))*", cells[0]
-        ):
-            continue
-        method_groups = [g.strip() for g in cells[0].split(";")]
-        path_groups = [g.strip() for g in cells[1].split(";")]
-        first = re.search(r"`(/v1/[^`\[]*)", cells[1])
-        assert first is not None, line
-        for index, group in enumerate(path_groups):
-            own = re.match(rf"({METHODS})\s", group)
-            if own:
-                methods = [own.group(1)]
-            elif len(method_groups) == len(path_groups):
-                methods = method_groups[index].replace(" ", "").split("/")
-            else:
-                methods = method_groups[0].replace(" ", "").split("/")
-            paths: list[str] = []
-            for raw in re.findall(r"`([^`]+)`", group):
-                if raw.startswith("/") and not raw.startswith("/v1"):  # (+ `/data`)
-                    paths.append(paths[-1] + raw)
-                    continue
-                if raw.startswith("…"):
-                    suffix = raw[1:]
-                    head = suffix.split("/")[1]
-                    prefix = first.group(1)[: first.group(1).index("/" + head)]
-                    raw = prefix + suffix
-                optional = re.fullmatch(r"(.*)\[(.*)\]", raw)
-                if optional:
-                    assert len(methods) == 2, line
-                    entries += [
-                        (methods[0], optional.group(1)),
-                        (methods[1], optional.group(1) + optional.group(2)),
-                    ]
-                    continue
-                paths.append(raw)
-            entries += [(m, p) for p in paths for m in methods]
-    return entries
+def spec_operations(api: str) -> dict[str, dict[str, Any]]:
+    """operationId -> {method, path, 2xx status, documented statuses} of one spec."""
+    spec = json.loads(need(SPECS / generate_api.SPEC_FILES[api]).read_text())
+    out = {}
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            statuses = {int(code) for code in op["responses"]}
+            out[op["operationId"]] = {
+                "route": (method.upper(), path.removeprefix("/api")),
+                "ok": min(s for s in statuses if s < 300),
+                "statuses": statuses,
+                "query": {p["name"] for p in op.get("parameters", []) if p["in"] == "query"},
+            }
+    return out
 
 
-def test_endpoint_file_parser_finds_the_documented_count() -> None:
-    entries = endpoint_file_entries(need(ENDPOINTS_FILE).read_text())
-    merchant_entries = [e for e in entries if e[1].startswith("/v1/merchant/")]
-    assert len(merchant_entries) == 64  # as the file's own "Count" paragraph says
-    assert len(set(merchant_entries)) == 64
-    assert [e for e in entries if e not in merchant_entries] == [("GET", "/v1/users/current")]
-
-
-def test_registry_covers_every_endpoint_file_entry() -> None:
-    entries = set(endpoint_file_entries(need(ENDPOINTS_FILE).read_text()))
-    registered = {(op.method, op.path) for op in OPERATIONS.values() if op.api != "fulfiller"}
-    assert registered == entries
-
-
-def test_registry_covers_the_73_spec_operations() -> None:
-    spec = json.loads(need(generate_api.DEFAULT_SPEC).read_text())
-    expected = {
-        op["operationId"]: (method.upper(), path.removeprefix("/api"))
-        for path, item in spec["paths"].items()
-        for method, op in item.items()
-        if method != "parameters"
+@pytest.mark.parametrize("api", ["merchant", "fulfiller"])
+def test_registry_has_every_spec_operation_with_its_method_path_and_statuses(api: str) -> None:
+    expected = spec_operations(api)
+    assert len(expected) == COUNTS[api]
+    got = {op.operation_id: op for op in OPERATIONS.values() if op.api == api}
+    assert {k: (op.method, op.path) for k, op in got.items()} == {
+        k: v["route"] for k, v in expected.items()
     }
-    assert len(expected) == 73
-    got = {
-        op.operation_id: (op.method, op.path) for op in OPERATIONS.values() if op.api == "fulfiller"
-    }
-    assert got == expected
+    for op_id, op in got.items():
+        assert op.status == expected[op_id]["ok"], op_id
+        documented = set(expected[op_id]["statuses"]) & set(ERROR_NAMES)
+        assert documented <= set(op.errors), op_id
+        assert set(op.errors) - documented <= {409}, op_id
+        assert (409 in op.errors) == ("objectVersion" in expected[op_id]["query"]), op_id
+
+
+def test_the_shared_api_is_users_current_from_the_endpoints_file() -> None:
+    text = need(ENDPOINTS_FILE).read_text()
+    [op] = [op for op in OPERATIONS.values() if op.api == "shared"]
+    assert (op.method, op.path, op.grade) == ("GET", "/v1/users/current", "A")
+    row = next(line for line in text.splitlines() if "`/v1/users/current`" in line)
+    assert row.startswith("| GET |")
+    assert "**A**" in row
 
 
 def test_counts_and_grades() -> None:
     per_api = collections.Counter(op.api for op in OPERATIONS.values())
-    assert per_api == {"fulfiller": 73, "merchant": 64, "shared": 1}
-    grades = collections.Counter(op.grade for op in OPERATIONS.values() if op.api == "merchant")
-    assert grades == {"A": 18, "B": 7, "B-": 7, "?": 1, "C": 31}  # the file's own tally
+    assert per_api == COUNTS
     for op in OPERATIONS.values():
-        assert op.verified == (op.grade in (None, "A", "B"))
-        assert (op.grade is None) == (op.api == "fulfiller")
+        # evidence grades only where no spec exists
+        assert (op.grade is None) == (op.api != "shared")
+        assert op.verified
 
 
-def test_operation_ids_follow_one_style() -> None:
-    for op_id, op in OPERATIONS.items():
-        assert op.operation_id == op_id
-        assert re.fullmatch(r"[A-Z][A-Za-z]+", op_id)
-        if op.api == "merchant":
-            assert op_id.startswith("Merchant")
+def test_keys_are_unique_although_operation_ids_repeat_across_specs() -> None:
+    for key, op in OPERATIONS.items():
+        assert key == op.id == f"{op.api}.{op.operation_id}"
+        assert re.fullmatch(r"[A-Z][A-Za-z]+", op.operation_id)
+    ids = collections.Counter(op.operation_id for op in OPERATIONS.values())
+    assert ids["OutboundsGetAll"] == 2
+    assert OPERATIONS["merchant.OutboundsGetAll"].path == "/v1/merchant/outbounds"
+    assert OPERATIONS["fulfiller.OutboundsGetAll"].path == "/v1/fulfiller/outbounds"
     assert len({op.python for op in OPERATIONS.values()}) == len(OPERATIONS)
+
+
+def test_every_documented_error_status_has_a_typed_error() -> None:
+    from ffn_async import client, errors
+
+    for op in OPERATIONS.values():
+        for status in op.errors:
+            cls = client._ERROR_TYPES[status]
+            assert cls is getattr(errors, ERROR_NAMES[status])
+    assert OPERATIONS["merchant.OutboundsPost"].errors == (400, 403, 423)
+    assert 410 in OPERATIONS["merchant.OutboundsGetOutboundAttachment"].errors
+    assert OPERATIONS["merchant.ProductsPostPicture"].status == 201
+    assert OPERATIONS["merchant.ProductsPostPicture"].response_model == "Picture"
 
 
 def test_scopes() -> None:
@@ -155,7 +137,7 @@ def _methods() -> list[tuple[Any, Any]]:
     return out
 
 
-def test_docstrings_lead_with_method_and_path_and_warn_below_b() -> None:
+def test_docstrings_lead_with_method_and_path_and_say_what_they_raise() -> None:
     methods = _methods()
     assert len(methods) == sum(1 + len(op.also) for op in OPERATIONS.values())
     for op, function in methods:
@@ -165,7 +147,11 @@ def test_docstrings_lead_with_method_and_path_and_warn_below_b() -> None:
         assert ("Idempotent" in doc) == op.idempotent
         if op.grade:
             assert f"Evidence grade {op.grade}" in doc
-        assert ("verify in sandbox" in doc) == (not op.verified)
+        assert "verify in sandbox" not in doc
+        for status in op.errors:
+            assert f"{ERROR_NAMES[status]}: {status}," in doc
+        own = op.api == "merchant" and re.search(r"{(outboundId|inboundId)}", op.path)
+        assert ("or your own ``merchant_" in doc) == bool(own), op.id
 
 
 def test_keyword_only_past_the_ids() -> None:
@@ -182,5 +168,6 @@ def test_docs_table_is_current() -> None:
 
 
 def test_generated_code_is_current() -> None:
-    need(generate_api.DEFAULT_SPEC)
-    assert generate_api.main(["--check"]) == 0
+    for name in generate_api.SPEC_FILES.values():
+        need(SPECS / name)
+    assert generate_api.main(["--check", str(SPECS)]) == 0

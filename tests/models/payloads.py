@@ -1,101 +1,90 @@
-"""Synthesize a complete JSON payload for every model from the spec schemas.
+"""The committed payload fixtures (``tests/models/fixtures/<api>.json``) and helpers over them.
 
-Every property is filled: the spec's example where it fits the constraints, else a value made
-up per type/format. Values are written in the canonical form the converter emits (ISO-8601 with
-microseconds and offset), so ``encode(decode(payload)) == payload`` can be compared directly.
+``tools/generate_payloads.py`` writes one complete payload per schema of each spec (every
+property filled, plus :data:`UNKNOWN_KEY`); CI checks them against the specs, and the tests read
+only these files, so they run on a fresh clone without ``../shared``.
 """
 
 from __future__ import annotations
 
+import enum
+import functools
 import json
-import re
-import sys
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
-from tests.services import unavailable
+import attrs
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO / "tools") not in sys.path:
-    sys.path.insert(0, str(REPO / "tools"))
+from ffn_async.models import fulfiller, merchant
 
-import generate_models  # noqa: E402
-
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 UNKNOWN_KEY = "someFieldFromTheFuture"
 UNKNOWN_ENUM = "SomeValueFromTheFuture"
+MODULES = {"merchant": merchant, "fulfiller": fulfiller}
 
 
-def load_schemas() -> dict[str, dict[str, Any]]:
-    """The spec's schemas by class name plus the merchant table (as the generator sees them)."""
-    if not generate_models.DEFAULT_SPEC.is_file():
-        unavailable(f"spec not found at {generate_models.DEFAULT_SPEC}")
-    spec = json.loads(generate_models.DEFAULT_SPEC.read_text())
-    return generate_models.merged_schemas(spec)[0]
+@functools.cache
+def fixture(api: str) -> dict[str, Any]:
+    """``{"objects": {schema: payload}, "enums": {schema: values}}`` of one API's spec."""
+    data: dict[str, Any] = json.loads((FIXTURES / f"{api}.json").read_text())
+    return data
 
 
-class PayloadBuilder:
-    def __init__(self, schemas: dict[str, dict[str, Any]], *, unknown_enums: bool = False) -> None:
-        self.schemas = schemas
-        self.unknown_enums = unknown_enums
+def payload(api: str, name: str) -> dict[str, Any]:
+    """A fresh copy of the full payload of schema ``name`` of ``api``."""
+    data: dict[str, Any] = json.loads(json.dumps(fixture(api)["objects"][name]))
+    return data
 
-    def _target(self, ref: str) -> tuple[str, dict[str, Any]]:
-        name = ref.rsplit("/", 1)[-1].rsplit(".", 1)[-1]
-        return name, self.schemas[name]
 
-    def object(self, name: str, depth: int = 0, extra: bool = True) -> dict[str, Any]:
-        schema = self.schemas[name]
-        out: dict[str, Any] = {}
-        for key, prop in schema.get("properties", {}).items():
-            out[key] = self.value(key, prop, depth)
-        if extra:
-            out[UNKNOWN_KEY] = {"nested": [1, "two"]}
-        return out
+def without_unknown(value: Any) -> Any:
+    """``value`` without the unknown keys: what re-encoding a decoded payload gives."""
+    if isinstance(value, dict):
+        return {k: without_unknown(v) for k, v in value.items() if k != UNKNOWN_KEY}
+    if isinstance(value, list):
+        return [without_unknown(v) for v in value]
+    return value
 
-    def value(self, key: str, prop: dict[str, Any], depth: int) -> Any:
-        if "$ref" in prop:
-            name, target = self._target(prop["$ref"])
-            if "enum" in target:
-                return UNKNOWN_ENUM if self.unknown_enums else target["enum"][-1]
-            return self.object(name, depth + 1)
-        if "enum" in prop:
-            return UNKNOWN_ENUM if self.unknown_enums else prop["enum"][-1]
-        kind, fmt = prop.get("type"), prop.get("format", "")
-        if kind == "array":
-            count = 0 if depth > 2 else max(2, prop.get("minLength", 0))
-            return [self.value(key, prop["items"], depth + 1) for _ in range(count)]
-        if kind == "integer":
-            low, high = prop.get("minimum", 1), prop.get("maximum", 10**6)
-            example = prop.get("example")
-            return (
-                example
-                if isinstance(example, int) and low <= example <= high
-                else max(low, min(7, high))
-            )
-        if kind == "number":
-            return 12.34 if "example" not in prop or prop["example"] == 0 else prop["example"]
-        if kind == "boolean":
-            return True
-        if kind is None:
-            return {"Jfsku": "MERC01ABCDE", "count": 2}
-        if fmt == "date-time":
-            return "2020-02-11T16:05:06.834123+02:00"
-        if fmt == "date":
-            return "2021-03-04"
-        if fmt == "byte":
-            return "aGVsbG8gd29ybGQ="
-        return self.string(key, prop)
 
-    @staticmethod
-    def string(key: str, prop: dict[str, Any]) -> str:
-        low = max(prop.get("minLength", 0), 1)
-        high = prop.get("maxLength", 255)
-        example = prop.get("example")
-        pattern = prop.get("pattern")
-        if (
-            isinstance(example, str)
-            and low <= len(example) <= high
-            and (pattern is None or re.search(pattern, example))
-        ):
-            return example
-        text = f"{key}-value"
-        return (text * (low // len(text) + 1))[: max(low, min(len(text), high))]
+def _unwrap(tp: Any) -> Any:
+    """``X | None`` -> ``X``; ``SomeEnum | str`` -> ``SomeEnum``."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        enums = [a for a in args if isinstance(a, type) and issubclass(a, enum.Enum)]
+        return enums[0] if enums else args[0]
+    return tp
+
+
+def _wire(field: Any) -> str:
+    from ffn_async.models._base import to_camel
+
+    wire: str = field.metadata.get("wire", to_camel(field.name))
+    return wire
+
+
+def _replace_enums(value: Any, tp: Any) -> Any:
+    tp = _unwrap(tp)
+    if value is None:
+        return None
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return UNKNOWN_ENUM
+    if typing.get_origin(tp) is list:
+        return [_replace_enums(v, typing.get_args(tp)[0]) for v in value]
+    if isinstance(tp, type) and attrs.has(tp):
+        return with_unknown_enums(value, tp)
+    return value
+
+
+def with_unknown_enums(data: dict[str, Any], cls: type) -> dict[str, Any]:
+    """``data`` (a payload of ``cls``) with every enum value replaced by :data:`UNKNOWN_ENUM`.
+
+    Enum positions come from the model's annotations, so no spec is needed.
+    """
+    hints = typing.get_type_hints(cls)
+    out = dict(data)
+    for field in attrs.fields(cls):
+        wire = _wire(field)
+        if wire in out:
+            out[wire] = _replace_enums(out[wire], hints[field.name])
+    return out

@@ -20,12 +20,15 @@ from . import builders
 
 @attrs.frozen
 class Case:
-    """One create kind: its table entry, a body for a number, and the server's objects of it."""
+    """One create kind: its table entry, a body for a number, and the server's objects of it.
+
+    ``body`` returns the request and the path parameters it needs.
+    """
 
     kind: creates.CreateKind[Any, Any]
-    body: Callable[[FakeFFN, str], Any]
+    body: Callable[[FakeFFN, str], tuple[Any, dict[str, str]]]
     on_server: Callable[[FakeFFN, str], list[dict[str, Any]]]
-    generated: Callable[[FFNClient, Any], Awaitable[Any]]
+    generated: Callable[[FFNClient, Any, dict[str, str]], Awaitable[Any]]
 
 
 def _jfsku(fake: FakeFFN) -> str:
@@ -36,24 +39,63 @@ def _matching(collection: Any, field: str, number: str) -> list[dict[str, Any]]:
     return [o for o in collection.live() if o.get(field) == number]
 
 
+def _inbound_id(fake: FakeFFN) -> str:
+    """An inbound to announce shipping notifications for."""
+    body = {
+        "merchantInboundNumber": f"IN-{secrets.token_hex(3)}",
+        "warehouseId": fake.api.default_warehouse_id,
+        "items": [{"inboundItemId": "1", "jfsku": _jfsku(fake), "quantity": 5}],
+    }
+    created = fake.api.inbounds.collection.insert(
+        {**body, "inboundId": f"MERC03{secrets.token_hex(3).upper()}", "status": "Pending"}
+    )
+    return str(created["inboundId"])
+
+
+def _no_params(body: Any) -> tuple[Any, dict[str, str]]:
+    return body, {}
+
+
 CASES = {
     "outbound": Case(
         creates.OUTBOUND,
-        lambda fake, n: builders.outbound(n, fake.api.default_warehouse_id, _jfsku(fake)),
+        lambda fake, n: _no_params(
+            builders.outbound(n, fake.api.default_warehouse_id, _jfsku(fake))
+        ),
         lambda fake, n: _matching(fake.api.outbounds.collection, "merchantOutboundNumber", n),
-        lambda ffn, body: ffn.merchant.outbounds.create(body),
+        lambda ffn, body, _: ffn.merchant.outbounds.create(body),
     ),
     "inbound": Case(
         creates.INBOUND,
-        lambda fake, n: builders.inbound(n, fake.api.default_warehouse_id, _jfsku(fake)),
+        lambda fake, n: _no_params(
+            builders.inbound(n, fake.api.default_warehouse_id, _jfsku(fake))
+        ),
         lambda fake, n: _matching(fake.api.inbounds.collection, "merchantInboundNumber", n),
-        lambda ffn, body: ffn.merchant.inbounds.create(body),
+        lambda ffn, body, _: ffn.merchant.inbounds.create(body),
     ),
     "product": Case(
         creates.PRODUCT,
-        lambda fake, n: builders.product(n),
+        lambda fake, n: _no_params(builders.product(n)),
         lambda fake, n: _matching(fake.api.products.collection, "merchantSku", n),
-        lambda ffn, body: ffn.merchant.products.create(body),
+        lambda ffn, body, _: ffn.merchant.products.create(body),
+    ),
+    "return": Case(
+        creates.RETURN,
+        lambda fake, n: _no_params(
+            builders.return_(n, fake.api.default_warehouse_id, _jfsku(fake))
+        ),
+        lambda fake, n: _matching(fake.api.returns.collection, "merchantReturnNumber", n),
+        lambda ffn, body, _: ffn.merchant.returns.create(body),
+    ),
+    "inbound_shipping_notification": Case(
+        creates.INBOUND_SHIPPING_NOTIFICATION,
+        lambda fake, n: (builders.shipping_notification(n), {"inboundId": _inbound_id(fake)}),
+        lambda fake, n: _matching(
+            fake.api.inbounds.notifications, "merchantShippingNotificationNumber", n
+        ),
+        lambda ffn, body, params: ffn.merchant.inbounds.shipping_notifications.create(
+            params["inboundId"], body
+        ),
     ),
 }
 
@@ -71,10 +113,10 @@ async def test_answer_lost_after_commit_is_recovered_not_repeated(
     ffn: FFNClient, ffn_fake: RunningFake, case: Case
 ) -> None:
     fake, number = ffn_fake.server, _number()
-    body = case.body(fake, number)
+    body, params = case.body(fake, number)
     fake.faults.inject_next("drop_after")  # processed, then the connection is cut
 
-    done = await creates.create(ffn, case.kind, body)
+    done = await creates.create(ffn, case.kind, body, path_params=params)
 
     [stored] = case.on_server(fake, number)
     assert done.outcome is CreateOutcome.RECOVERED
@@ -88,13 +130,13 @@ async def test_every_answer_lost_in_a_row_still_one_object(
     ffn: FFNClient, ffn_fake: RunningFake, case: Case
 ) -> None:
     fake, number = ffn_fake.server, _number()
-    body = case.body(fake, number)
+    body, params = case.body(fake, number)
     # The create is processed but unanswered, the look-ups fail too, a resend is refused
     # as a duplicate and its answer is cut as well: the object is still found, once.
     fake.faults.inject_next("drop_after", "unavailable", "unavailable", "unavailable")
     fake.faults.inject_next("unavailable", "unavailable", "drop_after")
 
-    done = await creates.create(ffn, case.kind, body)
+    done = await creates.create(ffn, case.kind, body, path_params=params)
 
     assert len(case.on_server(fake, number)) == 1
     assert done.outcome is CreateOutcome.RECOVERED
@@ -104,10 +146,10 @@ async def test_unprocessed_failure_is_sent_again_and_created_once(
     ffn: FFNClient, ffn_fake: RunningFake, case: Case
 ) -> None:
     fake, number = ffn_fake.server, _number()
-    body = case.body(fake, number)
+    body, params = case.body(fake, number)
     fake.faults.inject_next("unavailable")  # a 503 before processing: ambiguous to the client
 
-    done = await creates.create(ffn, case.kind, body)
+    done = await creates.create(ffn, case.kind, body, path_params=params)
 
     assert len(case.on_server(fake, number)) == 1
     assert (done.outcome, done.attempts) == (CreateOutcome.CREATED, 2)
@@ -117,9 +159,9 @@ async def test_a_second_create_of_the_same_number_finds_the_first(
     ffn: FFNClient, ffn_fake: RunningFake, case: Case
 ) -> None:
     fake, number = ffn_fake.server, _number()
-    body = case.body(fake, number)
-    first = await creates.create(ffn, case.kind, body)
-    again = await creates.create(ffn, case.kind, body)
+    body, params = case.body(fake, number)
+    first = await creates.create(ffn, case.kind, body, path_params=params)
+    again = await creates.create(ffn, case.kind, body, path_params=params)
 
     assert len(case.on_server(fake, number)) == 1
     assert first.outcome is CreateOutcome.CREATED
@@ -132,10 +174,10 @@ async def test_generated_create_is_safe_by_default(
     ffn: FFNClient, ffn_fake: RunningFake, case: Case
 ) -> None:
     fake, number = ffn_fake.server, _number()
-    body = case.body(fake, number)
+    body, params = case.body(fake, number)
     fake.faults.inject_next("drop_after")
 
-    obj = await case.generated(ffn, body)
+    obj = await case.generated(ffn, body, params)
 
     [stored] = case.on_server(fake, number)
     assert isinstance(obj, case.kind.response)
@@ -145,13 +187,13 @@ async def test_safe_creates_off_sends_once_and_raises(
     ffn_fake: RunningFake, ffn: FFNClient, case: Case
 ) -> None:
     fake, number = ffn_fake.server, _number()
-    body = case.body(fake, number)
+    body, params = case.body(fake, number)
     plain = FFNClient(ffn.auth, environment=ffn_fake.environment, safe_creates=False)
     async with plain:
         fake.faults.inject_next("drop_after")
         requests_before = fake.stats.api_requests
         with pytest.raises(TransportError):
-            await case.generated(plain, body)
+            await case.generated(plain, body, params)
     assert fake.stats.api_requests - requests_before == 1  # no look-up, no resend
     assert len(case.on_server(fake, number)) == 1
 

@@ -8,6 +8,8 @@ from ffn_async.testing.pytest_plugin import (  # noqa: F401
     pytest_configure,
 )
 
+from .raw_client import call  # noqa: F401 - the raw HTTP caller fixture
+
 
 def basic(login: str, password: str) -> str:
     """An HTTP Basic ``Authorization`` value, written out here so the fake's decoder is tested

@@ -40,6 +40,8 @@ class Api:
 
 @pytest.fixture
 async def api(ffn_fake: RunningFake) -> AsyncIterator[Api]:
+    # The product the `outbound()` bodies below order (outbound items must name a product).
+    ffn_fake.server.api.add_product("SKU-A", "Article A")
     token = ffn_fake.server.issue_token()["access_token"]
     async with aiohttp.ClientSession() as session:
         yield Api(ffn_fake, session, str(token))
@@ -51,7 +53,7 @@ def outbound(number: str, warehouse: str, **extra: Any) -> dict[str, Any]:
         "warehouseId": warehouse,
         "currency": "EUR",
         "shippingAddress": {"street": "Hauptstr. 1", "city": "Köln", "country": "DE"},
-        "items": [{"jfsku": "MERC0100001", "quantity": 2}],
+        "items": [{"merchantSku": "SKU-A", "quantity": 2}],
         **extra,
     }
 
@@ -127,7 +129,7 @@ async def test_outbound_create_views_duplicates_and_counters(api: Api) -> None:
     assert "merchantId" not in created
     assert created["items"][0]["quantityOpen"] == 2
     status, dup = await api.call("POST", "/v1/merchant/outbounds", json=outbound("A-1", warehouse))
-    assert (status, dup["errorCode"]["code"]) == (400, "Shared_DuplicateKey")
+    assert (status, dup["errorCode"]["code"]) == (400, "Outbounds_NotCanceledOutboundExists")
     assert dup["errorMetaData"]["OutboundId"] == created["outboundId"]
     status, seen = await api.call("GET", f"/v1/fulfiller/outbounds/{created['outboundId']}")
     assert seen["merchantId"] == "MERC"
@@ -267,17 +269,18 @@ async def test_fulfiller_drives_status_and_shipping(api: Api) -> None:
     path = f"/v1/fulfiller/outbounds/{oid}"
     assert await api.call("PUT", f"{path}/status", json={"status": "Acknowledged"}) == (204, "")
     assert await api.call("PUT", f"{path}/status", json={"status": "Pickprocess"}) == (204, "")
-    # Too late for the merchant to cancel.
+    # Too late for the merchant to cancel: 403 on the merchant API, as its spec documents.
     status, body = await api.call(
         "PUT", f"/v1/merchant/outbounds/{oid}/status", json={"status": "Canceled"}
     )
-    assert (status, body["errorCode"]["code"]) == (400, "Outbounds_OutboundStatusChangeForbidden")
+    assert (status, body["errorCode"]["code"]) == (403, "Outbounds_OutboundStatusChangeForbidden")
+    assert body["errorMetaData"] == {"From": "Pickprocess", "To": "Canceled"}
     status, note = await api.call(
         "POST",
         f"{path}/shipping-notifications",
         json={
             "fulfillerShippingNotificationNumber": "SN1",
-            "items": [{"jfsku": "MERC0100001", "quantity": 1}],
+            "items": [{"merchantSku": "SKU-A", "quantity": 1}],
         },
     )
     assert (status, note["outboundStatus"]) == (201, "PartiallyShipped")
@@ -345,6 +348,8 @@ async def test_inbound_stock_and_warehouses(api: Api) -> None:
     assert merchant_view["shippingMethodIds"] == []
     _, listed = await api.call("GET", "/v1/merchant/warehouses")
     assert listed["count"] == 2
+    _, default_view = await api.call("GET", f"/v1/merchant/warehouses/{warehouse}")
+    assert default_view["shippingMethodIds"] == [server.api.default_shipping_method_id]
 
 
 @pytest.mark.ffn_fake(auto_ship_after=0.0)
@@ -405,14 +410,16 @@ async def test_an_outbound_with_merchant_skus_only_ships(api: Api) -> None:
     assert outbound["status"] == "Shipped"
 
 
-async def test_a_product_created_bare_decodes_into_the_model(api: Api) -> None:
+async def test_a_product_created_bare_follows_the_spec(api: Api) -> None:
     """Regression: the fake stored ``specifications: {}``, which the spec forbids."""
-    from ffn_async import models, serialization
+    from .spec_check import validation_errors
 
     status, created = await api.call(
         "POST", "/v1/merchant/products", json={"name": "Bare", "merchantSku": "BARE-1"}
     )
     assert status == 201, created
     _, product = await api.call("GET", f"/v1/merchant/products/{created['jfsku']}")
-    decoded = serialization.structure(product, models.Product)
-    assert decoded.specifications.is_batch is False
+    assert product["specifications"]["isBatch"] is False
+    for side in ("merchant", "fulfiller"):
+        _, seen = await api.call("GET", f"/v1/{side}/products/{created['jfsku']}")
+        assert validation_errors(side, {"$ref": "#/components/schemas/Product"}, seen) == []

@@ -1,0 +1,187 @@
+"""Warehouses and shipping methods: the fulfiller creates them, merchants see them too."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from .collection import Collection
+from .http import ApiFailure, json_response, no_content, read_json, require
+from .resource import feed_handler, get_handler, list_handler
+from .views import SIDES, project
+
+if TYPE_CHECKING:
+    from .api import FakeAPI
+
+__all__ = ["ShippingMethods", "Warehouses"]
+
+_READ_ONLY = frozenset({"warehouseId", "fulfillerId", "modificationInfo", "shippingMethodIds"})
+_DEFAULT_ADDRESS = {
+    "street": "Lagerstraße 1",
+    "city": "Hückelhoven",
+    "zip": "41836",
+    "country": "DE",
+}
+
+
+class Warehouses:
+    """``/warehouses`` of both APIs (the merchant's view lists authorized shipping methods)."""
+
+    def __init__(self, api: FakeAPI) -> None:
+        self.api = api
+        self.collection = Collection("warehouseId", "Warehouses_WarehouseNotFound", api.clock)
+
+    def insert(self, body: Mapping[str, Any], external: bool) -> dict[str, Any]:
+        require(body, "name")
+        serial = self.api.new_id("", "", 5)
+        warehouse = {
+            "address": dict(_DEFAULT_ADDRESS),
+            **{k: v for k, v in body.items() if k not in _READ_ONLY},
+            "warehouseId": f"{self.api.fulfiller_id}04{serial[:2]}-{serial}-0001",
+            "fulfillerId": self.api.fulfiller_id,
+            "shippingMethodIds": [],
+        }
+        return self.collection.insert(warehouse, external=external)
+
+    def known(self, warehouse_id: Any) -> dict[str, Any]:
+        """A warehouse named in a request body: 400 ``Warehouses_WarehouseNotFound`` if none."""
+        try:
+            return self.collection.get(str(warehouse_id))
+        except ApiFailure as exc:
+            raise ApiFailure(400, exc.code, exc.message, {"WarehouseId": warehouse_id}) from None
+
+    def _find(self, request: web.Request) -> dict[str, Any]:
+        return self.collection.get(request.match_info["warehouseId"])
+
+    def routes(self) -> list[web.RouteDef]:
+        chunk = lambda: self.api.chunk_size  # noqa: E731
+        routes = []
+        for side in SIDES:
+            base = f"/v1/{side}/warehouses"
+            routes += [
+                web.get(base, list_handler(side, "Warehouse", self.collection)),
+                web.get(f"{base}/updates", feed_handler(side, "Warehouse", self.collection, chunk)),
+                web.get(f"{base}/{{warehouseId}}", get_handler(side, "Warehouse", self._find)),
+            ]
+        base = "/v1/fulfiller/warehouses"
+        return [
+            *routes,
+            web.post(base, self._create),
+            web.patch(f"{base}/{{warehouseId}}", self._patch),
+            web.delete(f"{base}/{{warehouseId}}", self._delete),
+        ]
+
+    async def _create(self, request: web.Request) -> web.Response:
+        body = await read_json(request)
+        require(body, "name", "address")
+        warehouse = self.insert(body, external=False)
+        return json_response(project("fulfiller", "Warehouse", warehouse), 201)
+
+    async def _patch(self, request: web.Request) -> web.Response:
+        warehouse = self._find(request)
+        body = await read_json(request)
+        changes = {k: v for k, v in body.items() if k not in _READ_ONLY}
+        if isinstance(changes.get("address"), dict):
+            changes["address"] = {**warehouse["address"], **changes["address"]}
+        self.collection.update(warehouse["warehouseId"], changes)
+        return no_content()
+
+    async def _delete(self, request: web.Request) -> web.Response:
+        warehouse_id = self._find(request)["warehouseId"]
+        if self.api.accounts.warehouse_authorized(warehouse_id):
+            raise ApiFailure(
+                400,
+                "Warehouses_WarehouseStillAuthorized",
+                f"warehouse {warehouse_id} is still authorized to a merchant",
+                {"WarehouseId": warehouse_id},
+            )
+        self.collection.delete(warehouse_id)
+        return no_content()
+
+
+class ShippingMethods:
+    """``/shippingmethods``: created by the fulfiller, read by both."""
+
+    def __init__(self, api: FakeAPI) -> None:
+        self.api = api
+        self.collection = Collection(
+            "shippingMethodId", "ShippingMethods_ShippingMethodNotFound", api.clock
+        )
+
+    def insert(self, body: Mapping[str, Any], external: bool) -> dict[str, Any]:
+        require(body, "name", "shippingType")
+        number = body.get("fulfillerShippingMethodNumber")
+        if number and self.collection.find("fulfillerShippingMethodNumber", number):
+            raise ApiFailure(
+                400,
+                "ShippingMethods_DuplicateShippingMethod",
+                f"a shipping method with number {number!r} already exists",
+                {"FulfillerShippingMethodNumber": number},
+            )
+        method_id = self.api.new_id(self.api.fulfiller_id, "07", 4)
+        method = {
+            "fulfillerShippingMethodNumber": method_id,
+            **{k: v for k, v in body.items() if k not in ("shippingMethodId", "fulfillerId")},
+            "shippingMethodId": method_id,
+            "fulfillerId": self.api.fulfiller_id,
+        }
+        return self.collection.insert(method, external=external)
+
+    def known(self, method_id: Any) -> dict[str, Any]:
+        """A shipping method named in a request body: 400 if it does not exist."""
+        try:
+            return self.collection.get(str(method_id))
+        except ApiFailure as exc:
+            raise ApiFailure(400, exc.code, exc.message, {"ShippingMethodId": method_id}) from None
+
+    def _find(self, request: web.Request) -> dict[str, Any]:
+        return self.collection.get(request.match_info["shippingMethodId"])
+
+    def routes(self) -> list[web.RouteDef]:
+        chunk = lambda: self.api.chunk_size  # noqa: E731
+        routes = []
+        for side in SIDES:
+            base = f"/v1/{side}/shippingmethods"
+            routes += [
+                web.get(base, list_handler(side, "ShippingMethod", self.collection)),
+                web.get(
+                    f"{base}/updates",
+                    feed_handler(side, "ShippingMethod", self.collection, chunk),
+                ),
+                web.get(
+                    f"{base}/{{shippingMethodId}}",
+                    get_handler(side, "ShippingMethod", self._find),
+                ),
+            ]
+        base = "/v1/fulfiller/shippingmethods"
+        return [
+            *routes,
+            web.post(base, self._create),
+            web.patch(f"{base}/{{shippingMethodId}}", self._patch),
+            web.delete(f"{base}/{{shippingMethodId}}", self._delete),
+        ]
+
+    async def _create(self, request: web.Request) -> web.Response:
+        body = await read_json(request)
+        require(body, "fulfillerShippingMethodNumber")
+        method = self.insert(body, external=False)
+        return json_response(project("fulfiller", "ShippingMethod", method), 201)
+
+    async def _patch(self, request: web.Request) -> web.Response:
+        method = self._find(request)
+        body = await read_json(request)
+        changes = {
+            k: v
+            for k, v in body.items()
+            if k not in ("shippingMethodId", "fulfillerId", "modificationInfo")
+        }
+        self.collection.update(method["shippingMethodId"], changes)
+        return no_content()
+
+    async def _delete(self, request: web.Request) -> web.Response:
+        method_id = self._find(request)["shippingMethodId"]
+        self.api.accounts.forget_shipping_method(method_id)
+        self.collection.delete(method_id)
+        return no_content()

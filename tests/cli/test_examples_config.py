@@ -1,0 +1,91 @@
+"""The examples use the command's settings: no FFN_TOKEN_STORE needed, bad input is a 400."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from ffn_async import TokenManager
+from ffn_async._cli.config import data_dir, default_store_url, open_store
+from ffn_async.testing.pytest_plugin import RunningFake
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture
+def examples_path(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    yield
+    for name in ("web_service", "ffn_env"):
+        sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def default_env(
+    monkeypatch: pytest.MonkeyPatch, ffn_fake: RunningFake, tmp_path: Path
+) -> dict[str, str]:
+    """The variables `ffn-async login` needs, and no FFN_TOKEN_STORE: the default store."""
+    for name in [n for n in os.environ if n.startswith("FFN_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    env = ffn_fake.environment
+    values = {
+        "FFN_CLIENT_ID": ffn_fake.credentials.client_id,
+        "FFN_CLIENT_SECRET": ffn_fake.credentials.client_secret,
+        "FFN_API_URL": str(env.api_url),
+        "FFN_AUTHORIZE_URL": str(env.authorize_url),
+        "FFN_TOKEN_URL": str(env.token_url),
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+@pytest.fixture
+async def web_base(
+    examples_path: None, ffn_fake: RunningFake, default_env: dict[str, str]
+) -> AsyncIterator[str]:
+    store = await open_store(default_store_url(data_dir()))
+    auth = TokenManager(
+        ffn_fake.credentials, store, key="default", environment=ffn_fake.environment
+    )
+    await auth.store_token(ffn_fake.server.token())  # as `ffn-async login` would
+    await store.close()
+    web_service = importlib.import_module("web_service")
+    runner = web.AppRunner(web_service.create_app())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+async def test_web_service_uses_the_commands_default_store(web_base: str) -> None:
+    async with aiohttp.ClientSession() as http, http.get(f"{web_base}/me") as resp:
+        assert resp.status == 200
+        assert (await resp.json())["userId"] == "MERC"
+
+
+@pytest.mark.parametrize("top", ["abc", "-1", "0", "100000"])
+async def test_web_service_bad_top_is_a_400(web_base: str, top: str) -> None:
+    async with aiohttp.ClientSession() as http, http.get(f"{web_base}/outbounds?top={top}") as r:
+        assert r.status == 400
+        assert "top must be" in (await r.json())["error"]
+
+
+async def test_example_without_client_id_names_the_variable(
+    examples_path: None, default_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FFN_CLIENT_ID")
+    ffn_env = importlib.import_module("ffn_env")
+    with pytest.raises(SystemExit, match="FFN_CLIENT_ID"):
+        await ffn_env.open_account()
