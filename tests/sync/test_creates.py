@@ -11,7 +11,7 @@ import pytest
 
 from ffn_async import FFNClient, creates
 from ffn_async.creates import CreateOutcome
-from ffn_async.errors import BadRequest, TransportError
+from ffn_async.errors import BadRequest, Locked, TransportError
 from ffn_async.testing import FakeFFN
 from ffn_async.testing.pytest_plugin import RunningFake
 
@@ -230,3 +230,30 @@ def test_every_kind_is_one_generated_create() -> None:
         assert len(posts) == 1, kind.name
         assert creates.kind_for_path("POST", kind.path) is kind
     assert creates.kind_for_path("GET", creates.OUTBOUND.path) is None
+
+
+async def test_creation_in_progress_elsewhere_leads_to_the_object(
+    ffn: FFNClient, ffn_fake: RunningFake
+) -> None:
+    """423 (another creation of this outbound is running): wait, look it up, take it."""
+    fake, number = ffn_fake.server, _number()
+    body = builders.outbound(number, fake.api.default_warehouse_id, _jfsku(fake))
+    first = await creates.create(ffn, creates.OUTBOUND, body)  # the other creation...
+    fake.api.lock_outbound_creation(number)  # ...whose lock has not been released yet
+
+    again = await creates.create(ffn, creates.OUTBOUND, body)
+
+    assert again.outcome is CreateOutcome.EXISTED
+    assert again.value == first.value
+    assert len(CASES["outbound"].on_server(fake, number)) == 1
+
+
+async def test_creation_locked_beyond_the_budget_raises_locked(
+    ffn: FFNClient, ffn_fake: RunningFake
+) -> None:
+    fake, number = ffn_fake.server, _number()
+    body = builders.outbound(number, fake.api.default_warehouse_id, _jfsku(fake))
+    fake.api.lock_outbound_creation(number)
+    with pytest.raises(Locked):
+        await creates.create(ffn, creates.OUTBOUND, body)
+    assert CASES["outbound"].on_server(fake, number) == []
