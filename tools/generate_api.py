@@ -497,6 +497,13 @@ def class_name(api: str, namespace: tuple[str, ...]) -> str:
     return "".join(w.capitalize() for part in parts for w in part.split("_"))
 
 
+def _safe_create_paths() -> set[str]:
+    """The create paths ``ffn_async.creates`` makes safe (its table is the one source)."""
+    from ffn_async.creates import KINDS
+
+    return {kind.path for kind in KINDS.values()}
+
+
 def _docstring(op: Op, variant: str, args: list[tuple[str, str]], returns: str) -> list[str]:
     lines = [f"{op.method} {op.path}", "", *textwrap.wrap(op.summary, 88)]
     if variant == "iterate":
@@ -507,6 +514,13 @@ def _docstring(op: Op, variant: str, args: list[tuple[str, str]], returns: str) 
     if op.idempotent:
         lines.append(
             "Idempotent: retried automatically on 429, 502, 503, 504 and connection errors."
+        )
+    elif op.api == "merchant" and op.method == "POST" and op.path in _safe_create_paths():
+        lines += textwrap.wrap(
+            "Safe create: after a lost answer (timeout, reset, 5xx) the object is looked up by "
+            "your own number before anything is sent again, so it is never created twice "
+            "(:mod:`ffn_async.creates`; ``FFNClient(safe_creates=False)`` sends it once).",
+            88,
         )
     else:
         lines.append(

@@ -162,7 +162,9 @@ class MerchantInboundsShippingNotifications(Namespace):
 
         Create an inbound shipping notification.
 
-        Not idempotent: retried only when it provably never reached the server (or got 429).
+        Safe create: after a lost answer (timeout, reset, 5xx) the object is looked up by your
+        own number before anything is sent again, so it is never created twice
+        (:mod:`ffn_async.creates`; ``FFNClient(safe_creates=False)`` sends it once).
         Scope: ``ffn.merchant.write``.
 
         ``inbound_id`` accepts FFN's inbound id or your own ``merchant_inbound_number``: look it
@@ -1379,7 +1381,9 @@ class MerchantInbounds(Namespace):
 
         Create a new inbound.
 
-        Not idempotent: retried only when it provably never reached the server (or got 429).
+        Safe create: after a lost answer (timeout, reset, 5xx) the object is looked up by your
+        own number before anything is sent again, so it is never created twice
+        (:mod:`ffn_async.creates`; ``FFNClient(safe_creates=False)`` sends it once).
         Scope: ``ffn.merchant.write``.
 
         Args:
@@ -1647,7 +1651,9 @@ class MerchantOutbounds(Namespace):
 
         Create a new outbound.
 
-        Not idempotent: retried only when it provably never reached the server (or got 429).
+        Safe create: after a lost answer (timeout, reset, 5xx) the object is looked up by your
+        own number before anything is sent again, so it is never created twice
+        (:mod:`ffn_async.creates`; ``FFNClient(safe_creates=False)`` sends it once).
         Scope: ``ffn.merchant.write``.
 
         Args:
@@ -1912,7 +1918,9 @@ class MerchantProducts(Namespace):
 
         Create a new product.
 
-        Not idempotent: retried only when it provably never reached the server (or got 429).
+        Safe create: after a lost answer (timeout, reset, 5xx) the object is looked up by your
+        own number before anything is sent again, so it is never created twice
+        (:mod:`ffn_async.creates`; ``FFNClient(safe_creates=False)`` sends it once).
         Scope: ``ffn.merchant.write``.
 
         Args:
@@ -2264,7 +2272,9 @@ class MerchantReturns(Namespace):
 
         Create a new return.
 
-        Not idempotent: retried only when it provably never reached the server (or got 429).
+        Safe create: after a lost answer (timeout, reset, 5xx) the object is looked up by your
+        own number before anything is sent again, so it is never created twice
+        (:mod:`ffn_async.creates`; ``FFNClient(safe_creates=False)`` sends it once).
         Scope: ``ffn.merchant.write``.
 
         Args:
