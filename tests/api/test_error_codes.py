@@ -57,8 +57,11 @@ async def test_the_client_turns_the_body_code_into_a_member(
     request = merchant.CreateProductRequest(
         name="n", merchant_sku="SKU-1", identifier=merchant.CreateIdentifierRequest()
     )
-    with pytest.raises(BadRequest) as info:
-        await ffn.merchant.products.create(request)
+    # A plain POST: a safe create would look the existing product up instead of raising.
+    plain = FFNClient(ffn.auth, environment=ffn.environment, retry=ffn.retry, safe_creates=False)
+    async with plain:
+        with pytest.raises(BadRequest) as info:
+            await plain.merchant.products.create(request)
     match info.value.code:
         case ErrorCode.PRODUCTS_DUPLICATE_PRODUCT:
             existing = info.value.metadata["Jfsku"]
