@@ -332,6 +332,7 @@ class FFNClient:
         scope: str | None = None,
         idempotent: bool | None = None,
         timeout: float | None = None,
+        safe_create: bool | None = None,
     ) -> Any:
         """Send a request and return its decoded JSON body (``None`` when empty).
 
@@ -350,6 +351,7 @@ class FFNClient:
             scope=scope,
             idempotent=idempotent,
             timeout=timeout,
+            safe_create=safe_create,
         )
         return response.json()
 
@@ -365,6 +367,7 @@ class FFNClient:
         scope: str | None = None,
         idempotent: bool | None = None,
         timeout: float | None = None,
+        safe_create: bool | None = None,
     ) -> Response:
         """Send a request and return the :class:`Response` with its body undecoded.
 
@@ -381,6 +384,9 @@ class FFNClient:
                 scopes are known (:class:`MissingScope`).
             idempotent: overrides whether the method may be retried.
             timeout: seconds for each attempt.
+            safe_create: for a POST that creates an outbound, inbound, product, return or
+                inbound shipping notification, whether to make it a safe create
+                (:mod:`ffn_async.creates`); ``None``: the client's ``safe_creates``.
 
         Raises:
             ApiError: (subclasses by status) the API answered with an error.
@@ -390,6 +396,17 @@ class FFNClient:
         """
         method = method.upper()
         absolute = path.startswith(("http://", "https://"))
+        safe = self.safe_creates if safe_create is None else safe_create
+        if safe and method == "POST" and not absolute and json is not None:
+            from .creates import create_response, kind_for_path
+
+            kind = kind_for_path(method, path)
+            if kind is not None:  # never a duplicate after a lost answer
+                response, _, _ = await create_response(
+                    self, kind, json, path_params=path_params, params=params,
+                    headers=headers, timeout=timeout,
+                )  # fmt: skip
+                return response
         url = self._url(path, path_params, params, absolute)
         if scope is not None:
             granted = self.auth.granted_scopes()

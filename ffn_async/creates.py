@@ -11,7 +11,9 @@ the duplicate refusal leads to the look-up.
 
 Which kinds are safe, how each is found and which codes mean "already exists" is the table
 :data:`KINDS` (one :class:`CreateKind` each). The generated ``create`` methods of these kinds go
-through :func:`create_json` unless the client was built with ``FFNClient(safe_creates=False)``;
+through :func:`create_response` (the client routes every ``POST`` to their paths there, the
+typed methods and :meth:`~ffn_async.FFNClient.request` alike) unless the client was built with
+``FFNClient(safe_creates=False)`` or the call passes ``safe_create=False``;
 :func:`create` is the typed entry point that also says what happened (:class:`Created`).
 
 Limits: the guarantee holds while one merchant number names one object. Reusing the number
@@ -29,6 +31,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 import attrs
+import orjson
 
 from . import client as _client
 from . import odata
@@ -37,7 +40,7 @@ from .models import merchant as m
 from .models.common import OutboundStatusType
 
 if TYPE_CHECKING:
-    from .client import FFNClient
+    from .client import FFNClient, Response
 
 __all__ = [
     "INBOUND",
@@ -50,7 +53,7 @@ __all__ = [
     "CreateOutcome",
     "Created",
     "create",
-    "create_json",
+    "create_response",
     "kind_for_path",
 ]
 
@@ -62,10 +65,13 @@ T = TypeVar("T")
 _READ: Final = "ffn.merchant.read"
 _WRITE: Final = "ffn.merchant.write"
 
-Finder = Callable[["FFNClient", str, Mapping[str, str | int], "ApiError | None"], Awaitable[Any]]
+Finder = Callable[
+    ["FFNClient", str, Mapping[str, str | int], "ApiError | None"], Awaitable["Response | None"]
+]
 """How a kind is found by the merchant's number: ``(client, number, path_params, refusal)`` to
-the object's JSON, or ``None`` when it does not exist. ``refusal`` is the duplicate error when
-the lookup follows one (its metadata may name the existing object)."""
+the GET answer of the single object (its bytes as FFN sent them, so nothing is re-encoded), or
+``None`` when it does not exist. ``refusal`` is the duplicate error when the look-up follows one
+(its metadata may name the existing object)."""
 
 
 class CreateOutcome(enum.Enum):
@@ -119,6 +125,21 @@ class CreateKind(Generic[B, T]):
     find: Finder = attrs.field(repr=False)
     path_param: str | None = None
 
+    def number_of(self, payload: Any) -> str:
+        """The merchant's number in a body of this kind (a dict, a model or encoded bytes)."""
+        if isinstance(payload, bytes | bytearray):
+            payload = orjson.loads(payload)
+        elif isinstance(payload, orjson.Fragment):  # opaque: the caller passes the number
+            raise ValueError(f"a safe {self.name} create of encoded bytes needs number=")
+        elif not isinstance(payload, dict):
+            from .serialization import unstructure
+
+            payload = unstructure(payload)
+        number = payload.get(self.number_field) if isinstance(payload, dict) else None
+        if not isinstance(number, str) or not number:
+            raise ValueError(f"a safe {self.name} create needs {self.number_field} in its body")
+        return number
+
 
 def _live(obj: Any) -> bool:
     """An object that counts as the result: not a cancelled outbound, not a tombstone."""
@@ -130,23 +151,44 @@ def _live(obj: Any) -> bool:
     return not (isinstance(info, dict) and info.get("state") == "Deleted")
 
 
-async def _get(client: FFNClient, path: str, params: Mapping[str, str | int]) -> Any:
+async def _get(client: FFNClient, path: str, params: Mapping[str, str | int]) -> Response | None:
+    """One object's GET answer, or ``None`` on 404."""
     try:
-        return await client.request("GET", path, path_params=params, scope=_READ)
+        return await client.request_raw("GET", path, path_params=params, scope=_READ)
     except NotFound:
         return None
 
 
-async def _first(
-    client: FFNClient, path: str, field: str, number: str, params: Mapping[str, str | int] | None
-) -> Any:
-    """The first live object of a list whose ``field`` equals ``number`` (``$filter``)."""
+async def _get_live(
+    client: FFNClient, path: str, params: Mapping[str, str | int], field: str, number: str
+) -> Response | None:
+    """:func:`_get`, kept only if it is live and carries ``number`` in ``field``."""
+    found = await _get(client, path, params)
+    if found is None:
+        return None
+    obj = found.json()
+    return found if _live(obj) and obj.get(field) == number else None
+
+
+async def _first_id(
+    client: FFNClient,
+    path: str,
+    field: str,
+    number: str,
+    id_field: str,
+    params: Mapping[str, str | int] | None = None,
+) -> str | None:
+    """The id of the first live object of a list whose ``field`` equals ``number``.
+
+    Lists answer a paged envelope (``$filter``) or, for sub-resources, a bare array.
+    """
     query = {"$filter": odata.filter_text(odata.F(field).eq(number)), "$top": 10}
     page = await client.request("GET", path, path_params=params, params=query, scope=_READ)
     items = page.get("items") if isinstance(page, dict) else page
     for item in items or ():
         if isinstance(item, dict) and item.get(field) == number and _live(item):
-            return item
+            found = item.get(id_field)
+            return str(found) if found else None
     return None
 
 
@@ -156,46 +198,55 @@ def _by_number(collection: str, id_param: str, field: str) -> Finder:
     The list look-up also covers a server that does not resolve numbers in the path, and an
     outbound number reused after a cancellation (the path may name the cancelled one).
     """
+    one = f"{collection}/{{{id_param}}}"
 
     async def find(
         client: FFNClient, number: str, _: Mapping[str, str | int], refusal: ApiError | None
-    ) -> Any:
-        found = await _get(client, f"{collection}/{{{id_param}}}", {id_param: number})
-        if _live(found) and found.get(field) == number:
+    ) -> Response | None:
+        found = await _get_live(client, one, {id_param: number}, field, number)
+        if found is not None:
             return found
-        return await _first(client, collection, field, number, None)
+        ident = await _first_id(client, collection, field, number, id_param)
+        return None if ident is None else await _get(client, one, {id_param: ident})
 
     return find
 
 
 async def _find_product(
     client: FFNClient, number: str, _: Mapping[str, str | int], refusal: ApiError | None
-) -> Any:
+) -> Response | None:
+    one = "/v1/merchant/products/{jfsku}"
     # A duplicate refusal names the existing product: errorMetaData {MerchantSku, Jfsku}.
     jfsku = refusal.metadata.get("Jfsku") if refusal is not None else None
     if isinstance(jfsku, str) and jfsku:
-        found = await _get(client, "/v1/merchant/products/{jfsku}", {"jfsku": jfsku})
-        if _live(found):
+        found = await _get_live(client, one, {"jfsku": jfsku}, "merchantSku", number)
+        if found is not None:
             return found
-    return await _first(client, "/v1/merchant/products", "merchantSku", number, None)
+    jfsku = await _first_id(client, "/v1/merchant/products", "merchantSku", number, "jfsku")
+    return None if jfsku is None else await _get(client, one, {"jfsku": jfsku})
 
 
 async def _find_return(
     client: FFNClient, number: str, _: Mapping[str, str | int], refusal: ApiError | None
-) -> Any:
-    return await _first(client, "/v1/merchant/returns", "merchantReturnNumber", number, None)
+) -> Response | None:
+    path = "/v1/merchant/returns"
+    ident = await _first_id(client, path, "merchantReturnNumber", number, "returnId")
+    return None if ident is None else await _get(client, path + "/{returnId}", {"returnId": ident})
 
 
 async def _find_notification(
     client: FFNClient, number: str, params: Mapping[str, str | int], refusal: ApiError | None
-) -> Any:
+) -> Response | None:
     path = "/v1/merchant/inbounds/{inboundId}/shipping-notifications"
-    found = await _get(client, path, params)
-    items = found.get("items") if isinstance(found, dict) else found
-    for item in items or ():
-        if isinstance(item, dict) and item.get("merchantShippingNotificationNumber") == number:
-            return item
-    return None
+    field, id_field = "merchantShippingNotificationNumber", "inboundShippingNotificationId"
+    try:
+        ident = await _first_id(client, path, field, number, id_field, params)
+    except NotFound:  # no such inbound (yet)
+        return None
+    if ident is None:
+        return None
+    one = path + "/{shippingNotificationId}"
+    return await _get(client, one, {**params, "shippingNotificationId": ident})
 
 
 # Every kind also accepts Shared_DuplicateKey: FFN's generic unique-key refusal. A code only
@@ -275,14 +326,7 @@ def _ambiguous(exc: Exception) -> bool:
     return isinstance(exc, ServerError)
 
 
-def _number(kind: CreateKind[Any, Any], payload: Any) -> str:
-    number = payload.get(kind.number_field) if isinstance(payload, dict) else None
-    if not isinstance(number, str) or not number:
-        raise ValueError(f"a safe {kind.name} create needs {kind.number_field} in its body")
-    return number
-
-
-async def create_json(
+async def create_response(
     client: FFNClient,
     kind: CreateKind[Any, Any],
     payload: Any,
@@ -290,15 +334,17 @@ async def create_json(
     number: str | None = None,
     path_params: Mapping[str, str | int] | None = None,
     params: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
     timeout: float | None = None,
-) -> tuple[Any, CreateOutcome, int]:
-    """Create once, at JSON level: ``(object JSON, outcome, POSTs sent)``.
+) -> tuple[Response, CreateOutcome, int]:
+    """Create once: ``(the object's answer, outcome, POSTs sent)``.
 
-    ``payload`` is the JSON-ready body (an ``orjson.Fragment`` of encoded bytes works too,
-    then pass ``number``). Raises the last error when the retry budget is spent without an
+    The answer is the create's own 201, or the GET of the object found by its number.
+    ``payload`` is the body as :meth:`FFNClient.request` takes it (an ``orjson.Fragment`` of
+    encoded bytes included). Raises the last error when the retry budget is spent without an
     answer either way; nothing was duplicated, and calling again is safe.
     """
-    number = number if number is not None else _number(kind, payload)
+    number = number if number is not None else kind.number_of(payload)
     lookup_params = dict(path_params or {})
     retry = client.retry
     started = time.monotonic()
@@ -307,16 +353,18 @@ async def create_json(
     while True:
         attempt += 1
         try:
-            data = await client.request(
+            response = await client.request_raw(
                 "POST",
                 kind.path,
                 path_params=path_params,
                 params=params,
                 json=payload,
+                headers=headers,
                 scope=_WRITE,
                 timeout=timeout,
+                safe_create=False,
             )
-            return data, CreateOutcome.CREATED, attempt
+            return response, CreateOutcome.CREATED, attempt
         except ApiError as exc:
             if exc.code in kind.duplicate_codes:
                 found = await kind.find(client, number, lookup_params, exc)
@@ -371,7 +419,7 @@ async def create(
     """Create ``body`` exactly once and say what happened.
 
     Example: ``done = await create(ffn, OUTBOUND, order)``; ``done.value`` is the
-    :class:`~ffn_async.models.Outbound`, ``done.created`` whether this call made it.
+    :class:`~ffn_async.models.merchant.Outbound`, ``done.created`` whether this call made it.
     Shipping notifications name their inbound: ``path_params={"inboundId": ...}``.
 
     Raises:
@@ -380,14 +428,20 @@ async def create(
         TransportError, ServerError: no answer within the retry budget; nothing was
             duplicated and calling again is safe.
     """
-    from .serialization import structure, unstructure
+    from .serialization import decode, dumps
 
     if not isinstance(body, kind.request):
         raise TypeError(f"a {kind.name} create takes {kind.request.__name__}")
     if kind.path_param and not (path_params and kind.path_param in path_params):
         raise ValueError(f"a {kind.name} create needs path_params={{{kind.path_param!r}: ...}}")
-    payload = unstructure(body)
-    data, outcome, attempts = await create_json(
-        client, kind, payload, path_params=path_params, params=params, timeout=timeout
+    encoded = dumps(body)  # validates: a ValidationError names the field, nothing is sent
+    response, outcome, attempts = await create_response(
+        client,
+        kind,
+        orjson.Fragment(encoded),
+        number=kind.number_of(encoded),
+        path_params=path_params,
+        params=params,
+        timeout=timeout,
     )
-    return Created(structure(data, kind.response), outcome, attempts)
+    return Created(decode(response.content, kind.response), outcome, attempts)

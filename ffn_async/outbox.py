@@ -31,6 +31,7 @@ import asyncio
 import datetime as dt
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -40,7 +41,7 @@ import orjson
 from token_stores import Lease, LockTimeout, Record, StoreConflict, TokenStore
 from token_stores.base import validate_key
 
-from .creates import KINDS, Created, CreateKind, CreateOutcome, create_json
+from .creates import KINDS, Created, CreateKind, CreateOutcome, create_response
 from .errors import (
     FFNError,
     RateLimited,
@@ -77,6 +78,9 @@ _SAVE_TRIES: Final = 50
 # Applied entries are removed from the record in groups: each removal rewrites the record, and
 # an applied entry left behind by a crash is harmless (its replay finds the object).
 _REMOVE_EVERY: Final = 25
+# After a replay failed for want of a login or of FFN, submit() keeps new creates without
+# trying again for this long, so an outage does not cost every write a full retry budget.
+_QUIET_AFTER_FAILED_REPLAY: Final = 2.0
 
 
 def keeps(exc: BaseException) -> bool:
@@ -213,7 +217,6 @@ class _Outcomes:
 
     applied: list[tuple[OutboxEntry, CreateOutcome]] = attrs.Factory(list)
     failed: list[OutboxEntry] = attrs.Factory(list)
-    objects: dict[int, tuple[Any, CreateOutcome, int]] = attrs.Factory(dict)
     done: list[int] = attrs.Factory(list)  # applied, not yet removed from the record
 
 
@@ -253,6 +256,7 @@ class Outbox:
         # of losing compare-and-set rounds to each other.
         self._writing = asyncio.Lock()
         self._replaying = asyncio.Lock()
+        self._quiet_until = 0.0  # no replay from submit() before this (monotonic)
 
     def __repr__(self) -> str:
         return f"Outbox({self.name!r}, store={self.store!r})"
@@ -326,15 +330,12 @@ class Outbox:
             ValidationError: ``body`` breaks a constraint of the spec (never kept).
             ApiError: FFN refused the create for good (never kept).
         """
-        from .serialization import structure, unstructure
+        from .serialization import decode, dumps
 
         if not isinstance(body, kind.request):
             raise TypeError(f"a {kind.name} create takes {kind.request.__name__}")
-        payload = unstructure(body)
-        number = payload.get(kind.number_field) if isinstance(payload, dict) else None
-        if not isinstance(number, str) or not number:
-            raise ValueError(f"a {kind.name} create needs {kind.number_field}")
-        encoded = orjson.dumps(payload)
+        encoded = dumps(body)  # validates: a ValidationError names the field, nothing is kept
+        number = kind.number_of(encoded)
         path_params = dict(path_params or {})
         params = dict(params or {})
         if await self.pending():
@@ -343,17 +344,19 @@ class Outbox:
             # now (still no login, FFN still down, another process replaying), this create
             # queues behind the waiting ones instead of overtaking them.
             async with self._replaying:
+                if await self.pending() and time.monotonic() >= self._quiet_until:
+                    report = await self.replay(client, timeout=timeout)
+                    if report.error is not None:  # no login or no FFN yet: let it breathe
+                        self._quiet_until = time.monotonic() + _QUIET_AFTER_FAILED_REPLAY
                 if await self.pending():
-                    await self._replay_locked(client, 0.0, timeout)
-                    if await self.pending():
-                        reason = "queued behind waiting entries"
-                        entry = await self._keep(kind, number, encoded, path_params, params, reason)
-                        return Kept(entry)
+                    reason = "queued behind waiting entries"
+                    entry = await self._keep(kind, number, encoded, path_params, params, reason)
+                    return Kept(entry)
         try:
-            data, outcome, attempts = await create_json(
+            response, outcome, attempts = await create_response(
                 client,
                 kind,
-                payload,
+                orjson.Fragment(encoded),
                 number=number,
                 path_params=path_params,
                 params=params,
@@ -364,7 +367,7 @@ class Outbox:
                 raise
             entry = await self._keep(kind, number, encoded, path_params, params, _describe(exc))
             return Kept(entry)
-        return Created(structure(data, kind.response), outcome, attempts)
+        return Created(decode(response.content, kind.response), outcome, attempts)
 
     async def replay(
         self, client: FFNClient, *, wait: float = 0.0, timeout: float | None = None
@@ -374,22 +377,14 @@ class Outbox:
         Args:
             wait: seconds to wait while another worker replays (then report ``stopped``).
         """
-        report, _ = await self._replay_locked(client, wait, timeout)
-        return report
-
-    async def _replay_locked(
-        self, client: FFNClient, wait: float, timeout: float | None
-    ) -> tuple[ReplayReport, dict[int, tuple[Any, CreateOutcome, int]]]:
         try:
             async with self.store.lock(self.record_key, ttl=self.lease_ttl, timeout=wait) as lease:
                 return await self._replay(client, lease, timeout)
         except LockTimeout:
             pending = await self.pending()
-            return ReplayReport(remaining=pending, stopped="another worker is replaying"), {}
+            return ReplayReport(remaining=pending, stopped="another worker is replaying")
 
-    async def _replay(
-        self, client: FFNClient, lease: Lease, timeout: float | None
-    ) -> tuple[ReplayReport, dict[int, tuple[Any, CreateOutcome, int]]]:
+    async def _replay(self, client: FFNClient, lease: Lease, timeout: float | None) -> ReplayReport:
         outcomes = _Outcomes()
         stopped: str | None = None
         error: FFNError | None = None
@@ -415,8 +410,7 @@ class Outbox:
         if outcomes.applied:
             count = len(outcomes.applied)
             log.info("outbox %r: replayed %d, %d waiting", self.name, count, remaining)
-        report = ReplayReport(outcomes.applied, outcomes.failed, remaining, stopped, error)
-        return report, outcomes.objects
+        return ReplayReport(outcomes.applied, outcomes.failed, remaining, stopped, error)
 
     async def _send(
         self,
@@ -435,7 +429,7 @@ class Outbox:
             out.failed.append(entry)
             return None, None
         try:
-            data, outcome, attempts = await create_json(
+            _, outcome, _ = await create_response(
                 client,
                 kind,
                 orjson.Fragment(entry.body),
@@ -455,7 +449,6 @@ class Outbox:
             log.error("outbox %r: %s %s refused: %s", self.name, entry.kind, entry.number, exc)
             return None, None
         out.applied.append((entry, outcome))
-        out.objects[entry.id] = (data, outcome, attempts)
         self.stats.replayed += 1
         out.done.append(entry.id)
         if len(out.done) >= _REMOVE_EVERY:

@@ -110,20 +110,6 @@ class Namespace:
     ) -> Any:
         op: Operation = OPERATIONS[op_id]
         payload = None if body is None else _encode(body)
-        if payload is not None and self._client.safe_creates:
-            from ..creates import create_json, kind_for_path
-
-            kind = kind_for_path(op.method, op.path)
-            if kind is not None:  # never a duplicate after a lost answer (ffn_async.creates)
-                data, _, _ = await create_json(
-                    self._client,
-                    kind,
-                    payload,
-                    path_params=path_params,
-                    params=params,
-                    timeout=timeout,
-                )
-                return data
         return await self._client.request(
             op.method,
             op.path,

@@ -112,7 +112,7 @@ async def test_a_replay_that_dies_before_removing_an_entry_applies_it_once(
             assert all(isinstance(r, Kept) for r in kept)
             fake.faults.clear()
 
-            real = outbox_module.create_json
+            real = outbox_module.create_response
             calls = 0
 
             async def dies_after_the_first(*args: Any, **kwargs: Any) -> Any:
@@ -123,7 +123,7 @@ async def test_a_replay_that_dies_before_removing_an_entry_applies_it_once(
                 return await real(*args, **kwargs)
 
             with monkeypatch.context() as patched:
-                patched.setattr(outbox_module, "create_json", dies_after_the_first)
+                patched.setattr(outbox_module, "create_response", dies_after_the_first)
                 with pytest.raises(KeyboardInterrupt):
                     await outbox.replay(ffn)
             assert await outbox.pending() == 3  # nothing removed: FFN has the first one

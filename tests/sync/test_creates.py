@@ -257,3 +257,32 @@ async def test_creation_locked_beyond_the_budget_raises_locked(
     with pytest.raises(Locked):
         await creates.create(ffn, creates.OUTBOUND, body)
     assert CASES["outbound"].on_server(fake, number) == []
+
+
+async def test_the_escape_hatch_is_safe_too_unless_told_otherwise(
+    ffn: FFNClient, ffn_fake: RunningFake
+) -> None:
+    from ffn_async.serialization import unstructure
+
+    fake = ffn_fake.server
+    path = "/v1/merchant/outbounds"
+    safe, plain = _number(), _number()
+    jfsku = _jfsku(fake)
+    fake.faults.inject_next("drop_after")
+    answer = await ffn.request(
+        "POST",
+        path,
+        json=unstructure(builders.outbound(safe, fake.api.default_warehouse_id, jfsku)),
+    )
+    assert answer["merchantOutboundNumber"] == safe
+    fake.faults.inject_next("drop_after")
+    with pytest.raises(TransportError):
+        await ffn.request(
+            "POST",
+            path,
+            json=unstructure(builders.outbound(plain, fake.api.default_warehouse_id, jfsku)),
+            safe_create=False,
+        )
+    assert len(CASES["outbound"].on_server(fake, safe)) == 1
+    assert len(CASES["outbound"].on_server(fake, plain)) == 1
+    assert fake.stats.outbound_creates[plain] == 1  # sent once, never looked up or resent
