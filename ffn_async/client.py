@@ -401,9 +401,10 @@ class FFNClient:
             from .creates import create_response, kind_for_path
 
             kind = kind_for_path(method, path)
-            if kind is not None:  # never a duplicate after a lost answer
+            number = None if kind is None else kind.find_number(json)
+            if kind is not None and number is not None:  # never a duplicate after a lost answer
                 response, _, _ = await create_response(
-                    self, kind, json, path_params=path_params, params=params,
+                    self, kind, json, number=number, path_params=path_params, params=params,
                     headers=headers, timeout=timeout,
                 )  # fmt: skip
                 return response

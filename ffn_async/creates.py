@@ -125,18 +125,24 @@ class CreateKind(Generic[B, T]):
     find: Finder = attrs.field(repr=False)
     path_param: str | None = None
 
-    def number_of(self, payload: Any) -> str:
-        """The merchant's number in a body of this kind (a dict, a model or encoded bytes)."""
+    def find_number(self, payload: Any) -> str | None:
+        """The merchant's number in a body of this kind (a dict, a model or encoded bytes),
+        or ``None`` if it has none (such a body cannot be made safe: it is sent as it is)."""
         if isinstance(payload, bytes | bytearray):
             payload = orjson.loads(payload)
         elif isinstance(payload, orjson.Fragment):  # opaque: the caller passes the number
-            raise ValueError(f"a safe {self.name} create of encoded bytes needs number=")
+            return None
         elif not isinstance(payload, dict):
             from .serialization import unstructure
 
             payload = unstructure(payload)
         number = payload.get(self.number_field) if isinstance(payload, dict) else None
-        if not isinstance(number, str) or not number:
+        return number if isinstance(number, str) and number else None
+
+    def number_of(self, payload: Any) -> str:
+        """:meth:`find_number`, required: ``ValueError`` when the body has none."""
+        number = self.find_number(payload)
+        if number is None:
             raise ValueError(f"a safe {self.name} create needs {self.number_field} in its body")
         return number
 
