@@ -62,7 +62,9 @@ class RedirectCatcher:
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         host = "127.0.0.1" if self._url.host == "localhost" else self._url.host.strip("[]")  # type: ignore[union-attr]
-        site = web.TCPSite(self._runner, host, self._url.port or 80)
+        # yarl gives 80 for a URI without a port, and 0 (a free port) only when written.
+        wanted = self._url.port if self._url.port is not None else 80
+        site = web.TCPSite(self._runner, host, wanted)
         try:
             await site.start()
         except OSError as exc:
