@@ -27,14 +27,12 @@ from urllib.parse import quote
 
 import attrs
 import orjson
-import pytest
 
-from ffn_async import FFNClient, StaticToken, serialization
+from ffn_async import FFNClient, serialization
 from ffn_async.api import OPERATIONS, Operation
 from ffn_async.models import UNSET
 from ffn_async.models._base import to_camel
 from ffn_async.pagination import TO_DATE_MARGIN, ChangeFeed, ChunkedList, Page, Paginator
-from ffn_async.retry import NO_RETRY
 from ffn_async.testing import ReceivedRequest
 from ffn_async.testing.pytest_plugin import RunningFake
 
@@ -565,14 +563,6 @@ def check_requests(
     return problems
 
 
-@pytest.fixture
-async def ffn(ffn_fake: RunningFake) -> Any:
-    token = ffn_fake.server.token()
-    static = StaticToken(token.access_token, scopes=token.scopes)
-    async with FFNClient(static, environment=ffn_fake.environment, retry=NO_RETRY) as client:
-        yield client
-
-
 def test_the_scenario_calls_every_operation() -> None:
     called = {call.key for call in scenario()}
     assert called == set(OPERATIONS), {
@@ -581,7 +571,7 @@ def test_the_scenario_calls_every_operation() -> None:
     }
 
 
-async def test_every_operation_over_a_socket(ffn_fake: RunningFake, ffn: FFNClient) -> None:
+async def test_every_operation_over_a_socket(ffn_fake: RunningFake, live_ffn: FFNClient) -> None:
     api = ffn_fake.server.api
     product = api.add_product("SKU-1", "Widget")
     api.adjust_stock(product["jfsku"], 20)
@@ -607,7 +597,7 @@ async def test_every_operation_over_a_socket(ffn_fake: RunningFake, ffn: FFNClie
         path_ids = [str(i) for i in ids if i is not body]
         query = expected_query(op, kwargs)
         for name in (op.python, *op.also):
-            method = resolve(ffn, name)
+            method = resolve(live_ffn, name)
             twin_kwargs = dict(kwargs)
             ffn_fake.server.received.clear()
             label = f"{op.id} via {name}"
