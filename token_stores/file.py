@@ -180,7 +180,8 @@ class FileTokenStore:
             raise CorruptRecord(
                 f"token file {str(path)!r} for key {key!r} is corrupt or truncated "
                 f"({type(exc).__name__}); it was left untouched: restore it from a backup, "
-                "or delete it and authorize again"
+                "or delete it and authorize again",
+                data=raw,
             ) from None
         return Record(data, version)
 

@@ -69,6 +69,12 @@ redis.call('HSET', KEYS[1], 'data', ARGV[1], 'version', v)
 return {1, v}
 """
 
+# KEYS[1] lock key; ARGV[1] owner, ARGV[2] milliseconds. Extends the lease only if we own it.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
 # KEYS[1] lock key; ARGV[1] owner. Deletes the lock only if we still own it.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -112,6 +118,7 @@ class RedisTokenStore:
         self._client = client
         self._save_script: AsyncScript = client.register_script(_SAVE)
         self._release_script: AsyncScript = client.register_script(_RELEASE)
+        self._renew_script: AsyncScript = client.register_script(_RENEW)
 
     def __repr__(self) -> str:
         return f"RedisTokenStore({self._where()}, prefix={self.prefix!r})"
@@ -156,7 +163,8 @@ class RedisTokenStore:
         except ValueError:
             raise CorruptRecord(
                 f"Redis hash {rec!r} is not a token record (missing or bad 'data'/'version' "
-                "field); it was left untouched: inspect or delete it"
+                "field); it was left untouched: inspect or delete it",
+                data=data if isinstance(data, bytes) else None,
             ) from None
         return Record(data if isinstance(data, bytes) else data.encode(), number)
 
@@ -189,7 +197,13 @@ class RedisTokenStore:
         async def try_acquire() -> bool:
             return bool(await self._call(lambda: self._client.set(lock_key, owner, nx=True, px=px)))
 
-        lease = await _lease.acquire(try_acquire, key, timeout, ttl=ttl)
+        async def renewer(new_ttl: float) -> bool:
+            ms = max(1, int(new_ttl * 1000))
+            return bool(
+                await self._call(lambda: self._renew_script(keys=[lock_key], args=[owner, ms]))
+            )
+
+        lease = await _lease.acquire(try_acquire, key, timeout, ttl=ttl, renewer=renewer)
         try:
             yield lease
         finally:

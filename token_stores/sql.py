@@ -343,7 +343,15 @@ class SQLTokenStore:
                 record_key=key, version=0, lock_owner=owner, lock_expires_at=expires
             )
 
-        lease = await _lease.acquire(try_acquire, key, timeout, ttl=ttl)
+        async def renewer(new_ttl: float) -> bool:
+            extend = (
+                t.update()
+                .where(t.c.record_key == key, t.c.lock_owner == owner)
+                .values(lock_expires_at=self._now + sa.bindparam("ttl", new_ttl, type_=sa.Double))
+            )
+            return await self._rowcount(extend) == 1
+
+        lease = await _lease.acquire(try_acquire, key, timeout, ttl=ttl, renewer=renewer)
         release = (
             t.update()
             .where(t.c.record_key == key, t.c.lock_owner == owner)

@@ -221,3 +221,44 @@ async def test_the_lock_yields_a_lease_that_says_how_long_it_holds(
         else:  # the kernel frees it when the holder dies: no deadline while it lives
             assert remaining == float("inf")
             assert lease.deadline is None
+
+
+async def test_a_renewed_lease_outlives_its_first_ttl(
+    spec: StoreSpec, store: TokenStore, key: str
+) -> None:
+    """A holder still at work extends its lease; nobody takes the lock meanwhile."""
+    async with store.lock(key, ttl=0.4, timeout=1) as lease:
+        assert await lease.renew(5)
+        if spec.lease_expires:
+            assert lease.deadline is not None
+            assert 4 < lease.remaining() <= 5
+        await asyncio.sleep(0.6)  # past the first ttl
+        with pytest.raises(LockTimeout):
+            await _take(store, key, timeout=0.2)
+        assert await lease.renew(5)
+    await _take(store, key, timeout=0.5)  # released as usual
+
+
+async def test_a_lost_lease_cannot_be_renewed(spec: StoreSpec, store: TokenStore, key: str) -> None:
+    if not spec.lease_expires:
+        # Kernel-released locks have no lease to lose while the holder lives.
+        async with store.lock(key, ttl=0.1, timeout=1) as held:
+            await asyncio.sleep(0.2)
+            assert await held.renew(30)
+        return
+    b_holds = asyncio.Event()
+    b_may_leave = asyncio.Event()
+
+    async def b() -> None:
+        async with store.lock(key, ttl=30, timeout=5):
+            b_holds.set()
+            await b_may_leave.wait()
+
+    async with store.lock(key, ttl=0.3, timeout=1) as lease:  # A outlives its lease
+        task = asyncio.create_task(b())
+        await asyncio.wait_for(b_holds.wait(), 5)
+        assert not await lease.renew(30)  # B holds it now
+        with pytest.raises(LockTimeout):  # and B still does
+            await _take(store, key, timeout=0.2)
+    b_may_leave.set()
+    await task
