@@ -75,6 +75,12 @@ _ERROR_TYPES: Final[dict[int, type[ApiError]]] = {
     410: Gone,
     429: RateLimited,
 }
+_UNAUTHORIZED_HINT: Final = (
+    "the API rejects a token the authorization server has just issued: check that the login "
+    "was made with the right account (a user of this merchant or fulfiller), that it granted "
+    "the scopes this operation needs, and that the token comes from the same environment as "
+    "the API URL (sandbox tokens fail in production and vice versa)"
+)
 _HINTS: Final = {
     (404, "/v1/users/current"): (
         "the user has never logged into the FFN portal of this environment; log in once at "
@@ -149,7 +155,7 @@ def _scope_satisfied(needed: str, granted: Iterable[str]) -> bool:
     return any(s.startswith(api) and s not in coarse for s in granted)
 
 
-def _raise_for_status(response: Response, template: str) -> None:
+def _raise_for_status(response: Response, template: str, hint: str | None = None) -> None:
     status = response.status
     payload = None
     if response.content:
@@ -184,7 +190,7 @@ def _raise_for_status(response: Response, template: str) -> None:
         "metadata": metadata,
         "body": response.content,
         "headers": dict(response.headers),
-        "hint": _HINTS.get((status, template)),
+        "hint": hint or _HINTS.get((status, template)),
     }
     if status == 429:
         raise RateLimited(
@@ -209,8 +215,12 @@ class FFNClient:
         max_concurrency: cap on requests in flight from this client.
         user_agent: replaces ``ffn-async/<version>``.
         trace_configs: aiohttp ``TraceConfig`` objects for metrics and tracing; each attempt's
-            ``trace_request_ctx`` is ``{"attempt": n, "template": path_template}``.
+            ``trace_request_ctx`` is ``{"attempt": n, "template": path_template}``
+            (``"<token endpoint>"`` for token calls).
         connector_limit: connection pool size of the session this client creates.
+
+    A :class:`TokenManager` without a session of its own makes its token calls through this
+    client's session, so they are traced and limited like API calls.
     """
 
     def __init__(
@@ -254,6 +264,8 @@ class FFNClient:
         # A caller's session may carry trace configs we cannot see: always pass the context.
         self._traced = bool(trace_configs) or session is not None
         self._url_cache: dict[str, URL] = {}
+        if session is not None:
+            self._lend(session)
 
     def __repr__(self) -> str:
         return f"FFNClient(environment={self.environment.name!r}, auth={self.auth!r})"
@@ -268,12 +280,24 @@ class FFNClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the session this client created (and a TokenManager's own session)."""
+        """Close the session this client created (and a TokenManager's own session).
+
+        A token refresh in flight is waited for first (up to the TokenManager's
+        ``close_timeout``, logged), so that leaving ``async with`` (for example after a
+        caller's ``asyncio.wait_for`` timed out) never cuts a token request the server may
+        already have answered with a rotated token.
+        """
+        if isinstance(self.auth, TokenManager):
+            await self.auth.settle()
         if self._owns_session and self._session is not None:
             await self._session.close()
             self._session = None
         if isinstance(self.auth, TokenManager):
             await self.auth.aclose()
+
+    def _lend(self, session: aiohttp.ClientSession) -> None:
+        if isinstance(self.auth, TokenManager):
+            self.auth.use_session(session)
 
     def _http(self) -> aiohttp.ClientSession:
         session = self._session
@@ -286,6 +310,7 @@ class FFNClient:
                 trace_configs=self._trace_configs,
             )
             self._owns_session = True
+            self._lend(session)
         return session
 
     # ------------------------------------------------------------------ namespaces
@@ -447,13 +472,17 @@ class FFNClient:
                 )
             if status < 400:
                 return response
-            if status == 401 and token is not None and not refreshed:
-                # One forced refresh, and only if nobody has replaced the failing token yet;
-                # it does not count as a retry attempt.
-                refreshed = True
-                if await self.auth.handle_unauthorized(token):
-                    attempt -= 1
-                    continue
+            hint = None
+            if status == 401 and token is not None:
+                # One forced refresh, and only if nobody has replaced the failing token yet
+                # (nor was it itself the result of one); it does not count as a retry attempt.
+                if not refreshed:
+                    refreshed = True
+                    if await self.auth.handle_unauthorized(token):
+                        attempt -= 1
+                        continue
+                if isinstance(self.auth, TokenManager):
+                    hint = _UNAUTHORIZED_HINT
             # A request rejected by rate limiting was not processed: safe to repeat.
             may_repeat = status == 429 or self.retry.is_idempotent(method, idempotent)
             if self.retry.retries_status(status, idempotent=may_repeat):
@@ -469,7 +498,7 @@ class FFNClient:
                     )
                     await _sleep(wait)
                     continue
-            _raise_for_status(response, url.path if absolute else path)
+            _raise_for_status(response, url.path if absolute else path, hint)
 
     def _url(
         self,

@@ -48,6 +48,7 @@ __all__ = [
     "TransportError",
     "Unauthorized",
     "ValidationError",
+    "WrongEventLoop",
 ]
 
 
@@ -262,3 +263,8 @@ class TokenMissing(AuthError):
 
 class InvalidState(AuthError):
     """The ``state`` returned by the authorization redirect does not match the one sent."""
+
+
+class WrongEventLoop(FFNError, RuntimeError):
+    """An object bound to one event loop (a TokenManager, its session, its store's
+    connections) was used from another; create one per event loop."""
