@@ -32,6 +32,9 @@ Design:
   drift: PostgreSQL ``extract(epoch from clock_timestamp())``, MySQL/MariaDB
   ``UNIX_TIMESTAMP(NOW(6))`` (independent of the session time zone), SQLite
   ``(julianday('now') - 2440587.5) * 86400`` (embedded: the local clock is the database's).
+* SQLite files are private: the database (and so its ``-wal``/``-shm``/``-journal`` files) is
+  created ``0600``, a missing directory ``0700``, whatever the umask; existing ones that other
+  users can read are logged as a warning.
 * SQLite with several processes: engines built here set a 30 s busy timeout and WAL journaling,
   and every statement is its own short transaction, so writers queue instead of failing.
 * Connection failures raise :class:`StoreUnavailable`. An operation that fails on a connection
@@ -46,9 +49,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from pathlib import Path
 from typing import Any, TypeVar
 
 from . import _lease
+from ._private import check_private, ensure_private_dir, ensure_private_file
 from .base import (
     DEFAULT_LOCK_TIMEOUT,
     DEFAULT_LOCK_TTL,
@@ -165,6 +170,8 @@ class SQLTokenStore:
                 f"SQLTokenStore does not support the {dialect!r} dialect; "
                 f"supported: {', '.join(sorted(_NOW))}"
             )
+        if dialect == "sqlite":
+            _private_sqlite_files(engine.url.database)
         self._engine = engine
         # Autocommit saves PostgreSQL two round trips per statement; on MySQL and SQLite
         # switching the mode per checkout costs more than it saves (measured).
@@ -389,6 +396,29 @@ class SQLTokenStore:
                 return False
             return True
         return await self._rowcount(stmt) == 1
+
+
+def _private_sqlite_files(database: str | None) -> None:
+    """Create a SQLite database file ``0600`` (in a new ``0700`` directory) before SQLite does.
+
+    SQLite creates a database ``0644`` minus the umask (``0666`` under umask 000) and gives its
+    ``-wal``, ``-shm`` and ``-journal`` files the database's mode, so creating the empty file
+    first makes all of them private. Existing files others can read are logged as a warning.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    try:
+        if not path.parent.exists():
+            ensure_private_dir(path.parent, "token database directory")
+        ensure_private_file(path, "token database")
+    except OSError as exc:
+        raise StoreUnavailable(
+            f"cannot create the SQLite token database {database!r}: {exc.strerror}; check that "
+            "its directory is writable by this user"
+        ) from exc
+    for suffix in ("-wal", "-shm", "-journal"):
+        check_private(Path(database + suffix), "token database file")
 
 
 def _create_engine(url: str, options: dict[str, Any]) -> AsyncEngine:
