@@ -63,6 +63,7 @@ from .base import (
     StoreUnavailable,
     validate_key,
 )
+from .url import check_options
 
 try:
     import sqlalchemy as sa
@@ -160,6 +161,7 @@ class SQLTokenStore:
             raise ValueError("pass exactly one of url= or engine=")
         if engine is None:
             assert url is not None
+            check_options(url)
             engine = _create_engine(url, engine_options)
             self._owns_engine = True
         else:
@@ -170,8 +172,10 @@ class SQLTokenStore:
                 f"SQLTokenStore does not support the {dialect!r} dialect; "
                 f"supported: {', '.join(sorted(_NOW))}"
             )
-        if dialect == "sqlite":
-            _private_sqlite_files(engine.url.database)
+        if dialect == "sqlite" and not event.contains(
+            engine.sync_engine, "do_connect", _before_sqlite_connect
+        ):
+            event.listen(engine.sync_engine, "do_connect", _before_sqlite_connect)
         self._engine = engine
         # Autocommit saves PostgreSQL two round trips per statement; on MySQL and SQLite
         # switching the mode per checkout costs more than it saves (measured).
@@ -419,6 +423,12 @@ def _private_sqlite_files(database: str | None) -> None:
         ) from exc
     for suffix in ("-wal", "-shm", "-journal"):
         check_private(Path(database + suffix), "token database file")
+
+
+def _before_sqlite_connect(_dialect: Any, _record: Any, cargs: Any, _cparams: Any) -> None:
+    # SQLite creates the database on its first connection: make it private first.
+    if cargs and isinstance(cargs[0], str):
+        _private_sqlite_files(cargs[0])
 
 
 def _create_engine(url: str, options: dict[str, Any]) -> AsyncEngine:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from token_stores import LockTimeout, Record, StoreConflict, TokenStore
+from token_stores import InvalidKey, LockTimeout, Record, StoreConflict, TokenStore
 
 from .specs import StoreSpec
 
@@ -251,3 +251,25 @@ async def test_locks_of_lookalike_keys_are_independent(store: TokenStore, key: s
     async with contextlib.AsyncExitStack() as stack:
         for k in keys:  # a shared lock would time out on the second key
             await stack.enter_async_context(store.lock(k, ttl=30, timeout=0.5))
+
+
+#: Keys no backend can hold: each is refused with InvalidKey before any I/O.
+BAD_KEYS = {
+    "empty": "",
+    "too-long": "k" * 201,
+    "nul": "acme\x00",
+    "tab": "ac\tme",
+    "del": "acme\x7f",
+    "lone-surrogate": "acme-\udc80",
+    "lone-high-surrogate": "\ud800acme",
+}
+
+
+@pytest.mark.parametrize("bad", list(BAD_KEYS.values()), ids=list(BAD_KEYS))
+async def test_unusable_keys_are_a_typed_error(store: TokenStore, bad: str) -> None:
+    for call in (store.load(bad), store.save(bad, b"x", None), store.delete(bad)):
+        with pytest.raises(InvalidKey):
+            await call
+    with pytest.raises(InvalidKey):
+        async with store.lock(bad, timeout=0.1):
+            pass

@@ -108,6 +108,7 @@ async def test_an_exposed_sqlite_database_is_logged(
     database.chmod(0o644)
     with caplog.at_level(logging.WARNING, logger="token_stores"):
         store = SQLTokenStore(f"sqlite+aiosqlite:///{database}")
+        await store.create_schema()  # the first connection checks
         await store.close()
     (warning,) = _exposure_warnings(caplog)
     assert f"chmod 600 {database}" in warning
