@@ -37,6 +37,7 @@ from .errors import (
     ServerError,
     TransportError,
     Unauthorized,
+    ValidationError,
 )
 from .retry import RetryPolicy, parse_retry_after
 
@@ -131,6 +132,22 @@ def _query_value(value: Any) -> str:
     if hasattr(value, "isoformat"):
         return str(value.isoformat())
     return str(value)
+
+
+def _path_segment(name: str, value: str | int) -> str:
+    """``value`` percent-encoded as one path segment; ``""``, ``.`` and ``..`` are refused.
+
+    Encoding cannot neutralise those three: ``/authorizations/..`` is ``/authorizations`` to
+    every server and proxy, so a request would hit another resource than the one named.
+    """
+    text = str(value)
+    if value is None or text in ("", ".", ".."):
+        raise ValidationError(
+            name,
+            f"path parameter {text!r} would change which resource the request reaches; "
+            "pass the id of the resource",
+        )
+    return quote(text, safe="")
 
 
 def _encode_query(params: Mapping[str, Any]) -> str:
@@ -519,7 +536,7 @@ class FFNClient:
         else:
             if path_params:
                 path = path.format_map(
-                    {name: quote(str(value), safe="") for name, value in path_params.items()}
+                    {name: _path_segment(name, value) for name, value in path_params.items()}
                 )
             raw_path, _, inline_query = path.partition("?")
             raw_path = self._api_base + (raw_path if raw_path.startswith("/") else "/" + raw_path)

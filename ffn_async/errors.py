@@ -190,13 +190,15 @@ class DecodeError(FFNError):
 class ForeignLinkError(FFNError):
     """A pagination link points at another origin than the API's; it was not followed."""
 
-    def __init__(self, link: str, expected_origin: str | URL) -> None:
+    def __init__(
+        self, link: str, expected_origin: str | URL, *, reason: str = "it is outside the API origin"
+    ) -> None:
         self.link = link
         self.expected_origin = str(expected_origin)
-        shown = URL(link).with_query(None) if "://" in link else link
+        shown = link.partition("?")[0]  # the query may be long; the host is what matters
         super().__init__(
-            f"refusing to follow pagination link to {shown} outside the API origin "
-            f"{self.expected_origin}: the access token is only ever sent to the API"
+            f"refusing to follow pagination link {shown!r}: {reason}; the access token is only "
+            f"ever sent to the API at {self.expected_origin}"
         )
 
 

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from .base import (
     CorruptRecord,
+    InvalidKey,
+    InvalidStoreURL,
     Lease,
     LockTimeout,
     Record,
@@ -31,6 +33,8 @@ __all__ = [
     "CorruptRecord",
     "EncryptedTokenStore",
     "FileTokenStore",
+    "InvalidKey",
+    "InvalidStoreURL",
     "Lease",
     "LockTimeout",
     "MemoryTokenStore",

@@ -18,6 +18,8 @@ import attrs
 
 __all__ = [
     "CorruptRecord",
+    "InvalidKey",
+    "InvalidStoreURL",
     "Lease",
     "LockTimeout",
     "Record",
@@ -150,14 +152,35 @@ class CorruptRecord(StoreError):
         self.version = version
 
 
+class InvalidKey(StoreError, ValueError):
+    """A store key no backend can hold; raised before any I/O. Also a ``ValueError``."""
+
+
+class InvalidStoreURL(StoreError, ValueError):
+    """A store URL names an unknown scheme or option, or a value the option does not take."""
+
+
 def validate_key(key: str) -> str:
-    """Return ``key`` if it is a usable store key, else raise ``ValueError``."""
+    """Return ``key`` if every store can hold it, else raise :class:`InvalidKey`.
+
+    A key is 1 to 200 characters, without control characters, and encodable as UTF-8 (a lone
+    surrogate such as ``"\\udc80"``, from ``os.fsdecode`` or ``surrogateescape``, is not):
+    every backend stores and compares the key's UTF-8 bytes.
+    """
     if not isinstance(key, str) or not key:
-        raise ValueError("store key must be a non-empty string")
+        raise InvalidKey(f"store key must be a non-empty string, got {type(key).__name__}")
     if len(key) > 200:
-        raise ValueError(f"store key is {len(key)} characters long; at most 200 are allowed")
-    if any(ord(c) < 32 for c in key):
-        raise ValueError("store key must not contain control characters")
+        raise InvalidKey(f"store key is {len(key)} characters long; at most 200 are allowed")
+    if any(ord(c) < 32 or c == "\x7f" for c in key):
+        raise InvalidKey(f"store key {key!r} contains a control character; remove it")
+    try:
+        key.encode()
+    except UnicodeEncodeError as exc:
+        raise InvalidKey(
+            f"store key {key!r} is not valid Unicode (a lone surrogate at position {exc.start}, "
+            "typically from decoding bytes with errors='surrogateescape'); decode the account "
+            "name properly or pick another key"
+        ) from None
     return key
 
 

@@ -35,6 +35,7 @@ from .base import (
     StoreUnavailable,
     validate_key,
 )
+from .url import check_options
 
 try:
     import redis.asyncio as aioredis
@@ -105,6 +106,7 @@ class RedisTokenStore:
         self.prefix = prefix
         if client is None:
             assert url is not None
+            check_options(url)
             client_options.setdefault("socket_connect_timeout", 5.0)
             client_options.setdefault("socket_timeout", 5.0)
             client = aioredis.Redis.from_url(url, **client_options)

@@ -12,7 +12,9 @@ store.create_schema()`` creates it if missing; to manage it with your own migrat
         lock_expires_at DOUBLE PRECISION,
         updated_at      TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT CURRENT_TIMESTAMP
     );
-    -- MySQL / MariaDB: data BLOB, lock_expires_at DOUBLE, updated_at DATETIME
+    -- MySQL / MariaDB: record_key VARBINARY(800), data BLOB, lock_expires_at DOUBLE,
+    --                  updated_at DATETIME (VARBINARY: keys compare byte for byte; create_schema()
+    --                  migrates a VARCHAR record_key of older versions)
     -- SQLite: data BLOB, lock_expires_at REAL, updated_at DATETIME
 
 Design:
@@ -30,6 +32,9 @@ Design:
   drift: PostgreSQL ``extract(epoch from clock_timestamp())``, MySQL/MariaDB
   ``UNIX_TIMESTAMP(NOW(6))`` (independent of the session time zone), SQLite
   ``(julianday('now') - 2440587.5) * 86400`` (embedded: the local clock is the database's).
+* SQLite files are private: the database (and so its ``-wal``/``-shm``/``-journal`` files) is
+  created ``0600``, a missing directory ``0700``, whatever the umask; existing ones that other
+  users can read are logged as a warning.
 * SQLite with several processes: engines built here set a 30 s busy timeout and WAL journaling,
   and every statement is its own short transaction, so writers queue instead of failing.
 * Connection failures raise :class:`StoreUnavailable`. An operation that fails on a connection
@@ -41,11 +46,14 @@ Design:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from pathlib import Path
 from typing import Any, TypeVar
 
 from . import _lease
+from ._private import check_private, ensure_private_dir, ensure_private_file
 from .base import (
     DEFAULT_LOCK_TIMEOUT,
     DEFAULT_LOCK_TTL,
@@ -55,6 +63,7 @@ from .base import (
     StoreUnavailable,
     validate_key,
 )
+from .url import check_options
 
 try:
     import sqlalchemy as sa
@@ -69,6 +78,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 
 __all__ = ["SQLTokenStore"]
 
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
 
 # The database's clock as seconds since the epoch, per dialect.
@@ -80,11 +91,43 @@ _NOW = {
 }
 
 
+#: Longest key in bytes: 200 characters (``validate_key``) of at most 4 UTF-8 bytes each.
+_KEY_BYTES = 800
+
+
+class _Key(sa.TypeDecorator[str]):
+    """The record key, compared byte for byte on every backend.
+
+    PostgreSQL (deterministic collations) and SQLite (``BINARY``) already compare text that way.
+    MySQL/MariaDB's default collations ignore case and accents, and even ``utf8mb4_bin`` ignores
+    trailing spaces (``PAD SPACE``), so there the key is ``VARBINARY`` holding its UTF-8 bytes.
+    """
+
+    impl = sa.String(200)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name in _BINARY_KEY_DIALECTS:
+            return dialect.type_descriptor(sa.VARBINARY(_KEY_BYTES))
+        return dialect.type_descriptor(sa.String(200))
+
+    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> Any:
+        if value is not None and dialect.name in _BINARY_KEY_DIALECTS:
+            return value.encode()
+        return value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> str | None:
+        return bytes(value).decode() if isinstance(value, bytes | bytearray) else value
+
+
+_BINARY_KEY_DIALECTS = frozenset({"mysql", "mariadb"})
+
+
 def _table(name: str) -> sa.Table:
     return sa.Table(
         name,
         sa.MetaData(),
-        sa.Column("record_key", sa.String(200), primary_key=True),
+        sa.Column("record_key", _Key(), primary_key=True),
         sa.Column("data", sa.LargeBinary, nullable=True),
         sa.Column("version", sa.Integer, nullable=False, server_default="0"),
         sa.Column("lock_owner", sa.String(64), nullable=True),
@@ -118,6 +161,7 @@ class SQLTokenStore:
             raise ValueError("pass exactly one of url= or engine=")
         if engine is None:
             assert url is not None
+            check_options(url)
             engine = _create_engine(url, engine_options)
             self._owns_engine = True
         else:
@@ -128,6 +172,10 @@ class SQLTokenStore:
                 f"SQLTokenStore does not support the {dialect!r} dialect; "
                 f"supported: {', '.join(sorted(_NOW))}"
             )
+        if dialect == "sqlite" and not event.contains(
+            engine.sync_engine, "do_connect", _before_sqlite_connect
+        ):
+            event.listen(engine.sync_engine, "do_connect", _before_sqlite_connect)
         self._engine = engine
         # Autocommit saves PostgreSQL two round trips per statement; on MySQL and SQLite
         # switching the mode per checkout costs more than it saves (measured).
@@ -163,6 +211,42 @@ class SQLTokenStore:
 
             if not await self._run(exists):
                 raise
+        await self._migrate_key_column()
+
+    async def _migrate_key_column(self) -> None:
+        """Make an older MySQL/MariaDB table compare keys byte for byte (idempotent).
+
+        Earlier versions created ``record_key VARCHAR(200)`` with the server's default
+        collation, under which ``Acme``, ``acme``, ``acme `` and ``ácme`` are one row. Turning
+        the column into ``VARBINARY`` keeps every stored key's UTF-8 bytes and cannot create
+        duplicates; keys that were already merged stay merged (the row holds whichever tenant
+        wrote last), which is why it is logged.
+        """
+        if self._dialect not in _BINARY_KEY_DIALECTS:
+            return
+        name = self._table.name
+        column_type = sa.text(
+            "SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+            "AND TABLE_NAME = :table AND COLUMN_NAME = 'record_key'"
+        )
+
+        async def migrate(conn: AsyncConnection) -> bool:
+            found = (await conn.execute(column_type, {"table": name})).scalar()
+            if found is None or str(found).lower() == "varbinary":
+                return False
+            quoted = conn.dialect.identifier_preparer.quote(name)
+            await conn.execute(
+                sa.text(f"ALTER TABLE {quoted} MODIFY record_key VARBINARY({_KEY_BYTES}) NOT NULL")
+            )
+            return True
+
+        if await self._run(migrate):
+            log.warning(
+                "token table %r: record_key migrated to VARBINARY, keys now compare byte for "
+                "byte (the old VARCHAR treated keys differing in case, accents or trailing "
+                "spaces as one: check that no two accounts shared a record before)",
+                name,
+            )
 
     async def _run(
         self, op: Callable[[AsyncConnection], Awaitable[T]], *, single: bool = False
@@ -324,6 +408,35 @@ class SQLTokenStore:
                 return False
             return True
         return await self._rowcount(stmt) == 1
+
+
+def _private_sqlite_files(database: str | None) -> None:
+    """Create a SQLite database file ``0600`` (in a new ``0700`` directory) before SQLite does.
+
+    SQLite creates a database ``0644`` minus the umask (``0666`` under umask 000) and gives its
+    ``-wal``, ``-shm`` and ``-journal`` files the database's mode, so creating the empty file
+    first makes all of them private. Existing files others can read are logged as a warning.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    try:
+        if not path.parent.exists():
+            ensure_private_dir(path.parent, "token database directory")
+        ensure_private_file(path, "token database")
+    except OSError as exc:
+        raise StoreUnavailable(
+            f"cannot create the SQLite token database {database!r}: {exc.strerror}; check that "
+            "its directory is writable by this user"
+        ) from exc
+    for suffix in ("-wal", "-shm", "-journal"):
+        check_private(Path(database + suffix), "token database file")
+
+
+def _before_sqlite_connect(_dialect: Any, _record: Any, cargs: Any, _cparams: Any) -> None:
+    # SQLite creates the database on its first connection: make it private first.
+    if cargs and isinstance(cargs[0], str):
+        _private_sqlite_files(cargs[0])
 
 
 def _create_engine(url: str, options: dict[str, Any]) -> AsyncEngine:

@@ -112,11 +112,9 @@ def redact_url(url: str) -> str:
 
 
 async def open_store(url: str) -> TokenStore:
-    """Build the store a URL names (creating its directory or table when missing)."""
+    """Build the store a URL names; the store creates its private directory or table if missing."""
     from token_stores import from_url
 
-    if url.startswith("sqlite+aiosqlite:///"):
-        Path(url.removeprefix("sqlite+aiosqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
         store = from_url(url)
     except ImportError as exc:

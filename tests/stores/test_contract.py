@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
 
-from token_stores import LockTimeout, Record, StoreConflict, TokenStore
+from token_stores import InvalidKey, LockTimeout, Record, StoreConflict, TokenStore
 
 from .specs import StoreSpec
 
@@ -262,3 +263,54 @@ async def test_a_lost_lease_cannot_be_renewed(spec: StoreSpec, store: TokenStore
             await _take(store, key, timeout=0.2)
     b_may_leave.set()
     await task
+
+
+#: Keys that differ only in case, a trailing space, an accent, or Unicode normalisation (NFC
+#: "á" is one code point, NFD is "a" + a combining accent). Each must be its own record and
+#: its own lock on every backend: a case- or accent-insensitive collation would hand one tenant
+#: another tenant's token.
+LOOKALIKE_KEYS = ["Acme", "acme", "ACME", "acme ", "acme  ", " acme", "ácme", "a\u0301cme", "acmé"]
+
+
+async def test_keys_are_compared_byte_for_byte(store: TokenStore, key: str) -> None:
+    keys = [f"{key}/{variant}" for variant in LOOKALIKE_KEYS]
+    assert len(set(keys)) == len(keys)
+    for i, k in enumerate(keys):
+        assert await store.save(k, f"token of tenant {i}".encode(), None) == 1
+    for i, k in enumerate(keys):
+        assert await store.load(k) == Record(f"token of tenant {i}".encode(), 1)
+    assert await store.save(keys[0], b"rotated", 1) == 2
+    others = [await store.load(k) for k in keys[1:]]
+    assert [r.version if r else None for r in others] == [1] * (len(keys) - 1)
+    await store.delete(keys[1])
+    assert await store.load(keys[0]) == Record(b"rotated", 2)
+    assert await store.load(keys[1]) is None
+
+
+async def test_locks_of_lookalike_keys_are_independent(store: TokenStore, key: str) -> None:
+    keys = [f"{key}/{variant}" for variant in LOOKALIKE_KEYS]
+    async with contextlib.AsyncExitStack() as stack:
+        for k in keys:  # a shared lock would time out on the second key
+            await stack.enter_async_context(store.lock(k, ttl=30, timeout=0.5))
+
+
+#: Keys no backend can hold: each is refused with InvalidKey before any I/O.
+BAD_KEYS = {
+    "empty": "",
+    "too-long": "k" * 201,
+    "nul": "acme\x00",
+    "tab": "ac\tme",
+    "del": "acme\x7f",
+    "lone-surrogate": "acme-\udc80",
+    "lone-high-surrogate": "\ud800acme",
+}
+
+
+@pytest.mark.parametrize("bad", list(BAD_KEYS.values()), ids=list(BAD_KEYS))
+async def test_unusable_keys_are_a_typed_error(store: TokenStore, bad: str) -> None:
+    for call in (store.load(bad), store.save(bad, b"x", None), store.delete(bad)):
+        with pytest.raises(InvalidKey):
+            await call
+    with pytest.raises(InvalidKey):
+        async with store.lock(bad, timeout=0.1):
+            pass
