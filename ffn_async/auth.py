@@ -103,6 +103,8 @@ DEFAULT_CLOSE_TIMEOUT = 30.0
 # Largest pause between two attempts to save an unsaved token (or to re-read a record a
 # peer is rotating); a store that answers anything in between cuts the pause short.
 _MAX_SAVE_PAUSE = 1.0
+# Longest single wait for the store's lock before the record is read again.
+_LOCK_SLICE = 1.0
 
 
 @runtime_checkable
@@ -694,46 +696,67 @@ class TokenManager:
         lapses = 0
         waited_out: int | None = None  # version whose expired mark we gave its grace period
         while True:
-            async with self.store.lock(
-                self.key, ttl=self.lock_ttl, timeout=max(deadline - time.monotonic(), 0.0)
-            ) as lease:
-                # Read again under the lock, bypassing every cache: a peer may have rotated
-                # while we waited, and its refresh token is the only live one.
-                stored = await self._read()
-                token = self._check_alive(stored)
-                if self._usable(token, stale):
-                    self._adopt(stored)
-                    return token
-                if unauthorized and stored.after_unauthorized and token.access_token == stale:
-                    self._adopt(stored)  # a 401-forced token: no second forced rotation
-                    return token
-                left = self._mark_left(stored)
-                if left is None or (left <= 0 and waited_out == stored.version):
-                    if left is not None:
-                        log.warning(
-                            "account %r: a rotation marked in flight %.0fs ago never saved its "
-                            "token; presuming that worker dead and refreshing",
-                            self.key,
-                            self.in_flight_timeout - left,
-                        )
-                    try:
-                        new = await self._rotate(stored, token, lease, unauthorized)
-                    except _LeaseLapsed:
-                        lapses += 1
-                        if lapses < 3:
-                            continue  # take the lock again and re-read
+            left = self._mark_left(stored)
+            if left is None or (left <= 0 and waited_out == stored.version):
+                taken = False
+                try:
+                    # In slices, re-reading in between: a holder that saved its token while
+                    # the store was away could not release its lease, which then blocks
+                    # until it expires; its token is usable long before.
+                    async with self.store.lock(
+                        self.key,
+                        ttl=self.lock_ttl,
+                        timeout=min(_LOCK_SLICE, max(deadline - time.monotonic(), 0.0)),
+                    ) as lease:
+                        taken = True
+                        # Read again under the lock, bypassing every cache: a peer may have
+                        # rotated while we waited, and its refresh token is the only live one.
+                        stored = await self._read()
+                        token = self._check_alive(stored)
+                        if self._usable(token, stale) or (
+                            # a 401-forced token is not force-rotated a second time
+                            unauthorized
+                            and stored.after_unauthorized
+                            and token.access_token == stale
+                        ):
+                            self._adopt(stored)
+                            return token
+                        left = self._mark_left(stored)
+                        if left is None or (left <= 0 and waited_out == stored.version):
+                            if left is not None:
+                                log.warning(
+                                    "account %r: a rotation marked in flight %.0fs ago never "
+                                    "saved its token; presuming that worker dead and refreshing",
+                                    self.key,
+                                    self.in_flight_timeout - left,
+                                )
+                            new = await self._rotate(stored, token, lease, unauthorized)
+                            break
+                except _LeaseLapsed:
+                    lapses += 1
+                    if lapses >= 3:
                         raise LockTimeout(
                             self.key,
                             self.lock_timeout,
-                            "the lease kept running out before the token request could start; "
-                            "raise lock_ttl or look for what stalls this process",
+                            "the lease kept running out before the token request could "
+                            "start; raise lock_ttl or look for what stalls this process",
                         ) from None
-                    break
+                    stored = await self._read()
+                    continue  # take the lock again and re-read
+                except LockTimeout:
+                    if taken:
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise LockTimeout(self.key, self.lock_timeout) from None
+                    stored = await self._read()
+                    if self._usable(stored.token, stale):
+                        self._adopt(stored)
+                        return self._check_alive(stored)
+                    continue
             # Another worker's rotation is in flight: its refresh token may be spent already.
             # Wait (without the lock) for its save; a mark that ran out gets one more grace
             # period, since a holder whose store just came back saves within a second.
             remaining = deadline - time.monotonic()
-            wait = left if left > 0 else self.request_timeout
             if remaining <= 0:
                 raise LockTimeout(
                     self.key,
@@ -745,9 +768,16 @@ class TokenManager:
                 "account %r: another worker's rotation is in flight; waiting for its save",
                 self.key,
             )
+            wait = left if left > 0 else self.request_timeout
             changed = await self._await_change(stored.version, min(wait, remaining))
             if not changed and left <= 0:
                 waited_out = stored.version
+            with contextlib.suppress(StoreUnavailable):
+                stored = await self._read()
+            token = self._check_alive(stored)
+            if self._usable(token, stale):
+                self._adopt(stored)
+                return token
         log.info(
             "refreshed token for account %r: rotation %d, access token %s",
             self.key,
@@ -818,7 +848,8 @@ class TokenManager:
                 new = new.with_refresh_token(token.refresh_token)
             rotated = StoredToken(new, None, stored.rotation + 1, after_unauthorized=unauthorized)
             try:
-                version = await self._persist(rotated, marked.version)
+                # Callers wait at most about a second: then the token is served from memory.
+                version = await self._persist(rotated, marked.version, _MAX_SAVE_PAUSE)
             except StoreConflict:
                 # Our lease ran out and a peer wrote meanwhile. Its record wins; ours is not
                 # written over it. Adopt theirs if it is usable.
@@ -876,17 +907,19 @@ class TokenManager:
         finally:
             keeper.cancel()
 
-    async def _persist(self, fresh: StoredToken, expected: int | None) -> int:
-        """Save a freshly issued token (a rotation or a login), retrying briefly while the
-        store is unreachable.
+    async def _persist(
+        self, fresh: StoredToken, expected: int | None, patience: float | None = None
+    ) -> int:
+        """Save a freshly issued token (a rotation or a login), retrying for ``patience``
+        seconds (default ``lock_ttl``) while the store is unreachable.
 
         Retrying is safe because the save is a compare-and-set; a conflict whose winner is our
-        own token means an earlier attempt landed and only its answer was lost. An outage
-        longer than ``lock_ttl`` raises :class:`StoreUnavailable`; the caller then keeps the
-        token in memory and saves it in the background (:meth:`_keep_unsaved`).
+        own token means an earlier attempt landed and only its answer was lost. A longer
+        outage raises :class:`StoreUnavailable`; the caller then keeps the token in memory and
+        saves it in the background (:meth:`_keep_unsaved`).
         """
         data = _encode(self.key, fresh)
-        deadline = time.monotonic() + self.lock_ttl
+        deadline = time.monotonic() + (self.lock_ttl if patience is None else patience)
         delay = 0.05
         while True:
             try:
