@@ -519,13 +519,9 @@ class TokenManager:
             return (await self._read()).version
         except CorruptRecord as exc:
             await self._quarantine(exc)
-            if exc.version is not None and exc.data is not None:
-                try:  # a record we can address by version: replaced by compare-and-set
-                    record = await self.store.load(self.key)
-                    return None if record is None else record.version
-                except CorruptRecord:
-                    pass
-            await self.store.delete(self.key)
+            if exc.version is not None:  # replaced by compare-and-set on its version
+                return exc.version
+            await self.store.delete(self.key)  # a store that cannot even read a version
             return None
 
     async def _quarantine(self, exc: CorruptRecord) -> None:

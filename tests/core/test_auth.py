@@ -362,8 +362,8 @@ async def test_lost_cas_keeps_the_newer_record(creds: ClientCredentials) -> None
     assert stored.rotation == 5
 
 
-async def test_store_failure_leaves_memory_unchanged(creds: ClientCredentials) -> None:
-    """Persist first, then swap memory (authlib's ordering hazard)."""
+async def test_store_failure_before_the_token_call_spends_nothing(creds: ClientCredentials) -> None:
+    """The in-flight mark cannot be written: no token call, memory unchanged, a typed error."""
     store = MemoryTokenStore()
     auth = manager(creds, store, lock_ttl=0.5)  # the save is retried for one lease
     with aioresponses() as mock:
@@ -379,6 +379,7 @@ async def test_store_failure_leaves_memory_unchanged(creds: ClientCredentials) -
         store.save = broken_save  # type: ignore[method-assign]
         with pytest.raises(StoreUnavailable):
             await auth.access_token()
+        assert len(token_calls(mock)) == 1  # the login only
     assert auth._account.stored.token == before
 
 
