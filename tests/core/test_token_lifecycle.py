@@ -21,11 +21,17 @@ from ffn_async import FFNClient, Token, TokenManager
 from ffn_async.errors import Unauthorized, WrongEventLoop
 from ffn_async.oauth import TOKEN_TEMPLATE
 from ffn_async.testing.oauth import OAuthServer
-from token_stores import EncryptedTokenStore, FileTokenStore, MemoryTokenStore, TokenStore
+from token_stores import (
+    EncryptedTokenStore,
+    FileTokenStore,
+    MemoryTokenStore,
+    StoreUnavailable,
+    TokenStore,
+)
 
 from ..conftest import environment_for
 from ..fleet import CREDS, strict_server
-from .test_rotation_in_flight import expired
+from .test_rotation_in_flight import Outage, expired
 
 # --------------------------------------------------------------------------- defect 4: close
 
@@ -237,3 +243,22 @@ async def test_a_managers_own_session_is_not_replaced() -> None:
             assert auth._http() is mine
             assert ffn._http() is not mine
         assert not mine.closed
+
+
+async def test_a_login_the_store_cannot_take_is_kept_and_saved_later() -> None:
+    """The code is spent once exchanged: a login the store refuses for longer than a lease is
+    reported (StoreUnavailable) but kept in memory and saved when the store answers."""
+    store: Any = Outage(MemoryTokenStore())
+    async with strict_server(token_lifetime=1800) as (oauth, env):
+        auth = TokenManager(
+            CREDS, store, key="acct", environment=env, lock_ttl=0.3, request_timeout=0.2
+        )
+        login = Token.from_response(oauth.issue_tokens())
+        store.down = True
+        with pytest.raises(StoreUnavailable, match="unreachable"):
+            await auth.store_token(login)
+        assert await auth.access_token() == login.access_token  # served from memory
+        store.down = False
+        assert await auth.settle(3.0)
+        assert (await auth.stored()).token == login
+        await auth.aclose()
