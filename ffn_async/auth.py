@@ -246,6 +246,8 @@ class _Account:
     unsaved: asyncio.Task[None] | None = None
     # Set whenever the store answers, to cut the unsaved token's save pause short.
     store_answered: asyncio.Event | None = None
+    # (record version, monotonic time) when a peer's in-flight mark was first seen expired.
+    expired_mark: tuple[int | None, float] | None = None
 
 
 _ACCOUNTS: weakref.WeakKeyDictionary[Any, dict[str, _Account]] = weakref.WeakKeyDictionary()
@@ -690,10 +692,9 @@ class TokenManager:
 
         deadline = time.monotonic() + self.lock_timeout
         lapses = 0
-        waited_out: int | None = None  # version whose expired mark we gave its grace period
         while True:
             left = self._mark_left(stored)
-            if left is None or (left <= 0 and waited_out == stored.version):
+            if left is None or self._given_up(stored, left):
                 taken = False
                 try:
                     # In slices, re-reading in between: a holder that saved its token while
@@ -718,7 +719,7 @@ class TokenManager:
                             self._adopt(stored)
                             return token
                         left = self._mark_left(stored)
-                        if left is None or (left <= 0 and waited_out == stored.version):
+                        if left is None or self._given_up(stored, left):
                             if left is not None:
                                 log.warning(
                                     "account %r: a rotation marked in flight %.0fs ago never "
@@ -764,10 +765,8 @@ class TokenManager:
                 "account %r: another worker's rotation is in flight; waiting for its save",
                 self.key,
             )
-            wait = left if left > 0 else self.request_timeout
-            changed = await self._await_change(stored.version, min(wait, remaining))
-            if not changed and left <= 0:
-                waited_out = stored.version
+            wait = left if left > 0 else self._grace_left(stored)
+            await self._await_change(stored.version, max(min(wait, remaining), 0.0))
             with contextlib.suppress(StoreUnavailable):
                 stored = await self._read()
             token = self._check_alive(stored)
@@ -782,6 +781,21 @@ class TokenManager:
         )
         await self._fire_hooks(new)
         return new
+
+    def _grace_left(self, stored: StoredToken) -> float:
+        """Seconds of grace still given to ``stored``'s expired in-flight mark.
+
+        The grace is counted from when this process first saw the mark expired, across calls
+        (each call waits at most ``lock_timeout``), so it is never cut short.
+        """
+        seen = self._account.expired_mark
+        if seen is None or seen[0] != stored.version:
+            seen = self._account.expired_mark = (stored.version, time.monotonic())
+        return seen[1] + self.request_timeout - time.monotonic()
+
+    def _given_up(self, stored: StoredToken, left: float) -> bool:
+        """Whether ``stored``'s expired in-flight mark has had its grace: its holder is dead."""
+        return left <= 0 and self._grace_left(stored) <= 0
 
     async def _await_change(self, version: int | None, seconds: float) -> bool:
         """Poll the record until its version is no longer ``version``; ``False`` on timeout."""

@@ -254,3 +254,47 @@ async def test_redis_drops_after_the_token_call_and_returns_after_the_lease_expi
     assert record.rotation == 1
     assert record.token is not None
     assert record.token.access_token == token_a
+
+
+async def test_the_grace_of_an_expired_mark_is_not_cut_short_by_the_peers_lock_timeout(
+    tmp_path: Path,
+) -> None:
+    """A partition longer than a peer's lock_timeout but within in_flight_timeout + grace: the
+    peer's calls keep failing with LockTimeout and retrying, but none presents the token."""
+    path = tmp_path / "tokens"
+    store_a: Any = Outage(FileTokenStore(path))
+    async with oauth_server() as (oauth, env):
+        a = TokenManager(CREDS, store_a, key="acct", environment=env, request_timeout=0.3)
+        b = TokenManager(
+            CREDS,
+            FileTokenStore(path),
+            key="acct",
+            environment=env,
+            in_flight_timeout=2.0,
+            request_timeout=1.5,  # the grace after the mark runs out (> the saver's 1 s pause)
+            lock_timeout=0.35,
+        )
+        await a.store_token(expired(oauth))
+        store_a.down = True
+        marked_at = time.monotonic()
+        token_a = await a.access_token()
+        timeouts = 0
+
+        async def peer() -> str:
+            nonlocal timeouts
+            while True:
+                try:
+                    return await b.access_token()
+                except LockTimeout:
+                    timeouts += 1
+
+        waiter = asyncio.ensure_future(peer())
+        await asyncio.sleep(max(0.0, marked_at + 2.3 - time.monotonic()))  # mark ran out
+        assert oauth.stats.refreshes == 1  # still only A's
+        store_a.down = False  # A's store is back within the peer's grace
+        assert await asyncio.wait_for(waiter, 5) == token_a
+        await a.aclose()
+        await b.aclose()
+    assert timeouts >= 2
+    assert oauth.stats.refreshes == 1
+    assert oauth.stats.reuse_attempts == 0
