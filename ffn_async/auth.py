@@ -103,6 +103,8 @@ DEFAULT_CLOSE_TIMEOUT = 30.0
 # Largest pause between two attempts to save an unsaved token (or to re-read a record a
 # peer is rotating); a store that answers anything in between cuts the pause short.
 _MAX_SAVE_PAUSE = 1.0
+# A token issued by a 401-forced refresh is not force-refreshed again this soon.
+_UNAUTHORIZED_QUIET = 300.0
 # Longest single wait for the store's lock before the record is read again.
 _LOCK_SLICE = 1.0
 
@@ -589,17 +591,13 @@ class TokenManager:
     async def handle_unauthorized(self, failed_access_token: str) -> bool:
         """After a 401: refresh unless someone already replaced ``failed_access_token``.
 
-        A token that itself came from a 401-forced refresh is not rotated again (the API
-        rejecting a token it has just issued means the wrong account, scopes or environment,
-        which another rotation cannot fix); it is refreshed when it falls due. So forced
-        refreshes are bounded to one per token.
+        A token that itself came from a 401-forced refresh is not rotated again for the first
+        ``_UNAUTHORIZED_QUIET`` seconds of its life (the API rejecting a token it has just
+        issued means the wrong account, scopes or environment, which another rotation cannot
+        fix). So forced refreshes are bounded: at most one per token, and one per five minutes
+        while the API keeps refusing fresh tokens.
         """
-        current = self._account.stored
-        if (
-            current.after_unauthorized
-            and current.token is not None
-            and current.token.access_token == failed_access_token
-        ):
+        if self._refuses_fresh(self._account.stored, failed_access_token):
             return False
         token = await self._obtain(failed_access_token, unauthorized=True)
         return token.access_token != failed_access_token
@@ -630,6 +628,17 @@ class TokenManager:
             if not joined or self._usable(token, stale):
                 return token
         return token
+
+    @staticmethod
+    def _refuses_fresh(stored: StoredToken, failed: str | None) -> bool:
+        """Whether the API refused ``stored``'s token, which a 401-forced refresh just issued."""
+        token = stored.token
+        return (
+            stored.after_unauthorized
+            and token is not None
+            and token.access_token == failed
+            and time.time() - (token.issued_at or 0.0) < _UNAUTHORIZED_QUIET
+        )
 
     def _usable(self, token: Token | None, stale: str | None) -> bool:
         return (
@@ -711,10 +720,7 @@ class TokenManager:
                         stored = await self._read()
                         token = self._check_alive(stored)
                         if self._usable(token, stale) or (
-                            # a 401-forced token is not force-rotated a second time
-                            unauthorized
-                            and stored.after_unauthorized
-                            and token.access_token == stale
+                            unauthorized and self._refuses_fresh(stored, stale)
                         ):
                             self._adopt(stored)
                             return token

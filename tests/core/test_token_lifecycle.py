@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import attrs
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from cryptography.fernet import Fernet
 
 from ffn_async import FFNClient, Token, TokenManager
+from ffn_async.auth import _encode
 from ffn_async.errors import Unauthorized, WrongEventLoop
 from ffn_async.oauth import TOKEN_TEMPLATE
 from ffn_async.testing.oauth import OAuthServer
@@ -262,3 +264,31 @@ async def test_a_login_the_store_cannot_take_is_kept_and_saved_later() -> None:
         assert await auth.settle(3.0)
         assert (await auth.stored()).token == login
         await auth.aclose()
+
+
+async def test_a_401_forced_token_may_be_forced_again_once_it_is_no_longer_fresh(
+    tmp_path: Path,
+) -> None:
+    """The bound is per fresh token: one revoked minutes after its issue still recovers."""
+    oauth = OAuthServer(client_id=CREDS.client_id, client_secret=CREDS.client_secret)
+    async with await _always_401_server(oauth) as server:
+        env = environment_for(server)
+        store = MemoryTokenStore()
+        auth = TokenManager(CREDS, store, key="acct", environment=env)
+        await auth.store_token(Token.from_response(oauth.issue_tokens()))
+        async with FFNClient(auth) as ffn:
+            with pytest.raises(Unauthorized):
+                await ffn.request("GET", "/v1/users/current")
+            assert oauth.stats.refreshes == 1
+            # Six minutes later (the forced token is no longer fresh), a 401 again.
+            stored = await auth.stored()
+            assert stored.after_unauthorized
+            assert stored.token is not None
+            aged = attrs.evolve(stored.token, issued_at=time.time() - 360)
+            await store.save(
+                "acct", _encode("acct", attrs.evolve(stored, token=aged)), stored.version
+            )
+            auth._account.stored = attrs.evolve(stored, token=aged)
+            with pytest.raises(Unauthorized):
+                await ffn.request("GET", "/v1/users/current")
+    assert oauth.stats.refreshes == 2
