@@ -29,10 +29,10 @@ this order (each step is there because some library skipped it and its users pai
 7. ``invalid_grant`` re-reads the store: a changed refresh token means a peer won the race
    (adopt it); otherwise the account is marked as needing a login, in the store too, so every
    worker fails fast with :class:`ReauthorizationRequired` instead of retrying.
-8. A 401 from the API forces a refresh only if nobody replaced the failing token yet, and never
-   for a token that itself came from a 401-forced refresh (it is refreshed when it falls due):
-   the API rejecting a token it has just issued is :class:`~ffn_async.errors.Unauthorized`,
-   not a reason to rotate again.
+8. A 401 from the API forces a refresh only if nobody replaced the failing token yet, and not
+   for a token that itself came from a 401-forced refresh less than five minutes ago (the
+   record says so, for every process): the API rejecting a token it has just issued is
+   :class:`~ffn_async.errors.Unauthorized` with a hint, not a reason to rotate again.
 9. ``on_refresh`` hooks run after the lock is released, so a hook may use the client.
 10. :meth:`TokenManager.aclose` (and leaving an ``FFNClient``) waits, up to ``close_timeout``,
     for a refresh in flight and an unsaved token to land.
