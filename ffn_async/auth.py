@@ -105,6 +105,8 @@ DEFAULT_CLOSE_TIMEOUT = 30.0
 _MAX_SAVE_PAUSE = 1.0
 # A token issued by a 401-forced refresh is not force-refreshed again this soon.
 _UNAUTHORIZED_QUIET = 300.0
+# How long a task being cancelled (event-loop shutdown) still tries to save a new token.
+_LAST_SAVE_SECONDS = 2.0
 # Longest single wait for the store's lock before the record is read again.
 _LOCK_SLICE = 1.0
 
@@ -883,6 +885,9 @@ class TokenManager:
                 # The token exists nowhere else: serve it from memory, keep saving it.
                 self._keep_unsaved(rotated, marked.version)
                 return new
+            except asyncio.CancelledError:
+                await self._last_save(rotated, marked.version)
+                raise
         self._adopt(attrs.evolve(rotated, version=version))
         return new
 
@@ -1019,15 +1024,26 @@ class TokenManager:
                 )
                 return
         except asyncio.CancelledError:
-            log.error(
-                "account %r: the event loop stopped before the store took the new token; "
-                "it is lost, and the account will likely need a new login",
-                self.key,
-            )
+            await self._last_save(fresh, expected)
             raise
         finally:
             if account.unsaved is asyncio.current_task():
                 account.unsaved = None
+
+    async def _last_save(self, fresh: StoredToken, expected: int | None) -> None:
+        """One bounded attempt to save ``fresh`` while being cancelled (the event loop is
+        shutting down: ``asyncio.run`` cancels every task, then runs them to their end)."""
+        try:
+            async with asyncio.timeout(_LAST_SAVE_SECONDS):
+                await self._save_once(fresh, _encode(self.key, fresh), expected)
+        except (StoreError, TimeoutError, asyncio.CancelledError):
+            log.error(
+                "account %r: cancelled (event loop shutdown?) before the store took the new "
+                "token; it is lost, and the account will likely need a new login",
+                self.key,
+            )
+        else:
+            log.warning("account %r: saved the new token while being cancelled", self.key)
 
     async def _after_invalid_grant(
         self, stored: StoredToken, spent: Token, lease: Lease | None

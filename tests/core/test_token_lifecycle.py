@@ -292,3 +292,25 @@ async def test_a_401_forced_token_may_be_forced_again_once_it_is_no_longer_fresh
             with pytest.raises(Unauthorized):
                 await ffn.request("GET", "/v1/users/current")
     assert oauth.stats.refreshes == 2
+
+
+def test_event_loop_shutdown_makes_one_last_attempt_to_save_an_unsaved_token() -> None:
+    """``asyncio.run`` cancels every task when main returns; the background save, cancelled,
+    still tries once (bounded) to hand the token to the store, which is back by then."""
+    store: Any = Outage(MemoryTokenStore())
+    issued: list[Token] = []
+
+    async def main() -> None:
+        async with strict_server(token_lifetime=1800) as (oauth, env):
+            auth = TokenManager(CREDS, store, key="acct", environment=env, request_timeout=0.3)
+            await auth.store_token(expired(oauth))
+            store.down = True
+            await auth.access_token()  # rotated; the store refused; saving in the background
+            issued.append(auth._account.stored.token)  # type: ignore[arg-type]
+            store.down = False  # main returns before the saver's next attempt
+
+    asyncio.run(main())
+    record = asyncio.run(store.load("acct"))
+    assert record is not None
+    assert issued[0].refresh_token is not None
+    assert issued[0].refresh_token.encode() in record.data
