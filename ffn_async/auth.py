@@ -693,6 +693,16 @@ class TokenManager:
             )
 
     async def _sync(self, stale: str | None, *, force: bool, unauthorized: bool) -> Token:
+        unsaved = self._account.unsaved
+        current = self._account.stored.token
+        if (
+            unsaved is not None
+            and not unsaved.done()
+            and current is not None
+            and current.access_token != stale
+            and not current.is_expired()
+        ):
+            return current  # due, but it cannot be rotated before the store has it
         await self._await_unsaved()
         # Lock-free look first: in a fleet, most workers find the rotation already done.
         stored = await self._read()

@@ -298,3 +298,30 @@ async def test_the_grace_of_an_expired_mark_is_not_cut_short_by_the_peers_lock_t
     assert timeouts >= 2
     assert oauth.stats.refreshes == 1
     assert oauth.stats.reuse_attempts == 0
+
+
+async def test_an_unsaved_token_that_falls_due_is_served_until_it_expires() -> None:
+    """It cannot be rotated before the store has it; until it expires it is still good."""
+    store: Any = Outage(MemoryTokenStore())
+    oauth = OAuthServer(
+        client_id=CREDS.client_id, client_secret=CREDS.client_secret, token_lifetime=2.0
+    )
+    auth = TokenManager(
+        CREDS, store, key="acct", lock_ttl=0.5, request_timeout=0.3, lock_timeout=0.3
+    )
+    app = web.Application()
+    app.add_routes(oauth.routes())
+    async with TestServer(app, host="127.0.0.1") as server:
+        auth.environment = environment_for(server)
+        await auth.store_token(expired(oauth))
+        store.down = True
+        token = await auth.access_token()
+        due = auth._account.stored.token
+        assert due is not None
+        await asyncio.sleep(max(0.0, due.refresh_due_at(auth.leeway) - time.time() + 0.05))
+        assert not due.is_expired()
+        assert await auth.access_token() == token  # due, unsaved, still valid: served
+        assert oauth.stats.refreshes == 1
+        store.down = False
+        assert await auth.settle(3.0)
+        await auth.aclose()
