@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _lease
@@ -189,7 +189,16 @@ class RedisTokenStore:
         px = max(1, int(ttl * 1000))
 
         async def try_acquire() -> bool:
-            return bool(await self._call(lambda: self._client.set(lock_key, owner, nx=True, px=px)))
+            try:
+                return bool(
+                    await self._call(lambda: self._client.set(lock_key, owner, nx=True, px=px))
+                )
+            except StoreUnavailable:
+                # The SET may have reached Redis and only its answer was lost: free what may be
+                # ours at once, else nobody could take the lock until the lease ran out.
+                with suppress(StoreUnavailable):
+                    await self._call(lambda: self._release_script(keys=[lock_key], args=[owner]))
+                raise
 
         lease = await _lease.acquire(try_acquire, key, timeout, ttl=ttl)
         try:

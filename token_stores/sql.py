@@ -344,22 +344,35 @@ class SQLTokenStore:
             t.update()
             .where(
                 t.c.record_key == key,
-                sa.or_(t.c.lock_owner.is_(None), t.c.lock_expires_at <= self._now),
+                # ``lock_owner == owner``: an attempt re-sent after its answer was lost (the
+                # connection died) finds the lock already ours and renews it.
+                sa.or_(
+                    t.c.lock_owner.is_(None),
+                    t.c.lock_expires_at <= self._now,
+                    t.c.lock_owner == owner,
+                ),
             )
             .values(lock_owner=owner, lock_expires_at=expires)
         )
-
-        async def try_acquire() -> bool:
-            return await self._rowcount(take) == 1 or await self._insert_new(
-                record_key=key, version=0, lock_owner=owner, lock_expires_at=expires
-            )
-
-        lease = await _lease.acquire(try_acquire, key, timeout, ttl=ttl)
         release = (
             t.update()
             .where(t.c.record_key == key, t.c.lock_owner == owner)
             .values(lock_owner=None, lock_expires_at=None)
         )
+
+        async def try_acquire() -> bool:
+            try:
+                return await self._rowcount(take) == 1 or await self._insert_new(
+                    record_key=key, version=0, lock_owner=owner, lock_expires_at=expires
+                )
+            except StoreUnavailable:
+                # The attempt may have taken the lock and only its answer was lost: free what
+                # may be ours at once, else nobody could take it until the lease ran out.
+                with suppress(StoreUnavailable):
+                    await self._rowcount(release)
+                raise
+
+        lease = await _lease.acquire(try_acquire, key, timeout, ttl=ttl)
         try:
             yield lease
         finally:
