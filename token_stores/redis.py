@@ -152,10 +152,12 @@ class RedisTokenStore:
         return f"{tagged}:rec", f"{tagged}:lock"
 
     async def _call(self, op: Callable[[], Awaitable[T]]) -> T:
+        task = asyncio.current_task()
+        cancels = task.cancelling() if task is not None else 0
         try:
             if not self._cluster_ready:
                 await self._discover_cluster()
-            return await op()
+            result = await op()
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise StoreUnavailable(
                 f"Redis at {self._where()} is unreachable ({type(exc).__name__}); check that it "
@@ -165,6 +167,11 @@ class RedisTokenStore:
             raise StoreUnavailable(
                 f"Redis at {self._where()} refused a command ({type(exc).__name__}: {exc})"
             ) from exc
+        if task is not None and task.cancelling() > cancels:
+            # redis-py (8.1) can swallow a cancellation that arrives mid-command and carry on:
+            # deliver it, or a cancelled lock waiter would keep polling (and take the lock).
+            raise asyncio.CancelledError
+        return result
 
     async def _discover_cluster(self) -> None:
         async with self._cluster_lock:
@@ -223,9 +230,10 @@ class RedisTokenStore:
                 return bool(
                     await self._call(lambda: self._client.set(lock_key, owner, nx=True, px=px))
                 )
-            except StoreUnavailable:
-                # The SET may have reached Redis and only its answer was lost: free what may be
-                # ours at once, else nobody could take the lock until the lease ran out.
+            except (StoreUnavailable, asyncio.CancelledError):
+                # The SET may have reached Redis and only its answer was lost (or we were
+                # cancelled meanwhile): free what may be ours at once, else nobody could take
+                # the lock until the lease ran out.
                 with suppress(StoreUnavailable):
                     await self._call(lambda: self._release_script(keys=[lock_key], args=[owner]))
                 raise

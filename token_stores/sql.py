@@ -46,6 +46,7 @@ Design:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
@@ -365,9 +366,10 @@ class SQLTokenStore:
                 return await self._rowcount(take) == 1 or await self._insert_new(
                     record_key=key, version=0, lock_owner=owner, lock_expires_at=expires
                 )
-            except StoreUnavailable:
-                # The attempt may have taken the lock and only its answer was lost: free what
-                # may be ours at once, else nobody could take it until the lease ran out.
+            except (StoreUnavailable, asyncio.CancelledError):
+                # The attempt may have taken the lock and only its answer was lost (or we were
+                # cancelled meanwhile): free what may be ours at once, else nobody could take
+                # it until the lease ran out.
                 with suppress(StoreUnavailable):
                     await self._rowcount(release)
                 raise
