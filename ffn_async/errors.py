@@ -39,6 +39,7 @@ __all__ = [
     "NotFound",
     "RateLimited",
     "ReauthorizationRequired",
+    "ResponseTooLarge",
     "ServerError",
     "StoreConflict",
     "StoreError",
@@ -185,6 +186,29 @@ class DecodeError(FFNError):
     def __init__(self, message: str, *, body: bytes = b"") -> None:
         self.body = body
         super().__init__(message)
+
+
+class ResponseTooLarge(FFNError):
+    """A response body exceeded the client's size limit; the rest of it was not read.
+
+    ``limit`` is the limit in bytes, ``setting`` the ``FFNClient`` argument that sets it
+    (``max_response_size`` for JSON, ``max_download_size`` for binary downloads), ``size`` the
+    announced ``Content-Length`` (``None`` when the server did not announce one).
+    """
+
+    def __init__(
+        self, *, method: str, url: str, limit: int, setting: str, size: int | None = None
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.limit = limit
+        self.setting = setting
+        self.size = size
+        announced = f" (Content-Length: {size})" if size is not None else ""
+        super().__init__(
+            f"{method} {url}: the response body is larger than {limit} bytes{announced}; if such "
+            f"an answer is expected, raise the limit with FFNClient({setting}=...)"
+        )
 
 
 class ForeignLinkError(FFNError):

@@ -133,6 +133,19 @@ class FaultProxy:
     def open_connections(self) -> int:
         return len(self._links)
 
+    def upstream_ports(self) -> list[int]:
+        """Local ports of the open connections to the upstream: how the server sees them.
+
+        Lets a test find exactly its own sessions on a shared server (MariaDB's
+        ``information_schema.PROCESSLIST.HOST`` is ``127.0.0.1:<port>``) to kill them.
+        """
+        ports = []
+        for link in self._links:
+            sockname = link.up_writer.get_extra_info("sockname")
+            if sockname is not None and not link.closed:
+                ports.append(int(sockname[1]))
+        return ports
+
     # -- faults -----------------------------------------------------------------------------
 
     def drop(self, *, reset: bool = False) -> None:

@@ -46,6 +46,7 @@ Design:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
@@ -344,15 +345,34 @@ class SQLTokenStore:
             t.update()
             .where(
                 t.c.record_key == key,
-                sa.or_(t.c.lock_owner.is_(None), t.c.lock_expires_at <= self._now),
+                # ``lock_owner == owner``: an attempt re-sent after its answer was lost (the
+                # connection died) finds the lock already ours and renews it.
+                sa.or_(
+                    t.c.lock_owner.is_(None),
+                    t.c.lock_expires_at <= self._now,
+                    t.c.lock_owner == owner,
+                ),
             )
             .values(lock_owner=owner, lock_expires_at=expires)
         )
+        release = (
+            t.update()
+            .where(t.c.record_key == key, t.c.lock_owner == owner)
+            .values(lock_owner=None, lock_expires_at=None)
+        )
 
         async def try_acquire() -> bool:
-            return await self._rowcount(take) == 1 or await self._insert_new(
-                record_key=key, version=0, lock_owner=owner, lock_expires_at=expires
-            )
+            try:
+                return await self._rowcount(take) == 1 or await self._insert_new(
+                    record_key=key, version=0, lock_owner=owner, lock_expires_at=expires
+                )
+            except (StoreUnavailable, asyncio.CancelledError):
+                # The attempt may have taken the lock and only its answer was lost (or we were
+                # cancelled meanwhile): free what may be ours at once, else nobody could take
+                # it until the lease ran out.
+                with suppress(StoreUnavailable):
+                    await self._rowcount(release)
+                raise
 
         async def renewer(new_ttl: float) -> bool:
             extend = (
@@ -363,11 +383,6 @@ class SQLTokenStore:
             return await self._rowcount(extend) == 1
 
         lease = await _lease.acquire(try_acquire, key, timeout, ttl=ttl, renewer=renewer)
-        release = (
-            t.update()
-            .where(t.c.record_key == key, t.c.lock_owner == owner)
-            .values(lock_owner=None, lock_expires_at=None)
-        )
         try:
             yield lease
         finally:

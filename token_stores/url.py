@@ -20,6 +20,8 @@ SCHEMES = {
     "file": "FileTokenStore",
     "redis": "RedisTokenStore",
     "rediss": "RedisTokenStore",
+    "redis+cluster": "RedisTokenStore",
+    "rediss+cluster": "RedisTokenStore",
     "unix": "RedisTokenStore",
     "postgresql+asyncpg": "SQLTokenStore",
     "mysql+asyncmy": "SQLTokenStore",
@@ -65,6 +67,9 @@ _OPTIONS: dict[str, dict[str, tuple[str, ...] | str]] = {
     "redis": _REDIS,
     "unix": _REDIS,
     "rediss": _REDIS_TLS,
+    # A cluster has only database 0.
+    "redis+cluster": {k: v for k, v in _REDIS.items() if k != "db"},
+    "rediss+cluster": {k: v for k, v in _REDIS_TLS.items() if k != "db"},
     "postgresql+asyncpg": {
         "ssl": _PG_SSL,
         "target_session_attrs": (
@@ -134,7 +139,8 @@ def from_url(url: str, **options: Any) -> TokenStore:
     """Build the store a URL names; ``options`` go to that store's constructor.
 
     ``memory://``; ``file:///var/lib/app/tokens`` (a directory); ``redis://[:password@]host:6379/0``,
-    ``rediss://…``, ``unix:///path/to/redis.sock``; ``postgresql+asyncpg://user@host/db``,
+    ``rediss://…``, ``unix:///path/to/redis.sock``, ``redis+cluster://node:6379`` (Redis Cluster,
+    any node); ``postgresql+asyncpg://user@host/db``,
     ``mysql+asyncmy://user@host/db``, ``sqlite+aiosqlite:///path/to/tokens.db``.
     """
     scheme = url.partition("://")[0].lower() if "://" in url else ""

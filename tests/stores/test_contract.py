@@ -314,3 +314,24 @@ async def test_unusable_keys_are_a_typed_error(store: TokenStore, bad: str) -> N
     with pytest.raises(InvalidKey):
         async with store.lock(bad, timeout=0.1):
             pass
+
+
+async def test_cancelled_lock_waiters_stop_and_take_nothing(store: TokenStore, key: str) -> None:
+    """Cancels landing at any point of a lock attempt (mid-command too) end the waiter.
+
+    redis-py 8.1 swallowed a cancellation that arrived during a command: the "cancelled"
+    waiter kept polling and would have taken the lock for a caller that had given up.
+    """
+    for round_ in range(25):
+        k = f"{key}-{round_}"
+        async with store.lock(k, ttl=30, timeout=1):
+            waiters = [asyncio.create_task(_take(store, k, timeout=30)) for _ in range(5)]
+            await asyncio.sleep(0.001 * (round_ % 8))
+            for waiter in waiters:
+                waiter.cancel()
+            done, pending = await asyncio.wait(waiters, timeout=10)
+            assert not pending, f"round {round_}: a cancelled waiter kept running"
+            assert all(w.cancelled() for w in done)
+            with pytest.raises(LockTimeout):  # the holder still holds
+                await _take(store, k, timeout=0.05)
+        await _take(store, k, timeout=1)  # and nothing was left behind
