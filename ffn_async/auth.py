@@ -14,18 +14,22 @@ this order (each step is there because some library skipped it and its users pai
    (Duende #1286: a waiter that refreshes with what it read *before* the lock spends a dead
    token). Only if it is still due is the token endpoint called, and only while the lease
    certainly covers the whole request (a holder that stalled past its lease re-takes the lock).
+   Waiters take the lock in slices of a second and re-read in between: a holder that saved
+   its token while the store was away could not release its lease, and must not block them.
 5. Before the token endpoint is called, the record is marked "rotation in flight" (who, since
    when) with compare-and-set. A peer that finds a mark younger than ``in_flight_timeout``
    waits for that rotation's save instead of spending the refresh token: the holder may have
    spent it already and be unable to reach the store. A mark older than that is honoured for
-   one more ``request_timeout`` (a holder whose store just came back saves within a second),
-   then treated as abandoned (the holder died). The lease is renewed while the holder works.
+   one more ``request_timeout``, counted from when this process first saw it expired (a
+   holder whose store just came back saves within a second), then treated as abandoned (the
+   holder died). The lease is renewed while the holder works.
 6. The new token is saved with compare-and-set on the marked version (which also clears the
    mark) before memory changes. If the store cannot take it, the token is *not* dropped: it is
    served from memory while a background task keeps saving it, at once when the store answers
-   again (RFC 6749 §10.4: the grant that produced it is spent, so it exists nowhere else). If
-   the lease ran out and someone else wrote meanwhile, the write is refused instead of
-   overwriting the newer token.
+   again (RFC 6749 §10.4: the grant that produced it is spent, so it exists nowhere else); it
+   is not rotated again before it is saved (served until it expires), and a save cancelled by
+   event-loop shutdown makes one last bounded attempt. If the lease ran out and someone else
+   wrote meanwhile, the write is refused instead of overwriting the newer token.
 7. ``invalid_grant`` re-reads the store: a changed refresh token means a peer won the race
    (adopt it); otherwise the account is marked as needing a login, in the store too, so every
    worker fails fast with :class:`ReauthorizationRequired` instead of retrying.
