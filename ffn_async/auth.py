@@ -12,26 +12,52 @@ this order (each step is there because some library skipped it and its users pai
 3. A lock-free read of the store adopts a token another process already rotated.
 4. Under the store's cross-process lease lock the record is read again, bypassing every cache
    (Duende #1286: a waiter that refreshes with what it read *before* the lock spends a dead
-   token). Only if it is still due is the token endpoint called.
-5. The new token is persisted with compare-and-set on the version read under the lock, before
-   memory is updated (authlib's ordering hazard); if our lease ran out and someone else wrote
-   meanwhile, the write is refused instead of overwriting the newer token.
-6. ``invalid_grant`` re-reads the store: a changed refresh token means a peer won the race
+   token). Only if it is still due is the token endpoint called, and only while the lease
+   certainly covers the whole request (a holder that stalled past its lease re-takes the lock).
+   Waiters take the lock in slices of a second and re-read in between: a holder that saved
+   its token while the store was away could not release its lease, and must not block them.
+5. Before the token endpoint is called, the record is marked "rotation in flight" (who, since
+   when) with compare-and-set. A peer that finds a mark younger than ``in_flight_timeout``
+   waits for that rotation's save instead of spending the refresh token: the holder may have
+   spent it already and be unable to reach the store. A mark older than that is honoured for
+   one more ``request_timeout``, counted from when this process first saw it expired (a
+   holder whose store just came back saves within a second), then treated as abandoned (the
+   holder died). The lease is renewed while the holder works.
+6. The new token is saved with compare-and-set on the marked version (which also clears the
+   mark) before memory changes. If the store cannot take it, the token is *not* dropped: it is
+   served from memory while a background task keeps saving it, at once when the store answers
+   again (RFC 6749 §10.4: the grant that produced it is spent, so it exists nowhere else); it
+   is not rotated again before it is saved (served until it expires), and a save cancelled by
+   event-loop shutdown makes one last bounded attempt. If the lease ran out and someone else
+   wrote meanwhile, the write is refused instead of overwriting the newer token.
+7. ``invalid_grant`` re-reads the store: a changed refresh token means a peer won the race
    (adopt it); otherwise the account is marked as needing a login, in the store too, so every
    worker fails fast with :class:`ReauthorizationRequired` instead of retrying.
-7. ``on_refresh`` hooks run after the lock is released, so a hook may use the client.
+8. A 401 from the API forces a refresh only if nobody replaced the failing token yet, and not
+   for a token that itself came from a 401-forced refresh less than five minutes ago (the
+   record says so, for every process): the API rejecting a token it has just issued is
+   :class:`~ffn_async.errors.Unauthorized` with a hint, not a reason to rotate again.
+9. ``on_refresh`` hooks run after the lock is released, so a hook may use the client.
+10. :meth:`TokenManager.aclose` (and leaving an ``FFNClient``) waits, up to ``close_timeout``,
+    for a refresh in flight and an unsaved token to land.
+
+The token endpoint never follows redirects (the body carries the grant), and a login
+(:meth:`TokenManager.store_token`) over an unreadable record replaces it after keeping its
+bytes under another key for inspection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import hmac
 import inspect
 import logging
 import secrets
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
@@ -46,6 +72,7 @@ from token_stores.base import (
     LockTimeout,
     Record,
     StoreConflict,
+    StoreError,
     StoreUnavailable,
     TokenStore,
     validate_key,
@@ -58,9 +85,10 @@ from .errors import (
     TokenEndpointError,
     TokenMissing,
     TransportError,
+    WrongEventLoop,
     translate_store_errors,
 )
-from .oauth import InvalidGrant, authorize_url, request_token
+from .oauth import TOKEN_TEMPLATE, InvalidGrant, authorize_url, request_token
 from .token import ClientCredentials, Token, _jwt_scopes, fingerprint
 
 __all__ = ["Auth", "StaticToken", "StoredToken", "TokenManager"]
@@ -73,6 +101,19 @@ _RECORD_FORMAT = 1
 # While an account is marked dead, the store is re-read at most this often, so a new login
 # stored by another process is noticed without hammering the store.
 _DEAD_RECHECK_SECONDS = 1.0
+#: Default of ``TokenManager(in_flight_timeout=...)``: how long a peer's mark is honoured.
+DEFAULT_IN_FLIGHT_TIMEOUT = 120.0
+#: Default of ``TokenManager(close_timeout=...)``.
+DEFAULT_CLOSE_TIMEOUT = 30.0
+# Largest pause between two attempts to save an unsaved token (or to re-read a record a
+# peer is rotating); a store that answers anything in between cuts the pause short.
+_MAX_SAVE_PAUSE = 1.0
+# A token issued by a 401-forced refresh is not force-refreshed again this soon.
+_UNAUTHORIZED_QUIET = 300.0
+# How long a task being cancelled (event-loop shutdown) still tries to save a new token.
+_LAST_SAVE_SECONDS = 2.0
+# Longest single wait for the store's lock before the record is read again.
+_LOCK_SLICE = 1.0
 
 
 @runtime_checkable
@@ -124,30 +165,48 @@ class StoredToken:
     """What the store holds for an account: the token, its version and rotation count.
 
     ``reauthorization_required`` holds the reason when the refresh token is known to be dead.
+    ``rotating_by``/``rotating_since`` mark a rotation in flight (a worker id and Unix time):
+    the refresh token may be spent already and its successor not saved yet.
+    ``after_unauthorized`` says the token came from a refresh forced by a 401.
     """
 
     token: Token | None
     version: int | None
     rotation: int = 0
     reauthorization_required: str | None = None
+    rotating_by: str | None = None
+    rotating_since: float | None = None
+    after_unauthorized: bool = False
 
     def __repr__(self) -> str:
+        rotating = f", rotating_since={self.rotating_since}" if self.rotating_by else ""
         return (
             f"StoredToken(token={self.token!r}, version={self.version}, rotation={self.rotation}, "
-            f"reauthorization_required={self.reauthorization_required!r})"
+            f"reauthorization_required={self.reauthorization_required!r}{rotating})"
         )
 
 
-def _encode(stored: StoredToken) -> bytes:
-    return orjson.dumps(
+def _encode(key: str, stored: StoredToken) -> bytes:
+    """The record's bytes; refuses (``ValueError``) anything that would not read back."""
+    data = orjson.dumps(
         {
             "format": _RECORD_FORMAT,
             "token": stored.token.to_dict() if stored.token else None,
             "rotation": stored.rotation,
             "reauthorization_required": stored.reauthorization_required,
+            "rotating": (
+                {"by": stored.rotating_by, "since": stored.rotating_since}
+                if stored.rotating_by
+                else None
+            ),
+            "after_unauthorized": stored.after_unauthorized,
             "saved_at": time.time(),
         }
     )
+    # Nothing unreadable may reach the store: every other worker would get CorruptRecord.
+    if _decode(key, Record(data, 1)).token != stored.token:
+        raise ValueError("the token does not survive its own encoding")
+    return data
 
 
 def _decode(key: str, record: Record | None) -> StoredToken:
@@ -158,16 +217,23 @@ def _decode(key: str, record: Record | None) -> StoredToken:
         if not isinstance(raw, dict) or raw.get("format") != _RECORD_FORMAT:
             raise ValueError("unknown record format")
         token = Token.from_dict(raw["token"]) if raw.get("token") else None
+        rotating = raw.get("rotating") or {}
         return StoredToken(
             token,
             record.version,
             int(raw.get("rotation", 0)),
             raw.get("reauthorization_required"),
+            str(rotating["by"]) if rotating.get("by") else None,
+            float(rotating["since"]) if rotating.get("by") else None,
+            bool(raw.get("after_unauthorized", False)),
         )
-    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, orjson.JSONDecodeError) as exc:
         raise CorruptRecord(
             f"the record under key {key!r} (version {record.version}) is not an ffn-async token "
-            f"({type(exc).__name__}); it was left untouched"
+            f"({type(exc).__name__}); it was left untouched. A new login (exchange_code or "
+            "store_token) replaces it and keeps its bytes under another key for inspection",
+            data=record.data,
+            version=record.version,
         ) from None
 
 
@@ -183,6 +249,14 @@ class _Account:
     dead_checked_at: float = 0.0
     flights: dict[asyncio.AbstractEventLoop, asyncio.Task[Token]] = attrs.Factory(dict)
     issued_states: set[str] = attrs.Factory(set)
+    # Who this process is in "rotation in flight" marks.
+    owner: str = attrs.Factory(lambda: secrets.token_hex(8))
+    # The task saving a token the store could not take yet (``stored`` holds that token).
+    unsaved: asyncio.Task[None] | None = None
+    # Set whenever the store answers, to cut the unsaved token's save pause short.
+    store_answered: asyncio.Event | None = None
+    # (record version, monotonic time) when a peer's in-flight mark was first seen expired.
+    expired_mark: tuple[int | None, float] | None = None
 
 
 _ACCOUNTS: weakref.WeakKeyDictionary[Any, dict[str, _Account]] = weakref.WeakKeyDictionary()
@@ -210,12 +284,24 @@ class TokenManager:
         store: where the token lives; share it (file, Redis, SQL) between processes.
         key: the account's name in the store (one store can hold many accounts).
         environment: production, sandbox or custom URLs.
-        session: an ``aiohttp.ClientSession`` for token calls; one is created if omitted.
+        session: an ``aiohttp.ClientSession`` for token calls (it stays yours). Without one,
+            an :class:`~ffn_async.FFNClient` using this manager lends its session (so token
+            calls are traced and limited like API calls), else one is created.
         leeway: refresh this many seconds before expiry (at most half the token's life).
         request_timeout: limit of one token-endpoint call; must be shorter than ``lock_ttl``.
-        lock_ttl: lease of the cross-process lock held while refreshing.
+        lock_ttl: lease of the cross-process lock held while refreshing (renewed while the
+            holder works, where the store's lease expires).
         lock_timeout: how long to wait for another worker's refresh before giving up.
+        in_flight_timeout: how long another worker's "rotation in flight" mark is honoured:
+            a peer whose refresh is in flight may have spent the refresh token already, so
+            this manager waits for its save instead of presenting the token. After that the
+            worker is presumed dead.
+        close_timeout: how long :meth:`aclose` waits for a refresh in flight and for saving a
+            token the store could not take yet.
         on_refresh: called with every token this process obtains, after the lock is released.
+
+    A manager belongs to the event loop it is first used in (its session and the store's
+    connections do); using it from another loop raises :class:`WrongEventLoop`.
 
     Raises:
         StoreError: (``StoreUnavailable``, ``CorruptRecord``, ``LockTimeout``) the store failed;
@@ -234,12 +320,19 @@ class TokenManager:
         request_timeout: float = 10.0,
         lock_ttl: float = DEFAULT_LOCK_TTL,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        in_flight_timeout: float = DEFAULT_IN_FLIGHT_TIMEOUT,
+        close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
         on_refresh: RefreshHook | None = None,
     ) -> None:
         if request_timeout >= lock_ttl:
             raise ValueError(
                 f"request_timeout ({request_timeout}s) must be shorter than lock_ttl "
                 f"({lock_ttl}s): a refresh must finish while its lease still holds"
+            )
+        if in_flight_timeout <= request_timeout:
+            raise ValueError(
+                f"in_flight_timeout ({in_flight_timeout}s) must be longer than request_timeout "
+                f"({request_timeout}s): a peer's rotation takes at least one token request"
             )
         self.credentials = credentials
         self.store = store
@@ -249,9 +342,13 @@ class TokenManager:
         self.request_timeout = request_timeout
         self.lock_ttl = lock_ttl
         self.lock_timeout = lock_timeout
+        self.in_flight_timeout = in_flight_timeout
+        self.close_timeout = close_timeout
         self._hooks: list[RefreshHook] = [on_refresh] if on_refresh else []
-        self._session = session
-        self._owns_session = session is None
+        self._given_session = session
+        self._lent_session: aiohttp.ClientSession | None = None
+        self._own_session: aiohttp.ClientSession | None = None
+        self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._account = _account_for(store, self.key)
         # Fast-path cache: the token last seen and the time it falls due for refresh.
         self._due_for: Token | None = None
@@ -272,20 +369,100 @@ class TokenManager:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the HTTP session this manager created (the store is the caller's)."""
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Wait for a refresh in flight to land, then close the session this manager created.
+
+        Leaving during a refresh would cut the token request after the server may have
+        rotated, and the new token would be lost. The wait is bounded by ``close_timeout``
+        and logged; the store is the caller's to close.
+        """
+        await self.settle()
+        if self._own_session is not None:
+            await self._own_session.close()
+            self._own_session = None
+        self._lent_session = None
+
+    async def settle(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` (default ``close_timeout``) for this account's refresh in
+        flight (in this event loop) and for saving a token the store could not take yet.
+
+        Returns ``True`` when nothing is left pending. Called by :meth:`aclose` and
+        :meth:`FFNClient.aclose <ffn_async.FFNClient.aclose>`.
+        """
+        timeout = self.close_timeout if timeout is None else timeout
+        pending: set[asyncio.Future[Any]] = set()
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing can be in flight
+            flight = self._account.flights.get(asyncio.get_running_loop())
+            if flight is not None and not flight.done():
+                pending.add(flight)
+        if self._account.unsaved is not None and not self._account.unsaved.done():
+            pending.add(self._account.unsaved)
+        if not pending:
+            return True
+        log.info(
+            "account %r: waiting up to %.0fs for a token refresh to finish and be saved "
+            "before closing",
+            self.key,
+            timeout,
+        )
+        _, left = await asyncio.wait(pending, timeout=timeout)
+        if left and self._account.unsaved in left:
+            log.error(
+                "account %r: closing with a rotated token the store has not taken after %.0fs; "
+                "it is kept (and saved) only while this process's event loop runs: if the "
+                "process exits now, peers spend the old refresh token after in_flight_timeout "
+                "and the account will likely need a new login",
+                self.key,
+                timeout,
+            )
+        elif left:
+            log.error(
+                "account %r: closing while a token refresh is still in flight after %.0fs",
+                self.key,
+                timeout,
+            )
+        return not left
 
     def add_refresh_hook(self, hook: RefreshHook) -> None:
         """Also call ``hook`` with every token this process obtains."""
         self._hooks.append(hook)
 
+    def use_session(self, session: aiohttp.ClientSession) -> None:
+        """Send token calls through ``session`` (an ``FFNClient``'s: traced and limited like
+        API calls) unless this manager was given a session of its own. The lender closes it;
+        afterwards this manager falls back to a session of its own."""
+        if self._given_session is None:
+            self._lent_session = session
+
     def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-            self._owns_session = True
-        return self._session
+        for session in (self._given_session, self._lent_session):
+            if session is not None and not session.closed:
+                return session
+        if self._own_session is None or self._own_session.closed:
+            self._own_session = aiohttp.ClientSession()
+        return self._own_session
+
+    def _check_loop(self) -> None:
+        r"""Refuse to be used from a second event loop, with a message saying what to change.
+
+        The session and the store's connections belong to the first loop; deep inside
+        aiohttp or redis another loop fails with bare ``RuntimeError``\s (or hangs).
+        """
+        loop = asyncio.get_running_loop()
+        bound = self._loop() if self._loop is not None else None
+        if bound is None or (bound.is_closed() and self._rebindable()):
+            self._loop = weakref.ref(loop)
+        elif bound is not loop:
+            raise WrongEventLoop(
+                f"TokenManager for account {self.key!r} is used from another event loop than "
+                "the one it was first used in; its HTTP session and the store's connections "
+                "belong to that loop. Create the store, TokenManager and FFNClient once per "
+                "event loop (inside the coroutine you pass to asyncio.run, or per thread)"
+            )
+
+    def _rebindable(self) -> bool:
+        # After its loop closed, a manager may move on only if nothing of it is loop-bound:
+        # no session of its own still open (the store is the caller's responsibility).
+        return self._own_session is None or self._own_session.closed
 
     # ------------------------------------------------------------------ authorization code
 
@@ -305,6 +482,7 @@ class TokenManager:
         ``expected_state`` or, if that is omitted, with the states :meth:`authorization_url`
         issued in this process. A mismatch raises :class:`InvalidState` before any request.
         """
+        self._check_loop()
         issued = self._account.issued_states
         if expected_state is not None or state is not None:
             candidates = [expected_state] if expected_state is not None else list(issued)
@@ -324,14 +502,68 @@ class TokenManager:
 
     @translate_store_errors  # store errors leave as FFNError subclasses
     async def store_token(self, token: Token) -> None:
-        """Store ``token`` as the account's login, replacing whatever was there."""
+        """Store ``token`` as the account's login, replacing whatever was there.
+
+        A record that cannot be read (corrupt, not ours, not decryptable) is replaced too; its
+        bytes are first kept under another key of the store (logged) for a person to inspect.
+        If the store cannot take the login within ``lock_ttl``, :class:`StoreUnavailable` is
+        raised, but the token is kept: it is served from memory and saved by a background
+        task as soon as the store answers, while this process runs.
+        """
+        self._check_loop()
         login = StoredToken(token, None)
         async with self.store.lock(self.key, ttl=self.lock_ttl, timeout=self.lock_timeout):
-            current = await self._read()
-            version = await self._persist(login, current.version)
+            for _ in range(3):
+                expected = await self._replaceable_version()
+                try:
+                    version = await self._persist(login, expected)
+                    break
+                except StoreConflict:
+                    continue  # a lease overrun wrote meanwhile; a login replaces anything
+                except StoreUnavailable:
+                    self._keep_unsaved(login, expected)
+                    raise
+            else:
+                raise StoreConflict(self.key, expected, None)
         self._adopt(attrs.evolve(login, version=version))
         log.info("stored a new login for account %r (%s)", self.key, token.fingerprint)
         await self._fire_hooks(token)
+
+    async def _replaceable_version(self) -> int | None:
+        """The version a login must replace; an unreadable record is kept aside, then removed."""
+        try:
+            return (await self._read()).version
+        except CorruptRecord as exc:
+            await self._quarantine(exc)
+            if exc.version is not None:  # replaced by compare-and-set on its version
+                return exc.version
+            await self.store.delete(self.key)  # a store that cannot even read a version
+            return None
+
+    async def _quarantine(self, exc: CorruptRecord) -> None:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        digest = hashlib.sha256(self.key.encode()).hexdigest()[:8]
+        aside = f"{self.key[:150]}.corrupt-{stamp}-{digest}-{secrets.token_hex(2)}"
+        data = exc.data if exc.data is not None else b""
+        try:
+            await self.store.save(aside, data, None)
+        except StoreError as failure:
+            log.error(
+                "account %r: the stored record is unreadable (%s) and could not be kept aside "
+                "(%s); a new login replaces it",
+                self.key,
+                exc,
+                type(failure).__name__,
+            )
+            return
+        log.error(
+            "account %r: the stored record is unreadable (%s); a new login replaces it. Its "
+            "%d bytes were kept under key %r of the same store for inspection",
+            self.key,
+            exc,
+            len(data),
+            aside,
+        )
 
     # ------------------------------------------------------------------ access
 
@@ -362,6 +594,7 @@ class TokenManager:
     @translate_store_errors  # store errors leave as FFNError subclasses
     async def stored(self) -> StoredToken:
         """Read the account's record from the store (bypassing the in-process cache)."""
+        self._check_loop()
         return await self._read()
 
     def granted_scopes(self) -> tuple[str, ...] | None:
@@ -369,14 +602,26 @@ class TokenManager:
         return token.scopes if token else None
 
     async def handle_unauthorized(self, failed_access_token: str) -> bool:
-        """After a 401: refresh unless someone already replaced ``failed_access_token``."""
-        token = await self._obtain(failed_access_token)
+        """After a 401: refresh unless someone already replaced ``failed_access_token``.
+
+        A token that itself came from a 401-forced refresh is not rotated again for the first
+        ``_UNAUTHORIZED_QUIET`` seconds of its life (the API rejecting a token it has just
+        issued means the wrong account, scopes or environment, which another rotation cannot
+        fix). So forced refreshes are bounded: at most one per token, and one per five minutes
+        while the API keeps refusing fresh tokens.
+        """
+        if self._refuses_fresh(self._account.stored, failed_access_token):
+            return False
+        token = await self._obtain(failed_access_token, unauthorized=True)
         return token.access_token != failed_access_token
 
     # ------------------------------------------------------------------ refresh machinery
 
     @translate_store_errors  # store errors leave as FFNError subclasses
-    async def _obtain(self, stale: str | None, *, force: bool = False) -> Token:
+    async def _obtain(
+        self, stale: str | None, *, force: bool = False, unauthorized: bool = False
+    ) -> Token:
+        self._check_loop()
         account = self._account
         reason = account.stored.reauthorization_required
         if reason and time.monotonic() - account.dead_checked_at < _DEAD_RECHECK_SECONDS:
@@ -386,7 +631,7 @@ class TokenManager:
             flight = account.flights.get(loop)
             joined = flight is not None
             if flight is None:
-                flight = loop.create_task(self._sync(stale, force=force))
+                flight = loop.create_task(self._sync(stale, force=force, unauthorized=unauthorized))
                 account.flights[loop] = flight
                 flight.add_done_callback(_retrieve_exception)
                 flight.add_done_callback(
@@ -398,6 +643,17 @@ class TokenManager:
                 return token
         return token
 
+    @staticmethod
+    def _refuses_fresh(stored: StoredToken, failed: str | None) -> bool:
+        """Whether the API refused ``stored``'s token, which a 401-forced refresh just issued."""
+        token = stored.token
+        return (
+            stored.after_unauthorized
+            and token is not None
+            and token.access_token == failed
+            and time.time() - (token.issued_at or 0.0) < _UNAUTHORIZED_QUIET
+        )
+
     def _usable(self, token: Token | None, stale: str | None) -> bool:
         return (
             token is not None
@@ -406,7 +662,11 @@ class TokenManager:
         )
 
     async def _read(self) -> StoredToken:
-        return _decode(self.key, await self.store.load(self.key))
+        record = await self.store.load(self.key)
+        answered = self._account.store_answered
+        if answered is not None:
+            answered.set()
+        return _decode(self.key, record)
 
     def _adopt(self, stored: StoredToken) -> None:
         self._account.stored = stored
@@ -420,7 +680,42 @@ class TokenManager:
             raise TokenMissing(self.key)
         return stored.token
 
-    async def _sync(self, stale: str | None, *, force: bool) -> Token:
+    def _mark_left(self, stored: StoredToken) -> float | None:
+        """Seconds another worker's in-flight mark on ``stored`` is still honoured (negative
+        once it ran out), or ``None`` if no other worker's rotation is marked."""
+        if stored.rotating_by is None or stored.rotating_since is None:
+            return None
+        if stored.rotating_by == self._account.owner:
+            # Our own mark, left by a rotation of ours that ended (its clearing failed): we
+            # know it holds no unsaved token, since _sync first waits for the unsaved one.
+            return None
+        return stored.rotating_since + self.in_flight_timeout - time.time()
+
+    async def _await_unsaved(self) -> None:
+        """Before rotating again, the token kept in memory must be in the store."""
+        unsaved = self._account.unsaved
+        if unsaved is None or unsaved.done():
+            return
+        done, _ = await asyncio.wait({unsaved}, timeout=self.lock_timeout)
+        if not done:
+            raise StoreUnavailable(
+                f"account {self.key!r}: the last rotated token is still not saved after "
+                f"{self.lock_timeout:g}s (the store is unreachable); it is not rotated again "
+                "before it is saved, and is saved as soon as the store answers"
+            )
+
+    async def _sync(self, stale: str | None, *, force: bool, unauthorized: bool) -> Token:
+        unsaved = self._account.unsaved
+        current = self._account.stored.token
+        if (
+            unsaved is not None
+            and not unsaved.done()
+            and current is not None
+            and current.access_token != stale
+            and not current.is_expired()
+        ):
+            return current  # due, but it cannot be rotated before the store has it
+        await self._await_unsaved()
         # Lock-free look first: in a fleet, most workers find the rotation already done.
         stored = await self._read()
         if not force and self._usable(stored.token, stale):
@@ -428,29 +723,86 @@ class TokenManager:
             return self._check_alive(stored)
         self._check_alive(stored)
 
-        for _ in range(3):
-            async with self.store.lock(
-                self.key, ttl=self.lock_ttl, timeout=self.lock_timeout
-            ) as lease:
-                # Read again under the lock, bypassing every cache: a peer may have rotated
-                # while we waited, and its refresh token is the only live one.
-                stored = await self._read()
-                token = self._check_alive(stored)
-                if self._usable(token, stale):
-                    self._adopt(stored)
-                    return token
+        deadline = time.monotonic() + self.lock_timeout
+        lapses = 0
+        while True:
+            left = self._mark_left(stored)
+            if left is None or self._given_up(stored, left):
+                taken = False
                 try:
-                    new = await self._rotate(stored, token, lease)
+                    # In slices, re-reading in between: a holder that saved its token while
+                    # the store was away could not release its lease, which then blocks
+                    # until it expires; its token is usable long before.
+                    async with self.store.lock(
+                        self.key,
+                        ttl=self.lock_ttl,
+                        timeout=min(_LOCK_SLICE, max(deadline - time.monotonic(), 0.0)),
+                    ) as lease:
+                        taken = True
+                        # Read again under the lock, bypassing every cache: a peer may have
+                        # rotated while we waited, and its refresh token is the only live one.
+                        stored = await self._read()
+                        token = self._check_alive(stored)
+                        if self._usable(token, stale) or (
+                            unauthorized and self._refuses_fresh(stored, stale)
+                        ):
+                            self._adopt(stored)
+                            return token
+                        left = self._mark_left(stored)
+                        if left is None or self._given_up(stored, left):
+                            if left is not None:
+                                log.warning(
+                                    "account %r: a rotation marked in flight %.0fs ago never "
+                                    "saved its token; presuming that worker dead and refreshing",
+                                    self.key,
+                                    self.in_flight_timeout - left,
+                                )
+                            new = await self._rotate(stored, token, lease, unauthorized)
+                            break
                 except _LeaseLapsed:
+                    lapses += 1
+                    if lapses >= 3:
+                        raise LockTimeout(
+                            self.key,
+                            self.lock_timeout,
+                            "the lease kept running out before the token request could "
+                            "start; raise lock_ttl or look for what stalls this process",
+                        ) from None
+                    stored = await self._read()
                     continue  # take the lock again and re-read
-            break
-        else:
-            raise LockTimeout(
+                except LockTimeout:
+                    if taken:
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise LockTimeout(self.key, self.lock_timeout) from None
+                    stored = await self._read()
+                    if self._usable(stored.token, stale):
+                        self._adopt(stored)
+                        return self._check_alive(stored)
+                    continue
+            # Another worker's rotation is in flight: its refresh token may be spent already.
+            # Wait (without the lock) for its save; a mark that ran out gets one more grace
+            # period, since a holder whose store just came back saves within a second.
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise LockTimeout(
+                    self.key,
+                    self.lock_timeout,
+                    "another worker's token rotation is in flight and its new token is not "
+                    "saved yet; is the store reachable from every worker?",
+                )
+            log.info(
+                "account %r: another worker's rotation is in flight; waiting for its save",
                 self.key,
-                self.lock_timeout,
-                "the lease kept running out before the token request could start; "
-                "raise lock_ttl or look for what stalls this process",
             )
+            wait = left if left > 0 else self._grace_left(stored)
+            await self._await_change(stored.version, max(min(wait, remaining), 0.0))
+            with contextlib.suppress(StoreUnavailable):
+                stored = await self._read()
+            token = self._check_alive(stored)
+            if self._usable(token, stale):
+                self._adopt(stored)
+                return token
         log.info(
             "refreshed token for account %r: rotation %d, access token %s",
             self.key,
@@ -460,14 +812,50 @@ class TokenManager:
         await self._fire_hooks(new)
         return new
 
-    async def _rotate(self, stored: StoredToken, token: Token, lease: Lease | None) -> Token:
+    def _grace_left(self, stored: StoredToken) -> float:
+        """Seconds of grace still given to ``stored``'s expired in-flight mark.
+
+        The grace is counted from when this process first saw the mark expired, across calls
+        (each call waits at most ``lock_timeout``), so it is never cut short.
+        """
+        seen = self._account.expired_mark
+        if seen is None or seen[0] != stored.version:
+            seen = self._account.expired_mark = (stored.version, time.monotonic())
+        return seen[1] + self.request_timeout - time.monotonic()
+
+    def _given_up(self, stored: StoredToken, left: float) -> bool:
+        """Whether ``stored``'s expired in-flight mark has had its grace: its holder is dead."""
+        return left <= 0 and self._grace_left(stored) <= 0
+
+    async def _await_change(self, version: int | None, seconds: float) -> bool:
+        """Poll the record until its version is no longer ``version``; ``False`` on timeout."""
+        deadline = time.monotonic() + seconds
+        pause = 0.02
+        while True:
+            with contextlib.suppress(StoreUnavailable):
+                record = await self.store.load(self.key)
+                if (record.version if record is not None else None) != version:
+                    return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 2, 0.25)
+
+    async def _rotate(
+        self, stored: StoredToken, token: Token, lease: Lease | None, unauthorized: bool = False
+    ) -> Token:
         """Spend ``token``'s refresh token and persist the result. Runs under the lock."""
         if not token.refresh_token:
             return await self._mark_dead(stored, "the stored token has no refresh token")
         # Fencing: a process that stalled after taking the lock (GC pause, slow store) may have
         # outlived its lease; a peer may already have spent this refresh token. Spend it only
-        # if the lease certainly covers the whole token request.
-        if lease is not None and lease.remaining() <= self.request_timeout:
+        # if the lease certainly covers the whole token request (renewing it if need be).
+        if (
+            lease is not None
+            and lease.remaining() <= self.request_timeout
+            and (not await self._renew(lease) or lease.remaining() <= self.request_timeout)
+        ):
             log.warning(
                 "account %r: lease has %.2fs left, less than a token request may take; "
                 "re-acquiring instead of refreshing",
@@ -475,67 +863,209 @@ class TokenManager:
                 lease.remaining(),
             )
             raise _LeaseLapsed
+        # Mark the rotation in flight first (compare-and-set): from here on the refresh token
+        # may be spent, and no peer may present it until this rotation's result is saved.
+        marked = attrs.evolve(stored, rotating_by=self._account.owner, rotating_since=time.time())
         try:
-            new = await self._call_token_endpoint(
-                {"grant_type": "refresh_token", "refresh_token": token.refresh_token}
+            marked = attrs.evolve(
+                marked,
+                version=await self.store.save(self.key, _encode(self.key, marked), stored.version),
             )
-        except InvalidGrant:
-            return await self._after_invalid_grant(stored, token, lease)
-        if new.refresh_token is None:  # RFC 6749 §6: the server may keep the old one
-            new = new.with_refresh_token(token.refresh_token)
-        rotated = StoredToken(new, None, stored.rotation + 1)
-        try:
-            version = await self._persist(rotated, stored.version)
         except StoreConflict:
-            # Our lease ran out and a peer wrote meanwhile. Its record wins; ours is not
-            # written over it. Adopt theirs if it is usable.
-            latest = await self._read()
-            log.error(
-                "account %r: the token store changed while this process refreshed (lease "
-                "expired?); keeping the stored version %s",
-                self.key,
-                latest.version,
-            )
-            latest_token = self._check_alive(latest)
-            self._adopt(latest)
-            return latest_token
+            raise _LeaseLapsed from None  # someone wrote since our read: take it from the top
+        async with self._lease_kept(lease):
+            try:
+                new = await self._call_token_endpoint(
+                    {"grant_type": "refresh_token", "refresh_token": token.refresh_token}
+                )
+            except InvalidGrant:
+                return await self._after_invalid_grant(marked, token, lease)
+            except BaseException:
+                # Nothing was issued to us: lift the mark so peers need not wait for it.
+                await self._unmark(marked)
+                raise
+            if new.refresh_token is None:  # RFC 6749 §6: the server may keep the old one
+                new = new.with_refresh_token(token.refresh_token)
+            rotated = StoredToken(new, None, stored.rotation + 1, after_unauthorized=unauthorized)
+            try:
+                # Callers wait at most about a second: then the token is served from memory.
+                version = await self._persist(rotated, marked.version, _MAX_SAVE_PAUSE)
+            except StoreConflict:
+                # Our lease ran out and a peer wrote meanwhile. Its record wins; ours is not
+                # written over it. Adopt theirs if it is usable.
+                latest = await self._read()
+                log.error(
+                    "account %r: the token store changed while this process refreshed (lease "
+                    "expired?); keeping the stored version %s",
+                    self.key,
+                    latest.version,
+                )
+                latest_token = self._check_alive(latest)
+                self._adopt(latest)
+                return latest_token
+            except StoreUnavailable:
+                # The token exists nowhere else: serve it from memory, keep saving it.
+                self._keep_unsaved(rotated, marked.version)
+                return new
+            except asyncio.CancelledError:
+                await self._last_save(rotated, marked.version)
+                raise
         self._adopt(attrs.evolve(rotated, version=version))
         return new
 
-    async def _persist(self, fresh: StoredToken, expected: int | None) -> int:
-        """Save a freshly issued token (a rotation or a login), retrying while the store is
-        unreachable.
+    async def _unmark(self, marked: StoredToken) -> None:
+        cleared = attrs.evolve(marked, rotating_by=None, rotating_since=None)
+        try:
+            await self.store.save(self.key, _encode(self.key, cleared), marked.version)
+        except StoreError as exc:
+            log.warning(
+                "account %r: could not lift the in-flight mark (%s); peers wait for it up to "
+                "in_flight_timeout",
+                self.key,
+                type(exc).__name__,
+            )
 
-        Its refresh token exists nowhere else, and the grant that produced it is spent: losing
-        it costs a human login, so a store outage is waited out (up to ``lock_ttl``) rather
-        than reported at once. Retrying is safe because the save is a compare-and-set; a
-        conflict whose winner is our own token means an earlier attempt landed and only its
-        answer was lost.
+    async def _renew(self, lease: Lease) -> bool:
+        try:
+            return await lease.renew(self.lock_ttl)
+        except StoreError:
+            return False
+
+    @contextlib.asynccontextmanager
+    async def _lease_kept(self, lease: Lease | None) -> AsyncIterator[None]:
+        """Renew ``lease`` every third of ``lock_ttl`` while the block runs."""
+        if lease is None or lease.deadline is None:
+            yield
+            return
+
+        async def keep() -> None:
+            while True:
+                await asyncio.sleep(self.lock_ttl / 3)
+                if not await self._renew(lease):
+                    log.warning("account %r: could not renew the refresh lease", self.key)
+
+        keeper = asyncio.get_running_loop().create_task(keep())
+        try:
+            yield
+        finally:
+            keeper.cancel()
+
+    async def _persist(
+        self, fresh: StoredToken, expected: int | None, patience: float | None = None
+    ) -> int:
+        """Save a freshly issued token (a rotation or a login), retrying for ``patience``
+        seconds (default ``lock_ttl``) while the store is unreachable.
+
+        Retrying is safe because the save is a compare-and-set; a conflict whose winner is our
+        own token means an earlier attempt landed and only its answer was lost. A longer
+        outage raises :class:`StoreUnavailable`; the caller then keeps the token in memory and
+        saves it in the background (:meth:`_keep_unsaved`).
         """
-        data = _encode(fresh)
-        deadline = time.monotonic() + self.lock_ttl
+        data = _encode(self.key, fresh)
+        deadline = time.monotonic() + (self.lock_ttl if patience is None else patience)
         delay = 0.05
         while True:
             try:
-                try:
-                    return await self.store.save(self.key, data, expected)
-                except StoreConflict:
-                    latest = await self._read()
-                    if latest.token is not None and latest.token == fresh.token:
-                        return latest.version or 0
-                    raise
+                return await self._save_once(fresh, data, expected)
             except StoreUnavailable as exc:
                 if time.monotonic() + delay > deadline:
-                    log.error(
-                        "account %r: could not store the new token (%s); the grant that "
-                        "produced it is spent, so a new login may be needed",
-                        self.key,
-                        exc,
-                    )
                     raise
                 log.warning("account %r: store unavailable, retrying the save: %s", self.key, exc)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                delay = min(delay * 2, _MAX_SAVE_PAUSE)
+
+    async def _save_once(self, fresh: StoredToken, data: bytes, expected: int | None) -> int:
+        try:
+            return await self.store.save(self.key, data, expected)
+        except StoreConflict:
+            latest = await self._read()
+            if latest.token is not None and latest.token == fresh.token:
+                return latest.version or 0
+            raise
+
+    def _keep_unsaved(self, fresh: StoredToken, expected: int | None) -> None:
+        """Serve ``fresh`` from memory and save it in the background until the store takes it.
+
+        The grant that produced it is spent: dropping it would cost a login, and the next
+        refresh would present a dead token. Peers do not spend the old refresh token meanwhile
+        (the record is marked in flight, or this is a login they cannot have read).
+        """
+        account = self._account
+        self._adopt(fresh)
+        log.error(
+            "account %r: the store cannot take the new token (%s); serving it from memory and "
+            "saving it as soon as the store answers",
+            self.key,
+            fresh.token.fingerprint if fresh.token else "no token",
+        )
+        if account.store_answered is None:
+            account.store_answered = asyncio.Event()
+        task = asyncio.get_running_loop().create_task(self._save_in_background(fresh, expected))
+        account.unsaved = task
+
+    async def _save_in_background(self, fresh: StoredToken, expected: int | None) -> None:
+        account = self._account
+        data = _encode(self.key, fresh)
+        pause = 0.05
+        started = time.monotonic()
+        try:
+            while True:
+                answered = account.store_answered
+                if answered is not None:
+                    answered.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(answered.wait(), pause)
+                else:
+                    await asyncio.sleep(pause)
+                pause = min(pause * 2, _MAX_SAVE_PAUSE)
+                try:
+                    version = await self._save_once(fresh, data, expected)
+                except StoreUnavailable:
+                    continue
+                except StoreConflict:
+                    latest = await self._read()
+                    log.error(
+                        "account %r: while the new token waited to be saved, the store got "
+                        "version %s from elsewhere (a new login, or a peer that presumed this "
+                        "process dead); that record wins",
+                        self.key,
+                        latest.version,
+                    )
+                    if account.stored.token == fresh.token:
+                        self._adopt(latest)
+                    return
+                except CorruptRecord:
+                    log.exception("account %r: cannot save the new token", self.key)
+                    return
+                if account.stored.token == fresh.token:
+                    self._adopt(attrs.evolve(fresh, version=version))
+                log.warning(
+                    "account %r: the new token was saved after %.1fs of store outage",
+                    self.key,
+                    time.monotonic() - started,
+                )
+                return
+        except asyncio.CancelledError:
+            await self._last_save(fresh, expected)
+            raise
+        finally:
+            if account.unsaved is asyncio.current_task():
+                account.unsaved = None
+
+    async def _last_save(self, fresh: StoredToken, expected: int | None) -> None:
+        """One bounded attempt to save ``fresh`` while being cancelled (the event loop is
+        shutting down: ``asyncio.run`` cancels every task, then runs them to their end)."""
+        try:
+            async with asyncio.timeout(_LAST_SAVE_SECONDS):
+                await self._save_once(fresh, _encode(self.key, fresh), expected)
+        except (StoreError, TimeoutError, asyncio.CancelledError):
+            log.error(
+                "account %r: cancelled (event loop shutdown?) before the store took the new "
+                "token; it is lost, and the account will likely need a new login",
+                self.key,
+            )
+        else:
+            log.warning("account %r: saved the new token while being cancelled", self.key)
 
     async def _after_invalid_grant(
         self, stored: StoredToken, spent: Token, lease: Lease | None
@@ -567,9 +1097,11 @@ class TokenManager:
             await asyncio.sleep(min(0.05, max(deadline - time.monotonic(), 0)))
 
     async def _mark_dead(self, stored: StoredToken, reason: str) -> Token:
-        dead = attrs.evolve(stored, reauthorization_required=reason)
+        dead = attrs.evolve(
+            stored, reauthorization_required=reason, rotating_by=None, rotating_since=None
+        )
         try:
-            version = await self.store.save(self.key, _encode(dead), stored.version)
+            version = await self.store.save(self.key, _encode(self.key, dead), stored.version)
             dead = attrs.evolve(dead, version=version)
         except StoreConflict:
             pass  # someone stored something newer (perhaps a new login); it wins
@@ -583,7 +1115,9 @@ class TokenManager:
         # server said it is unavailable. Anything else may have spent a single-use token.
         deadline = time.monotonic() + self.request_timeout
         delay = 0.1
+        attempt = 0
         while True:
+            attempt += 1
             remaining = deadline - time.monotonic()
             try:
                 return await request_token(
@@ -592,6 +1126,7 @@ class TokenManager:
                     self.credentials,
                     form,
                     timeout=max(remaining, 0.1),
+                    trace_request_ctx={"attempt": attempt, "template": TOKEN_TEMPLATE},
                 )
             except TransportError as exc:
                 if exc.sent or time.monotonic() + delay >= deadline:

@@ -7,12 +7,16 @@ authentication, retries, logging and error mapping live there and nowhere else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
@@ -35,9 +39,11 @@ from .errors import (
     MissingScope,
     NotFound,
     RateLimited,
+    ResponseTooLarge,
     ServerError,
     TransportError,
     Unauthorized,
+    ValidationError,
 )
 from .retry import RetryPolicy, parse_retry_after
 
@@ -46,7 +52,13 @@ if TYPE_CHECKING:
     from .api.merchant import MerchantAPI
     from .api.shared import SharedAPI
 
-__all__ = ["FFNClient", "Response"]
+__all__ = [
+    "DEFAULT_MAX_DOWNLOAD_SIZE",
+    "DEFAULT_MAX_RESPONSE_SIZE",
+    "ERROR_BODY_KEEP",
+    "FFNClient",
+    "Response",
+]
 
 log = logging.getLogger("ffn_async")
 
@@ -77,6 +89,12 @@ _ERROR_TYPES: Final[dict[int, type[ApiError]]] = {
     423: Locked,
     429: RateLimited,
 }
+_UNAUTHORIZED_HINT: Final = (
+    "the API rejects a token the authorization server has just issued: check that the login "
+    "was made with the right account (a user of this merchant or fulfiller), that it granted "
+    "the scopes this operation needs, and that the token comes from the same environment as "
+    "the API URL (sandbox tokens fail in production and vice versa)"
+)
 _HINTS: Final = {
     (404, "/v1/users/current"): (
         "the user has never logged into the FFN portal of this environment; log in once at "
@@ -85,15 +103,29 @@ _HINTS: Final = {
 }
 
 
+#: Default limit of a response body read into memory (JSON answers), in bytes.
+DEFAULT_MAX_RESPONSE_SIZE: Final = 64 * 1024 * 1024
+#: Default limit of a binary download (``download`` methods), in bytes.
+DEFAULT_MAX_DOWNLOAD_SIZE: Final = 512 * 1024 * 1024
+#: How much of an error body is read and kept (``ApiError.body``, ``DecodeError.body``).
+ERROR_BODY_KEEP: Final = 64 * 1024
+_DOWNLOAD_CHUNK: Final = 256 * 1024
+
+
 @attrs.define(slots=True)
 class Response:
-    """A completed HTTP exchange: status, headers and the undecoded body."""
+    """A completed HTTP exchange: status, headers and the undecoded body.
+
+    ``content`` is empty when the body was streamed to a file; ``truncated`` is true when only
+    the first :data:`ERROR_BODY_KEEP` bytes of an error body were read.
+    """
 
     status: int
     headers: CIMultiDictProxy[str]
     content: bytes
     url: URL
     method: str
+    truncated: bool = False
 
     def json(self) -> Any:
         """The body decoded as JSON (``None`` when empty)."""
@@ -106,7 +138,7 @@ class Response:
             raise DecodeError(
                 f"{self.method} {_display(self.url)} answered {self.status} with a body that is "
                 f"not JSON ({ctype}, {len(self.content)} bytes)",
-                body=self.content,
+                body=self.content[:ERROR_BODY_KEEP],
             ) from None
 
 
@@ -127,6 +159,98 @@ def _query_value(value: Any) -> str:
     if hasattr(value, "isoformat"):
         return str(value.isoformat())
     return str(value)
+
+
+def _announced_size(resp: aiohttp.ClientResponse) -> int | None:
+    """``Content-Length`` if it is the size of the body we will read (not compressed)."""
+    if resp.headers.get("Content-Encoding", "identity").lower() != "identity":
+        return None  # aiohttp decompresses: the body may be far larger than announced
+    return resp.content_length
+
+
+def _too_large(
+    resp: aiohttp.ClientResponse, limit: tuple[int, str], method: str, url: URL, size: int | None
+) -> ResponseTooLarge:
+    resp.close()  # drop the connection instead of reading (or draining) the rest
+    return ResponseTooLarge(
+        method=method, url=_display(url), limit=limit[0], setting=limit[1], size=size
+    )
+
+
+async def _read_limited(
+    resp: aiohttp.ClientResponse, limit: tuple[int, str], method: str, url: URL
+) -> bytes:
+    """The whole body, or :class:`ResponseTooLarge` as soon as it exceeds ``limit``."""
+    size = _announced_size(resp)
+    if size is not None:
+        if size > limit[0]:
+            raise _too_large(resp, limit, method, url, size)
+        return await resp.read()  # the fast path: the parser reads exactly ``size`` bytes
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in resp.content.iter_any():
+        total += len(chunk)
+        if total > limit[0]:
+            raise _too_large(resp, limit, method, url, None)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _read_prefix(resp: aiohttp.ClientResponse, keep: int) -> tuple[bytes, bool]:
+    """At most ``keep`` bytes of the body, and whether there was more (then left unread)."""
+    size = _announced_size(resp)
+    if size is not None and size <= keep:
+        return await resp.read(), False
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in resp.content.iter_any():
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > keep:
+            resp.close()
+            return b"".join(chunks)[:keep], True
+    return b"".join(chunks), False
+
+
+async def _stream_to_file(
+    resp: aiohttp.ClientResponse, target: Path, limit: tuple[int, str], method: str, url: URL
+) -> None:
+    """Write the body to ``target`` via a temporary file beside it; never half a file."""
+    size = _announced_size(resp)
+    if size is not None and size > limit[0]:
+        raise _too_large(resp, limit, method, url, size)
+    fd, tmp = await asyncio.to_thread(
+        tempfile.mkstemp, dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+    )
+    try:
+        with os.fdopen(fd, "wb") as file:
+            total = 0
+            async for chunk in resp.content.iter_chunked(_DOWNLOAD_CHUNK):
+                total += len(chunk)
+                if total > limit[0]:
+                    raise _too_large(resp, limit, method, url, size)
+                await asyncio.to_thread(file.write, chunk)
+        await asyncio.to_thread(os.replace, tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):  # also on cancellation: quick, so done inline
+            os.unlink(tmp)
+        raise
+
+
+def _path_segment(name: str, value: str | int) -> str:
+    """``value`` percent-encoded as one path segment; ``""``, ``.`` and ``..`` are refused.
+
+    Encoding cannot neutralise those three: ``/authorizations/..`` is ``/authorizations`` to
+    every server and proxy, so a request would hit another resource than the one named.
+    """
+    text = str(value)
+    if value is None or text in ("", ".", ".."):
+        raise ValidationError(
+            name,
+            f"path parameter {text!r} would change which resource the request reaches; "
+            "pass the id of the resource",
+        )
+    return quote(text, safe="")
 
 
 def _encode_query(params: Mapping[str, Any]) -> str:
@@ -151,10 +275,10 @@ def _scope_satisfied(needed: str, granted: Iterable[str]) -> bool:
     return any(s.startswith(api) and s not in coarse for s in granted)
 
 
-def _raise_for_status(response: Response, template: str) -> None:
+def _raise_for_status(response: Response, template: str, hint: str | None = None) -> None:
     status = response.status
     payload = None
-    if response.content:
+    if response.content and not response.truncated:
         try:
             payload = orjson.loads(response.content)
         except orjson.JSONDecodeError:
@@ -174,6 +298,12 @@ def _raise_for_status(response: Response, template: str) -> None:
         raw_meta = payload.get("errorMetaData", payload.get("errorMetadata"))
         if isinstance(raw_meta, dict):
             metadata = raw_meta
+    elif response.truncated:
+        ctype = response.headers.get("Content-Type", "no content type")
+        description = (
+            f"error body larger than {ERROR_BODY_KEEP} bytes ({ctype}); only its start was "
+            "read and is kept in .body"
+        )
     elif response.content:
         ctype = response.headers.get("Content-Type", "no content type")
         description = f"non-JSON error body ({ctype}, {len(response.content)} bytes)"
@@ -186,7 +316,7 @@ def _raise_for_status(response: Response, template: str) -> None:
         "metadata": metadata,
         "body": response.content,
         "headers": dict(response.headers),
-        "hint": _HINTS.get((status, template)),
+        "hint": hint or _HINTS.get((status, template)),
     }
     if status == 429:
         raise RateLimited(
@@ -211,11 +341,18 @@ class FFNClient:
         max_concurrency: cap on requests in flight from this client.
         user_agent: replaces ``ffn-async/<version>``.
         trace_configs: aiohttp ``TraceConfig`` objects for metrics and tracing; each attempt's
-            ``trace_request_ctx`` is ``{"attempt": n, "template": path_template}``.
+            ``trace_request_ctx`` is ``{"attempt": n, "template": path_template}``
+            (``"<token endpoint>"`` for token calls).
         connector_limit: connection pool size of the session this client creates.
         safe_creates: creates of outbounds, inbounds, products, returns and inbound shipping
             notifications are retried after a lost answer without ever making a duplicate
             (:mod:`ffn_async.creates`); ``False`` sends them once, like any other POST.
+        max_response_size: largest response body read into memory, in bytes; a larger one
+            raises :class:`~ffn_async.errors.ResponseTooLarge` without being read.
+        max_download_size: largest binary download (``download`` methods), in bytes.
+
+    A :class:`TokenManager` without a session of its own makes its token calls through this
+    client's session, so they are traced and limited like API calls.
     """
 
     def __init__(
@@ -231,6 +368,8 @@ class FFNClient:
         trace_configs: list[aiohttp.TraceConfig] | None = None,
         connector_limit: int = 100,
         safe_creates: bool = True,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        max_download_size: int = DEFAULT_MAX_DOWNLOAD_SIZE,
     ) -> None:
         if environment is None:
             environment = (
@@ -240,6 +379,8 @@ class FFNClient:
         self.environment = environment
         self.retry = retry or RetryPolicy()
         self.safe_creates = safe_creates
+        self.max_response_size = max_response_size
+        self.max_download_size = max_download_size
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session = session
         self._owns_session = session is None
@@ -261,6 +402,8 @@ class FFNClient:
         # A caller's session may carry trace configs we cannot see: always pass the context.
         self._traced = bool(trace_configs) or session is not None
         self._url_cache: dict[str, URL] = {}
+        if session is not None:
+            self._lend(session)
 
     def __repr__(self) -> str:
         return f"FFNClient(environment={self.environment.name!r}, auth={self.auth!r})"
@@ -275,12 +418,24 @@ class FFNClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the session this client created (and a TokenManager's own session)."""
+        """Close the session this client created (and a TokenManager's own session).
+
+        A token refresh in flight is waited for first (up to the TokenManager's
+        ``close_timeout``, logged), so that leaving ``async with`` (for example after a
+        caller's ``asyncio.wait_for`` timed out) never cuts a token request the server may
+        already have answered with a rotated token.
+        """
+        if isinstance(self.auth, TokenManager):
+            await self.auth.settle()
         if self._owns_session and self._session is not None:
             await self._session.close()
             self._session = None
         if isinstance(self.auth, TokenManager):
             await self.auth.aclose()
+
+    def _lend(self, session: aiohttp.ClientSession) -> None:
+        if isinstance(self.auth, TokenManager):
+            self.auth.use_session(session)
 
     def _http(self) -> aiohttp.ClientSession:
         session = self._session
@@ -293,6 +448,7 @@ class FFNClient:
                 trace_configs=self._trace_configs,
             )
             self._owns_session = True
+            self._lend(session)
         return session
 
     # ------------------------------------------------------------------ namespaces
@@ -368,6 +524,8 @@ class FFNClient:
         idempotent: bool | None = None,
         timeout: float | None = None,
         safe_create: bool | None = None,
+        download: bool = False,
+        dest: str | os.PathLike[str] | None = None,
     ) -> Response:
         """Send a request and return the :class:`Response` with its body undecoded.
 
@@ -387,12 +545,17 @@ class FFNClient:
             safe_create: for a POST that creates an outbound, inbound, product, return or
                 inbound shipping notification, whether to make it a safe create
                 (:mod:`ffn_async.creates`); ``None``: the client's ``safe_creates``.
+            download: the body is a binary download, limited by ``max_download_size``
+                instead of ``max_response_size``.
+            dest: stream a successful body into this file (atomically: a temporary file
+                beside it, renamed when complete) instead of memory; implies ``download``.
 
         Raises:
             ApiError: (subclasses by status) the API answered with an error.
             TransportError: no answer, after retries where they were safe.
             AuthError: no valid token could be had.
             StoreError: the token store failed (``StoreUnavailable``, ``CorruptRecord`` …).
+            ResponseTooLarge: the body exceeded its limit.
         """
         method = method.upper()
         absolute = path.startswith(("http://", "https://"))
@@ -426,6 +589,11 @@ class FFNClient:
         # The owned session carries the default timeout; pass one only to override it.
         attempt_timeout = aiohttp.ClientTimeout(total=timeout) if timeout else self._request_timeout
         debug = log.isEnabledFor(logging.DEBUG)
+        if download or dest is not None:
+            limit = (self.max_download_size, "max_download_size")
+        else:
+            limit = (self.max_response_size, "max_response_size")
+        target = Path(dest) if dest is not None else None
 
         started = time.monotonic()
         attempt = 0
@@ -440,7 +608,7 @@ class FFNClient:
             t0 = time.monotonic() if debug else 0.0
             try:
                 response = await self._send(
-                    method, url, body, send_headers, attempt_timeout, attempt, path
+                    method, url, body, send_headers, attempt_timeout, attempt, path, limit, target
                 )
             except TransportError as exc:
                 may_repeat = self.retry.is_idempotent(method, idempotent)
@@ -473,13 +641,17 @@ class FFNClient:
                 )
             if status < 400:
                 return response
-            if status == 401 and token is not None and not refreshed:
-                # One forced refresh, and only if nobody has replaced the failing token yet;
-                # it does not count as a retry attempt.
-                refreshed = True
-                if await self.auth.handle_unauthorized(token):
-                    attempt -= 1
-                    continue
+            hint = None
+            if status == 401 and token is not None:
+                # One forced refresh, and only if nobody has replaced the failing token yet
+                # (nor was it itself the result of one); it does not count as a retry attempt.
+                if not refreshed:
+                    refreshed = True
+                    if await self.auth.handle_unauthorized(token):
+                        attempt -= 1
+                        continue
+                if isinstance(self.auth, TokenManager):
+                    hint = _UNAUTHORIZED_HINT
             # A request rejected by rate limiting was not processed: safe to repeat.
             may_repeat = status == 429 or self.retry.is_idempotent(method, idempotent)
             if self.retry.retries_status(status, idempotent=may_repeat):
@@ -495,7 +667,7 @@ class FFNClient:
                     )
                     await _sleep(wait)
                     continue
-            _raise_for_status(response, url.path if absolute else path)
+            _raise_for_status(response, url.path if absolute else path, hint)
 
     def _url(
         self,
@@ -516,7 +688,7 @@ class FFNClient:
         else:
             if path_params:
                 path = path.format_map(
-                    {name: quote(str(value), safe="") for name, value in path_params.items()}
+                    {name: _path_segment(name, value) for name, value in path_params.items()}
                 )
             raw_path, _, inline_query = path.partition("?")
             raw_path = self._api_base + (raw_path if raw_path.startswith("/") else "/" + raw_path)
@@ -547,6 +719,8 @@ class FFNClient:
         timeout: aiohttp.ClientTimeout | None,
         attempt: int,
         template: str,
+        limit: tuple[int, str],
+        target: Path | None,
     ) -> Response:
         semaphore = self._semaphore
         if semaphore is not None:
@@ -559,7 +733,13 @@ class FFNClient:
             async with self._http().request(
                 method, url, data=body, headers=headers, allow_redirects=False, **options
             ) as resp:
-                content = await resp.read()
+                if resp.status >= 400:
+                    content, truncated = await _read_prefix(resp, ERROR_BODY_KEEP)
+                    return Response(resp.status, resp.headers, content, url, method, truncated)
+                if target is not None:
+                    await _stream_to_file(resp, target, limit, method, url)
+                    return Response(resp.status, resp.headers, b"", url, method)
+                content = await _read_limited(resp, limit, method, url)
                 return Response(resp.status, resp.headers, content, url, method)
         except aiohttp.ClientConnectorError as exc:
             raise TransportError(

@@ -43,6 +43,7 @@ __all__ = [
     "NotFound",
     "RateLimited",
     "ReauthorizationRequired",
+    "ResponseTooLarge",
     "ServerError",
     "StoreConflict",
     "StoreError",
@@ -52,6 +53,7 @@ __all__ = [
     "TransportError",
     "Unauthorized",
     "ValidationError",
+    "WrongEventLoop",
     "translate_store_errors",
 ]
 
@@ -211,16 +213,41 @@ class DecodeError(FFNError):
         super().__init__(message)
 
 
+class ResponseTooLarge(FFNError):
+    """A response body exceeded the client's size limit; the rest of it was not read.
+
+    ``limit`` is the limit in bytes, ``setting`` the ``FFNClient`` argument that sets it
+    (``max_response_size`` for JSON, ``max_download_size`` for binary downloads), ``size`` the
+    announced ``Content-Length`` (``None`` when the server did not announce one).
+    """
+
+    def __init__(
+        self, *, method: str, url: str, limit: int, setting: str, size: int | None = None
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.limit = limit
+        self.setting = setting
+        self.size = size
+        announced = f" (Content-Length: {size})" if size is not None else ""
+        super().__init__(
+            f"{method} {url}: the response body is larger than {limit} bytes{announced}; if such "
+            f"an answer is expected, raise the limit with FFNClient({setting}=...)"
+        )
+
+
 class ForeignLinkError(FFNError):
     """A pagination link points at another origin than the API's; it was not followed."""
 
-    def __init__(self, link: str, expected_origin: str | URL) -> None:
+    def __init__(
+        self, link: str, expected_origin: str | URL, *, reason: str = "it is outside the API origin"
+    ) -> None:
         self.link = link
         self.expected_origin = str(expected_origin)
-        shown = URL(link).with_query(None) if "://" in link else link
+        shown = link.partition("?")[0]  # the query may be long; the host is what matters
         super().__init__(
-            f"refusing to follow pagination link to {shown} outside the API origin "
-            f"{self.expected_origin}: the access token is only ever sent to the API"
+            f"refusing to follow pagination link {shown!r}: {reason}; the access token is only "
+            f"ever sent to the API at {self.expected_origin}"
         )
 
 
@@ -354,3 +381,8 @@ def translate_store_errors(
             raise _as_ffn_error(exc) from exc
 
     return wrapper
+
+
+class WrongEventLoop(FFNError, RuntimeError):
+    """An object bound to one event loop (a TokenManager, its session, its store's
+    connections) was used from another; create one per event loop."""

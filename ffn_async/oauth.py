@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import aiohttp
 import orjson
@@ -20,9 +22,19 @@ from .environment import Environment
 from .errors import InvalidClient, TokenEndpointError, TransportError
 from .token import ClientCredentials, Token
 
-__all__ = ["InvalidGrant", "authorize_url", "basic_authorization", "request_token"]
+__all__ = [
+    "TOKEN_TEMPLATE",
+    "InvalidGrant",
+    "authorize_url",
+    "basic_authorization",
+    "request_token",
+    "scrub",
+]
 
 log = logging.getLogger("ffn_async.auth")
+
+#: The ``template`` a token-endpoint call carries in aiohttp's ``trace_request_ctx``.
+TOKEN_TEMPLATE = "<token endpoint>"
 
 
 class InvalidGrant(TokenEndpointError):
@@ -52,11 +64,32 @@ def basic_authorization(credentials: ClientCredentials) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
-def _redact(text: str, secrets: Iterable[str | None]) -> str:
+# Runs of token-like characters: a server that echoes a secret may cut it short or
+# percent-encode it, so every run of 8+ such characters found inside a secret is scrubbed too.
+_TOKENISH = re.compile(r"[A-Za-z0-9\-._~+/=%]{8,}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def scrub(text: str, secrets: Iterable[str | None], limit: int = 300) -> str:
+    """``text`` from a server, made safe for an exception or a log line.
+
+    Every secret (client secret, refresh token, code, the Basic header) is replaced by
+    ``<redacted>``, raw or percent-encoded, whole or in part (any run of 8+ token characters
+    that occurs inside a secret); control characters are dropped; the result is bounded.
+    """
+    forms: list[str] = []
     for secret in secrets:
-        if secret:
-            text = text.replace(secret, "<redacted>")
-    return text[:300]
+        # A secret of a few characters (a test's code "c") cannot be told from ordinary text.
+        if secret and len(secret) >= 4:
+            forms += {secret, quote(secret, safe=""), quote_plus(secret)}
+    forms.sort(key=len, reverse=True)
+    for form in forms:
+        text = text.replace(form, "<redacted>")
+    text = _TOKENISH.sub(
+        lambda m: "<redacted>" if any(m.group() in form for form in forms) else m.group(), text
+    )
+    text = _CONTROL.sub(" ", text)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 async def request_token(
@@ -66,30 +99,40 @@ async def request_token(
     form: dict[str, str],
     *,
     timeout: float,
+    trace_request_ctx: dict[str, Any] | None = None,
 ) -> Token:
     """POST ``form`` to the token endpoint and return the issued :class:`Token`.
 
     Raises:
         InvalidClient: the client id or secret was rejected.
         InvalidGrant: the code or refresh token is dead.
-        TokenEndpointError: any other error answer, HTML, or malformed JSON.
+        TokenEndpointError: any other error answer, a redirect (never followed), HTML,
+            malformed JSON, or a token that is not usable (see :meth:`Token.from_response`).
         TransportError: the endpoint could not be reached or did not answer in ``timeout``.
     """
+    authorization = basic_authorization(credentials)
     # Secrets that must never appear in an error message, whatever the server echoes.
-    secrets = (credentials.client_secret, form.get("refresh_token"), form.get("code"))
+    secrets = (
+        credentials.client_secret,
+        form.get("refresh_token"),
+        form.get("code"),
+        authorization.removeprefix("Basic "),
+    )
     try:
         async with session.post(
             environment.token_url,
             data=form,
-            headers={
-                "Accept": "application/json",
-                "Authorization": basic_authorization(credentials),
-            },
+            headers={"Accept": "application/json", "Authorization": authorization},
             timeout=aiohttp.ClientTimeout(total=timeout),
+            # Never follow a redirect: the body carries the refresh token or the code, and a
+            # 307/308 would re-send it to wherever the Location points.
+            allow_redirects=False,
+            trace_request_ctx=trace_request_ctx or {"attempt": 1, "template": TOKEN_TEMPLATE},
         ) as response:
             status = response.status
             content_type = response.content_type
-            body = await response.read()
+            location = response.headers.get("Location")
+            body = b"" if 300 <= status < 400 else await response.read()
     except aiohttp.ClientConnectorError as exc:
         raise TransportError(
             f"cannot reach the token endpoint {environment.token_url}: {exc.os_error}", sent=False
@@ -102,18 +145,30 @@ async def request_token(
             f"({type(exc).__name__}); the grant may or may not have been used"
         ) from None
 
+    if 300 <= status < 400:
+        target = environment.token_url.join(URL(location)) if location else None
+        where = f"host {target.host!r}" if target is not None and target.host else "nowhere"
+        raise TokenEndpointError(
+            f"the token endpoint {environment.token_url} answered {status}, redirecting to "
+            f"{where}; the redirect was not followed (it would re-send the grant). If the "
+            "endpoint really moved, set Environment.token_url to the new URL",
+            status=status,
+        )
     payload = _parse_json(body, status, content_type, environment)
     if status == 200 and isinstance(payload, dict) and "error" not in payload:
         try:
             return Token.from_response(payload)
         except ValueError as exc:
+            reason = scrub(str(exc), secrets)
             raise TokenEndpointError(
-                f"the token endpoint answered 200 without a usable token: {exc}", status=status
+                f"the token endpoint answered 200 without a usable token: {reason}",
+                status=status,
             ) from None
 
-    error = payload.get("error") if isinstance(payload, dict) else None
+    raw_error = payload.get("error") if isinstance(payload, dict) else None
+    error = scrub(str(raw_error), secrets, limit=64) if raw_error is not None else None
     raw_description = payload.get("error_description") if isinstance(payload, dict) else None
-    description = _redact(str(raw_description), secrets) if raw_description else ""
+    description = scrub(str(raw_description), secrets) if raw_description else ""
     suffix = f": {description}" if description else ""
     if error == "invalid_client" or status == 401:
         raise InvalidClient(
@@ -132,7 +187,7 @@ async def request_token(
     raise TokenEndpointError(
         f"the token endpoint answered {status} ({error or 'no OAuth error code'}){suffix}",
         status=status,
-        error=error if isinstance(error, str) else None,
+        error=error,
     )
 
 

@@ -60,6 +60,33 @@ def _structure_list(data: Any, item: type[T], what: str) -> list[T]:
     return structure(data, list[item])  # type: ignore[valid-type]
 
 
+def _api_link(link: str, api: URL, *, relative: bool) -> URL:
+    """``link`` as an absolute URL on the API's origin, or :class:`ForeignLinkError`.
+
+    ``relative``: a path without a host is resolved against the API's origin (else it is
+    refused). Refused as well, before anything is sent: backslashes (browsers and some servers
+    read ``\\`` as ``/``, so ``/\\evil.example`` can mean another host), scheme-relative links
+    (``//host/x``) to another host, and anything that does not parse as a URL.
+    """
+    origin = api.origin()
+    if "\\" in link:
+        raise ForeignLinkError(link, origin, reason="it contains a backslash")
+    try:
+        url = URL(link)
+        if url.host is not None and not url.scheme:  # //host/path: the API's scheme
+            url = URL(f"{api.scheme}:{link}")
+        if not url.is_absolute():
+            if not relative or url.scheme:  # "http:evil.example/x" has no host
+                raise ForeignLinkError(link, origin, reason="it is not an absolute URL")
+            url = origin.join(url)
+        same = url.origin() == origin
+    except ValueError:
+        raise ForeignLinkError(link, origin, reason="it is not a valid URL") from None
+    if not same:
+        raise ForeignLinkError(link, origin)
+    return url
+
+
 class _Source(Generic[T]):
     """Fetches pages of one list operation: the first from its template, later ones by link."""
 
@@ -88,17 +115,12 @@ class _Source(Generic[T]):
         servers leave spaces and quotes raw in it (``$orderBy=x desc``). ``+`` stays a plus, as
         in the offsets of date-times.
         """
-        if link.startswith("?"):
+        api = self.client.environment.api_url
+        if link.startswith("?") and "\\" not in link:
             pairs = (part.partition("=") for part in link[1:].split("&") if part)
             query = {unquote(key): unquote(value) for key, _, value in pairs}
             return self.path, query, self.path_params
-        api = self.client.environment.api_url
-        url = URL(link)
-        if not url.is_absolute():
-            url = api.origin().join(url)
-        if url.origin() != api.origin():
-            raise ForeignLinkError(link, api.origin())
-        return str(url), {}, None
+        return str(_api_link(link, api, relative=True)), {}, None
 
     async def fetch(self, link: str | None = None) -> Page[T]:
         """The first page, or the page ``link`` points at."""
@@ -349,7 +371,7 @@ class ChangeFeed(Generic[T]):
         if self.from_date is not None and self.from_date >= self.to_date:
             self.to = self.from_date  # nothing can have changed yet; keep the checkpoint
             return
-        api_origin = self._client.environment.api_url.origin()
+        api_url = self._client.environment.api_url
         path: str = self._path
         path_params = self._path_params
         params: Mapping[str, Any] = self._params
@@ -371,9 +393,7 @@ class ChangeFeed(Generic[T]):
             if not chunk.more_data_available:
                 break
             if chunk.next_chunk_url:
-                url = URL(chunk.next_chunk_url)
-                if not url.is_absolute() or url.origin() != api_origin:
-                    raise ForeignLinkError(chunk.next_chunk_url, api_origin)
+                url = _api_link(chunk.next_chunk_url, api_url, relative=False)
                 if chunk.next_chunk_url in seen:
                     raise DecodeError(f"change feed repeated its nextChunkUrl ({url.path})")
                 seen.add(chunk.next_chunk_url)

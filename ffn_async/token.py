@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import math
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -16,7 +18,39 @@ from typing import Any
 import attrs
 import orjson
 
-__all__ = ["ClientCredentials", "Token", "fingerprint"]
+__all__ = ["MAX_EXPIRES_IN", "ClientCredentials", "Token", "fingerprint"]
+
+#: Longest access-token life accepted from a token endpoint (a year); JTL's is ~1800 s.
+MAX_EXPIRES_IN = 366 * 86400.0
+_DEFAULT_EXPIRES_IN = 1800.0
+_MAX_TOKEN_LENGTH = 16384
+# RFC 6750 §2.1 b64token is narrower; any visible ASCII is accepted, but nothing that could
+# break a header (space, CR, LF) or the record. Refresh tokens: RFC 6749 VSCHAR.
+_ACCESS_CHARS = re.compile(r"[\x21-\x7e]+")
+_REFRESH_CHARS = re.compile(r"[\x20-\x7e]+")
+
+
+def _expires_in(raw: Any) -> float:
+    """``expires_in`` as a finite, positive, bounded number of seconds, else ``ValueError``."""
+    if raw is None:
+        return _DEFAULT_EXPIRES_IN
+    # bool is an int in Python, and "inf"/"nan" are floats to float(): refuse them all.
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise ValueError(f"expires_in is a {type(raw).__name__}, not a number of seconds")
+    if isinstance(raw, str):
+        if not re.fullmatch(r"\s*\d+(\.\d+)?\s*", raw):
+            raise ValueError("expires_in is not a number of seconds")
+        raw = float(raw)
+    try:
+        value = float(raw)
+    except OverflowError:  # an integer beyond any float
+        value = math.inf
+    if not math.isfinite(value) or not 0 < value <= MAX_EXPIRES_IN:
+        raise ValueError(
+            f"expires_in must be a finite number of seconds above 0 and at most "
+            f"{MAX_EXPIRES_IN:.0f}, got {value!r}"
+        )
+    return value
 
 
 def fingerprint(secret: str) -> str:
@@ -93,17 +127,23 @@ class Token:
 
     @classmethod
     def from_response(cls, payload: Mapping[str, Any], *, now: float | None = None) -> Token:
-        """Build a token from a token-endpoint JSON object; raise ``ValueError`` if it is none."""
+        """Build a token from a token-endpoint JSON object; raise ``ValueError`` if it is none.
+
+        Everything that would be stored is checked here, so nothing unreadable reaches a
+        store: the tokens are non-empty visible ASCII of bounded length, and ``expires_in``
+        is a finite number of seconds in ``(0, MAX_EXPIRES_IN]`` (1800 when absent).
+        """
         access = payload.get("access_token")
         if not isinstance(access, str) or not access:
             raise ValueError("the response has no access_token")
+        if len(access) > _MAX_TOKEN_LENGTH or not _ACCESS_CHARS.fullmatch(access):
+            raise ValueError("access_token holds characters a bearer token cannot carry")
         refresh = payload.get("refresh_token")
         if refresh is not None and not isinstance(refresh, str):
             raise ValueError("refresh_token is not a string")
-        try:
-            expires_in = float(payload.get("expires_in", 1800))
-        except (TypeError, ValueError):
-            raise ValueError("expires_in is not a number") from None
+        if refresh and (len(refresh) > _MAX_TOKEN_LENGTH or not _REFRESH_CHARS.fullmatch(refresh)):
+            raise ValueError("refresh_token holds characters a refresh token cannot carry")
+        expires_in = _expires_in(payload.get("expires_in"))
         scope = payload.get("scope")
         scopes = tuple(scope.split()) if isinstance(scope, str) else _jwt_scopes(access)
         token_type = payload.get("token_type") or "Bearer"
@@ -154,10 +194,16 @@ class Token:
     def from_dict(cls, data: Mapping[str, Any]) -> Token:
         """Inverse of :meth:`to_dict`; raise ``ValueError``/``KeyError`` on a malformed dict."""
         scopes = data.get("scopes")
+        expires_at = float(data["expires_at"])
+        if not math.isfinite(expires_at):
+            raise ValueError("expires_at is not finite")
+        refresh = data.get("refresh_token")
+        if refresh is not None and not isinstance(refresh, str):
+            raise TypeError("refresh_token is not a string")
         return cls(
             access_token=str(data["access_token"]),
-            refresh_token=data.get("refresh_token"),
-            expires_at=float(data["expires_at"]),
+            refresh_token=refresh,
+            expires_at=expires_at,
             token_type=str(data.get("token_type") or "Bearer"),
             scopes=tuple(scopes) if scopes is not None else None,
             issued_at=float(data["issued_at"]) if data.get("issued_at") is not None else None,

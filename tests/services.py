@@ -8,10 +8,13 @@ it with the reason otherwise. Override the URLs with ``FFN_TEST_POSTGRES_URL``,
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import NoReturn
@@ -20,7 +23,10 @@ import pytest
 from yarl import URL
 
 __all__ = [
+    "RedisCluster",
     "RedisServer",
+    "redis_cluster",
+    "redis_cluster_url",
     "unavailable",
     "configured_url",
     "mysql_url",
@@ -124,3 +130,122 @@ class RedisServer:
             self.proc.terminate()
             self.proc.wait(10)
             self.proc = None
+
+
+def _cluster_ports(count: int) -> list[int]:
+    """Free loopback ports whose cluster bus ports (port + 10000) are free as well."""
+    ports: list[int] = []
+    while len(ports) < count:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port > 55535 or port in ports:
+            continue
+        try:
+            with socket.socket() as bus:
+                bus.bind(("127.0.0.1", port + 10000))
+        except OSError:
+            continue
+        ports.append(port)
+    return ports
+
+
+class RedisCluster:
+    """Three cluster-enabled redis-server masters on free loopback ports, in a temp directory.
+
+    :meth:`start` assigns the 16384 slots in three ranges (``CLUSTER ADDSLOTSRANGE``), joins
+    the nodes (``CLUSTER MEET``) and waits until every node reports ``cluster_state:ok``;
+    :meth:`stop` terminates them and removes the directory.
+    """
+
+    def __init__(self, masters: int = 3) -> None:
+        self.ports = _cluster_ports(masters)
+        self.dir = Path(tempfile.mkdtemp(prefix="ffn-redis-cluster-"))
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def url(self) -> str:
+        """A cluster store URL naming one startup node (the client discovers the others)."""
+        return f"redis+cluster://127.0.0.1:{self.ports[0]}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        import redis
+
+        if shutil.which("redis-server") is None:
+            unavailable("redis-server is not installed (needed for the Redis Cluster run)")
+        for port in self.ports:
+            command = [
+                "redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                "--appendonly", "no", "--cluster-enabled", "yes",
+                "--cluster-config-file", f"nodes-{port}.conf", "--cluster-node-timeout", "5000",
+                "--dir", str(self.dir),
+            ]  # fmt: skip
+            self.procs.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+        deadline = time.monotonic() + timeout
+        nodes = [redis.Redis(host="127.0.0.1", port=p, socket_timeout=2) for p in self.ports]
+        try:
+            for node in nodes:
+                while True:
+                    try:
+                        node.ping()
+                        break
+                    except redis.ConnectionError:
+                        assert time.monotonic() < deadline, "redis-server did not start"
+                        time.sleep(0.02)
+            bounds = [16384 * i // len(nodes) for i in range(len(nodes) + 1)]
+            for i, node in enumerate(nodes):
+                node.execute_command("CLUSTER", "ADDSLOTSRANGE", bounds[i], bounds[i + 1] - 1)
+            for port in self.ports[1:]:
+                nodes[0].execute_command("CLUSTER", "MEET", "127.0.0.1", port)
+            while not all(
+                b"cluster_state:ok" in n.execute_command("CLUSTER", "INFO") for n in nodes
+            ):
+                assert time.monotonic() < deadline, "the Redis cluster did not become ready"
+                time.sleep(0.05)
+            # Every node must know every other before clients route by its slot map.
+            while not all(
+                len(n.execute_command("CLUSTER", "NODES").decode().strip().splitlines())
+                == len(nodes)
+                for n in nodes
+            ):
+                assert time.monotonic() < deadline, "the Redis cluster nodes did not meet"
+                time.sleep(0.05)
+        except BaseException:
+            self.stop()
+            raise
+        finally:
+            for node in nodes:
+                node.close()
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.procs = []
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+_cluster: RedisCluster | None = None
+
+
+def redis_cluster() -> RedisCluster:
+    """A Redis Cluster started once per test session (stopped at exit).
+
+    Fails under ``CI=true`` and skips otherwise when ``redis-server`` is missing.
+    """
+    global _cluster
+    if _cluster is None:
+        cluster = RedisCluster()
+        cluster.start()
+        atexit.register(cluster.stop)
+        _cluster = cluster
+    return _cluster
+
+
+def redis_cluster_url() -> str:
+    """The store URL of the session's Redis Cluster (see :func:`redis_cluster`)."""
+    return redis_cluster().url

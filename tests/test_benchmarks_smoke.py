@@ -143,3 +143,11 @@ def test_every_case_is_registered() -> None:
         module = load()
         assert callable(module.run)
         assert module.QUICK != module.FULL
+
+
+def test_big_body_case() -> None:
+    from benchmarks import big_body
+
+    rows = big_body.run(size_mib=70)  # just over the default 64 MiB limit
+    assert [r["outcome"] for r in rows] == ["ResponseTooLarge", "ok", "ServerError"]
+    assert rows[2]["body_kept_bytes"] == 64 * 1024

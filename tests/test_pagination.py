@@ -339,3 +339,64 @@ async def test_feed_rejects_a_body_that_is_not_an_object(ffn: FFNClient) -> None
     feed = ffn.merchant.fulfillers.updates()
     with pytest.raises(DecodeError):
         feed._decode([1, 2])
+
+
+@pytest.fixture
+async def elsewhere() -> AsyncIterator[FakeApi]:
+    """Another server on loopback: a link that leads here must never get a request."""
+    fake = FakeApi()
+    runner = web.AppRunner(fake.app())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    fake.base = f"127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    try:
+        yield fake
+    finally:
+        await runner.cleanup()
+
+
+ODD_LINKS = {
+    "scheme-relative": "//{host}/api/v1/merchant/fulfillers?$skip=50",
+    "slash-backslash": "/\\{host}/api/v1/merchant/fulfillers?$skip=50",
+    "backslashes": "\\\\{host}/api/v1/merchant/fulfillers?$skip=50",
+    "scheme-backslashes": "http:\\\\{host}/api/v1/merchant/fulfillers?$skip=50",
+    "backslash-in-authority": "{api}\\@{host}/api/v1/merchant/fulfillers",
+    "backslash-in-query": "?$top=50&$skip=50\\{host}",
+    "scheme-without-host": "http:{host}/api/v1/merchant/fulfillers",
+}
+
+
+@pytest.mark.parametrize("template", list(ODD_LINKS.values()), ids=list(ODD_LINKS))
+async def test_odd_page_links_are_a_typed_error_and_nothing_is_sent_elsewhere(
+    ffn: FFNClient, server: FakeApi, elsewhere: FakeApi, template: str
+) -> None:
+    server.page_link = template.format(host=elsewhere.base, api=server.base)
+    page = await ffn.merchant.fulfillers.list(top=50)
+    with pytest.raises(ForeignLinkError) as info:
+        await page.next_page()
+    assert "access token is only ever sent to the API" in str(info.value)
+    assert elsewhere.requests == []
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("host", ["//{host}", "/\\{host}", "http:{host}"])
+async def test_odd_next_chunk_urls_are_a_typed_error(
+    ffn: FFNClient, server: FakeApi, elsewhere: FakeApi, host: str
+) -> None:
+    server.next_chunk_host = host.format(host=elsewhere.base)
+    feed = ffn.merchant.fulfillers.updates(from_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+    with pytest.raises(ForeignLinkError):
+        _ = [f async for f in feed]
+    assert elsewhere.requests == []
+    assert feed.to is None
+
+
+async def test_a_scheme_relative_link_to_the_api_itself_is_followed(
+    ffn: FFNClient, server: FakeApi
+) -> None:
+    server.page_link = f"{server.base.removeprefix('http:')}/api/v1/merchant/fulfillers?$skip=200"
+    page = await ffn.merchant.fulfillers.list(top=50)
+    following = await page.next_page()
+    assert following is not None
+    assert [f.user_id for f in following][-1] == "0236"

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from .base import (
     CorruptRecord,
+    InvalidKey,
+    InvalidStoreURL,
     Lease,
     LockTimeout,
     Record,
@@ -32,6 +34,8 @@ __all__ = [
     "CorruptRecord",
     "EncryptedTokenStore",
     "FileTokenStore",
+    "InvalidKey",
+    "InvalidStoreURL",
     "Lease",
     "LockTimeout",
     "MemoryTokenStore",

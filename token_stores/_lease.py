@@ -34,18 +34,20 @@ async def acquire(
     *,
     ttl: float | None,
     max_pause: float = MAX_PAUSE,
+    renewer: Callable[[float], Awaitable[bool]] | None = None,
 ) -> Lease:
     """Call ``try_acquire`` until it returns ``True``; raise :class:`LockTimeout` after ``timeout``.
 
     ``try_acquire`` must not block: it tries once and says whether it got the lock. Returns the
-    lease, timed from the start of the winning attempt (``ttl=None``: no expiry).
+    lease, timed from the start of the winning attempt (``ttl=None``: no expiry), renewed
+    through ``renewer``.
     """
     deadline = time.monotonic() + max(timeout, 0.0)
     pause = FIRST_PAUSE
     while True:
         started = time.monotonic()
         if await try_acquire():
-            return Lease.starting(key, ttl, started)
+            return Lease.starting(key, ttl, started, renewer)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise LockTimeout(key, timeout)

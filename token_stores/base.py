@@ -10,6 +10,7 @@ free again after the lease (or at once, where the kernel can tell, as with file 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol, runtime_checkable
 
@@ -17,6 +18,8 @@ import attrs
 
 __all__ = [
     "CorruptRecord",
+    "InvalidKey",
+    "InvalidStoreURL",
     "Lease",
     "LockTimeout",
     "Record",
@@ -52,16 +55,42 @@ class Lease:
     ``deadline`` is conservative: it counts ``ttl`` from just *before* the attempt that won the
     lock, so clock rates aside, nobody else can hold the lock before it. ``None`` means the
     lock lasts until released (a file lock, freed by the kernel when the holder dies). A holder
-    uses :meth:`remaining` to avoid starting work its lease cannot cover (fencing).
+    uses :meth:`remaining` to avoid starting work its lease cannot cover (fencing), and
+    :meth:`renew` to extend the lease while it is still working.
     """
 
     key: str
     deadline: float | None
+    #: The store's renewal: extend the lease to ``ttl`` seconds if this holder still owns it.
+    renewer: Callable[[float], Awaitable[bool]] | None = attrs.field(default=None, repr=False)
 
     @classmethod
-    def starting(cls, key: str, ttl: float | None, started: float) -> Lease:
+    def starting(
+        cls,
+        key: str,
+        ttl: float | None,
+        started: float,
+        renewer: Callable[[float], Awaitable[bool]] | None = None,
+    ) -> Lease:
         """A lease of ``ttl`` seconds whose winning attempt began at monotonic ``started``."""
-        return cls(key, None if ttl is None else started + ttl)
+        return cls(key, None if ttl is None else started + ttl, renewer)
+
+    async def renew(self, ttl: float) -> bool:
+        """Extend the lease to ``ttl`` seconds from now, if it is still ours.
+
+        Returns ``False`` when the lease was lost (it expired and another holder may have
+        taken it): the holder must then stop relying on it. A lease without expiry is always
+        held. May raise :class:`StoreUnavailable`.
+        """
+        if self.deadline is None:
+            return True
+        if self.renewer is None:
+            return False
+        started = time.monotonic()
+        if not await self.renewer(ttl):
+            return False
+        self.deadline = started + ttl  # conservative: counted from before the call
+        return True
 
     def remaining(self) -> float:
         """Seconds this lease is still certainly held (``inf`` for locks without expiry)."""
@@ -109,18 +138,49 @@ class StoreUnavailable(StoreError):
 class CorruptRecord(StoreError):
     """Stored data cannot be read back (truncated, not ours, tampered, or wrongly keyed).
 
-    The record is left exactly as it was, so a person can inspect or restore it.
+    The record is left exactly as it was, so a person can inspect or restore it. ``data``
+    holds the bytes as found (where the store could read any) and ``version`` their version
+    (where known), so a caller replacing the record can keep a copy; neither is ever part of
+    the message.
     """
+
+    def __init__(
+        self, message: str, *, data: bytes | None = None, version: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.data = data
+        self.version = version
+
+
+class InvalidKey(StoreError, ValueError):
+    """A store key no backend can hold; raised before any I/O. Also a ``ValueError``."""
+
+
+class InvalidStoreURL(StoreError, ValueError):
+    """A store URL names an unknown scheme or option, or a value the option does not take."""
 
 
 def validate_key(key: str) -> str:
-    """Return ``key`` if it is a usable store key, else raise ``ValueError``."""
+    """Return ``key`` if every store can hold it, else raise :class:`InvalidKey`.
+
+    A key is 1 to 200 characters, without control characters, and encodable as UTF-8 (a lone
+    surrogate such as ``"\\udc80"``, from ``os.fsdecode`` or ``surrogateescape``, is not):
+    every backend stores and compares the key's UTF-8 bytes.
+    """
     if not isinstance(key, str) or not key:
-        raise ValueError("store key must be a non-empty string")
+        raise InvalidKey(f"store key must be a non-empty string, got {type(key).__name__}")
     if len(key) > 200:
-        raise ValueError(f"store key is {len(key)} characters long; at most 200 are allowed")
-    if any(ord(c) < 32 for c in key):
-        raise ValueError("store key must not contain control characters")
+        raise InvalidKey(f"store key is {len(key)} characters long; at most 200 are allowed")
+    if any(ord(c) < 32 or c == "\x7f" for c in key):
+        raise InvalidKey(f"store key {key!r} contains a control character; remove it")
+    try:
+        key.encode()
+    except UnicodeEncodeError as exc:
+        raise InvalidKey(
+            f"store key {key!r} is not valid Unicode (a lone surrogate at position {exc.start}, "
+            "typically from decoding bytes with errors='surrogateescape'); decode the account "
+            "name properly or pick another key"
+        ) from None
     return key
 
 
@@ -150,7 +210,8 @@ class TokenStore(Protocol):
 
         The lease lasts ``ttl`` seconds; waiting longer than ``timeout`` raises
         :class:`LockTimeout`. Only the holder can release it. The block receives the
-        :class:`Lease`, to check how long it is still certainly held.
+        :class:`Lease`, to check how long it is still certainly held and to renew it
+        (:meth:`Lease.renew`) while the work takes longer.
         """
         ...
 

@@ -54,7 +54,7 @@ class EncryptedTokenStore:
         record = await self.inner.load(key)
         if record is None:
             return None
-        return Record(self._decrypt(key, record.data), record.version)
+        return Record(self._decrypt(key, record.data, record.version), record.version)
 
     async def save(self, key: str, data: bytes, expected_version: int | None) -> int:
         return await self.inner.save(key, self._fernet.encrypt(data), expected_version)
@@ -68,7 +68,7 @@ class EncryptedTokenStore:
         record = await self.inner.load(key)
         if record is None:
             return False
-        self._decrypt(key, record.data)  # refuse to rotate what we cannot read
+        self._decrypt(key, record.data, record.version)  # refuse to rotate what we cannot read
         await self.inner.save(key, self._fernet.rotate(record.data), record.version)
         return True
 
@@ -83,11 +83,13 @@ class EncryptedTokenStore:
     async def close(self) -> None:
         await self.inner.close()
 
-    def _decrypt(self, key: str, token: bytes) -> bytes:
+    def _decrypt(self, key: str, token: bytes, version: int) -> bytes:
         try:
             return self._fernet.decrypt(token)
         except InvalidToken:
             raise CorruptRecord(
                 f"record {key!r} cannot be decrypted: wrong key or tampered data; it was left "
-                "untouched (list the key it was written with in `keys`, or authorize again)"
+                "untouched (list the key it was written with in `keys`, or authorize again)",
+                data=token,
+                version=version,
             ) from None

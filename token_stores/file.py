@@ -1,7 +1,8 @@
 """A store in a local directory, shared by the processes of one machine (POSIX: Linux, macOS).
 
 Layout: one file per key. ``FileTokenStore("tokens.json")`` uses the directory ``tokens.json``
-(created ``0700``) holding ``<name>.json`` per key and, under ``.locks/``, two lock files per key.
+(created ``0700``, whatever the umask; an existing one that others can reach is logged as a
+warning) holding ``<name>.json`` per key and, under ``.locks/``, two lock files per key.
 One file per key rather than all keys in one file, because:
 
 * isolation: a truncated or corrupt file costs one account, not all of them, and a save rewrites
@@ -56,6 +57,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from . import _lease
+from ._private import check_private, ensure_private_dir
 from .base import (
     DEFAULT_LOCK_TIMEOUT,
     DEFAULT_LOCK_TTL,
@@ -80,6 +82,7 @@ class FileTokenStore:
         self.path = Path(path)
         self._locks = self.path / ".locks"
         self._ready = False
+        self._checked: set[Path] = set()
 
     def __repr__(self) -> str:
         return f"FileTokenStore({str(self.path)!r})"
@@ -130,8 +133,9 @@ class FileTokenStore:
         if self._ready:
             return
         try:
-            self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._locks.mkdir(mode=0o700, exist_ok=True)
+            ensure_private_dir(self.path, check=self.path not in self._checked)
+            ensure_private_dir(self._locks)
+            self._checked.add(self.path)
         except OSError as exc:
             raise StoreUnavailable(
                 f"cannot create token store directory {str(self._locks)!r}: {exc.strerror}; "
@@ -162,7 +166,15 @@ class FileTokenStore:
 
     def _read(self, path: Path, key: str) -> Record | None:
         try:
-            raw = path.read_bytes()
+            with open(path, "rb") as file:
+                if path not in self._checked:
+                    # Once per file and store: a record written by us is 0600, but one
+                    # copied in or written by another tool may not be.
+                    if self.path not in self._checked:
+                        check_private(self.path, "token store directory")
+                    self._checked.update((path, self.path))
+                    check_private(path, "token file", os.fstat(file.fileno()).st_mode)
+                raw = file.read()
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -180,7 +192,8 @@ class FileTokenStore:
             raise CorruptRecord(
                 f"token file {str(path)!r} for key {key!r} is corrupt or truncated "
                 f"({type(exc).__name__}); it was left untouched: restore it from a backup, "
-                "or delete it and authorize again"
+                "or delete it and authorize again",
+                data=raw,
             ) from None
         return Record(data, version)
 
@@ -219,6 +232,7 @@ class FileTokenStore:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             try:
+                os.fchmod(fd, 0o600)  # exactly, whatever the umask
                 view = memoryview(content)
                 while view:
                     view = view[os.write(fd, view) :]

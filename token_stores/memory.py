@@ -62,12 +62,19 @@ class MemoryTokenStore:
         validate_key(key)
         owner = secrets.token_hex(8)
         deadline = time.monotonic() + timeout
+
+        async def renewer(new_ttl: float) -> bool:
+            if self._leases.get(key, ("", 0.0))[0] != owner:
+                return False
+            self._leases[key] = (owner, time.monotonic() + new_ttl)
+            return True
+
         while True:
             now = time.monotonic()
             held = self._leases.get(key)
             if held is None or held[1] <= now:
                 self._leases[key] = (owner, now + ttl)
-                lease = Lease.starting(key, ttl, now)
+                lease = Lease.starting(key, ttl, now, renewer)
                 break
             remaining = min(deadline, held[1]) - now
             if now >= deadline:

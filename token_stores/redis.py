@@ -2,7 +2,8 @@
 
 Keys: the record of account ``acme`` is the hash ``{prefix}{acme}:rec`` (fields ``data`` and
 ``version``) and its lock is the string ``{prefix}{acme}:lock``. The account key sits in a hash
-tag (``{...}``), so both keys live in one slot and the store also works on Redis Cluster.
+tag (``{...}``), so both keys live in one slot and the store also works on Redis Cluster
+(``redis+cluster://node:port``; every operation touches one key, so no cross-slot command).
 
 * ``save`` is one Lua script: compare the version and write, atomically on the server.
 * ``lock`` is ``SET lock owner NX PX ttl`` with a random owner; release is a compare-and-delete
@@ -19,10 +20,12 @@ tag (``{...}``), so both keys live in one slot and the store also works on Redis
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 from . import _lease
 from .base import (
@@ -35,11 +38,12 @@ from .base import (
     StoreUnavailable,
     validate_key,
 )
+from .url import check_options
 
 try:
     import redis.asyncio as aioredis
     from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import RedisError
+    from redis.exceptions import RedisClusterException, RedisError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
@@ -69,6 +73,12 @@ redis.call('HSET', KEYS[1], 'data', ARGV[1], 'version', v)
 return {1, v}
 """
 
+# KEYS[1] lock key; ARGV[1] owner, ARGV[2] milliseconds. Extends the lease only if we own it.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
 # KEYS[1] lock key; ARGV[1] owner. Deletes the lock only if we still own it.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -87,21 +97,32 @@ class RedisTokenStore:
         prefix: str = "ffn:",
         **client_options: Any,
     ) -> None:
-        """Connect with ``url`` (``redis://``, ``rediss://``) or use ``client``.
+        """Connect with ``url`` (``redis://``, ``rediss://``, ``unix://``; Redis Cluster:
+        ``redis+cluster://host:port`` or ``rediss+cluster://``, naming any one node) or use
+        ``client`` (a ``redis.asyncio.Redis`` or ``RedisCluster``).
 
-        ``client_options`` go to ``redis.asyncio.Redis.from_url``. A client passed in stays the
-        caller's to close; one built from ``url`` is closed by :meth:`close`.
+        ``client_options`` go to ``Redis.from_url`` (``RedisCluster.from_url``). A client
+        passed in stays the caller's to close; one built from ``url`` is closed by
+        :meth:`close`.
         """
         if (url is None) == (client is None):
             raise ValueError("pass exactly one of url= or client=")
+        self._cluster_node = ""
         if "{" in prefix or "}" in prefix:
             raise ValueError("the Redis key prefix must not contain '{' or '}' (hash tag marks)")
         self.prefix = prefix
         if client is None:
             assert url is not None
+            check_options(url)
             client_options.setdefault("socket_connect_timeout", 5.0)
             client_options.setdefault("socket_timeout", 5.0)
-            client = aioredis.Redis.from_url(url, **client_options)
+            scheme, _, rest = url.partition("://")
+            if scheme.lower().endswith("+cluster"):
+                plain = f"{scheme[: -len('+cluster')]}://{rest}"
+                client = aioredis.RedisCluster.from_url(plain, **client_options)
+                self._cluster_node = urlsplit(plain).netloc.rpartition("@")[2]
+            else:
+                client = aioredis.Redis.from_url(url, **client_options)
             self._owns_client = True
         else:
             self._owns_client = False
@@ -110,8 +131,14 @@ class RedisTokenStore:
                 "RedisTokenStore stores bytes: pass a client with decode_responses=False"
             )
         self._client = client
+        # redis-py's async RedisCluster, first used by many coroutines at once, races while it
+        # discovers the cluster (AttributeError on half-made connections): discover it once,
+        # under a lock, before the first command.
+        self._cluster_ready = not isinstance(client, aioredis.RedisCluster)
+        self._cluster_lock = asyncio.Lock()
         self._save_script: AsyncScript = client.register_script(_SAVE)
         self._release_script: AsyncScript = client.register_script(_RELEASE)
+        self._renew_script: AsyncScript = client.register_script(_RENEW)
 
     def __repr__(self) -> str:
         return f"RedisTokenStore({self._where()}, prefix={self.prefix!r})"
@@ -120,7 +147,9 @@ class RedisTokenStore:
         # Host, port and db only: never the password from the URL.
         kw = _connection_kwargs(self._client)
         if not kw:
-            return "redis-cluster"
+            return (
+                f"redis+cluster://{self._cluster_node}" if self._cluster_node else "redis-cluster"
+            )
         if "path" in kw:
             return f"unix://{kw['path']}"
         return f"redis://{kw.get('host', '?')}:{kw.get('port', '?')}/{kw.get('db', 0)}"
@@ -130,17 +159,34 @@ class RedisTokenStore:
         return f"{tagged}:rec", f"{tagged}:lock"
 
     async def _call(self, op: Callable[[], Awaitable[T]]) -> T:
+        task = asyncio.current_task()
+        cancels = task.cancelling() if task is not None else 0
         try:
-            return await op()
+            if not self._cluster_ready:
+                await self._discover_cluster()
+            result = await op()
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise StoreUnavailable(
                 f"Redis at {self._where()} is unreachable ({type(exc).__name__}); check that it "
                 "is running and reachable - this store reconnects by itself once it is back"
             ) from exc
-        except RedisError as exc:
+        except (RedisError, RedisClusterException) as exc:
             raise StoreUnavailable(
                 f"Redis at {self._where()} refused a command ({type(exc).__name__}: {exc})"
             ) from exc
+        if task is not None and task.cancelling() > cancels:
+            # redis-py (8.1) can swallow a cancellation that arrives mid-command and carry on:
+            # deliver it, or a cancelled lock waiter would keep polling (and take the lock).
+            raise asyncio.CancelledError
+        return result
+
+    async def _discover_cluster(self) -> None:
+        async with self._cluster_lock:
+            if not self._cluster_ready:
+                client = self._client
+                assert isinstance(client, aioredis.RedisCluster)
+                await client.initialize()
+                self._cluster_ready = True
 
     async def load(self, key: str) -> Record | None:
         rec, _ = self._keys(key)
@@ -156,7 +202,8 @@ class RedisTokenStore:
         except ValueError:
             raise CorruptRecord(
                 f"Redis hash {rec!r} is not a token record (missing or bad 'data'/'version' "
-                "field); it was left untouched: inspect or delete it"
+                "field); it was left untouched: inspect or delete it",
+                data=data if isinstance(data, bytes) else None,
             ) from None
         return Record(data if isinstance(data, bytes) else data.encode(), number)
 
@@ -187,9 +234,25 @@ class RedisTokenStore:
         px = max(1, int(ttl * 1000))
 
         async def try_acquire() -> bool:
-            return bool(await self._call(lambda: self._client.set(lock_key, owner, nx=True, px=px)))
+            try:
+                return bool(
+                    await self._call(lambda: self._client.set(lock_key, owner, nx=True, px=px))
+                )
+            except (StoreUnavailable, asyncio.CancelledError):
+                # The SET may have reached Redis and only its answer was lost (or we were
+                # cancelled meanwhile): free what may be ours at once, else nobody could take
+                # the lock until the lease ran out.
+                with suppress(StoreUnavailable):
+                    await self._call(lambda: self._release_script(keys=[lock_key], args=[owner]))
+                raise
 
-        lease = await _lease.acquire(try_acquire, key, timeout, ttl=ttl)
+        async def renewer(new_ttl: float) -> bool:
+            ms = max(1, int(new_ttl * 1000))
+            return bool(
+                await self._call(lambda: self._renew_script(keys=[lock_key], args=[owner, ms]))
+            )
+
+        lease = await _lease.acquire(try_acquire, key, timeout, ttl=ttl, renewer=renewer)
         try:
             yield lease
         finally:

@@ -12,7 +12,9 @@ store.create_schema()`` creates it if missing; to manage it with your own migrat
         lock_expires_at DOUBLE PRECISION,
         updated_at      TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT CURRENT_TIMESTAMP
     );
-    -- MySQL / MariaDB: data BLOB, lock_expires_at DOUBLE, updated_at DATETIME
+    -- MySQL / MariaDB: record_key VARBINARY(800), data BLOB, lock_expires_at DOUBLE,
+    --                  updated_at DATETIME (VARBINARY: keys compare byte for byte; create_schema()
+    --                  migrates a VARCHAR record_key of older versions)
     -- SQLite: data BLOB, lock_expires_at REAL, updated_at DATETIME
 
 Design:
@@ -30,6 +32,9 @@ Design:
   drift: PostgreSQL ``extract(epoch from clock_timestamp())``, MySQL/MariaDB
   ``UNIX_TIMESTAMP(NOW(6))`` (independent of the session time zone), SQLite
   ``(julianday('now') - 2440587.5) * 86400`` (embedded: the local clock is the database's).
+* SQLite files are private: the database (and so its ``-wal``/``-shm``/``-journal`` files) is
+  created ``0600``, a missing directory ``0700``, whatever the umask; existing ones that other
+  users can read are logged as a warning.
 * SQLite with several processes: engines built here set a 30 s busy timeout and WAL journaling,
   and every statement is its own short transaction, so writers queue instead of failing.
 * Connection failures raise :class:`StoreUnavailable`. An operation that fails on a connection
@@ -41,11 +46,15 @@ Design:
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from pathlib import Path
 from typing import Any, TypeVar
 
 from . import _lease
+from ._private import check_private, ensure_private_dir, ensure_private_file
 from .base import (
     DEFAULT_LOCK_TIMEOUT,
     DEFAULT_LOCK_TTL,
@@ -55,6 +64,7 @@ from .base import (
     StoreUnavailable,
     validate_key,
 )
+from .url import check_options
 
 try:
     import sqlalchemy as sa
@@ -69,6 +79,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 
 __all__ = ["SQLTokenStore"]
 
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
 
 # The database's clock as seconds since the epoch, per dialect.
@@ -80,11 +92,43 @@ _NOW = {
 }
 
 
+#: Longest key in bytes: 200 characters (``validate_key``) of at most 4 UTF-8 bytes each.
+_KEY_BYTES = 800
+
+
+class _Key(sa.TypeDecorator[str]):
+    """The record key, compared byte for byte on every backend.
+
+    PostgreSQL (deterministic collations) and SQLite (``BINARY``) already compare text that way.
+    MySQL/MariaDB's default collations ignore case and accents, and even ``utf8mb4_bin`` ignores
+    trailing spaces (``PAD SPACE``), so there the key is ``VARBINARY`` holding its UTF-8 bytes.
+    """
+
+    impl = sa.String(200)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name in _BINARY_KEY_DIALECTS:
+            return dialect.type_descriptor(sa.VARBINARY(_KEY_BYTES))
+        return dialect.type_descriptor(sa.String(200))
+
+    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> Any:
+        if value is not None and dialect.name in _BINARY_KEY_DIALECTS:
+            return value.encode()
+        return value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> str | None:
+        return bytes(value).decode() if isinstance(value, bytes | bytearray) else value
+
+
+_BINARY_KEY_DIALECTS = frozenset({"mysql", "mariadb"})
+
+
 def _table(name: str) -> sa.Table:
     return sa.Table(
         name,
         sa.MetaData(),
-        sa.Column("record_key", sa.String(200), primary_key=True),
+        sa.Column("record_key", _Key(), primary_key=True),
         sa.Column("data", sa.LargeBinary, nullable=True),
         sa.Column("version", sa.Integer, nullable=False, server_default="0"),
         sa.Column("lock_owner", sa.String(64), nullable=True),
@@ -118,6 +162,7 @@ class SQLTokenStore:
             raise ValueError("pass exactly one of url= or engine=")
         if engine is None:
             assert url is not None
+            check_options(url)
             engine = _create_engine(url, engine_options)
             self._owns_engine = True
         else:
@@ -128,6 +173,10 @@ class SQLTokenStore:
                 f"SQLTokenStore does not support the {dialect!r} dialect; "
                 f"supported: {', '.join(sorted(_NOW))}"
             )
+        if dialect == "sqlite" and not event.contains(
+            engine.sync_engine, "do_connect", _before_sqlite_connect
+        ):
+            event.listen(engine.sync_engine, "do_connect", _before_sqlite_connect)
         self._engine = engine
         # Autocommit saves PostgreSQL two round trips per statement; on MySQL and SQLite
         # switching the mode per checkout costs more than it saves (measured).
@@ -163,6 +212,42 @@ class SQLTokenStore:
 
             if not await self._run(exists):
                 raise
+        await self._migrate_key_column()
+
+    async def _migrate_key_column(self) -> None:
+        """Make an older MySQL/MariaDB table compare keys byte for byte (idempotent).
+
+        Earlier versions created ``record_key VARCHAR(200)`` with the server's default
+        collation, under which ``Acme``, ``acme``, ``acme `` and ``ácme`` are one row. Turning
+        the column into ``VARBINARY`` keeps every stored key's UTF-8 bytes and cannot create
+        duplicates; keys that were already merged stay merged (the row holds whichever tenant
+        wrote last), which is why it is logged.
+        """
+        if self._dialect not in _BINARY_KEY_DIALECTS:
+            return
+        name = self._table.name
+        column_type = sa.text(
+            "SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+            "AND TABLE_NAME = :table AND COLUMN_NAME = 'record_key'"
+        )
+
+        async def migrate(conn: AsyncConnection) -> bool:
+            found = (await conn.execute(column_type, {"table": name})).scalar()
+            if found is None or str(found).lower() == "varbinary":
+                return False
+            quoted = conn.dialect.identifier_preparer.quote(name)
+            await conn.execute(
+                sa.text(f"ALTER TABLE {quoted} MODIFY record_key VARBINARY({_KEY_BYTES}) NOT NULL")
+            )
+            return True
+
+        if await self._run(migrate):
+            log.warning(
+                "token table %r: record_key migrated to VARBINARY, keys now compare byte for "
+                "byte (the old VARCHAR treated keys differing in case, accents or trailing "
+                "spaces as one: check that no two accounts shared a record before)",
+                name,
+            )
 
     async def _run(
         self, op: Callable[[AsyncConnection], Awaitable[T]], *, single: bool = False
@@ -259,22 +344,44 @@ class SQLTokenStore:
             t.update()
             .where(
                 t.c.record_key == key,
-                sa.or_(t.c.lock_owner.is_(None), t.c.lock_expires_at <= self._now),
+                # ``lock_owner == owner``: an attempt re-sent after its answer was lost (the
+                # connection died) finds the lock already ours and renews it.
+                sa.or_(
+                    t.c.lock_owner.is_(None),
+                    t.c.lock_expires_at <= self._now,
+                    t.c.lock_owner == owner,
+                ),
             )
             .values(lock_owner=owner, lock_expires_at=expires)
         )
-
-        async def try_acquire() -> bool:
-            return await self._rowcount(take) == 1 or await self._insert_new(
-                record_key=key, version=0, lock_owner=owner, lock_expires_at=expires
-            )
-
-        lease = await _lease.acquire(try_acquire, key, timeout, ttl=ttl)
         release = (
             t.update()
             .where(t.c.record_key == key, t.c.lock_owner == owner)
             .values(lock_owner=None, lock_expires_at=None)
         )
+
+        async def try_acquire() -> bool:
+            try:
+                return await self._rowcount(take) == 1 or await self._insert_new(
+                    record_key=key, version=0, lock_owner=owner, lock_expires_at=expires
+                )
+            except (StoreUnavailable, asyncio.CancelledError):
+                # The attempt may have taken the lock and only its answer was lost (or we were
+                # cancelled meanwhile): free what may be ours at once, else nobody could take
+                # it until the lease ran out.
+                with suppress(StoreUnavailable):
+                    await self._rowcount(release)
+                raise
+
+        async def renewer(new_ttl: float) -> bool:
+            extend = (
+                t.update()
+                .where(t.c.record_key == key, t.c.lock_owner == owner)
+                .values(lock_expires_at=self._now + sa.bindparam("ttl", new_ttl, type_=sa.Double))
+            )
+            return await self._rowcount(extend) == 1
+
+        lease = await _lease.acquire(try_acquire, key, timeout, ttl=ttl, renewer=renewer)
         try:
             yield lease
         finally:
@@ -315,6 +422,35 @@ class SQLTokenStore:
                 return False
             return True
         return await self._rowcount(stmt) == 1
+
+
+def _private_sqlite_files(database: str | None) -> None:
+    """Create a SQLite database file ``0600`` (in a new ``0700`` directory) before SQLite does.
+
+    SQLite creates a database ``0644`` minus the umask (``0666`` under umask 000) and gives its
+    ``-wal``, ``-shm`` and ``-journal`` files the database's mode, so creating the empty file
+    first makes all of them private. Existing files others can read are logged as a warning.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    try:
+        if not path.parent.exists():
+            ensure_private_dir(path.parent, "token database directory")
+        ensure_private_file(path, "token database")
+    except OSError as exc:
+        raise StoreUnavailable(
+            f"cannot create the SQLite token database {database!r}: {exc.strerror}; check that "
+            "its directory is writable by this user"
+        ) from exc
+    for suffix in ("-wal", "-shm", "-journal"):
+        check_private(Path(database + suffix), "token database file")
+
+
+def _before_sqlite_connect(_dialect: Any, _record: Any, cargs: Any, _cparams: Any) -> None:
+    # SQLite creates the database on its first connection: make it private first.
+    if cargs and isinstance(cargs[0], str):
+        _private_sqlite_files(cargs[0])
 
 
 def _create_engine(url: str, options: dict[str, Any]) -> AsyncEngine:

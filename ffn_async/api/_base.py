@@ -295,7 +295,11 @@ class Namespace:
         dest: str | os.PathLike[str] | None,
         timeout: float | None,
     ) -> bytes:
-        """Raw bytes of a binary operation (optionally also written to ``dest``)."""
+        """Raw bytes of a binary operation (optionally also written to ``dest``).
+
+        Limited by the client's ``max_download_size``. With ``dest`` the body is streamed into
+        the file as it arrives (never held twice), then read back for the return value.
+        """
         op = OPERATIONS[op_id]
         response = await self._client.request_raw(
             op.method,
@@ -304,8 +308,12 @@ class Namespace:
             headers={"Accept": "application/octet-stream, */*"},
             scope=op.scope,
             timeout=timeout,
+            download=True,
+            dest=dest,
         )
-        return await self._deliver(response.content, dest)
+        if dest is None:
+            return response.content
+        return await asyncio.to_thread(Path(dest).read_bytes)
 
     async def _download_base64(
         self,

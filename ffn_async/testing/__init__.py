@@ -10,6 +10,7 @@ and fault injection, all on a loopback port::
         auth = TokenManager(fake.credentials, store, key="acme", environment=environment)
         ...
     assert fake.stats.reuse_attempts == 0
+    sent = fake.received[-1]  # the latest API request: method, encoded path, query, body
 
 With pytest, the ``ffn_fake`` fixture (plugin :mod:`ffn_async.testing.pytest_plugin`) does
 the same per test.
@@ -21,6 +22,7 @@ from .clock import FakeClock
 from .faults import FaultKind, Faults
 from .http import ApiFailure
 from .oauth import DEFAULT_SCOPES, OAuthServer, TokenFault
+from .received import ReceivedRequest
 from .server import FakeFFN
 from .stats import FakeStats
 
@@ -33,5 +35,6 @@ __all__ = [
     "FaultKind",
     "Faults",
     "OAuthServer",
+    "ReceivedRequest",
     "TokenFault",
 ]

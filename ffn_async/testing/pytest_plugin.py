@@ -10,6 +10,7 @@ background thread (so plain synchronous tests can use it too).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 
 from ..environment import Environment
 from ..token import ClientCredentials
+from .received import ReceivedRequest
 from .server import FakeFFN
 from .stats import FakeStats
 
@@ -40,6 +42,11 @@ class RunningFake:
     def stats(self) -> FakeStats:
         """The server's counters."""
         return self.server.stats
+
+    @property
+    def received(self) -> deque[ReceivedRequest]:
+        """The latest API requests the server received, oldest first."""
+        return self.server.received
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import Any
@@ -18,6 +19,7 @@ from .clock import FakeClock
 from .faults import Faults
 from .http import ApiFailure, error_response
 from .oauth import OAuthServer
+from .received import ReceivedRequest
 from .stats import FakeStats
 
 __all__ = ["FakeFFN"]
@@ -28,7 +30,8 @@ class FakeFFN:
 
     ``async with fake.run() as env`` serves it on a free loopback port and gives the
     :class:`~ffn_async.Environment` pointing at it; :attr:`credentials` are the client it
-    accepts. :attr:`stats` counts what happened, :attr:`faults` breaks things on purpose,
+    accepts. :attr:`stats` counts what happened, :attr:`received` logs the API requests
+    themselves (method, encoded path, query, body), :attr:`faults` breaks things on purpose,
     :attr:`oauth` and :attr:`api` hold the state (tokens; products, outbounds, …).
 
     Args:
@@ -42,6 +45,7 @@ class FakeFFN:
         auto_ship_after: while running, ship every outbound this many seconds after its
             creation (``None``: only when told to, e.g. :meth:`FakeAPI.ship_outbound`).
         faults: fault injection settings (none by default).
+        received_size: how many of the latest API requests :attr:`received` keeps.
     """
 
     def __init__(
@@ -59,8 +63,11 @@ class FakeFFN:
         chunk_size: int = 100,
         auto_ship_after: float | None = None,
         faults: Faults | None = None,
+        received_size: int = 1000,
     ) -> None:
         self.stats = FakeStats()
+        self.received: deque[ReceivedRequest] = deque(maxlen=received_size)
+        """The latest API requests, oldest first (bounded, so fleet tests do not grow it)."""
         self.clock = FakeClock()
         self.faults = faults or Faults()
         self.oauth = OAuthServer(
@@ -126,11 +133,31 @@ class FakeFFN:
 
     @web.middleware
     async def _count(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith("/api/"):
-            route = request.match_info.route.resource
-            template = route.canonical if route is not None else request.path
-            self.stats.requests[f"{request.method} {template}"] += 1
-        return await handler(request)
+        if not request.path.startswith("/api/"):
+            return await handler(request)
+        route = request.match_info.route.resource
+        template = route.canonical if route is not None else request.path
+        self.stats.requests[f"{request.method} {template}"] += 1
+        body, status = b"", 500  # unless read and answered
+        try:
+            body = await request.read()  # cached: the handler reads it again
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            self.received.append(
+                ReceivedRequest(
+                    method=request.method,
+                    path=request.rel_url.raw_path,
+                    query=tuple(request.query.items()),
+                    body=body,
+                    route=template,
+                    status=status,
+                )
+            )
 
     @web.middleware
     async def _authorize(self, request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -1,4 +1,5 @@
-"""Fixtures for the API namespace tests: a client on a test origin and mocked HTTP."""
+"""Fixtures for the API namespace tests: a client on a test origin and mocked HTTP, or a client
+of the fake server (``ffn_fake``) over a real socket."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from ffn_async import Environment, FFNClient, StaticToken
 from ffn_async.retry import NO_RETRY
+from ffn_async.testing.pytest_plugin import RunningFake
 from tests.http_mock import aioresponses
 
 ALL_SCOPES = (
@@ -37,3 +39,12 @@ async def ffn() -> AsyncIterator[FFNClient]:
 def http() -> Iterator[aioresponses]:
     with aioresponses() as mock:
         yield mock
+
+
+@pytest.fixture
+async def live_ffn(ffn_fake: RunningFake) -> AsyncIterator[FFNClient]:
+    """A client of the running fake server, logged in with every scope."""
+    token = ffn_fake.server.token()
+    auth = StaticToken(token.access_token, scopes=token.scopes)
+    async with FFNClient(auth, environment=ffn_fake.environment, retry=NO_RETRY) as client:
+        yield client

@@ -1,12 +1,20 @@
-"""Every operation of both specs and ``users/current``, called through its typed method.
+"""Every operation against answers the fake server does not give, with aioresponses.
 
-Data-driven from :data:`ffn_async.api.OPERATIONS` (nothing here names an operation), with
-aioresponses standing in for the server for now. For each operation the test checks the HTTP
-method, the path with percent-encoded parameters (ids contain a space and a slash), the query
-(every operation-specific parameter, OData and feed parameters), the JSON body (a full payload
-fixture of the request model), that the documented success answer (a full response fixture plus
-unknown fields) decodes into the promised model, and that each documented error status raises its
-typed error with the FFN error code.
+:mod:`tests.api.test_every_operation_live` calls every operation of both specs through its
+typed method against the fake server over a real socket and checks the method, the encoded path,
+the query, the body and the decoded result. What stays here, data-driven from
+:data:`ffn_async.api.OPERATIONS`, is what the fake cannot show:
+
+* ``test_every_parameter_and_full_answer``: a value for *every* operation-specific query
+  parameter and every OData and feed option (the fake acts on them: ``relatedJfsku`` must name a
+  product, ``$filter`` must match something), and a documented success answer with *every*
+  property of the response schema filled plus unknown fields, decoded into the promised model
+  with the paging metadata (the fake answers only with what it stores, in its own shape).
+  Method, path, body and the bearer header are the live test's job and are not repeated here.
+* ``test_documented_error_status_raises_its_typed_error``: each documented error status of
+  each operation (400, 403, 404, 409, 410, 423) raised as its typed error with the FFN error
+  code and metadata; the fake produces these only where its state leads to them.
+* ``test_every_method_is_a_case``: every public method of the namespaces is registered.
 """
 
 from __future__ import annotations
@@ -17,9 +25,8 @@ import importlib
 import inspect
 import re
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl
 
-import orjson
 import pytest
 
 from ffn_async import FFNClient, errors, serialization
@@ -74,13 +81,6 @@ def resolve(ffn: FFNClient, dotted: str) -> Any:
     for part in dotted.split("."):
         target = getattr(target, part)
     return target
-
-
-def expected_path(op: Operation) -> str:
-    def fill(match: re.Match[str]) -> str:
-        return str(NUMBER) if match.group(1) == "number" else quote(ID, safe="")
-
-    return "/api" + re.sub(r"{(\w+)}", fill, op.path)
 
 
 def wire_value(value: Any) -> str:
@@ -142,7 +142,9 @@ def response_for(op: Operation, name: str) -> tuple[int, Any]:
 @pytest.mark.parametrize(
     ("key", "name"), CASES, ids=[f"{k}:{n.rsplit('.', 1)[-1]}" for k, n in CASES]
 )
-async def test_operation(key: str, name: str, ffn: FFNClient, http: aioresponses) -> None:
+async def test_every_parameter_and_full_answer(
+    key: str, name: str, ffn: FFNClient, http: aioresponses
+) -> None:
     op = OPERATIONS[key]
     method = resolve(ffn, name)
     body = None
@@ -188,12 +190,8 @@ async def test_operation(key: str, name: str, ffn: FFNClient, http: aioresponses
     else:
         result = await result
 
-    # The request: exactly one, with the right method, encoded path, query and body.
-    [(request_key, calls)] = list(http.requests.items())
-    sent_method, url = request_key
-    assert sent_method == op.method
-    assert url.raw_path == expected_path(op)
-    assert url.origin() == ffn.environment.api_url.origin()
+    # The request: exactly one, with every parameter in the query.
+    [((_, url), _)] = list(http.requests.items())
     query = dict(parse_qsl(url.raw_query_string, keep_blank_values=True))
     expected = {to_camel(k): wire_value(v) for k, v in query_kwargs.items()}
     if is_list:
@@ -211,14 +209,6 @@ async def test_operation(key: str, name: str, ffn: FFNClient, http: aioresponses
             "ignoreOwnUserId": "true",
         }
     assert query == expected
-    sent_kwargs = calls[0].kwargs
-    assert sent_kwargs["headers"]["Authorization"] == "Bearer test-access-token"
-    if body is None:
-        assert sent_kwargs["data"] is None
-    else:
-        sent = orjson.loads(sent_kwargs["data"])
-        assert sent == orjson.loads(serialization.dumps(body))
-        assert sent == without_unknown(object_payload(op, op.request_model or ""))
 
     # The result: the promised type.
     if op.kind == "raw" or name.endswith(".download"):

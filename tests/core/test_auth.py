@@ -319,13 +319,14 @@ async def test_invalid_grant_waits_for_an_overrun_holders_save(creds: ClientCred
         mock.post(TOKEN_URL, payload=token_response())
         await auth.exchange_code("c")
         await expire(auth)
-        record = await store.load("acct")
-        assert record is not None
 
         async def late_save() -> None:
             await asyncio.sleep(0.1)
-            data = peer_record(holders_token, 1)
-            await store.save("acct", data, record.version)  # CAS, no lock: as a holder would
+            # The version it read is the one our in-flight mark produced (a holder that
+            # predates marks and overran its lease): CAS, no lock, as such a holder would.
+            record = await store.load("acct")
+            assert record is not None
+            await store.save("acct", peer_record(holders_token, 1), record.version)
 
         mock.post(TOKEN_URL, status=400, payload={"error": "invalid_grant"})
         saver = asyncio.ensure_future(late_save())
@@ -361,8 +362,8 @@ async def test_lost_cas_keeps_the_newer_record(creds: ClientCredentials) -> None
     assert stored.rotation == 5
 
 
-async def test_store_failure_leaves_memory_unchanged(creds: ClientCredentials) -> None:
-    """Persist first, then swap memory (authlib's ordering hazard)."""
+async def test_store_failure_before_the_token_call_spends_nothing(creds: ClientCredentials) -> None:
+    """The in-flight mark cannot be written: no token call, memory unchanged, a typed error."""
     store = MemoryTokenStore()
     auth = manager(creds, store, lock_ttl=0.5)  # the save is retried for one lease
     with aioresponses() as mock:
@@ -378,6 +379,7 @@ async def test_store_failure_leaves_memory_unchanged(creds: ClientCredentials) -
         store.save = broken_save  # type: ignore[method-assign]
         with pytest.raises(StoreUnavailable):
             await auth.access_token()
+        assert len(token_calls(mock)) == 1  # the login only
     assert auth._account.stored.token == before
 
 
@@ -392,7 +394,7 @@ async def test_a_short_store_outage_after_a_refresh_loses_no_token(
 
     async def flaky_save(key: str, data: bytes, expected_version: int | None) -> int:
         nonlocal failures
-        if failures:
+        if failures and b'"rotating":null' in data:  # the in-flight mark got through
             failures -= 1
             raise StoreUnavailable("redis restarting")
         return await real_save(key, data, expected_version)
@@ -420,6 +422,8 @@ async def test_a_save_whose_answer_was_lost_counts_as_saved(creds: ClientCredent
 
     async def lost_answer(key: str, data: bytes, expected_version: int | None) -> int:
         nonlocal calls
+        if b'"rotating":null' not in data:  # the in-flight mark
+            return await real_save(key, data, expected_version)
         calls += 1
         version = await real_save(key, data, expected_version)
         if calls == 1:
@@ -437,7 +441,7 @@ async def test_a_save_whose_answer_was_lost_counts_as_saved(creds: ClientCredent
     assert calls == 2
     stored = await auth.stored()
     assert stored.rotation == 1
-    assert stored.version == 3
+    assert stored.version == 4  # login, expired copy, in-flight mark, rotation
 
 
 async def test_a_login_is_saved_through_a_short_store_outage(creds: ClientCredentials) -> None:

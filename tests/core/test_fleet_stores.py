@@ -1,7 +1,7 @@
 """Refresh exactly once per rotation through TokenManager, for every fleet-capable store.
 
-Six worker processes with 50 coroutines each share one account in Redis, PostgreSQL,
-MariaDB or SQLite while the strict server's tokens expire every second.
+Six worker processes with 50 coroutines each share one account in Redis, a Redis Cluster,
+PostgreSQL, MariaDB or SQLite while the strict server's tokens expire every second.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ def _sqlite(tmp_path: Path) -> str:
 
 STORES: dict[str, Callable[[Path], str]] = {
     "redis": lambda _: services.redis_url(),
+    # Three masters on loopback ports started for this session (tests/services.py).
+    "redis-cluster": lambda _: services.redis_cluster_url(),
     "postgres": lambda _: services.postgres_url(),
     "mysql": lambda _: services.mysql_url(),
     "sqlite": _sqlite,

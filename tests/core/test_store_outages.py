@@ -10,6 +10,7 @@ would be lost, and the next refresh would reuse the spent one).
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import time
 from pathlib import Path
@@ -18,12 +19,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
+from yarl import URL
 
 from ffn_async import FFNClient, Token, TokenManager
-from token_stores import RedisTokenStore, SQLTokenStore, StoreUnavailable
+from token_stores import LockTimeout, RedisTokenStore, SQLTokenStore, StoreUnavailable, from_url
 
 from .. import services
+from ..faultproxy import FaultProxy
 from ..fleet import CREDS, strict_server
+from .test_rotation_in_flight import expired, oauth_server
 
 pytestmark = pytest.mark.services
 
@@ -124,3 +128,83 @@ async def test_postgres_connections_killed_mid_run_lose_no_token() -> None:
         await store.close()
         await admin.dispose()
     assert killed >= 5
+
+
+#: Length of the outage below; the suite uses a few seconds, the figures in the README's
+#: reliability section come from FFN_TEST_OUTAGE_SECONDS=150 (longer than in_flight_timeout).
+OUTAGE_SECONDS = float(os.environ.get("FFN_TEST_OUTAGE_SECONDS", "3"))
+
+
+async def _until_served(auth: TokenManager) -> str:
+    """A peer's calls: failing with typed store errors while the store is away, then served."""
+    while True:
+        try:
+            return await auth.access_token()
+        except (StoreUnavailable, LockTimeout):
+            await asyncio.sleep(0.2)
+
+
+@pytest.mark.parametrize("lost_by", ["everyone", "holder"])
+@pytest.mark.parametrize("kind", ["redis", "postgres", "mysql"])
+async def test_an_outage_right_after_the_token_call_is_survived_with_default_settings(
+    kind: str, lost_by: str
+) -> None:
+    """The store goes away (a proxy refuses) right after a rotation's token call for
+    OUTAGE_SECONDS, for every worker or only for the holder (a partition); with default
+    settings no token is lost and no refresh token reused (a partition: up to
+    in_flight_timeout + request_timeout, 130 s)."""
+    url = services.require(kind)
+    target = URL(url)
+    table = f"ffn_outage_{secrets.token_hex(4)}"
+    options: dict[str, Any] = (
+        {"prefix": f"outage-{secrets.token_hex(4)}:"} if kind == "redis" else {"table": table}
+    )
+    armed = False
+
+    async def refuse_after_token() -> None:
+        nonlocal armed
+        if armed:
+            armed = False
+            await proxy.refuse()
+
+    async with FaultProxy(target.port or 0, target.host or "127.0.0.1") as proxy:
+        store_a = from_url(proxy.url(url), **options)
+        store_b = from_url(proxy.url(url) if lost_by == "everyone" else url, **options)
+        if kind != "redis":
+            await store_a.create_schema()  # type: ignore[attr-defined]
+        async with oauth_server(after_token=refuse_after_token) as (oauth, env):
+            a = TokenManager(CREDS, store_a, key="acct", environment=env)  # all defaults
+            b = TokenManager(CREDS, store_b, key="acct", environment=env)
+            await a.store_token(expired(oauth))
+            armed = True
+            started = time.monotonic()
+            token_a = await a.access_token()  # rotated; the store went away; served from memory
+            peer = asyncio.ensure_future(_until_served(b))
+            await asyncio.sleep(max(0.0, started + OUTAGE_SECONDS - time.monotonic()))
+            assert not peer.done()
+            await proxy.heal()
+            healed = time.monotonic()
+            assert await asyncio.wait_for(peer, 60) == token_a
+            assert await a.settle(30)
+            caught_up = time.monotonic() - healed
+            record = await b.stored()
+            await a.aclose()
+            await b.aclose()
+        if kind == "redis":
+            await store_a.delete("acct")
+        else:
+            async with store_a._engine.begin() as conn:  # type: ignore[attr-defined]
+                await conn.execute(sa.text(f"DROP TABLE {table}"))
+        await store_a.close()
+        await store_b.close()
+    print(
+        f"\noutage({kind}, lost by {lost_by}): {OUTAGE_SECONDS:.0f}s after the token call "
+        f"survived; peer served "
+        f"{caught_up:.2f}s after the store came back; reuse={oauth.stats.reuse_attempts}"
+    )
+    assert oauth.stats.refreshes == 1
+    assert oauth.stats.reuse_attempts == 0
+    assert oauth.families_revoked == 0
+    assert record.rotation == 1
+    assert record.token is not None
+    assert record.token.access_token == token_a

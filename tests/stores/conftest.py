@@ -14,7 +14,7 @@ from token_stores import TokenStore
 
 from .specs import REDIS_PREFIX, SQL_TABLE, StoreSpec
 
-KINDS = ["memory", "file", "redis", "postgres", "mysql", "sqlite", "encrypted"]
+KINDS = ["memory", "file", "redis", "redis-cluster", "postgres", "mysql", "sqlite", "encrypted"]
 # Stores that share locks between processes (memory is per process by design).
 PROCESS_KINDS = [k for k in KINDS if k != "memory"]
 
@@ -31,6 +31,9 @@ def make_spec(kind: str, tmp: Path) -> StoreSpec:
     if kind == "redis":
         _used_redis = True
         return StoreSpec(kind, services.redis_url(), {"prefix": REDIS_PREFIX})
+    if kind == "redis-cluster":
+        # Three masters started for this test session (tests/services.py), gone at its end.
+        return StoreSpec(kind, services.redis_cluster_url(), {"prefix": REDIS_PREFIX})
     if kind in ("postgres", "mysql"):
         url = services.require(kind)
         _used_sql.add(url)

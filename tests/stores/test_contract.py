@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
 
-from token_stores import LockTimeout, Record, StoreConflict, TokenStore
+from token_stores import InvalidKey, LockTimeout, Record, StoreConflict, TokenStore
 
 from .specs import StoreSpec
 
@@ -221,3 +222,116 @@ async def test_the_lock_yields_a_lease_that_says_how_long_it_holds(
         else:  # the kernel frees it when the holder dies: no deadline while it lives
             assert remaining == float("inf")
             assert lease.deadline is None
+
+
+async def test_a_renewed_lease_outlives_its_first_ttl(
+    spec: StoreSpec, store: TokenStore, key: str
+) -> None:
+    """A holder still at work extends its lease; nobody takes the lock meanwhile."""
+    async with store.lock(key, ttl=0.4, timeout=1) as lease:
+        assert await lease.renew(5)
+        if spec.lease_expires:
+            assert lease.deadline is not None
+            assert 4 < lease.remaining() <= 5
+        await asyncio.sleep(0.6)  # past the first ttl
+        with pytest.raises(LockTimeout):
+            await _take(store, key, timeout=0.2)
+        assert await lease.renew(5)
+    await _take(store, key, timeout=0.5)  # released as usual
+
+
+async def test_a_lost_lease_cannot_be_renewed(spec: StoreSpec, store: TokenStore, key: str) -> None:
+    if not spec.lease_expires:
+        # Kernel-released locks have no lease to lose while the holder lives.
+        async with store.lock(key, ttl=0.1, timeout=1) as held:
+            await asyncio.sleep(0.2)
+            assert await held.renew(30)
+        return
+    b_holds = asyncio.Event()
+    b_may_leave = asyncio.Event()
+
+    async def b() -> None:
+        async with store.lock(key, ttl=30, timeout=5):
+            b_holds.set()
+            await b_may_leave.wait()
+
+    async with store.lock(key, ttl=0.3, timeout=1) as lease:  # A outlives its lease
+        task = asyncio.create_task(b())
+        await asyncio.wait_for(b_holds.wait(), 5)
+        assert not await lease.renew(30)  # B holds it now
+        with pytest.raises(LockTimeout):  # and B still does
+            await _take(store, key, timeout=0.2)
+    b_may_leave.set()
+    await task
+
+
+#: Keys that differ only in case, a trailing space, an accent, or Unicode normalisation (NFC
+#: "á" is one code point, NFD is "a" + a combining accent). Each must be its own record and
+#: its own lock on every backend: a case- or accent-insensitive collation would hand one tenant
+#: another tenant's token.
+LOOKALIKE_KEYS = ["Acme", "acme", "ACME", "acme ", "acme  ", " acme", "ácme", "a\u0301cme", "acmé"]
+
+
+async def test_keys_are_compared_byte_for_byte(store: TokenStore, key: str) -> None:
+    keys = [f"{key}/{variant}" for variant in LOOKALIKE_KEYS]
+    assert len(set(keys)) == len(keys)
+    for i, k in enumerate(keys):
+        assert await store.save(k, f"token of tenant {i}".encode(), None) == 1
+    for i, k in enumerate(keys):
+        assert await store.load(k) == Record(f"token of tenant {i}".encode(), 1)
+    assert await store.save(keys[0], b"rotated", 1) == 2
+    others = [await store.load(k) for k in keys[1:]]
+    assert [r.version if r else None for r in others] == [1] * (len(keys) - 1)
+    await store.delete(keys[1])
+    assert await store.load(keys[0]) == Record(b"rotated", 2)
+    assert await store.load(keys[1]) is None
+
+
+async def test_locks_of_lookalike_keys_are_independent(store: TokenStore, key: str) -> None:
+    keys = [f"{key}/{variant}" for variant in LOOKALIKE_KEYS]
+    async with contextlib.AsyncExitStack() as stack:
+        for k in keys:  # a shared lock would time out on the second key
+            await stack.enter_async_context(store.lock(k, ttl=30, timeout=0.5))
+
+
+#: Keys no backend can hold: each is refused with InvalidKey before any I/O.
+BAD_KEYS = {
+    "empty": "",
+    "too-long": "k" * 201,
+    "nul": "acme\x00",
+    "tab": "ac\tme",
+    "del": "acme\x7f",
+    "lone-surrogate": "acme-\udc80",
+    "lone-high-surrogate": "\ud800acme",
+}
+
+
+@pytest.mark.parametrize("bad", list(BAD_KEYS.values()), ids=list(BAD_KEYS))
+async def test_unusable_keys_are_a_typed_error(store: TokenStore, bad: str) -> None:
+    for call in (store.load(bad), store.save(bad, b"x", None), store.delete(bad)):
+        with pytest.raises(InvalidKey):
+            await call
+    with pytest.raises(InvalidKey):
+        async with store.lock(bad, timeout=0.1):
+            pass
+
+
+async def test_cancelled_lock_waiters_stop_and_take_nothing(store: TokenStore, key: str) -> None:
+    """Cancels landing at any point of a lock attempt (mid-command too) end the waiter.
+
+    redis-py 8.1 swallowed a cancellation that arrived during a command: the "cancelled"
+    waiter kept polling and would have taken the lock for a caller that had given up.
+    """
+    for round_ in range(25):
+        k = f"{key}-{round_}"
+        async with store.lock(k, ttl=30, timeout=1):
+            waiters = [asyncio.create_task(_take(store, k, timeout=30)) for _ in range(5)]
+            await asyncio.sleep(0.001 * (round_ % 8))
+            for waiter in waiters:
+                waiter.cancel()
+            done, pending = await asyncio.wait(waiters, timeout=10)
+            assert not pending, f"round {round_}: a cancelled waiter kept running"
+            assert all(w.cancelled() for w in done)
+            with pytest.raises(LockTimeout):  # the holder still holds
+                await _take(store, k, timeout=0.05)
+        await _take(store, k, timeout=1)  # and nothing was left behind

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from token_stores import FileTokenStore, MemoryTokenStore, RedisTokenStore, SQLTokenStore, from_url
+from token_stores import (
+    FileTokenStore,
+    InvalidStoreURL,
+    MemoryTokenStore,
+    RedisTokenStore,
+    SQLTokenStore,
+    from_url,
+)
 
 
 @pytest.mark.parametrize(
@@ -51,3 +58,61 @@ def test_unknown_scheme_names_the_supported_ones(url: str) -> None:
         from_url(url)
     assert "hunter2" not in str(caught.value)
     assert "postgresql+asyncpg://" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "names"),
+    [
+        (
+            "postgresql+asyncpg://u:hunter2@127.0.0.1/db?sslmode=bogus",
+            ["'sslmode'", "ssl=disable|"],
+        ),
+        ("postgresql+asyncpg://u:hunter2@127.0.0.1/db?ssl=bogus", ["ssl='bogus'", "verify-full"]),
+        ("mysql+asyncmy://u:hunter2@127.0.0.1/db?ssl=bogus", ["'ssl'", "ssl_ca=<a path>"]),
+        ("mysql+asyncmy://u:hunter2@127.0.0.1/db?charset=latin1", ["charset='latin1'", "utf8mb4"]),
+        ("redis://:hunter2@127.0.0.1:6379/0?socket_timeout=abc", ["socket_timeout='abc'"]),
+        ("redis://:hunter2@127.0.0.1:6379/0?bogus=1", ["'bogus'", "socket_timeout=<a number>"]),
+        ("redis://127.0.0.1:6379/0?ssl_cert_reqs=none", ["'ssl_cert_reqs'"]),  # rediss:// only
+        ("rediss://127.0.0.1:6379/0?ssl_cert_reqs=maybe", ["none|optional|required"]),
+        ("sqlite+aiosqlite:///tokens.db?bogus=1", ["'bogus'", "timeout=<a number>"]),
+        ("file:///tmp/tokens?mode=0644", ["'mode'", "accepted options: none"]),
+    ],
+)
+def test_bad_url_options_are_a_typed_error_naming_option_and_values(
+    url: str, names: list[str]
+) -> None:
+    with pytest.raises(InvalidStoreURL) as caught:
+        from_url(url)
+    assert isinstance(caught.value, ValueError)  # as before, for callers catching that
+    for name in names:
+        assert name in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_stores_built_without_from_url_check_their_options_too() -> None:
+    with pytest.raises(InvalidStoreURL, match="sslmode"):
+        SQLTokenStore("postgresql+asyncpg://u@127.0.0.1/db?sslmode=require")
+    with pytest.raises(InvalidStoreURL, match="db='x'"):
+        RedisTokenStore("redis://127.0.0.1:6379/0?db=x")
+
+
+def test_an_unknown_option_value_is_not_shown() -> None:
+    with pytest.raises(InvalidStoreURL) as caught:
+        from_url("redis://127.0.0.1:6379/0?password=hunter2")
+    assert "hunter2" not in str(caught.value)
+    assert "user part" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+asyncpg://u@127.0.0.1/db?ssl=require&prepared_statement_cache_size=0",
+        "mysql+asyncmy://u@127.0.0.1/db?charset=utf8mb4&connect_timeout=5",
+        "redis://127.0.0.1:6379/0?socket_timeout=2.5&health_check_interval=10&protocol=3",
+        "rediss://127.0.0.1:6379/0?ssl_cert_reqs=required&ssl_ca_certs=/etc/ca.pem",
+        "sqlite+aiosqlite:///tokens.db?timeout=5",
+    ],
+)
+async def test_good_url_options_are_accepted(url: str) -> None:
+    store = from_url(url)
+    await store.close()

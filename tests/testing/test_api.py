@@ -423,3 +423,27 @@ async def test_a_product_created_bare_follows_the_spec(api: Api) -> None:
     for side in ("merchant", "fulfiller"):
         _, seen = await api.call("GET", f"/v1/{side}/products/{created['jfsku']}")
         assert validation_errors(side, {"$ref": "#/components/schemas/Product"}, seen) == []
+
+
+@pytest.mark.ffn_fake(received_size=3)
+async def test_received_logs_each_api_request_as_sent(api: Api) -> None:
+    status, _ = await api.call("GET", "/v1/merchant/outbounds/A%2F1%20x", params={"a": "b c"})
+    assert status == 404
+    status, _ = await api.call("POST", "/v1/merchant/products", json={"name": "no sku"})
+    assert status == 400
+    status, _ = await api.call("DELETE", "/v1/merchant/nowhere")
+    assert status == 404
+    await api.call("GET", "/v1/merchant/warehouses")
+    log = list(api.fake.received)
+    assert len(log) == 3  # bounded: the oldest went
+    post, nowhere, listing = log
+    assert (post.method, post.path, post.status) == ("POST", "/api/v1/merchant/products", 400)
+    assert post.json() == {"name": "no sku"}
+    assert (nowhere.route, nowhere.status, nowhere.body) == ("/api/v1/merchant/nowhere", 404, b"")
+    assert (listing.json(), listing.status) == (None, 200)
+    api.fake.received.clear()
+    await api.call("GET", "/v1/merchant/outbounds/A%2F1%20x", params={"a": "b c"})
+    [get] = api.fake.received
+    assert get.path == "/api/v1/merchant/outbounds/A%2F1%20x"
+    assert get.query == (("a", "b c"),)
+    assert get.route == "/api/v1/merchant/outbounds/{outboundId}"

@@ -1,0 +1,201 @@
+"""What the token endpoint may answer, and what never leaves or enters the client because of it.
+
+Redirects are never followed (the body carries the grant), token responses are validated
+before anything is stored, and server text is scrubbed of every secret the request carried.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from ffn_async import ClientCredentials, Token, TokenManager
+from ffn_async.errors import InvalidClient, TokenEndpointError
+from tests.http_mock import aioresponses
+from token_stores import MemoryTokenStore
+
+from ..conftest import TEST_ENV, environment_for, token_response
+
+TOKEN_URL = str(TEST_ENV.token_url)
+SECRET = "s3cr3t-client-secret"
+
+
+@pytest.fixture
+async def thief() -> AsyncIterator[tuple[TestServer, list[dict[str, Any]]]]:
+    """Another host that would happily take a refresh token and hand out its own tokens."""
+    received: list[dict[str, Any]] = []
+
+    async def token(request: web.Request) -> web.Response:
+        received.append(dict(await request.post()))
+        return web.json_response(token_response())
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    async with TestServer(app, host="127.0.0.1") as server:
+        yield server, received
+
+
+async def _redirecting_endpoint(target: str, status: int) -> TestServer:
+    async def token(request: web.Request) -> web.Response:
+        await request.read()
+        raise (
+            web.HTTPTemporaryRedirect(target)
+            if status == 307
+            else web.HTTPPermanentRedirect(target)
+        )
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    return TestServer(app, host="127.0.0.1")
+
+
+@pytest.mark.parametrize("status", [307, 308])
+@pytest.mark.parametrize("grant", ["refresh_token", "authorization_code"])
+async def test_a_redirect_from_the_token_endpoint_is_never_followed(
+    creds: ClientCredentials,
+    thief: tuple[TestServer, list[dict[str, Any]]],
+    grant: str,
+    status: int,
+) -> None:
+    thief_server, received = thief
+    target = str(thief_server.make_url("/token"))
+    async with await _redirecting_endpoint(target, status) as server:
+        env = environment_for(server)
+        store = MemoryTokenStore()
+        async with TokenManager(creds, store, key="acct", environment=env) as auth:
+            if grant == "refresh_token":
+                old = Token("old-access", "refresh-that-must-stay-home", time.time() - 5)
+                await auth.store_token(old)
+                call = auth.access_token()
+            else:
+                call = auth.exchange_code("code-that-must-stay-home")
+            with pytest.raises(TokenEndpointError) as caught:
+                await call
+            stored = await auth.stored()
+    assert received == []  # the grant never reached the other host
+    assert caught.value.status == status
+    assert "'127.0.0.1'" in str(caught.value)  # names the target's host
+    assert "not followed" in str(caught.value)
+    assert "must-stay-home" not in str(caught.value)
+    if grant == "refresh_token":
+        assert stored.token is not None
+        assert stored.token.access_token == "old-access"  # nothing from elsewhere was stored
+    else:
+        assert stored.token is None
+
+
+@pytest.mark.parametrize(
+    "literal",
+    [
+        '"inf"',
+        '"Infinity"',
+        '"NaN"',
+        '"-5"',
+        '"1e999"',
+        "1e999",
+        "true",
+        "false",
+        "0",
+        "-1",
+        "-0.5",
+        "1" + "0" * 400,
+        str(400 * 86400),
+        "[]",
+        "{}",
+        '"soon"',
+        '"3600 s"',
+        '""',
+    ],
+)
+async def test_unusable_expires_in_is_refused_and_nothing_is_stored(
+    creds: ClientCredentials, literal: str
+) -> None:
+    store = MemoryTokenStore()
+    # The JSON text is built by hand: orjson would not write 1e999 or a 400-digit integer.
+    text = orjson.dumps({**token_response(), "expires_in": "__X__"}).decode()
+    body = text.replace('"__X__"', literal)
+    async with TokenManager(creds, store, key="acct", environment=TEST_ENV) as auth:
+        with aioresponses() as mock:
+            mock.post(TOKEN_URL, body=body, content_type="application/json")
+            with pytest.raises(TokenEndpointError, match="expires_in|malformed JSON"):
+                await auth.exchange_code("c")
+    assert await store.load("acct") is None
+
+
+@pytest.mark.parametrize("expires_in", [1800, 1800.5, "3600", 1, None])
+async def test_usable_expires_in_is_accepted(creds: ClientCredentials, expires_in: object) -> None:
+    answer = token_response()
+    if expires_in is None:
+        del answer["expires_in"]
+    else:
+        answer["expires_in"] = expires_in
+    async with TokenManager(creds, MemoryTokenStore(), key="acct", environment=TEST_ENV) as auth:
+        with aioresponses() as mock:
+            mock.post(TOKEN_URL, payload=answer)
+            token = await auth.exchange_code("c")
+        stored = await auth.stored()
+    assert stored.token == token
+    assert 0 < token.expires_in() <= 3600
+
+
+@pytest.mark.parametrize("access", ["has space", "line\nbreak", "x" * 20000, "\u00e9t\u00e9"])
+async def test_an_access_token_a_header_cannot_carry_is_refused(
+    creds: ClientCredentials, access: str
+) -> None:
+    store = MemoryTokenStore()
+    async with TokenManager(creds, store, key="acct", environment=TEST_ENV) as auth:
+        with aioresponses() as mock:
+            mock.post(TOKEN_URL, payload={**token_response(), "access_token": access})
+            with pytest.raises(TokenEndpointError, match="access_token"):
+                await auth.exchange_code("c")
+    assert await store.load("acct") is None
+
+
+async def test_an_echoed_request_is_scrubbed_from_error_and_description(
+    creds: ClientCredentials, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server that echoes the request puts secrets into ``error``: none reach the caller."""
+    refresh = "refresh-ABCDEFGH12345678/+="
+    store = MemoryTokenStore()
+    async with TokenManager(creds, store, key="acct", environment=TEST_ENV) as auth:
+        await auth.store_token(Token("old-access", refresh, time.time() - 5))
+        echo = f"grant_type=refresh_token&refresh_token={refresh}"
+        from urllib.parse import quote_plus
+
+        answers: list[dict[str, Any]] = [
+            {"status": 400, "payload": {"error": echo, "error_description": SECRET}},
+            {"status": 400, "payload": {"error": quote_plus(refresh), "error_description": "x"}},
+            {
+                "status": 401,
+                "payload": {"error": f"bad {SECRET}", "error_description": SECRET[:12]},
+            },
+            {
+                "status": 400,
+                "payload": {"error": ["list", refresh], "error_description": refresh[:14]},
+            },
+        ]
+        caught: list[Exception] = []
+        for answer in answers:
+            with aioresponses() as mock:
+                mock.post(TOKEN_URL, **answer)
+                with pytest.raises(TokenEndpointError) as info:
+                    await auth.refresh()
+            caught.append(info.value)
+    assert isinstance(caught[2], InvalidClient)
+    texts = [str(e) for e in caught] + [str(getattr(e, "error", "")) for e in caught]
+    texts += [r.getMessage() for r in caplog.records]
+    blob = "\n".join(texts)
+    for secret in (refresh, quote_plus(refresh), SECRET, SECRET[:12], refresh[:14], "ABCDEFGH"):
+        assert secret not in blob
+    assert "<redacted>" in blob
+
+
+def test_stored_records_never_hold_an_unreadable_expiry() -> None:
+    with pytest.raises(ValueError, match="finite"):
+        Token.from_dict({"access_token": "a", "refresh_token": "r", "expires_at": float("inf")})
