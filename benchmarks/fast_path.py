@@ -122,9 +122,11 @@ async def verify_no_io(calls: int = 1000) -> dict[str, int]:
 class _InstantResponse:
     status = 200
     headers = CIMultiDictProxy(CIMultiDict({"Content-Type": "application/json"}))
+    body = b'{"userId":"MERC"}'
+    content_length = len(body)  # announced, as aiohttp reads it from Content-Length
 
     async def read(self) -> bytes:
-        return b'{"userId":"MERC"}'
+        return self.body
 
     async def __aenter__(self) -> _InstantResponse:
         return self
