@@ -625,6 +625,16 @@ def structure(data: Any, cls: type[T]) -> T:
 
     Raises :class:`~ffn_async.errors.DecodeError` naming the class and the field path.
     """
+    args = typing.get_args(cls)
+    if typing.get_origin(cls) is list and args and _is_model(args[0]):
+        # a list of models by hand: cattrs would wrap an item's error in an exception group
+        # that loses the path
+        fn = _NS[_structure_fn_name(args[0])]
+        name = f"list[{args[0].__name__}]"
+        try:
+            return typing.cast(T, _list(data, fn))
+        except _PathError as exc:
+            raise DecodeError(f"cannot decode {name}: {exc.path}: {exc.message}") from None
     try:
         return converter.structure(data, cls)
     except DecodeError:
