@@ -11,10 +11,11 @@ from __future__ import annotations
 import sys
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import orjson
 
-__all__ = ["SpecMissing", "outbound_page", "tiny_body"]
+__all__ = ["SpecMissing", "create_body", "outbound_page", "tiny_body"]
 
 _REPO = Path(__file__).resolve().parents[1]
 
@@ -29,8 +30,7 @@ def tiny_body() -> bytes:
 
 
 @cache
-def outbound_page(count: int = 100) -> bytes:
-    """A JSON page of ``count`` outbounds, as the API would send it."""
+def _builder() -> Any:
     sys.path.insert(0, str(_REPO / "tools"))
     import generate_models  # type: ignore[import-not-found]
 
@@ -38,9 +38,32 @@ def outbound_page(count: int = 100) -> bytes:
 
     spec_path = generate_models.DEFAULT_SPEC
     if not spec_path.is_file():
-        raise SpecMissing(f"the FFN spec is not at {spec_path}; the outbound page needs it")
+        raise SpecMissing(f"the FFN spec is not at {spec_path}; the benchmark bodies need it")
     schemas = generate_models.merged_schemas(orjson.loads(spec_path.read_bytes()))[0]
-    builder = PayloadBuilder(schemas)
+    return PayloadBuilder(schemas)
+
+
+@cache
+def create_body(count: int = 100) -> bytes:
+    """A ``CreateOutbound`` request with ``count`` items, every property filled from the spec."""
+    from tests.models.payloads import UNKNOWN_KEY
+
+    def known(value: Any) -> Any:  # a request has no fields from the future
+        if isinstance(value, dict):
+            return {k: known(v) for k, v in value.items() if k != UNKNOWN_KEY}
+        return [known(v) for v in value] if isinstance(value, list) else value
+
+    builder = _builder()
+    body = known(builder.object("CreateOutbound", extra=False))
+    item = known(builder.object("CreateOutboundItem", extra=False))
+    body["items"] = [{**item, "outboundItemId": str(i)} for i in range(count)]
+    return orjson.dumps(body)
+
+
+@cache
+def outbound_page(count: int = 100) -> bytes:
+    """A JSON page of ``count`` outbounds, as the API would send it."""
+    builder = _builder()
     items = []
     for i in range(count):
         item = builder.object("Outbound", extra=False)

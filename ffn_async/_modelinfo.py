@@ -121,7 +121,16 @@ def fields(cls: type) -> tuple[attrs.Attribute[Any], ...]:
 def _namespace(cls: type) -> dict[str, Any]:
     """Names an annotation of ``cls`` may use: parent packages, then ``TYPE_CHECKING``
     imports of its module, then the module itself (the nearest wins)."""
-    module_name = cls.__module__
+    found = _namespaces.get(cls.__module__)
+    if found is None:
+        found = _namespaces[cls.__module__] = _module_namespace(cls.__module__)
+    return found
+
+
+_namespaces: dict[str, dict[str, Any]] = {}
+
+
+def _module_namespace(module_name: str) -> dict[str, Any]:
     parts = module_name.split(".")
     namespace: dict[str, Any] = {}
     for depth in range(1, len(parts)):

@@ -78,6 +78,7 @@ _Any = Any
 _Decimal = Decimal
 _datetime = dt.datetime
 _new = object.__new__
+_list, _map = list, map  # a comprehension would create a function object per list
 _osa = object.__setattr__
 _UTC = dt.UTC
 _fromiso = dt.datetime.fromisoformat
@@ -157,6 +158,38 @@ def _decode_type(k: Kind, strict: bool) -> str:
     return f"{text} | None" if k.nullable and name != "any" else text
 
 
+def _decode_type_object(k: Kind, strict: bool) -> Any:
+    """What :func:`_decode_type` names, as the object itself (``None`` while a recursive
+    model's wire type is still being built: msgspec then resolves the name)."""
+    name = k.name
+    if name == "model":
+        found = globals().get(f"_w{_prefix(strict)}_{_token(k.target)}")
+        if found is None:
+            return None
+        tp: Any = found
+    elif name == "list":
+        inner = _decode_type_object(k.target, strict)
+        if inner is None:
+            return None
+        tp = list[inner]  # type: ignore[valid-type]
+    elif name == "enum":
+        tp = k.target if strict else str
+    elif name == "datetime":
+        tp = _Aware if strict else dt.datetime
+    else:
+        tp = {
+            "str": str,
+            "int": int,
+            "float": float,
+            "bool": bool,
+            "dict": dict,
+            "any": Any,
+            "dec": Decimal,
+            "date": str,
+        }[name]
+    return tp | None if k.nullable and name != "any" else tp
+
+
 def _item_function(k: Kind, strict: bool) -> str:
     """Name of a one-argument function turning a decoded list item into the model value."""
     if k.name == "model" and not k.nullable:
@@ -193,7 +226,7 @@ def _convert_lines(k: Kind, strict: bool) -> list[str]:
         item = k.target
         if not item.nullable and not _convert_lines(item, strict):
             return []  # msgspec made a fresh list of the right values
-        return [f"v = [{_item_function(item, strict)}(x) for x in v]"]
+        return [f"v = _list(_map({_item_function(item, strict)}, v))"]
     return []  # msgspec checked the type and made the value
 
 
@@ -219,7 +252,7 @@ def _copy_lines(cls: type, name: str, k: Kind, strict: bool, default: Any) -> li
         _compile_decode(k.target, strict)
         expr = f"_d{_prefix(strict)}_{_token(k.target)}({{v}})"
     elif k.name == "list" and _convert_lines(k, strict):
-        expr = f"[{_item_function(k.target, strict)}(x) for x in {{v}}]"
+        expr = f"_list(_map({_item_function(k.target, strict)}, {{v}}))"
     elif factory:
         return [f"v = w.{name}", _set(cls, name, "[] if v is None else v")]
     else:
@@ -264,23 +297,37 @@ def _compile_decode(cls: type, strict: bool) -> None:
     source = "\n".join([*struct, "", "", *body]) + "\n"
     what = f"decode {cls.__module__}.{cls.__qualname__}{' strict' if strict else ''}"
     compile_source(source, what, globals())
+    # The annotations are strings (readable in the source); hand msgspec the objects where
+    # they exist already, which spares it compiling a forward reference per field.
+    wire = globals()[f"_w{p}_{token}"]
+    for field in fields(cls):
+        k = kind(field.type)
+        tp = _decode_type_object(k, strict)
+        optional = k.nullable or field.default is not attrs.NOTHING or k.name == "any"
+        if tp is not None and optional and not k.nullable and k.name != "any":
+            tp = tp | None
+        if tp is not None:
+            wire.__annotations__[field.name] = tp
 
 
 def _staged(make: Callable[[bool], Callable[[bytes], T]]) -> Callable[[bytes], T]:
     """Run the strict stage, or the tolerant one once the strict stage has refused a body
     the tolerant one decoded."""
-    strict, tolerant = make(True), make(False)
+    strict = make(True)
+    tolerant: Callable[[bytes], T] | None = None  # compiled when first needed
     strict_ok = True
 
     def run(data: bytes) -> T:
-        nonlocal strict_ok
+        nonlocal strict_ok, tolerant
         if strict_ok:
             try:
                 return strict(data)
             except msgspec.ValidationError:
+                tolerant = tolerant or make(False)
                 result = tolerant(data)  # when this raises too, the strict stage stays
                 strict_ok = False
                 return result
+        assert tolerant is not None
         return tolerant(data)
 
     return run
@@ -301,7 +348,7 @@ def decoder(cls: type) -> Callable[[bytes], Any]:
             wire = globals()[f"_w{name}"]
             decode = msgspec.json.Decoder(list[wire], float_hook=Decimal).decode  # type: ignore[valid-type]
             copy = globals()[f"_d{name}"]
-            return lambda data: [copy(x) for x in decode(data)]
+            return lambda data: list(map(copy, decode(data)))
 
         fast = _staged(make)
     elif isinstance(cls, type) and attrs.has(cls):
@@ -362,10 +409,10 @@ def envelope_decoder(
         def run(data: bytes) -> tuple[dict[str, Any] | None, list[Any] | None]:
             found = decode(data)
             if type(found) is list:
-                return None, [copy(x) for x in found]
+                return None, list(map(copy, found))
             items = found.items
             wanted = {m: getattr(found, a) for m, a in zip(members, attributes, strict=True)}
-            return wanted, None if items is None else [copy(x) for x in items]
+            return wanted, None if items is None else list(map(copy, items))
 
         return run
 
@@ -390,7 +437,7 @@ def _encode_lines(k: Kind, checked: bool) -> list[str]:
         item = k.target
         if item.name in ("model", "datetime", "date", "list"):
             fn = _encode_item_function(item, checked)
-            return [f"v = [{fn}(x) for x in v] if type(v) is list else _listed(v, {fn})"]
+            return [f"v = _list(_map({fn}, v)) if type(v) is list else _listed(v, {fn})"]
         return ["if type(v) is not list: v = _listed(v, None)"]
     # str int float bool dict any: as they are; dec: msgspec refuses a non-finite one;
     # enum: msgspec writes a member's value

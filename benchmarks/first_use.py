@@ -1,0 +1,65 @@
+"""First use of a model in a fresh process: import, first decode (compiling), later decode.
+
+This module imports nothing heavy at the top, so that a spawned process running
+:func:`first_use` pays the imports it measures.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .page import outbound_page
+
+__all__ = ["FFN", "MSGSPEC", "PYDANTIC", "first_use", "model"]
+
+FFN = "ffn-async (msgspec wire + attrs)"
+MSGSPEC = "msgspec (Struct)"
+PYDANTIC = "pydantic v2 (BaseModel)"
+
+
+def model(name: str) -> type:
+    """A model class by its spec name, wherever the models package keeps the merchant's."""
+    from ffn_async import models
+
+    merchant = getattr(models, "merchant", None)
+    found = getattr(merchant, name, None) if merchant is not None else None
+    return found if isinstance(found, type) else getattr(models, name)  # type: ignore[no-any-return]
+
+
+def first_use(name: str, items: int) -> dict[str, float]:
+    """Import ``name``'s library and page models, then decode the page twice: ms for each."""
+    data = outbound_page(items)
+    decode: Callable[[bytes], Any]
+    if name == PYDANTIC:
+        import ffn_async.models  # noqa: F401 - the enums the pydantic models borrow: not counted
+    t0 = time.perf_counter()
+    if name == FFN:
+        from ffn_async import serialization
+
+        cls = model("PagedOutboundResponse")
+
+        def decode(b: bytes) -> Any:
+            return serialization.decode(b, cls)
+
+    elif name == PYDANTIC:
+        from .rivals_pydantic import PPagedOutboundResponse
+
+        decode = PPagedOutboundResponse.model_validate_json
+    else:
+        import msgspec
+
+        from .rivals_msgspec import MPagedOutboundResponse
+
+        decode = msgspec.json.Decoder(MPagedOutboundResponse).decode
+    t1 = time.perf_counter()
+    decode(data)
+    t2 = time.perf_counter()
+    decode(data)
+    t3 = time.perf_counter()
+    return {
+        "import_ms": round((t1 - t0) * 1e3, 1),
+        "first_decode_ms": round((t2 - t1) * 1e3, 2),
+        "later_decode_ms": round((t3 - t2) * 1e3, 2),
+    }
