@@ -102,11 +102,12 @@ def _token(cls: type) -> str:
     return name
 
 
-def _set(cls: type, field: str, value: str) -> str:
-    """A statement storing ``value`` on ``o``; frozen classes go around their ``__setattr__``."""
+def _set(cls: type, field: str, value: str, target: str = "o") -> str:
+    """A statement storing ``value`` on ``target``; frozen classes go around their
+    ``__setattr__``."""
     if cls.__setattr__ is object.__setattr__:  # type: ignore[comparison-overlap]
-        return f"o.{field} = {value}"
-    return f"_osa(o, {field!r}, {value})"
+        return f"{target}.{field} = {value}"
+    return f"_osa({target}, {field!r}, {value})"
 
 
 def _check_model(cls: type) -> None:
@@ -230,22 +231,83 @@ def _convert_lines(k: Kind, strict: bool) -> list[str]:
     return []  # msgspec checked the type and made the value
 
 
-def _copy_lines(cls: type, name: str, k: Kind, strict: bool, default: Any) -> list[str]:
-    """Statements copying field ``name`` from the wire Struct ``w`` to the object ``o``."""
+_INLINE_DEPTH = 2  # nested objects copied inline, without a call, down to this depth
+
+
+def _object_lines(cls: type, strict: bool, level: int, chain: frozenset[type]) -> list[str]:
+    """Statements making ``o<level>`` (``o`` at the top) from the wire Struct ``w<level>``."""
+    dst = f"o{level or ''}"
+    lines = [f"{dst} = _new(_C_{_token(cls)})"]
+    for field in fields(cls):
+        k = kind(field.type)
+        lines += _copy_lines(cls, field.name, k, strict, field.default, level, chain | {cls})
+    return lines
+
+
+def _copy_lines(
+    cls: type, name: str, k: Kind, strict: bool, default: Any, level: int, chain: frozenset[type]
+) -> list[str]:
+    """Statements copying field ``name`` from the wire Struct to the new object (``w``/``o``
+    at the top; ``w1``/``o1``… for objects copied inline, with ``v1``… as scratch)."""
+    suffix = level or ""
+    src, dst, v = f"w{suffix}", f"o{suffix}", f"v{suffix}"
     factory = isinstance(default, attrs.Factory)  # type: ignore[arg-type]
     required = not (k.nullable or default is not attrs.NOTHING or k.name == "any")
-    absent = "v is None" + (" or v is UNSET" if default is UNSET else "")
-    store = _set(cls, name, "v")
+
+    def missing(var: str) -> str:
+        return f"{var} is None" + (f" or {var} is UNSET" if default is UNSET else "")
+
+    absent = missing(v)
+    store = _set(cls, name, v, dst)
+    load = f"{v} = {src}.{name}"
     if k.name == "dec":
-        test = "not v.is_finite()" if required else f"not ({absent} or v.is_finite())"
-        return [f"v = w.{name}", f"if {test}: raise Reject", store]
+        test = f"not {v}.is_finite()" if required else f"not ({absent} or {v}.is_finite())"
+        return [load, f"if {test}: raise Reject", store]
     if k.name == "datetime" and not strict:
-        test = "v.tzinfo is None" if required else f"not ({absent}) and v.tzinfo is None"
-        return [f"v = w.{name}", f"if {test}: v = v.replace(tzinfo=_UTC)", store]
+        test = f"{v}.tzinfo is None" if required else f"not ({absent}) and {v}.tzinfo is None"
+        return [load, f"if {test}: {v} = {v}.replace(tzinfo=_UTC)", store]
     if k.name == "enum" and not strict:  # lookup(None, None) is None, UNSET stays UNSET
         getter = f"_E_{_token(k.target)}"
         globals()[getter] = k.target._value2member_map_.get
-        return [f"v = w.{name}", _set(cls, name, f"{getter}(v, v)")]
+        return [load, _set(cls, name, f"{getter}({v}, {v})", dst)]
+    inline = level < _INLINE_DEPTH
+    if k.name == "model" and inline and k.target not in chain:
+        _compile_decode(k.target, strict)
+        child = level + 1
+        inner = _object_lines(k.target, strict, child, chain)
+        head = f"w{child} = {src}.{name}"
+        if required:
+            return [head, *inner, _set(cls, name, f"o{child}", dst)]
+        return [
+            head,
+            f"if {missing(f'w{child}')}: {_set(cls, name, f'w{child}', dst)}",
+            "else:",
+            *(f"    {line}" for line in inner),
+            f"    {_set(cls, name, f'o{child}', dst)}",
+        ]
+    item = k.target if k.name == "list" else None
+    if (
+        item is not None
+        and item.name == "model"
+        and not item.nullable
+        and inline
+        and item.target not in chain
+    ):
+        _compile_decode(item.target, strict)
+        child = level + 1
+        inner = _object_lines(item.target, strict, child, chain)
+        return [
+            load,
+            f"if {v}:",
+            f"    r{suffix} = []",
+            f"    a{suffix} = r{suffix}.append",
+            f"    for w{child} in {v}:",
+            *(f"        {line}" for line in inner),
+            f"        a{suffix}(o{child})",
+            f"    {_set(cls, name, f'r{suffix}', dst)}",
+            "else:",
+            f"    {_set(cls, name, f'[] if {v} is None else {v}' if factory else v, dst)}",
+        ]
     if k.name == "date":
         expr = "_date_fromiso({v}[:10])"
     elif k.name == "model":
@@ -254,14 +316,14 @@ def _copy_lines(cls: type, name: str, k: Kind, strict: bool, default: Any) -> li
     elif k.name == "list" and _convert_lines(k, strict):
         expr = f"_list(_map({_item_function(k.target, strict)}, {{v}}))"
     elif factory:
-        return [f"v = w.{name}", _set(cls, name, "[] if v is None else v")]
+        return [load, _set(cls, name, f"[] if {v} is None else {v}", dst)]
     else:
-        return [_set(cls, name, f"w.{name}")]
+        return [_set(cls, name, f"{src}.{name}", dst)]
     if required:
-        return [_set(cls, name, expr.format(v=f"w.{name}"))]
+        return [_set(cls, name, expr.format(v=f"{src}.{name}"), dst)]
     if factory:
-        return [f"v = w.{name}", _set(cls, name, f"{expr.format(v='v')} if v else []")]
-    return [f"v = w.{name}", _set(cls, name, f"v if {absent} else {expr.format(v='v')}")]
+        return [load, _set(cls, name, f"{expr.format(v=v)} if {v} else []", dst)]
+    return [load, _set(cls, name, f"{v} if {absent} else {expr.format(v=v)}", dst)]
 
 
 def _compile_decode(cls: type, strict: bool) -> None:
@@ -276,7 +338,6 @@ def _compile_decode(cls: type, strict: bool) -> None:
         f"    # wire shape of {cls.__module__}.{cls.__qualname__}"
         f" ({'strict' if strict else 'tolerant'} stage)",
     ]
-    body = [f"def _d{p}_{token}(w):", f"    o = _new(_C_{token})"]
     for field in fields(cls):
         k = kind(field.type)
         wire = _wire_name(field)
@@ -292,7 +353,8 @@ def _compile_decode(cls: type, strict: bool) -> None:
             struct.append(
                 f"    {field.name}: {annotation!r} = _field(default={wire_default}, name={wire!r})"
             )
-        body += [f"    {line}" for line in _copy_lines(cls, field.name, k, strict, default)]
+    body = [f"def _d{p}_{token}(w):"]
+    body += [f"    {line}" for line in _object_lines(cls, strict, 0, frozenset())]
     body.append("    return o")
     source = "\n".join([*struct, "", "", *body]) + "\n"
     what = f"decode {cls.__module__}.{cls.__qualname__}{' strict' if strict else ''}"
