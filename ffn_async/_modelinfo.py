@@ -18,6 +18,7 @@ import itertools
 import linecache
 import re
 import sys
+import threading
 import types
 import typing
 from decimal import Decimal
@@ -29,6 +30,7 @@ from .models._base import to_camel
 
 __all__ = [
     "CHECKERS",
+    "COMPILE_LOCK",
     "Kind",
     "PathError",
     "check_lines",
@@ -167,6 +169,9 @@ def _type_checking_imports(module: types.ModuleType) -> dict[str, Any]:
                     found[alias.asname or alias.name] = getattr(source, alias.name)
     return found
 
+
+COMPILE_LOCK = threading.RLock()
+"""Held while generating code, so that two threads never see a half-built class family."""
 
 _counter = itertools.count(1)
 _tokens: dict[Any, str] = {}

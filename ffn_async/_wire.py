@@ -35,6 +35,7 @@ import msgspec
 
 from ._modelinfo import (
     CHECKERS,
+    COMPILE_LOCK,
     Kind,
     PathError,
     check_lines,
@@ -385,7 +386,8 @@ def _staged(make: Callable[[bool], Callable[[bytes], T]]) -> Callable[[bytes], T
             try:
                 return strict(data)
             except msgspec.ValidationError:
-                tolerant = tolerant or make(False)
+                with COMPILE_LOCK:
+                    tolerant = tolerant or make(False)
                 result = tolerant(data)  # when this raises too, the strict stage stays
                 strict_ok = False
                 return result
@@ -397,6 +399,14 @@ def _staged(make: Callable[[bool], Callable[[bytes], T]]) -> Callable[[bytes], T
 
 def decoder(cls: type) -> Callable[[bytes], Any]:
     """``bytes -> cls`` (a model class or ``list[model]``); raises one of :data:`REFUSED`."""
+    fast = _decoders.get(cls)
+    if fast is None:
+        with COMPILE_LOCK:
+            fast = _make_decoder(cls)
+    return fast
+
+
+def _make_decoder(cls: type) -> Callable[[bytes], Any]:
     fast = _decoders.get(cls)
     if fast is not None:
         return fast
@@ -442,6 +452,16 @@ def envelope_decoder(
     array); ``items`` is ``None`` when the object has no ``key`` (or it is ``null``). Raises one
     of :data:`REFUSED` when anything does not decode the fast way.
     """
+    fast = _envelopes.get((item, key, members))
+    if fast is None:
+        with COMPILE_LOCK:
+            fast = _make_envelope_decoder(item, key, members)
+    return fast
+
+
+def _make_envelope_decoder(
+    item: type, key: str, members: tuple[str, ...]
+) -> Callable[[bytes], tuple[dict[str, Any] | None, list[Any] | None]]:
     cache_key = (item, key, members)
     fast = _envelopes.get(cache_key)
     if fast is not None:
@@ -603,7 +623,8 @@ def encoder(cls: type, checked: bool) -> Callable[[Any], bytes]:
     key = (cls, checked)
     fast = _encoders.get(key)
     if fast is None:
-        _compile_encode(cls, checked)
+        with COMPILE_LOCK:
+            _compile_encode(cls, checked)
         convert = globals()[f"_e{'v' if checked else ''}_{_token(cls)}"]
         encode = json_encoder.encode
 

@@ -58,7 +58,7 @@ import cattrs
 import msgspec
 
 from . import _wire
-from ._modelinfo import CHECKERS, check_lines, compile_source, token, wire_name
+from ._modelinfo import CHECKERS, COMPILE_LOCK, check_lines, compile_source, token, wire_name
 from ._modelinfo import Kind as _Kind
 from ._modelinfo import PathError as _PathError
 from ._modelinfo import fields as _fields
@@ -553,7 +553,8 @@ def _is_model(cls: Any) -> bool:
 
 
 def _structure_hook(cls: type) -> Callable[[Any, type], Any]:
-    fn = _NS[_structure_fn_name(cls)]
+    with COMPILE_LOCK:
+        fn = _NS[_structure_fn_name(cls)]
 
     def hook(data: Any, _: type) -> Any:
         try:
@@ -567,7 +568,8 @@ def _structure_hook(cls: type) -> Callable[[Any, type], Any]:
 def _unstructure_hook(cls: type, *, checked: bool | None = None) -> Callable[[Any], Any]:
     if checked is None:
         checked = is_request_name(cls.__name__)
-    fn = _NS[_unstructure_fn_name(cls, checked)]
+    with COMPILE_LOCK:
+        fn = _NS[_unstructure_fn_name(cls, checked)]
 
     def hook(obj: Any) -> Any:
         try:
@@ -629,7 +631,8 @@ def structure(data: Any, cls: type[T]) -> T:
     if typing.get_origin(cls) is list and args and _is_model(args[0]):
         # a list of models by hand: cattrs would wrap an item's error in an exception group
         # that loses the path
-        fn = _NS[_structure_fn_name(args[0])]
+        with COMPILE_LOCK:
+            fn = _NS[_structure_fn_name(args[0])]
         name = f"list[{args[0].__name__}]"
         try:
             return typing.cast(T, _list(data, fn))

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import json
 import linecache
 import sys
 import textwrap
+import threading
 import traceback
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import orjson
 import pytest
 
@@ -391,3 +394,30 @@ def test_an_error_in_generated_code_shows_its_source_line() -> None:
         text = traceback.format_exc()
     assert "<ffn_async generated encode checked ffn_async.models.common.Address>" in text
     assert "v = o.salutation" in text
+
+
+@attrs.define(kw_only=True)
+class _Leaf:
+    text: str
+    amount: Decimal | None = None
+
+
+@attrs.define(kw_only=True)
+class _Tree:
+    name: str
+    leaves: list[_Leaf] = attrs.field(factory=list)
+    first: _Leaf | None = None
+
+
+def test_threads_compiling_the_same_classes_at_once() -> None:
+    raw = b'{"name": "t", "leaves": [{"text": "a", "amount": 1.50}], "first": {"text": "b"}}'
+    barrier = threading.Barrier(8)
+
+    def work() -> Any:
+        barrier.wait()
+        return _wire.decoder(_Tree)(raw), _wire.encoder(_Tree, True)(_Tree(name="x"))
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: work(), range(8)))
+    assert all(r == results[0] for r in results)
+    assert str(results[0][0].leaves[0].amount) == "1.50"
