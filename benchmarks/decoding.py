@@ -227,7 +227,8 @@ def run(params: Params = FULL) -> CaseResult:
     if first_rows:
         tables.append(
             Table(
-                "First use in a fresh process: ms",
+                "First use in a fresh process: ms (ffn-async: beyond `import ffn_async`, which"
+                " loads neither models nor msgspec)",
                 ("library", "import library + models", "first decode", "second decode"),
                 first_rows,
             )
@@ -247,6 +248,11 @@ def run(params: Params = FULL) -> CaseResult:
         f"decode vs pydantic v2: {ffn['decode_us'] / pyd['decode_us']:.2f}x; round trip "
         f"{ffn['roundtrip_us'] / pyd['roundtrip_us']:.2f}x",
     ]
+    if first:
+        notes.append(
+            f"msgspec's own import, part of ffn-async's first typed call: "
+            f"{first[FFN]['msgspec_import_ms']:.1f} ms"
+        )
     return CaseResult(
         name="decoding",
         title="2. Decoding and encoding: ffn-async vs pydantic v2 vs msgspec",

@@ -44,6 +44,7 @@ def test_fast_path_case() -> None:
         "ffn-async StaticToken.access_token()",
         "Authlib AsyncOAuth2Client.ensure_active_token()",
         "ffn-async FFNClient.request() on a stub session (whole pipeline)",
+        "ffn-async ffn.shared.users.current() on a stub session (typed: a User)",
     }
     assert all(v > 0 for v in ns.values())
     assert result.data["no_io_check"]["store_calls"] == 0

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from .. import odata
 from ..errors import DecodeError
 from ..pagination import ChangeFeed, Page, Paginator, _Source
+from ..serialization import decode, decode_envelope, loads, structure
 from ._operation import Operation
 from ._registry import OPERATIONS
 
@@ -41,8 +42,6 @@ OrderBy: TypeAlias = str | Sequence[str | odata.OrderKey | odata.Field] | None
 
 
 def _decode(content: bytes, cls: type[T]) -> T:
-    from ..serialization import decode
-
     # bytes straight into the model; an empty body reads as null (a DecodeError naming cls)
     return decode(content or b"null", cls)
 
@@ -175,8 +174,6 @@ class Namespace:
         timeout: float | None = None,
     ) -> list[T]:
         """An operation answering a bare JSON array (tolerates a paged envelope too)."""
-        from ..serialization import decode_envelope, loads, structure
-
         content = await self._send(op_id, path_params, params=params, body=body, timeout=timeout)
         fast = decode_envelope(content, item, "items", ())
         if fast is not None and fast[1] is not None:
