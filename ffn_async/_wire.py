@@ -2,12 +2,14 @@
 
 For each model class, compiled on first use and cached:
 
-* a **decode Struct** with the wire names (camelCase or ``metadata["wire"]``), enum fields as
-  ``str``, decimals as ``Decimal`` (msgspec parses them from the number's own text: exact at
-  any size and scale), ``gc=False``; msgspec's C decoder fills it straight from the bytes;
-* a **copy function**, straight-line Python, turning that Struct into the attrs object: enum
-  values looked up (unknown ones stay ``str``), naive date-times read as UTC, decimals checked
-  finite, absent lists made ``[]``;
+* a **decode Struct** with the wire names (camelCase or ``metadata["wire"]``), decimals as
+  ``Decimal`` (msgspec parses them from the number's own text: exact at any size and scale),
+  ``gc=False``; msgspec's C decoder fills it straight from the bytes. Two stages: the strict
+  one types enum fields as the enum and wants an offset on every date-time; the tolerant one
+  reads enums as ``str`` and accepts naive date-times;
+* a **copy function**, straight-line Python, turning that Struct into the attrs object: (in
+  the tolerant stage) enum values looked up, unknown ones kept as ``str``, naive date-times
+  read as UTC; decimals checked finite, absent lists made ``[]``;
 * an **encode Struct** (``omit_defaults``: ``None`` left out, and :data:`~ffn_async.models.UNSET`
   on PATCH models) and an **encode function** that checks the spec constraints of request
   models while filling it; msgspec writes the bytes, decimals as JSON numbers.
@@ -82,7 +84,6 @@ _new = object.__new__
 _list, _map = list, map  # a comprehension would create a function object per list
 _osa = object.__setattr__
 _UTC = dt.UTC
-_fromiso = dt.datetime.fromisoformat
 _date_fromiso = dt.date.fromisoformat
 globals().update(CHECKERS)
 
@@ -91,9 +92,8 @@ _decoders: dict[type, Callable[[bytes], Any]] = {}
 _encoders: dict[tuple[type, bool], Callable[[Any], bytes]] = {}
 _envelopes: dict[tuple[type, str, tuple[str, ...]], Callable[[bytes], Any]] = {}
 _compiled_decode: set[tuple[type, bool]] = set()
-_item_names: dict[
-    tuple[str, Kind, bool], str
-] = {}  # list-item converters: (direction, kind, checked)
+# list-item converters by (direction, kind, strict or checked)
+_item_names: dict[tuple[str, Kind, bool], str] = {}
 _compiled_encode: set[tuple[type, bool]] = set()
 
 
