@@ -302,7 +302,6 @@ _NS: dict[str, Any] = {
     "_PathError": _PathError,
     "_D": Decimal,
     "_new": object.__new__,
-    "_fromiso": dt.datetime.fromisoformat,
     "_UTC": dt.UTC,
     "_not_object": _not_object,
     "_locate": _locate,
@@ -314,7 +313,7 @@ _NS: dict[str, Any] = {
     **CHECKERS,
     "_c_str": _exact(str, _to_str),
     "_c_int": _exact(int, _to_int),
-    "_c_float": _exact(float, _to_float),
+    "_c_float": _to_float,
     "_c_bool": _exact(bool, _to_bool),
     "_c_dict": _exact(dict, _to_dict),
     "_c_any": lambda v: v,
@@ -351,9 +350,10 @@ def _decoder_name(kind: _Kind) -> str:
 def _decode_lines(kind: _Kind) -> list[str]:
     """Statements turning the raw value ``v`` into the field's value (``v`` is not None)."""
     k = kind.name
-    if k in ("str", "int", "float", "bool", "dict"):
-        py = "dict" if k == "dict" else k
-        return [f"if type(v) is not {py}: v = _to_{k}(v)"]
+    if k == "float":  # inf - inf and nan - nan are nan: non-finite floats go to _to_float
+        return ["if type(v) is not float or v - v != 0: v = _to_float(v)"]
+    if k in ("str", "int", "bool", "dict"):
+        return [f"if type(v) is not {k}: v = _to_{k}(v)"]
     if k == "any":
         return []
     if k == "dec":

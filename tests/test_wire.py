@@ -421,3 +421,34 @@ def test_threads_compiling_the_same_classes_at_once() -> None:
         results = list(pool.map(lambda _: work(), range(8)))
     assert all(r == results[0] for r in results)
     assert str(results[0][0].leaves[0].amount) == "1.50"
+
+
+@attrs.define(kw_only=True)
+class _Measure:
+    weight: float
+    readings: list[float] = attrs.field(factory=list)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"weight": float("inf")},
+        {"weight": float("nan")},
+        {"weight": 1.0, "readings": [2.0, float("-inf")]},
+    ],
+)
+def test_non_finite_floats_are_refused_on_the_dict_path(data: dict[str, Any]) -> None:
+    structure = serialization._structure_hook(_Measure)
+    with pytest.raises(errors.DecodeError, match="finite"):
+        structure(data, _Measure)
+
+
+def test_floats_from_bytes_refuse_out_of_range_numbers() -> None:
+    assert _wire.decoder(_Measure)(b'{"weight": 3, "readings": [1.5]}') == _Measure(
+        weight=3.0, readings=[1.5]
+    )
+    with pytest.raises(_wire.REFUSED):
+        _wire.decoder(_Measure)(b'{"weight": 1e999}')
+    exact = serialization._loads_exact(b'{"weight": 1e999}')
+    with pytest.raises(errors.DecodeError, match="weight: must be a finite number"):
+        serialization._structure_hook(_Measure)(exact, _Measure)
