@@ -8,9 +8,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from benchmarks import CASES, decoding, fast_path, memory, overhead, roundtrips, storm
+from benchmarks import CASES, decoding, fast_path, memory, overhead, roundtrips, storm, typed
 from benchmarks import __main__ as runner
-from benchmarks.page import SpecMissing, outbound_page
+from benchmarks.page import SpecMissing, create_body, outbound_page
 from tests.services import unavailable
 
 
@@ -44,6 +44,7 @@ def test_fast_path_case() -> None:
         "ffn-async StaticToken.access_token()",
         "Authlib AsyncOAuth2Client.ensure_active_token()",
         "ffn-async FFNClient.request() on a stub session (whole pipeline)",
+        "ffn-async ffn.shared.users.current() on a stub session (typed: a User)",
     }
     assert all(v > 0 for v in ns.values())
     assert result.data["no_io_check"]["store_calls"] == 0
@@ -55,7 +56,31 @@ def test_decoding_case(page: bytes) -> None:
     for figures in result.data["results"].values():
         assert figures["decode_us"] > 0
         assert figures["encode_us"] > 0
+        assert figures["create_encode_us"] > 0
+        assert figures["page_held_bytes"] > 0
     assert len(result.tables[0].rows) == len(decoding.codecs())
+    first = result.data["results"][decoding.FFN]["first_use"]
+    assert first["first_decode_ms"] > 0
+    assert sum("target" in note for note in result.notes) == 3
+
+
+def test_every_encoder_writes_the_same_create_body() -> None:
+    body = orjson.loads(create_body(3))
+    for codec in decoding.codecs("create"):
+        if codec.name != decoding.PYDANTIC:  # which writes decimals as strings
+            assert orjson.loads(codec.encode(codec.decode(create_body(3)))) == body, codec.name
+
+
+def test_typed_case(page: bytes) -> None:
+    params = typed.Params(cells=(("page", 2), ("tiny", 100)), duration=0.05, rounds=1, warmup=3)
+    result = typed.run(params)
+    cells = result.data["results"]
+    assert set(cells) == {"page@2", "tiny@100"}
+    for cell in cells.values():
+        for figures in cell["clients"].values():
+            assert figures["errors"] == 0
+            assert figures["best_rps"] > 0
+    assert any("target (tiny @ 100" in note for note in result.notes)
 
 
 def test_every_decoder_yields_the_same_typed_page(page: bytes) -> None:
@@ -138,7 +163,15 @@ def test_runner_writes_markdown_and_json_and_merges(tmp_path: Path) -> None:
 
 
 def test_every_case_is_registered() -> None:
-    assert list(CASES) == ["overhead", "decoding", "storm", "stores", "memory", "fast_path"]
+    assert list(CASES) == [
+        "overhead",
+        "decoding",
+        "storm",
+        "stores",
+        "memory",
+        "fast_path",
+        "typed",
+    ]
     for load in CASES.values():
         module = load()
         assert callable(module.run)
