@@ -195,6 +195,9 @@ async def _measure(params: Params) -> dict[str, float]:
     async def pipeline() -> Any:
         return await client.request("GET", "/v1/users/current")
 
+    async def typed() -> Any:
+        return await client.shared.users.current()
+
     try:
         results = {
             "empty coroutine (baseline)": await _ns_per_call(empty, params),
@@ -207,6 +210,9 @@ async def _measure(params: Params) -> dict[str, float]:
             ),
             "ffn-async FFNClient.request() on a stub session (whole pipeline)": (
                 await _ns_per_call(pipeline, params)
+            ),
+            "ffn-async ffn.shared.users.current() on a stub session (typed: a User)": (
+                await _ns_per_call(typed, params)
             ),
         }
     finally:
