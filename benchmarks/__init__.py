@@ -25,4 +25,5 @@ CASES: dict[str, Callable[[], ModuleType]] = {
     "stores": _case("roundtrips"),
     "memory": _case("memory"),
     "fast_path": _case("fast_path"),
+    "typed": _case("typed"),
 }

@@ -122,9 +122,11 @@ async def verify_no_io(calls: int = 1000) -> dict[str, int]:
 class _InstantResponse:
     status = 200
     headers = CIMultiDictProxy(CIMultiDict({"Content-Type": "application/json"}))
+    body = b'{"userId":"MERC"}'
+    content_length = len(body)  # announced, as aiohttp reads it from Content-Length
 
     async def read(self) -> bytes:
-        return b'{"userId":"MERC"}'
+        return self.body
 
     async def __aenter__(self) -> _InstantResponse:
         return self
@@ -193,6 +195,9 @@ async def _measure(params: Params) -> dict[str, float]:
     async def pipeline() -> Any:
         return await client.request("GET", "/v1/users/current")
 
+    async def typed() -> Any:
+        return await client.shared.users.current()
+
     try:
         results = {
             "empty coroutine (baseline)": await _ns_per_call(empty, params),
@@ -205,6 +210,9 @@ async def _measure(params: Params) -> dict[str, float]:
             ),
             "ffn-async FFNClient.request() on a stub session (whole pipeline)": (
                 await _ns_per_call(pipeline, params)
+            ),
+            "ffn-async ffn.shared.users.current() on a stub session (typed: a User)": (
+                await _ns_per_call(typed, params)
             ),
         }
     finally:

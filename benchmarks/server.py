@@ -1,8 +1,10 @@
 """The local API server of the request cases, in its own process so it does not share a core.
 
-Two routes, both answering only ``Authorization: Bearer <token>`` with the expected token:
+Routes answering only ``Authorization: Bearer <token>`` with the expected token:
 ``GET /api/v1/bench/tiny`` (a tiny JSON body) and ``GET /api/v1/bench/page`` (the 100-outbound
-page). Bodies are prebuilt bytes so the server does as little as possible per request.
+page), and the same bodies where the typed calls find them: ``GET /api/v1/users/current`` and
+``GET /api/v1/fulfiller/outbounds``. Bodies are prebuilt bytes so the server does as little as
+possible per request.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ __all__ = ["ApiServer", "api_server"]
 
 TINY_PATH = "/v1/bench/tiny"
 PAGE_PATH = "/v1/bench/page"
+USER_PATH = "/v1/users/current"  # the tiny body, for ffn.shared.users.current()
+OUTBOUNDS_PATH = "/v1/fulfiller/outbounds"  # the page, for ffn.fulfiller.outbounds.list()
 
 
 def _serve(conn: Connection, token: str, tiny: bytes, page: bytes) -> None:
@@ -38,6 +42,8 @@ def _serve(conn: Connection, token: str, tiny: bytes, page: bytes) -> None:
     app = web.Application()
     app.router.add_get("/api" + TINY_PATH, route(tiny))
     app.router.add_get("/api" + PAGE_PATH, route(page))
+    app.router.add_get("/api" + USER_PATH, route(tiny))
+    app.router.add_get("/api" + OUTBOUNDS_PATH, route(page))
 
     async def main() -> None:
         runner = web.AppRunner(app, access_log=None)

@@ -13,7 +13,6 @@ import os
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
 from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -140,12 +139,6 @@ class Response:
                 f"not JSON ({ctype}, {len(self.content)} bytes)",
                 body=self.content[:ERROR_BODY_KEEP],
             ) from None
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):  # exact: the decimal's own digits go on the wire
-        return orjson.Fragment(str(value).encode())
-    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
 def _display(url: URL) -> str:
@@ -536,7 +529,8 @@ class FFNClient:
             path_params: values for the template's ``{placeholders}``.
             params: query parameters; ``None`` values are dropped, booleans become
                 ``true``/``false``, ``$``-names (OData) are kept as they are.
-            json: JSON-ready body (``Decimal`` is encoded exactly).
+            json: the body: a model (validated first, see :func:`ffn_async.serialization.dumps`)
+                or JSON-ready data (``Decimal`` is written exactly, models inside it too).
             headers: extra headers.
             scope: the scope the operation needs; checked before sending when the token's
                 scopes are known (:class:`MissingScope`).
@@ -581,7 +575,9 @@ class FFNClient:
         # session needs them per request.
         send_headers = dict(self._request_headers)
         if json is not None:
-            body = orjson.dumps(json, default=_json_default)
+            from .serialization import dumps  # models validated; decimals exact
+
+            body = dumps(json)
             send_headers["Content-Type"] = "application/json"
         if headers:
             send_headers.update(headers)

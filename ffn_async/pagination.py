@@ -45,6 +45,10 @@ __all__ = [
 
 T = TypeVar("T")
 
+_PAGE_MEMBERS: Final = ("_page", "_links", "nextPageLink", "count")
+_FEED_MEMBERS: Final = ("from", "to", "moreDataAvailable", "nextChunkUrl")
+_CHUNK_MEMBERS: Final = ("date", "moreDataAvailable", "nextChunkUrl")
+
 TO_DATE_MARGIN: Final = dt.timedelta(seconds=5)
 """How far before the local clock a change-feed window ends: FFN rejects a ``toDate`` later
 than its own clock, and the two clocks are never exactly in step."""
@@ -128,7 +132,7 @@ class _Source(Generic[T]):
             path, params, path_params = self.path, self.params, self.path_params
         else:
             path, params, path_params = self.resolve(link)
-        data = await self.client.request(
+        response = await self.client.request_raw(
             "GET",
             path,
             path_params=path_params,
@@ -136,7 +140,7 @@ class _Source(Generic[T]):
             scope=self.scope,
             timeout=self.timeout,
         )
-        return Page.from_json(data, self, requested_top=self.params.get("$top"))
+        return Page.from_bytes(response.content, self, requested_top=self.params.get("$top"))
 
 
 @attrs.frozen
@@ -164,6 +168,23 @@ class Page(Generic[T]):
     )
 
     @classmethod
+    def from_bytes(
+        cls, content: bytes, source: _Source[T], *, requested_top: int | None = None
+    ) -> Page[T]:
+        """Decode a response body straight into a page, without building dicts first."""
+        from .serialization import decode_envelope, loads
+
+        fast = decode_envelope(content, source.item, "items", _PAGE_MEMBERS)
+        if fast is None:  # the dict path: lenient, and names the path of an error
+            data = loads(content) if content else None
+            return cls.from_json(data, source, requested_top=requested_top)
+        members, items = fast
+        if members is None:
+            assert items is not None
+            return cls(items, count=len(items), source=source)
+        return cls._envelope(members, items or [], source, requested_top)
+
+    @classmethod
     def from_json(
         cls, data: Any, source: _Source[T], *, requested_top: int | None = None
     ) -> Page[T]:
@@ -172,12 +193,23 @@ class Page(Generic[T]):
             return cls(_structure_list(data, source.item, "page"), count=len(data), source=source)
         if not isinstance(data, dict):
             raise DecodeError(f"expected a paged object, got {type(data).__name__}")
+        items = _structure_list(data.get("items"), source.item, "page items")
+        return cls._envelope(data, items, source, requested_top)
+
+    @classmethod
+    def _envelope(
+        cls,
+        data: dict[str, Any],
+        items: list[T],
+        source: _Source[T],
+        requested_top: int | None,
+    ) -> Page[T]:
         meta: dict[str, Any] = data["_page"] if isinstance(data.get("_page"), dict) else {}
         link = data.get("nextPageLink") or None
         if link is None and isinstance(data.get("_links"), dict):
             link = data["_links"].get("next") or None
         return cls(
-            _structure_list(data.get("items"), source.item, "page items"),
+            items,
             total=meta.get("total"),
             limit=meta.get("limit"),
             offset=meta.get("offset"),
@@ -379,7 +411,7 @@ class ChangeFeed(Generic[T]):
         seen: set[str] = set()
         window_end: dt.datetime | None = None
         while True:
-            data = await self._client.request(
+            response = await self._client.request_raw(
                 "GET",
                 path,
                 path_params=path_params,
@@ -387,7 +419,7 @@ class ChangeFeed(Generic[T]):
                 scope=self._scope,
                 timeout=self._timeout,
             )
-            chunk = self._decode(data)
+            chunk = self._decode_bytes(response.content)
             window_end = window_end or chunk.to_date
             yield chunk
             if not chunk.more_data_available:
@@ -403,13 +435,26 @@ class ChangeFeed(Generic[T]):
                 params = {**self._params, "page": page}
         self.to = window_end or self.to_date
 
+    def _decode_bytes(self, content: bytes) -> Chunk[T]:
+        from .serialization import decode_envelope, loads
+
+        fast = decode_envelope(content, self._item, "data", _FEED_MEMBERS)
+        if fast is None or fast[0] is None:  # the dict path (and its errors)
+            return self._decode(loads(content) if content else None)
+        return self._chunk(fast[0], fast[1] or [])
+
     def _decode(self, data: Any) -> Chunk[T]:
         if not isinstance(data, dict):
             raise DecodeError(f"change feed: expected an object, got {type(data).__name__}")
+        items = _structure_list(data.get("data"), self._item, "change feed data")
+        return self._chunk(data, items)
+
+    @staticmethod
+    def _chunk(data: dict[str, Any], items: list[T]) -> Chunk[T]:
         return Chunk(
             from_date=_parse_time(data.get("from")),
             to_date=_parse_time(data.get("to")),
-            items=_structure_list(data.get("data"), self._item, "change feed data"),
+            items=items,
             more_data_available=bool(data.get("moreDataAvailable")),
             next_chunk_url=data.get("nextChunkUrl") or None,
         )
@@ -477,7 +522,7 @@ class ChunkedList(Generic[T]):
         page = self._params.get("page") or 1
         seen: set[str] = set()
         while True:
-            data = await self._client.request(
+            response = await self._client.request_raw(
                 "GET",
                 path,
                 path_params=path_params,
@@ -485,11 +530,10 @@ class ChunkedList(Generic[T]):
                 scope=self._scope,
                 timeout=self._timeout,
             )
-            if not isinstance(data, dict):
-                raise DecodeError(f"chunked list: expected an object, got {type(data).__name__}")
+            data, items = self._decode_bytes(response.content)
             if self.date is None:
                 self.date = _parse_time(data.get("date"))
-            yield _structure_list(data.get("items"), self._item, "chunked list items")
+            yield items
             if not data.get("moreDataAvailable"):
                 break
             link = data.get("nextChunkUrl")
@@ -499,3 +543,15 @@ class ChunkedList(Generic[T]):
             else:  # no link: ask for the next page number
                 page += 1
                 params = {**self._params, "page": page}
+
+    def _decode_bytes(self, content: bytes) -> tuple[dict[str, Any], list[T]]:
+        """The answer's members and its items, straight from the bytes as pages do."""
+        from .serialization import decode_envelope, loads
+
+        fast = decode_envelope(content, self._item, "items", _CHUNK_MEMBERS)
+        if fast is not None and fast[0] is not None:
+            return fast[0], fast[1] or []
+        data = loads(content) if content else None  # the dict path (and its errors)
+        if not isinstance(data, dict):
+            raise DecodeError(f"chunked list: expected an object, got {type(data).__name__}")
+        return data, _structure_list(data.get("items"), self._item, "chunked list items")

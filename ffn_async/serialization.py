@@ -1,39 +1,52 @@
-"""The one cattrs converter between FFN JSON and :mod:`ffn_async.models`.
+"""The converter between FFN JSON and the model classes: bytes, dicts, and validation.
 
-``converter`` is a :class:`cattrs.Converter`; for every model class it uses a structure and an
-unstructure function compiled on first use from the class's attrs fields (straight-line code
-per class: exact-type fast paths, no union dispatch for optionals, nested classes calling each
-other's functions directly). That keeps decoding of a 100-outbound page about as fast as
-pydantic v2 while ``converter.structure(data, cls)`` stays the one entry point.
+Two paths, compiled at runtime from the attrs classes themselves (fields, types, wire names,
+constraint metadata) on first use per class, and cached:
+
+* **bytes** (:func:`decode`, :func:`dumps`; what the API layer uses): msgspec decodes the body
+  straight into generated wire Structs and straight-line Python copies them into the attrs
+  objects; on the way out a generated function checks the request constraints while filling
+  an encode Struct that msgspec writes (see :mod:`ffn_async._wire`);
+* **dicts** (``converter.structure`` / :func:`structure`, :func:`unstructure`): cattrs with one
+  generated function per class (exact-type fast paths, nested classes calling each other
+  directly), for users who hold parsed JSON.
+
+The bytes path is strict and hands anything it does not take to the dict path, whose rules
+below are the ones that count: a value both accept gives the same object, and every error
+message comes from the dict path, naming the field path (``items[5].shippingAddress.city``).
 
 Wire rules:
 
 * attributes are snake_case; the wire name is camelCase (``to_camel``) or the field's
-  ``metadata["wire"]`` (``_page``, ``_links``); unknown keys are ignored;
-* date-times are ISO-8601 both ways and always timezone-aware (a value without offset is read
-  as UTC; .NET's 7-digit fractions are accepted); sending a naive datetime is a
+  ``metadata["wire"]`` (``_page``, ``_links``, ``from``); unknown keys are ignored;
+* date-times are ISO-8601 both ways and always timezone-aware: a value without offset is read
+  as UTC, a date-only value as midnight UTC; fractions beyond microseconds (.NET writes 7
+  digits) are cut, not rounded, so a time never moves later; sending a naive datetime is a
   :class:`~ffn_async.errors.ValidationError`;
-* decimals: JSON numbers are parsed by orjson as floats and turned into ``Decimal(repr(f))``,
-  which recovers the literal that was on the wire for up to 15 significant digits (17 in most
-  cases; FFN amounts have 2-4 decimals). On the way out a ``Decimal`` is written verbatim
-  (``orjson.Fragment``), so ``Decimal("12.30")`` goes out as ``12.30``;
+* decimals are exact at any size and scale: the bytes path reads them from the number's own
+  text (``12.30`` keeps two places, ``100000000000000000.01`` survives) and :func:`dumps` writes
+  their digits as JSON numbers; a string holding a number is accepted; NaN and infinities are
+  refused both ways. :func:`unstructure` gives plain JSON types, so decimals come out as
+  strings of their exact digits (which :func:`structure` reads back exactly);
+* integers: an integral number written as a float (``3.0``) is accepted, ``3.5`` is not;
 * enum fields keep unknown values as plain ``str``;
 * ``None`` is omitted on encode; PATCH models (``Update*``) omit fields left at
-  :data:`~ffn_async.models.UNSET` and send ``None`` as ``null``.
+  :data:`~ffn_async.models.UNSET` and send ``None`` as ``null``; decoding one, an absent field
+  is ``UNSET`` and ``null`` is ``None``.
 
-Validation: :func:`unstructure` (and so :func:`dumps`) checks the spec constraints recorded in
-field metadata (required, lengths, ranges, pattern, enum subsets) while encoding and raises
-:class:`~ffn_async.errors.ValidationError` naming the field path (``items[2].quantity``); the
-API layer builds every request body with :func:`unstructure`, so nothing invalid is sent.
-:func:`validate` runs the same checks without keeping the result.
+Validation: encoding a request model (``Create*``, ``Update*``, ``*Request``: :func:`dumps`,
+:func:`unstructure`) checks the spec constraints recorded in field metadata (required,
+lengths, ranges, pattern, enum subsets) and raises :class:`~ffn_async.errors.ValidationError`
+naming the field path (``items[2].quantity``); nothing invalid is sent. :func:`validate` runs
+the same checks on any model.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import math
 import re
-import sys
 import types
 import typing
 from collections.abc import Callable
@@ -42,15 +55,21 @@ from typing import Any, TypeVar
 
 import attrs
 import cattrs
-import orjson
+import msgspec
 
-from . import models
+from . import _wire
+from ._modelinfo import CHECKERS, COMPILE_LOCK, check_lines, compile_source, token, wire_name
+from ._modelinfo import Kind as _Kind
+from ._modelinfo import PathError as _PathError
+from ._modelinfo import fields as _fields
+from ._modelinfo import kind as _kind
 from .errors import DecodeError, ValidationError
-from .models._base import UNSET, is_request_name, to_camel
+from .models._base import UNSET, is_request_name
 
 __all__ = [
     "converter",
     "decode",
+    "decode_envelope",
     "dumps",
     "loads",
     "structure",
@@ -61,33 +80,15 @@ __all__ = [
 T = TypeVar("T")
 
 converter = cattrs.Converter()
-"""The converter for every model of :mod:`ffn_async.models` (and plain types)."""
+"""The converter for every model class (and plain types): dicts in, dicts out."""
 
-
-class _PathError(Exception):
-    """Internal: a decode/encode failure plus the path to it, built up while unwinding."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.segments: list[str] = []
-
-    def at(self, segment: str) -> _PathError:
-        self.segments.append(segment)
-        return self
-
-    @property
-    def path(self) -> str:
-        out = ""
-        for seg in reversed(self.segments):
-            out += seg if seg.startswith("[") or not out else f".{seg}"
-        return out or "(root)"
-
-
+_MODELS_PACKAGE = __name__.rpartition(".")[0] + ".models"
 _MISSING: Any = object()
 
 
 def _describe(value: object) -> str:
+    if type(value) is Decimal:
+        return f"number {value}"
     text = repr(value)
     return f"{type(value).__name__} {text[:60]}{'…' if len(text) > 60 else ''}"
 
@@ -109,14 +110,20 @@ def _to_str(v: Any) -> str:
 
 
 def _to_int(v: Any) -> int:
+    # an integral number written as a float (3.0) is still that integer: accepted
     if type(v) is float and v.is_integer():
+        return int(v)
+    if type(v) is Decimal and v.is_finite() and v == v.to_integral_value():
         return int(v)
     raise _expected("an integer", v)
 
 
 def _to_float(v: Any) -> float:
-    if type(v) is int:
-        return float(v)
+    if type(v) in (int, float, Decimal):
+        result = float(v)
+        if math.isfinite(result):
+            return result
+        raise _PathError(f"must be a finite number, got {v}")
     raise _expected("a number", v)
 
 
@@ -130,33 +137,41 @@ def _to_dict(v: Any) -> dict[str, Any]:
 
 def _to_dec(v: Any) -> Decimal:
     kind = type(v)
-    if kind is float:
-        return Decimal(repr(v))
-    if kind is int:
+    result: Decimal
+    if kind is Decimal:  # the bytes path reads numbers into Decimal
+        result = v
+    elif kind is float:  # a dict parsed by another JSON library: its shortest repr
+        result = Decimal(repr(v))
+    elif kind is int:
         return Decimal(v)
-    if kind is str:
+    elif kind is str:
         try:
             result = Decimal(v)
         except InvalidOperation:
             raise _expected("a decimal number", v) from None
-        if result.is_finite():
-            return result
-    raise _expected("a number", v)
+    else:
+        raise _expected("a number", v)
+    if not result.is_finite():
+        raise _PathError(f"must be a finite number, got {v}")
+    return result
 
 
-_LONG_FRACTION = re.compile(r"(\.\d{6})\d+")
+_LONG_FRACTION = re.compile(r"(\.\d{6})(\d)\d*")
+_MICROSECOND = dt.timedelta(microseconds=1)
 
 
 def _to_dt(v: Any) -> dt.datetime:
     if type(v) is not str:
         raise _expected("an ISO-8601 date-time string", v)
+    # Fractions beyond microseconds (.NET writes 7 digits) are rounded half up, as msgspec
+    # does on the bytes path: both paths give the same time.
+    longer = _LONG_FRACTION.search(v)
     try:
-        value = dt.datetime.fromisoformat(v)
+        value = dt.datetime.fromisoformat(v if longer is None else _LONG_FRACTION.sub(r"\1", v, 1))
     except ValueError:
-        try:  # fractions beyond microseconds (.NET writes 7 digits): truncate
-            value = dt.datetime.fromisoformat(_LONG_FRACTION.sub(r"\1", v, count=1))
-        except ValueError:
-            raise _expected("an ISO-8601 date-time", v) from None
+        raise _expected("an ISO-8601 date-time", v) from None
+    if longer is not None and longer.group(2) >= "5":
+        value += _MICROSECOND
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
@@ -228,28 +243,11 @@ def _enc_dec(v: Any) -> Any:
         return v  # an int or float given where a Decimal is declared: JSON is the same
     if not v.is_finite():
         raise _PathError(f"must be a finite number, got {v}")
-    return orjson.Fragment(str(v))
-
-
-_orjson_dumps = orjson.dumps
-_datetime, _timezone = dt.datetime, dt.timezone  # bound once: this runs per datetime
-_minute_zones: set[dt.tzinfo] = {dt.UTC}  # fixed offsets of whole minutes (at most 2,879)
+    return str(v)  # plain JSON: the exact digits as a string
 
 
 def _enc_dt(v: dt.datetime) -> str:
-    # For a fixed offset of whole minutes (all that decoding produces) orjson writes exactly
-    # what isoformat() does, in half the time; it would round finer offsets, so those and
-    # other zones (zoneinfo, dateutil; datetime subclasses) take isoformat(). The generated
-    # encoders inline the first test (see _encode_expr).
-    tz = v.tzinfo
-    if type(tz) is _timezone and type(v) is _datetime:
-        if tz in _minute_zones:
-            return _orjson_dumps(v)[1:-1].decode()
-        offset = tz.utcoffset(None)
-        if not (offset.seconds % 60 or offset.microseconds):
-            _minute_zones.add(tz)
-            return _orjson_dumps(v)[1:-1].decode()
-    if tz is None:
+    if v.tzinfo is None:
         raise _PathError("datetime must be timezone-aware (for example tzinfo=datetime.UTC)")
     return v.isoformat()
 
@@ -295,103 +293,27 @@ def _enc_locate(exc: _PathError, where: tuple[str, str | None], obj: Any) -> _Pa
     return exc.at(name)
 
 
-def _chk_len(v: Any, low: int | None, high: int | None, unit: str) -> None:
-    size = len(v)
-    if low is not None and size < low:
-        raise _PathError(f"must have at least {low} {unit}, has {size}")
-    if high is not None and size > high:
-        raise _PathError(f"must have at most {high} {unit}, has {size}")
-
-
-def _chk_range(v: Any, low: Any, high: Any) -> None:
-    if low is not None and v < low:
-        raise _PathError(f"must be >= {low}, got {v}")
-    if high is not None and v > high:
-        raise _PathError(f"must be <= {high}, got {v}")
-
-
-def _chk_pattern(v: str, pattern: re.Pattern[str]) -> None:
-    if pattern.search(v) is None:
-        raise _PathError(f"must match the pattern {pattern.pattern!r}")
-
-
-def _chk_choices(v: Any, choices: tuple[str, ...]) -> None:
-    if _enc_enum(v) not in choices:
-        raise _PathError(f"must be one of {', '.join(choices)}; got {_enc_enum(v)!r}")
-
-
 # --------------------------------------------------------------------------- code generation
 
 
-@attrs.frozen
-class _Kind:
-    """What a field's type means to the generated code."""
-
-    name: str  # str int float bool dict any dec datetime date enum list model
-    nullable: bool
-    target: Any = None  # enum class, model class, or the element _Kind of a list
-
-
-_EXACT = {str: "str", int: "int", float: "float", bool: "bool"}
-_SIMPLE = {
-    Decimal: "dec",
-    dt.datetime: "datetime",
-    dt.date: "date",
-    Any: "any",
-}
-
-
-def _kind(tp: Any) -> _Kind:
-    nullable = False
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        nullable = len(args) < len(typing.get_args(tp))
-        enums = [a for a in args if isinstance(a, type) and issubclass(a, enum.Enum)]
-        if enums and set(args) == {enums[0], str}:
-            return _Kind("enum", nullable, enums[0])
-        if len(args) != 1:
-            raise TypeError(f"unsupported union {tp!r}")
-        tp = args[0]
-    if tp in _EXACT:
-        return _Kind(_EXACT[tp], nullable)
-    if tp in _SIMPLE:
-        return _Kind(_SIMPLE[tp], nullable)
-    origin = typing.get_origin(tp)
-    if origin is list:
-        return _Kind("list", nullable, _kind(typing.get_args(tp)[0]))
-    if origin is dict or tp is dict:
-        return _Kind("dict", nullable)
-    if attrs.has(tp):
-        return _Kind("model", nullable, tp)
-    raise TypeError(f"unsupported field type {tp!r}")
-
-
-_MODEL_NS: dict[str, Any] = {"dt": dt, "Decimal": Decimal, "Any": Any}
 _NS: dict[str, Any] = {
     "_M": _MISSING,
     "UNSET": UNSET,
     "_PathError": _PathError,
     "_D": Decimal,
     "_new": object.__new__,
-    "_fromiso": dt.datetime.fromisoformat,
     "_UTC": dt.UTC,
-    "_repr": repr,
     "_not_object": _not_object,
     "_locate": _locate,
     "_list": _list,
     "_enc_list": _enc_list,
     "_enc_locate": _enc_locate,
-    "_Frag": orjson.Fragment,
-    "_dumps": _orjson_dumps,
-    "_DT": _datetime,
-    "_TZ": _timezone,
-    "_minute_zones": _minute_zones,
     **{f.__name__: f for f in (_to_str, _to_int, _to_float, _to_bool, _to_dict, _to_dec)},
     **{f.__name__: f for f in (_to_dt, _to_date, _enc_dec, _enc_dt, _enc_date, _enc_enum)},
-    **{f.__name__: f for f in (_chk_len, _chk_range, _chk_pattern, _chk_choices)},
+    **CHECKERS,
     "_c_str": _exact(str, _to_str),
     "_c_int": _exact(int, _to_int),
-    "_c_float": _exact(float, _to_float),
+    "_c_float": _to_float,
     "_c_bool": _exact(bool, _to_bool),
     "_c_dict": _exact(dict, _to_dict),
     "_c_any": lambda v: v,
@@ -400,21 +322,9 @@ _compiled_structure: set[type] = set()  # classes whose function exists (or is b
 _compiled_unstructure: set[tuple[type, bool]] = set()
 
 
-def _fields(cls: type) -> tuple[Any, ...]:
-    # Annotations resolve in the model's own module (see ffn_async/models/_base.py).
-    namespace = {**_MODEL_NS, **vars(sys.modules[cls.__module__])}
-    attrs.resolve_types(cls, globalns=namespace, localns=namespace)
-    return tuple(attrs.fields(cls))
-
-
-def _unique(obj: Any) -> str:
-    """A name for a class in the generated code: class names repeat across API modules."""
-    return f"{obj.__module__.rpartition('.')[2]}_{obj.__name__}"
-
-
 def _ref(prefix: str, obj: Any) -> str:
     """A name in the generated code's namespace for a class or enum."""
-    name = f"{prefix}_{_unique(obj)}"
+    name = f"{prefix}_{token(obj)}"
     _NS.setdefault(name, obj)
     return name
 
@@ -424,7 +334,7 @@ def _decoder_name(kind: _Kind) -> str:
     if kind.name == "model":
         return _structure_fn_name(kind.target)
     if kind.name == "enum":
-        name = f"_E_{_unique(kind.target)}_c"
+        name = f"_E_{token(kind.target)}_c"
         _NS.setdefault(name, _enum_decoder(kind.target))
         return name
     if kind.name == "list":
@@ -440,21 +350,18 @@ def _decoder_name(kind: _Kind) -> str:
 def _decode_lines(kind: _Kind) -> list[str]:
     """Statements turning the raw value ``v`` into the field's value (``v`` is not None)."""
     k = kind.name
-    if k in ("str", "int", "float", "bool", "dict"):
-        py = "dict" if k == "dict" else k
-        return [f"if type(v) is not {py}: v = _to_{k}(v)"]
+    if k == "float":  # inf - inf and nan - nan are nan: non-finite floats go to _to_float
+        return ["if type(v) is not float or v - v != 0: v = _to_float(v)"]
+    if k in ("str", "int", "bool", "dict"):
+        return [f"if type(v) is not {k}: v = _to_{k}(v)"]
     if k == "any":
         return []
     if k == "dec":
-        return ["v = _D(_repr(v)) if type(v) is float else _to_dec(v)"]
-    if k == "datetime":  # the common case inline; odd forms and errors in _to_dt
-        return [
-            "try: v = _fromiso(v)",
-            "except (TypeError, ValueError): v = _to_dt(v)",
-            "if v.tzinfo is None: v = v.replace(tzinfo=_UTC)",
-        ]
+        return ["if type(v) is not _D or not v.is_finite(): v = _to_dec(v)"]
+    if k == "datetime":
+        return ["v = _to_dt(v)"]
     if k == "enum":
-        getter = f"_E_{_unique(kind.target)}"
+        getter = f"_E_{token(kind.target)}"
         _NS.setdefault(getter, kind.target._value2member_map_.get)
         return [f"v = {getter}(v, v) if type(v) is str else _to_str(v)"]
     if k == "list":  # the comprehension inline; _list for errors (and to locate the index)
@@ -464,7 +371,7 @@ def _decode_lines(kind: _Kind) -> list[str]:
 
 
 def _structure_fn_name(cls: type) -> str:
-    name = f"_s_{_unique(cls)}"
+    name = f"_s_{token(cls)}"
     if cls not in _compiled_structure:
         _compiled_structure.add(cls)  # first, so that a recursive model does not recurse here
         _compile_structure(cls, name)
@@ -490,13 +397,18 @@ def _compile_structure(cls: type, fn_name: str) -> None:
     lines = list(head)
     where: dict[int, tuple[str, str | None]] = {}
     for field in _fields(cls):
-        wire = field.metadata.get("wire", to_camel(field.name))
+        wire = wire_name(field)
         kind = _kind(field.type)
         has_default = field.default is not attrs.NOTHING
         factory = isinstance(field.default, attrs.Factory)  # type: ignore[arg-type]
         convert = _decode_lines(kind)
         block: list[str] = []
-        if kind.nullable or has_default or kind.name == "any":
+        if field.default is UNSET:  # PATCH model: absent stays UNSET, null is None
+            block.append(f"v = g({wire!r}, UNSET)")
+            if convert:
+                block.append("if v is not None and v is not UNSET:")
+                block += [f"    {line}" for line in convert]
+        elif kind.nullable or has_default or kind.name == "any":
             block.append(f"v = g({wire!r})")
             if factory:
                 block += ["if v is None: v = []", "else:" if convert else "    pass"]
@@ -511,7 +423,7 @@ def _compile_structure(cls: type, fn_name: str) -> None:
         for line in block:
             lines.append(f"        {line}")
             where[len(lines)] = (wire, item)  # keyed by the 1-based line number
-    table = f"_L_{_unique(cls)}"
+    table = f"_L_{token(cls)}"
     _NS[table] = where
     lines += [
         "        pass",
@@ -522,7 +434,7 @@ def _compile_structure(cls: type, fn_name: str) -> None:
         " from None",
         "    return o",
     ]
-    _exec("\n".join(lines) + "\n", f"structure {cls.__name__}")
+    _exec("\n".join(lines) + "\n", f"structure {cls.__module__}.{cls.__qualname__}")
 
 
 def _encoder_name(kind: _Kind, checked: bool) -> str | None:
@@ -539,54 +451,17 @@ def _encoder_name(kind: _Kind, checked: bool) -> str | None:
     )
 
 
-def _check_lines(meta: typing.Mapping[str, Any]) -> list[str]:
-    """Statements checking the spec constraints recorded in a field's metadata on ``v``.
-
-    Each is an inline test calling the ``_chk_*`` function (which words the error) only when
-    the value fails it.
-    """
-    lines: list[str] = []
-
-    def bounds(value: str, low: Any, high: Any) -> str:
-        parts = ([f"{value} < {low!r}"] if low is not None else []) + (
-            [f"{value} > {high!r}"] if high is not None else []
-        )
-        return " or ".join(parts)
-
-    for low_key, high_key, unit in (
-        ("min_length", "max_length", "characters"),
-        ("min_items", "max_items", "items"),
-    ):
-        low, high = meta.get(low_key), meta.get(high_key)
-        if low is not None or high is not None:
-            test = bounds("len(v)", low, high)
-            lines.append(f"if {test}: _chk_len(v, {low!r}, {high!r}, {unit!r})")
-    low, high = meta.get("minimum"), meta.get("maximum")
-    if low is not None or high is not None:
-        lines.append(f"if {bounds('v', low, high)}: _chk_range(v, {low!r}, {high!r})")
-    if "pattern" in meta:
-        name = f"_P_{len(_NS)}"
-        _NS[name] = re.compile(meta["pattern"])
-        lines.append(f"if {name}.search(v) is None: _chk_pattern(v, {name})")
-    if "choices" in meta:
-        lines.append(f"_chk_choices(v, {tuple(meta['choices'])!r})")
-    return lines
-
-
 def _encode_expr(kind: _Kind, var: str, checked: bool) -> str:
     """An expression turning ``var`` (not None) into JSON data; the hot cases inline."""
     k = kind.name
     if k == "dec":
-        return f"_Frag(str({var})) if type({var}) is _D and {var}.is_finite() else _enc_dec({var})"
+        return f"str({var}) if type({var}) is _D and {var}.is_finite() else _enc_dec({var})"
     if k == "enum":
         return f"{var}._value_ if type({var}) is {_ref('_C', kind.target)} else _enc_enum({var})"
     if k == "date":
         return f"{var}.isoformat()"
-    if k == "datetime":  # _enc_dt's fast path inline: a call less per datetime
-        return (
-            f"_dumps({var})[1:-1].decode() if type({var}) is _DT and type({var}.tzinfo) is _TZ"
-            f" and {var}.tzinfo in _minute_zones else _enc_dt({var})"
-        )
+    if k == "datetime":
+        return f"_enc_dt({var})"
     if k == "list":
         fn = _encoder_name(kind.target, checked)
         if fn is None:
@@ -603,7 +478,7 @@ def _unstructure_fn_name(cls: type, checked: bool) -> str:
     Request bodies are encoded checked (and so is everything nested in them); responses are
     not, so that data the server sent (say an outbound without items) can always be re-encoded.
     """
-    name = f"_{'v' if checked else 'u'}_{_unique(cls)}"
+    name = f"_{'v' if checked else 'u'}_{token(cls)}"
     if (cls, checked) not in _compiled_unstructure:
         _compiled_unstructure.add((cls, checked))
         _compile_unstructure(cls, name, checked)
@@ -619,9 +494,9 @@ def _compile_unstructure(cls: type, fn_name: str, checked: bool) -> None:
     lines = [f"def {fn_name}(o):", "    out = {}", "    try:"]
     where: dict[int, tuple[str, str | None]] = {}
     for field in _fields(cls):
-        wire = field.metadata.get("wire", to_camel(field.name))
+        wire = wire_name(field)
         kind = _kind(field.type)
-        checks = _check_lines(field.metadata) if checked else []
+        checks = check_lines(field.metadata, _NS) if checked else []
         store = f"out[{wire!r}] = {_encode_expr(kind, 'v', checked)}"
         block = [f"v = o.{field.name}"]
         if field.default is UNSET:  # PATCH field: UNSET omitted, None sent as null
@@ -658,23 +533,28 @@ def _compile_unstructure(cls: type, fn_name: str, checked: bool) -> None:
         " from None",
         "    return out",
     ]
-    _exec("\n".join(lines) + "\n", f"unstructure {cls.__name__}")
+    _exec("\n".join(lines) + "\n", f"unstructure {cls.__module__}.{cls.__qualname__}")
 
 
 def _exec(source: str, what: str) -> None:
-    code = compile(source, f"<ffn_async.serialization: {what}>", "exec")
-    exec(code, _NS)  # noqa: S102 - source is built above from the models' own field metadata
+    compile_source(source, what, _NS)
 
 
 # --------------------------------------------------------------------------- cattrs wiring
 
 
 def _is_model(cls: Any) -> bool:
-    return isinstance(cls, type) and attrs.has(cls) and cls.__module__.startswith(models.__name__)
+    """A class of the models package (whatever its layout), not any attrs class a user has."""
+    return (
+        isinstance(cls, type)
+        and attrs.has(cls)
+        and (cls.__module__ + ".").startswith(_MODELS_PACKAGE + ".")
+    )
 
 
 def _structure_hook(cls: type) -> Callable[[Any, type], Any]:
-    fn = _NS[_structure_fn_name(cls)]
+    with COMPILE_LOCK:
+        fn = _NS[_structure_fn_name(cls)]
 
     def hook(data: Any, _: type) -> Any:
         try:
@@ -688,7 +568,8 @@ def _structure_hook(cls: type) -> Callable[[Any, type], Any]:
 def _unstructure_hook(cls: type, *, checked: bool | None = None) -> Callable[[Any], Any]:
     if checked is None:
         checked = is_request_name(cls.__name__)
-    fn = _NS[_unstructure_fn_name(cls, checked)]
+    with COMPILE_LOCK:
+        fn = _NS[_unstructure_fn_name(cls, checked)]
 
     def hook(obj: Any) -> Any:
         try:
@@ -746,6 +627,17 @@ def structure(data: Any, cls: type[T]) -> T:
 
     Raises :class:`~ffn_async.errors.DecodeError` naming the class and the field path.
     """
+    args = typing.get_args(cls)
+    if typing.get_origin(cls) is list and args and _is_model(args[0]):
+        # a list of models by hand: cattrs would wrap an item's error in an exception group
+        # that loses the path
+        with COMPILE_LOCK:
+            fn = _NS[_structure_fn_name(args[0])]
+        name = f"list[{args[0].__name__}]"
+        try:
+            return typing.cast(T, _list(data, fn))
+        except _PathError as exc:
+            raise DecodeError(f"cannot decode {name}: {exc.path}: {exc.message}") from None
     try:
         return converter.structure(data, cls)
     except DecodeError:
@@ -755,10 +647,12 @@ def structure(data: Any, cls: type[T]) -> T:
 
 
 def unstructure(obj: Any) -> Any:
-    """Encode a model (or list of models) into JSON-ready data, checking request constraints.
+    """Encode a model (or list of models) into plain JSON data, checking request constraints.
 
-    Raises :class:`~ffn_async.errors.ValidationError` naming the field path; nothing is sent.
-    Decimals become ``orjson.Fragment`` (exact digits): encode the result with orjson.
+    The result holds only JSON types (``json.dumps`` takes it): decimals become strings of
+    their exact digits, date-times ISO-8601 strings. To send or store the JSON itself, use
+    :func:`dumps` (decimals as numbers). Raises :class:`~ffn_async.errors.ValidationError`
+    naming the field path.
     """
     return converter.unstructure(obj)
 
@@ -766,33 +660,97 @@ def unstructure(obj: Any) -> Any:
 def validate(obj: Any) -> None:
     """Check a model (or a list of them) against the spec constraints, request model or not.
 
-    :func:`unstructure` runs the same checks on request models (``Create*``, ``Update*``,
-    ``*Request``), so the API layer need not call this; it is for checking other models.
+    :func:`dumps` and :func:`unstructure` run the same checks on request models
+    (``Create*``, ``Update*``, ``*Request``), so the API layer need not call this; it is for
+    checking other models.
     """
     for item in obj if isinstance(obj, list) else [obj]:
         _unstructure_hook(type(item), checked=True)(item)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return _enc_dec(value)
-    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+_plain_decode = msgspec.json.Decoder().decode
+_exact_decode = msgspec.json.Decoder(float_hook=Decimal).decode
 
 
 def loads(data: bytes | bytearray | memoryview | str) -> Any:
-    """Parse JSON with orjson; invalid JSON raises :class:`~ffn_async.errors.DecodeError`."""
+    """Parse JSON into plain data (numbers with a fraction as ``float``); invalid JSON raises
+    :class:`~ffn_async.errors.DecodeError`."""
+    return _parse(_plain_decode, data)
+
+
+def _loads_exact(data: bytes | bytearray | memoryview | str) -> Any:
+    """:func:`loads` with numbers with a fraction as ``Decimal`` (exact), for the dict path."""
+    return _parse(_exact_decode, data)
+
+
+def _parse(decode: Callable[[Any], Any], data: bytes | bytearray | memoryview | str) -> Any:
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
+        return decode(data)
+    except msgspec.DecodeError as exc:
         body = data.encode() if isinstance(data, str) else bytes(data)
         raise DecodeError(f"response is not valid JSON: {exc}", body=body) from None
 
 
-def dumps(obj: Any) -> bytes:
-    """Encode a model (validated, see :func:`unstructure`) or plain data as JSON bytes."""
-    return orjson.dumps(unstructure(obj), default=_json_default)
-
-
 def decode(data: bytes | bytearray | memoryview | str, cls: type[T]) -> T:
-    """``structure(loads(data), cls)``: JSON bytes straight to a model."""
-    return structure(loads(data), cls)
+    """JSON bytes straight to ``cls`` (a model class, ``list[Model]``, or any type the
+    converter knows), without building dicts first.
+
+    Raises :class:`~ffn_async.errors.DecodeError` naming the class and the field path.
+    """
+    try:
+        result: T = _wire.decoder(cls)(data)  # type: ignore[arg-type]
+        return result
+    except _wire.REFUSED:  # odd but acceptable input, or an error to word: the dict path
+        return structure(_loads_exact(data), cls)
+
+
+def decode_envelope(
+    data: bytes, item: type[T], key: str, members: tuple[str, ...]
+) -> tuple[dict[str, Any] | None, list[T] | None] | None:
+    """Decode a page or change-feed body: a bare JSON array of ``item``, or an object holding
+    one under ``key`` plus ``members`` wanted as plain data.
+
+    Returns ``(members, items)`` (``members`` is ``None`` for a bare array; ``items`` is
+    ``None`` when the object has no ``key`` or it is ``null``), or ``None`` when the body needs
+    the dict path: the caller then parses it with :func:`loads` and decodes the parts with
+    :func:`structure` (lenient, and naming the path of any error).
+    """
+    try:
+        return _wire.envelope_decoder(item, key, members)(data)
+    except _wire.REFUSED:
+        return None
+
+
+def dumps(obj: Any) -> bytes:
+    """JSON bytes of a model (request models validated, see :func:`unstructure`), a list of
+    models, or plain data; decimals are written as numbers with their own digits.
+
+    Raises :class:`~ffn_async.errors.ValidationError` naming the field path.
+    """
+    cls = type(obj)
+    if _is_model(cls):
+        checked = is_request_name(cls.__name__)
+        try:
+            return _wire.encoder(cls, checked)(obj)
+        except _wire.REFUSED as exc:
+            _unstructure_hook(cls, checked=checked)(obj)  # raises, naming the path
+            raise ValidationError("(root)", f"{exc} (in {cls.__name__})") from None
+    try:
+        return _wire.json_encoder.encode(_embed(obj))
+    except ValidationError:
+        raise
+    except (msgspec.EncodeError, TypeError, ValueError) as exc:
+        raise ValidationError("(value)", str(exc)) from None
+
+
+def _embed(value: Any) -> Any:
+    """Plain data with every model in it replaced by its encoded JSON (msgspec would write
+    an attrs object by attribute names)."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _embed(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_embed(v) for v in value]
+    if _is_model(kind):
+        return msgspec.Raw(dumps(value))
+    return value

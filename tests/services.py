@@ -171,8 +171,6 @@ class RedisCluster:
     def start(self, timeout: float = 30.0) -> None:
         import redis
 
-        if shutil.which("redis-server") is None:
-            unavailable("redis-server is not installed (needed for the Redis Cluster run)")
         for port in self.ports:
             command = [
                 "redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
@@ -239,6 +237,8 @@ def redis_cluster() -> RedisCluster:
     """
     global _cluster
     if _cluster is None:
+        if shutil.which("redis-server") is None:
+            unavailable("redis-server is not installed (needed for the Redis Cluster run)")
         cluster = RedisCluster()
         cluster.start()
         atexit.register(cluster.stop)

@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 import os
+import typing
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import attrs
+import msgspec
 import orjson
+import pydantic
 import pytest
 
-from benchmarks import CASES, decoding, fast_path, memory, overhead, roundtrips, storm
+from benchmarks import (
+    CASES,
+    decoding,
+    fast_path,
+    memory,
+    overhead,
+    rivals_msgspec,
+    rivals_pydantic,
+    roundtrips,
+    storm,
+    typed,
+)
 from benchmarks import __main__ as runner
-from benchmarks.page import SpecMissing, outbound_page
+from benchmarks.page import SpecMissing, create_body, outbound_page
+from ffn_async.models import fulfiller, merchant
+from ffn_async.models._base import to_camel
+from tests.models.payloads import without_unknown
 from tests.services import unavailable
 
 
@@ -44,6 +64,7 @@ def test_fast_path_case() -> None:
         "ffn-async StaticToken.access_token()",
         "Authlib AsyncOAuth2Client.ensure_active_token()",
         "ffn-async FFNClient.request() on a stub session (whole pipeline)",
+        "ffn-async ffn.shared.users.current() on a stub session (typed: a User)",
     }
     assert all(v > 0 for v in ns.values())
     assert result.data["no_io_check"]["store_calls"] == 0
@@ -55,7 +76,109 @@ def test_decoding_case(page: bytes) -> None:
     for figures in result.data["results"].values():
         assert figures["decode_us"] > 0
         assert figures["encode_us"] > 0
+        assert figures["create_encode_us"] > 0
+        assert figures["page_held_bytes"] > 0
     assert len(result.tables[0].rows) == len(decoding.codecs())
+    first = result.data["results"][decoding.FFN]["first_use"]
+    assert first["first_decode_ms"] > 0
+    assert sum("target" in note for note in result.notes) == 3
+
+
+def test_every_encoder_writes_the_same_create_body() -> None:
+    body = orjson.loads(create_body(3))
+    for codec in decoding.codecs("create"):
+        if codec.name != decoding.PYDANTIC:  # which writes decimals as strings
+            assert orjson.loads(codec.encode(codec.decode(create_body(3)))) == body, codec.name
+
+
+def _model_shape(cls: type) -> dict[str, tuple[bool, type | None]]:
+    """Wire name -> (required, nested model class) of an attrs model."""
+    attrs.resolve_types(cls)
+    return {
+        field.metadata.get("wire", to_camel(field.name)): (
+            field.default is attrs.NOTHING,
+            _nested(field.type, attrs.has),
+        )
+        for field in attrs.fields(cls)
+    }
+
+
+def _rival_shape(cls: Any) -> dict[str, tuple[bool, type | None]]:
+    """The same for a msgspec Struct or a pydantic model of the benchmarks."""
+    if isinstance(cls, type) and issubclass(cls, msgspec.Struct):
+        fields = msgspec.structs.fields(cls)
+        return {f.encode_name: (f.required, _nested(f.type, _is_rival)) for f in fields}
+    return {
+        (info.alias or name): (info.is_required(), _nested(info.annotation, _is_rival))
+        for name, info in cls.model_fields.items()
+    }
+
+
+def _is_rival(tp: Any) -> bool:
+    return isinstance(tp, type) and (
+        issubclass(tp, msgspec.Struct) or issubclass(tp, pydantic.BaseModel)
+    )
+
+
+def _nested(tp: Any, is_model: Callable[[Any], bool]) -> type | None:
+    """The model class inside ``tp`` (``X | None``, ``list[X]``), if any."""
+    if is_model(tp):
+        return tp  # type: ignore[no-any-return]
+    for arg in typing.get_args(tp):
+        found = _nested(arg, is_model)
+        if found is not None:
+            return found
+    return None
+
+
+def _compare(model: type, rival: Any, where: str, seen: set[tuple[type, Any]]) -> list[str]:
+    if (model, rival) in seen:
+        return []
+    seen.add((model, rival))
+    ours, theirs = _model_shape(model), _rival_shape(rival)
+    problems = [f"{where}: {sorted(set(ours) ^ set(theirs))}"] if set(ours) != set(theirs) else []
+    for name in sorted(set(ours) & set(theirs)):
+        (required, inner), (rival_required, rival_inner) = ours[name], theirs[name]
+        if required != rival_required:
+            problems.append(f"{where}.{name}: required {required} vs {rival_required}")
+        if (inner is None) != (rival_inner is None):
+            problems.append(f"{where}.{name}: nesting differs")
+        elif inner is not None:
+            problems += _compare(inner, rival_inner, f"{where}.{name}", seen)
+    return problems
+
+
+@pytest.mark.parametrize(
+    ("model", "rival"),
+    [
+        (fulfiller.PagedOutboundResponse, rivals_msgspec.MPagedOutboundResponse),
+        (fulfiller.PagedOutboundResponse, rivals_pydantic.PPagedOutboundResponse),
+        (merchant.CreateOutboundRequest, rivals_msgspec.MCreateOutbound),
+        (merchant.CreateOutboundRequest, rivals_pydantic.PCreateOutbound),
+    ],
+)
+def test_the_rival_models_have_the_shape_of_ours(model: type, rival: Any) -> None:
+    """Same wire names, required fields and nesting as the models the bodies are built for."""
+    assert _compare(model, rival, model.__name__, set()) == []
+
+
+def test_the_typed_encoders_write_the_page_back_without_the_unknown_fields(page: bytes) -> None:
+    expected = without_unknown(orjson.loads(page))
+    for codec in decoding.codecs():
+        if codec.name in (decoding.MSGSPEC, decoding.FFN):
+            assert orjson.loads(codec.encode(codec.decode(page))) == expected, codec.name
+
+
+def test_typed_case(page: bytes) -> None:
+    params = typed.Params(cells=(("page", 2), ("tiny", 100)), duration=0.05, rounds=1, warmup=3)
+    result = typed.run(params)
+    cells = result.data["results"]
+    assert set(cells) == {"page@2", "tiny@100"}
+    for cell in cells.values():
+        for figures in cell["clients"].values():
+            assert figures["errors"] == 0
+            assert figures["best_rps"] > 0
+    assert any("target (tiny @ 100" in note for note in result.notes)
 
 
 def test_every_decoder_yields_the_same_typed_page(page: bytes) -> None:
@@ -138,7 +261,15 @@ def test_runner_writes_markdown_and_json_and_merges(tmp_path: Path) -> None:
 
 
 def test_every_case_is_registered() -> None:
-    assert list(CASES) == ["overhead", "decoding", "storm", "stores", "memory", "fast_path"]
+    assert list(CASES) == [
+        "overhead",
+        "decoding",
+        "storm",
+        "stores",
+        "memory",
+        "fast_path",
+        "typed",
+    ]
     for load in CASES.values():
         module = load()
         assert callable(module.run)

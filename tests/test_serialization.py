@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 import zoneinfo
 from decimal import Decimal
 from typing import Any
@@ -12,7 +13,7 @@ import attrs
 import orjson
 import pytest
 
-from ffn_async import errors, models, serialization
+from ffn_async import _wire, errors, models, serialization
 from ffn_async.models import fulfiller, merchant, shared
 from ffn_async.models.common import ObjectState
 from ffn_async.serialization import converter
@@ -88,7 +89,8 @@ def test_keyword_field_from_is_from_underscore() -> None:
         merchant.RecentOutboundList,
     )
     assert feed.from_ == dt.datetime(2020, 2, 11, 16, 5, 6, tzinfo=UTC)
-    assert orjson.loads(serialization.dumps(feed))["from"] == "2020-02-11T16:05:06+00:00"
+    assert serialization.unstructure(feed)["from"] == "2020-02-11T16:05:06+00:00"
+    assert orjson.loads(serialization.dumps(feed))["from"] == "2020-02-11T16:05:06Z"
 
 
 def test_unknown_fields_are_ignored_and_none_is_omitted() -> None:
@@ -543,6 +545,7 @@ class _Lists:
 
 def test_lists_of_scalars_and_nested_lists_compile() -> None:
     encode = serialization._unstructure_hook(_Lists, checked=False)
+    fast = _wire.encoder(_Lists, False)
     value = _Lists(
         when=[dt.datetime(2020, 1, 1, tzinfo=UTC)],
         amounts=[Decimal("1.10"), Decimal("2")],
@@ -550,16 +553,27 @@ def test_lists_of_scalars_and_nested_lists_compile() -> None:
         days=[dt.date(2020, 1, 2)],
         grid=[[Decimal("0.50")], []],
     )
-    assert orjson.dumps(encode(value)) == (
-        b'{"when":["2020-01-01T00:00:00+00:00"],"amounts":[1.10,2],"states":["New","Unknown"],'
+    assert json.dumps(encode(value), separators=(",", ":")).encode() == (
+        b'{"when":["2020-01-01T00:00:00+00:00"],"amounts":["1.10","2"],'
+        b'"states":["New","Unknown"],"days":["2020-01-02"],"grid":[["0.50"],[]]}'
+    )
+    assert fast(value) == (
+        b'{"when":["2020-01-01T00:00:00Z"],"amounts":[1.10,2],"states":["New","Unknown"],'
         b'"days":["2020-01-02"],"grid":[[0.50],[]]}'
     )
+    back = _wire.decoder(_Lists)(fast(value))
+    assert back == value
+    assert str(back.grid[0][0]) == "0.50"
     value.grid[1] = [Decimal("1"), Decimal("NaN")]
     with pytest.raises(errors.ValidationError, match="finite") as info:
         encode(value)
     assert info.value.field == "grid[1][1]"
+    with pytest.raises(_wire.REFUSED):
+        fast(value)
     value.grid[1] = []
     value.when.append(dt.datetime(2020, 1, 1))
     with pytest.raises(errors.ValidationError, match="timezone-aware") as info:
         encode(value)
     assert info.value.field == "when[1]"
+    with pytest.raises(_wire.REFUSED):
+        fast(value)

@@ -4,7 +4,8 @@ Each method of :mod:`ffn_async.api.fulfiller`, :mod:`~ffn_async.api.merchant` an
 :mod:`~ffn_async.api.shared` is one call into a helper here; HTTP method, path template and
 scope come from the operation's :data:`~ffn_async.api.OPERATIONS` entry, so they are written
 down in exactly one place. Request bodies are validated and encoded by
-:func:`ffn_async.serialization.unstructure` before anything is sent.
+:func:`ffn_async.serialization.dumps` before anything is sent; typed answers go from the
+response bytes straight into the models (:func:`ffn_async.serialization.decode`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from .. import odata
 from ..errors import DecodeError
 from ..pagination import ChangeFeed, ChunkedList, Page, Paginator, _Source
+from ..serialization import decode, decode_envelope, loads, structure
 from ._operation import Operation
 from ._registry import OPERATIONS
 
@@ -39,16 +41,9 @@ OrderBy: TypeAlias = str | Sequence[str | odata.OrderKey | odata.Field] | None
 """``$orderBy``: a raw string or a sequence of keys (``odata.desc("x")``)."""
 
 
-def _encode(body: object) -> Any:
-    from ..serialization import unstructure
-
-    return unstructure(body)  # validates: raises ValidationError naming the field
-
-
-def _structure(data: Any, cls: type[T]) -> T:
-    from ..serialization import structure
-
-    return structure(data, cls)
+def _decode(content: bytes, cls: type[T]) -> T:
+    # bytes straight into the model; an empty body reads as null (a DecodeError naming cls)
+    return decode(content or b"null", cls)
 
 
 def _odata_params(
@@ -99,6 +94,29 @@ class Namespace:
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
 
+    async def _send(
+        self,
+        op_id: str,
+        path_params: PathParams,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: object = None,
+        timeout: float | None,
+    ) -> bytes:
+        """The operation's answer body, undecoded. A model ``body`` is validated and encoded
+        by the client (:func:`ffn_async.serialization.dumps`)."""
+        op: Operation = OPERATIONS[op_id]
+        response = await self._client.request_raw(
+            op.method,
+            op.path,
+            path_params=path_params,
+            params=params,
+            json=body,
+            scope=op.scope,
+            timeout=timeout,
+        )
+        return response.content
+
     async def _json(
         self,
         op_id: str,
@@ -109,13 +127,12 @@ class Namespace:
         timeout: float | None,
     ) -> Any:
         op: Operation = OPERATIONS[op_id]
-        payload = None if body is None else _encode(body)
         return await self._client.request(
             op.method,
             op.path,
             path_params=path_params,
             params=params,
-            json=payload,
+            json=body,
             scope=op.scope,
             timeout=timeout,
         )
@@ -131,8 +148,8 @@ class Namespace:
         timeout: float | None = None,
     ) -> T:
         """An operation answering one object of ``returns``."""
-        data = await self._json(op_id, path_params, params=params, body=body, timeout=timeout)
-        return _structure(data, returns)
+        content = await self._send(op_id, path_params, params=params, body=body, timeout=timeout)
+        return _decode(content, returns)
 
     async def _call_none(
         self,
@@ -144,7 +161,7 @@ class Namespace:
         timeout: float | None = None,
     ) -> None:
         """An operation answering without content (201/204)."""
-        await self._json(op_id, path_params, params=params, body=body, timeout=timeout)
+        await self._send(op_id, path_params, params=params, body=body, timeout=timeout)
 
     async def _call_list(
         self,
@@ -157,12 +174,16 @@ class Namespace:
         timeout: float | None = None,
     ) -> list[T]:
         """An operation answering a bare JSON array (tolerates a paged envelope too)."""
-        data = await self._json(op_id, path_params, params=params, body=body, timeout=timeout)
+        content = await self._send(op_id, path_params, params=params, body=body, timeout=timeout)
+        fast = decode_envelope(content, item, "items", ())
+        if fast is not None and fast[1] is not None:
+            return fast[1]
+        data = loads(content) if content else None  # the dict path: lenient, names errors
         if isinstance(data, dict) and isinstance(data.get("items"), list):
             data = data["items"]
         if not isinstance(data, list):
             raise DecodeError(f"{op_id}: expected a JSON array, got {type(data).__name__}")
-        return _structure(data, list[item])  # type: ignore[valid-type]
+        return structure(data, list[item])  # type: ignore[valid-type]
 
     def _source(
         self,

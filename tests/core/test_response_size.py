@@ -79,6 +79,11 @@ async def binary(request: web.Request) -> web.Response:
     return web.Response(body=bytes(range(256)) * (size // 256), content_type="image/png")
 
 
+async def picture(request: web.Request) -> web.Response:
+    """A picture of ``number`` MiB."""
+    return web.Response(body=b"\x89PNG" * (int(request.match_info["number"]) * MIB // 4))
+
+
 @pytest.fixture
 async def server() -> AsyncIterator[TestServer]:
     app = web.Application()
@@ -88,6 +93,7 @@ async def server() -> AsyncIterator[TestServer]:
     app.router.add_get("/api/error", big_error)
     app.router.add_get("/api/html", not_json)
     app.router.add_get("/api/binary", binary)
+    app.router.add_get("/api/v1/fulfiller/products/{jfsku}/pictures/{number}/data", picture)
     async with TestServer(app, host="127.0.0.1") as srv:
         yield srv
 
@@ -143,3 +149,17 @@ async def test_downloads_stream_to_a_file_under_their_own_limit(
     assert caught.value.setting == "max_download_size"
     assert "FFNClient(max_download_size=...)" in str(caught.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["picture.png"]  # no partial files
+
+
+async def test_generated_download_methods_stream_under_the_download_limit(
+    server: TestServer, tmp_path: Path
+) -> None:
+    dest = tmp_path / "picture.png"
+    async with client(server, max_response_size=1000, max_download_size=2 * MIB) as ffn:
+        pictures = ffn.fulfiller.products.pictures
+        assert await pictures.download("J", 1, dest=dest) == b"\x89PNG" * (MIB // 4)
+        assert dest.stat().st_size == MIB
+        assert len(await pictures.download("J", 2)) == 2 * MIB  # in memory, same limit
+        with pytest.raises(ResponseTooLarge, match="max_download_size"):
+            await pictures.download("J", 3, dest=tmp_path / "big.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["picture.png"]

@@ -112,3 +112,32 @@ async def test_an_exposed_sqlite_database_is_logged(
         await store.close()
     (warning,) = _exposure_warnings(caplog)
     assert f"chmod 600 {database}" in warning
+
+
+async def test_sqlite_rollback_journal_is_private(tmp_path: Path, umask: int) -> None:
+    """A caller's engine in rollback-journal mode (PERSIST keeps the -journal file around)."""
+    from sqlalchemy import event
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    database = tmp_path / "new" / "tokens.db"
+    engine = create_async_engine(f"sqlite+aiosqlite:///{database}")
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _persist(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=PERSIST")
+        cursor.close()
+
+    store = SQLTokenStore(engine=engine)
+    try:
+        await store.create_schema()
+        await store.save("acme", b"secret", None)
+    finally:
+        await store.close()
+        await engine.dispose()
+    journal = database.with_name("tokens.db-journal")
+    assert {p.name: mode(p) for p in (database, journal)} == {
+        "tokens.db": 0o600,
+        "tokens.db-journal": 0o600,
+    }
+    assert mode(database.parent) == 0o700
