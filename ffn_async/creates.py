@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 import attrs
+import msgspec
 import orjson
 
 from . import client as _client
@@ -130,7 +131,7 @@ class CreateKind(Generic[B, T]):
         or ``None`` if it has none (such a body cannot be made safe: it is sent as it is)."""
         if isinstance(payload, bytes | bytearray):
             payload = orjson.loads(payload)
-        elif isinstance(payload, orjson.Fragment):  # opaque: the caller passes the number
+        elif isinstance(payload, msgspec.Raw):  # opaque: the caller passes the number
             return None
         elif not isinstance(payload, dict):
             from .serialization import unstructure
@@ -346,7 +347,7 @@ async def create_response(
     """Create once: ``(the object's answer, outcome, POSTs sent)``.
 
     The answer is the create's own 201, or the GET of the object found by its number.
-    ``payload`` is the body as :meth:`FFNClient.request` takes it (an ``orjson.Fragment`` of
+    ``payload`` is the body as :meth:`FFNClient.request` takes it (a ``msgspec.Raw`` of
     encoded bytes included). Raises the last error when the retry budget is spent without an
     answer either way; nothing was duplicated, and calling again is safe.
     """
@@ -444,7 +445,7 @@ async def create(
     response, outcome, attempts = await create_response(
         client,
         kind,
-        orjson.Fragment(encoded),
+        msgspec.Raw(encoded),
         number=kind.number_of(encoded),
         path_params=path_params,
         params=params,

@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
+import msgspec
 import orjson
 
 from token_stores import Lease, LockTimeout, Record, StoreConflict, TokenStore
@@ -356,7 +357,7 @@ class Outbox:
             response, outcome, attempts = await create_response(
                 client,
                 kind,
-                orjson.Fragment(encoded),
+                msgspec.Raw(encoded),
                 number=number,
                 path_params=path_params,
                 params=params,
@@ -432,7 +433,7 @@ class Outbox:
             _, outcome, _ = await create_response(
                 client,
                 kind,
-                orjson.Fragment(entry.body),
+                msgspec.Raw(entry.body),
                 number=entry.number,
                 path_params=entry.path_params,
                 params=entry.params,
