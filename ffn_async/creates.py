@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
@@ -133,10 +134,9 @@ class CreateKind(Generic[B, T]):
             payload = orjson.loads(payload)
         elif isinstance(payload, msgspec.Raw):  # opaque: the caller passes the number
             return None
-        elif not isinstance(payload, dict):
-            from .serialization import unstructure
-
-            payload = unstructure(payload)
+        elif attrs.has(type(payload)):  # a request model: its attribute, nothing encoded
+            number = getattr(payload, _snake(self.number_field), None)
+            return number if isinstance(number, str) and number else None
         number = payload.get(self.number_field) if isinstance(payload, dict) else None
         return number if isinstance(number, str) and number else None
 
@@ -146,6 +146,11 @@ class CreateKind(Generic[B, T]):
         if number is None:
             raise ValueError(f"a safe {self.name} create needs {self.number_field} in its body")
         return number
+
+
+def _snake(name: str) -> str:
+    """``merchantOutboundNumber`` -> ``merchant_outbound_number`` (the models' attributes)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def _live(obj: Any) -> bool:

@@ -282,3 +282,14 @@ def test_big_body_case() -> None:
     rows = big_body.run(size_mib=70)  # just over the default 64 MiB limit
     assert [r["outcome"] for r in rows] == ["ResponseTooLarge", "ok", "ServerError"]
     assert rows[2]["body_kept_bytes"] == 64 * 1024
+
+
+def test_order_sync_case() -> None:
+    from benchmarks import order_sync
+
+    rows = order_sync.run(creates=5, batches=3)
+    whats = {(r["what"], r["store"]) for r in rows}
+    assert ("outbound create, safe create", "-") in whats
+    assert ("Outbox.submit", "memory") in whats
+    assert ("empty FeedConsumer.batch", "sqlite") in whats
+    assert all(r["us"] > 0 for r in rows)
