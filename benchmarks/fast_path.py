@@ -23,6 +23,7 @@ import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from ffn_async import ClientCredentials, Environment, FFNClient, StaticToken, Token, TokenManager
+from ffn_async.observe import Event, Observer
 from token_stores import MemoryTokenStore, Record
 
 from .report import CaseResult, Table
@@ -147,13 +148,13 @@ class _InstantSession:
         return None
 
 
-def _pipeline_client(manager: TokenManager) -> FFNClient:
+def _pipeline_client(manager: TokenManager, observer: Observer | None = None) -> FFNClient:
     env = Environment(
         api_url="http://127.0.0.1:9/api",
         authorize_url="http://127.0.0.1:9/authorize",
         token_url="http://127.0.0.1:9/token",
     )
-    client = FFNClient(manager, environment=env)
+    client = FFNClient(manager, environment=env, observer=observer)
     # As an owned session: the default headers and timeout ride on the session.
     client._session = _InstantSession()  # type: ignore[assignment]
     return client
@@ -191,12 +192,26 @@ async def _measure(params: Params) -> dict[str, float]:
         token_endpoint="http://127.0.0.1:9/token",
     )
     client = _pipeline_client(manager)
+    # An observer that only counts: what the hooks themselves cost, without a metrics library.
+    seen: list[int] = [0]
+
+    def counting(event: Event) -> None:
+        seen[0] += 1
+
+    observed_manager = await _cached_manager(MemoryTokenStore())
+    observed = _pipeline_client(observed_manager, counting)
 
     async def pipeline() -> Any:
         return await client.request("GET", "/v1/users/current")
 
     async def typed() -> Any:
         return await client.shared.users.current()
+
+    async def observed_pipeline() -> Any:
+        return await observed.request("GET", "/v1/users/current")
+
+    async def observed_typed() -> Any:
+        return await observed.shared.users.current()
 
     try:
         results = {
@@ -214,10 +229,18 @@ async def _measure(params: Params) -> dict[str, float]:
             "ffn-async ffn.shared.users.current() on a stub session (typed: a User)": (
                 await _ns_per_call(typed, params)
             ),
+            "ffn-async FFNClient.request(), stub session, counting observer": (
+                await _ns_per_call(observed_pipeline, params)
+            ),
+            "ffn-async ffn.shared.users.current(), stub session, counting observer": (
+                await _ns_per_call(observed_typed, params)
+            ),
         }
+        assert seen[0] == 2 * params.repeat * params.calls  # one RequestEvent per request
     finally:
         await oauth.aclose()
         await manager.aclose()
+        await observed_manager.aclose()
     return results
 
 

@@ -89,6 +89,7 @@ from .errors import (
     translate_store_errors,
 )
 from .oauth import TOKEN_TEMPLATE, InvalidGrant, authorize_url, request_token
+from .observe import Observer, RefreshEvent, notify, observed_store
 from .token import ClientCredentials, Token, _jwt_scopes, fingerprint
 
 __all__ = ["Auth", "StaticToken", "StoredToken", "TokenManager"]
@@ -299,6 +300,8 @@ class TokenManager:
         close_timeout: how long :meth:`aclose` waits for a refresh in flight and for saving a
             token the store could not take yet.
         on_refresh: called with every token this process obtains, after the lock is released.
+        observer: receives refresh, lock-wait and store-latency events
+            (:mod:`ffn_async.observe`); an ``FFNClient`` lends its own if this is ``None``.
 
     A manager belongs to the event loop it is first used in (its session and the store's
     connections do); using it from another loop raises :class:`WrongEventLoop`.
@@ -323,6 +326,7 @@ class TokenManager:
         in_flight_timeout: float = DEFAULT_IN_FLIGHT_TIMEOUT,
         close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
         on_refresh: RefreshHook | None = None,
+        observer: Observer | None = None,
     ) -> None:
         if request_timeout >= lock_ttl:
             raise ValueError(
@@ -336,6 +340,8 @@ class TokenManager:
             )
         self.credentials = credentials
         self.store = store
+        self.observer = observer
+        self._store = observed_store(store, observer)  # what the manager's store calls go to
         self.key = validate_key(key)
         self.environment = environment
         self.leeway = leeway
@@ -426,6 +432,12 @@ class TokenManager:
         """Also call ``hook`` with every token this process obtains."""
         self._hooks.append(hook)
 
+    def use_observer(self, observer: Observer) -> None:
+        """Report to ``observer`` (an ``FFNClient``'s) unless this manager was given one."""
+        if self.observer is None:
+            self.observer = observer
+            self._store = observed_store(self.store, observer)
+
     def use_session(self, session: aiohttp.ClientSession) -> None:
         """Send token calls through ``session`` (an ``FFNClient``'s: traced and limited like
         API calls) unless this manager was given a session of its own. The lender closes it;
@@ -512,7 +524,7 @@ class TokenManager:
         """
         self._check_loop()
         login = StoredToken(token, None)
-        async with self.store.lock(self.key, ttl=self.lock_ttl, timeout=self.lock_timeout):
+        async with self._store.lock(self.key, ttl=self.lock_ttl, timeout=self.lock_timeout):
             for _ in range(3):
                 expected = await self._replaceable_version()
                 try:
@@ -537,7 +549,7 @@ class TokenManager:
             await self._quarantine(exc)
             if exc.version is not None:  # replaced by compare-and-set on its version
                 return exc.version
-            await self.store.delete(self.key)  # a store that cannot even read a version
+            await self._store.delete(self.key)  # a store that cannot even read a version
             return None
 
     async def _quarantine(self, exc: CorruptRecord) -> None:
@@ -546,7 +558,7 @@ class TokenManager:
         aside = f"{self.key[:150]}.corrupt-{stamp}-{digest}-{secrets.token_hex(2)}"
         data = exc.data if exc.data is not None else b""
         try:
-            await self.store.save(aside, data, None)
+            await self._store.save(aside, data, None)
         except StoreError as failure:
             log.error(
                 "account %r: the stored record is unreadable (%s) and could not be kept aside "
@@ -662,7 +674,7 @@ class TokenManager:
         )
 
     async def _read(self) -> StoredToken:
-        record = await self.store.load(self.key)
+        record = await self._store.load(self.key)
         answered = self._account.store_answered
         if answered is not None:
             answered.set()
@@ -733,7 +745,7 @@ class TokenManager:
                     # In slices, re-reading in between: a holder that saved its token while
                     # the store was away could not release its lease, which then blocks
                     # until it expires; its token is usable long before.
-                    async with self.store.lock(
+                    async with self._store.lock(
                         self.key,
                         ttl=self.lock_ttl,
                         timeout=min(_LOCK_SLICE, max(deadline - time.monotonic(), 0.0)),
@@ -833,7 +845,7 @@ class TokenManager:
         pause = 0.02
         while True:
             with contextlib.suppress(StoreUnavailable):
-                record = await self.store.load(self.key)
+                record = await self._store.load(self.key)
                 if (record.version if record is not None else None) != version:
                     return True
             left = deadline - time.monotonic()
@@ -869,15 +881,13 @@ class TokenManager:
         try:
             marked = attrs.evolve(
                 marked,
-                version=await self.store.save(self.key, _encode(self.key, marked), stored.version),
+                version=await self._store.save(self.key, _encode(self.key, marked), stored.version),
             )
         except StoreConflict:
             raise _LeaseLapsed from None  # someone wrote since our read: take it from the top
         async with self._lease_kept(lease):
             try:
-                new = await self._call_token_endpoint(
-                    {"grant_type": "refresh_token", "refresh_token": token.refresh_token}
-                )
+                new = await self._refresh_grant(token.refresh_token, unauthorized)
             except InvalidGrant:
                 return await self._after_invalid_grant(marked, token, lease)
             except BaseException:
@@ -913,10 +923,30 @@ class TokenManager:
         self._adopt(attrs.evolve(rotated, version=version))
         return new
 
+    async def _refresh_grant(self, refresh_token: str, unauthorized: bool) -> Token:
+        """Spend ``refresh_token`` at the token endpoint (reported to the observer, if any)."""
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        observer = self.observer
+        if observer is None:
+            return await self._call_token_endpoint(form)
+        started = time.monotonic()
+        outcome = "ok"
+        try:
+            return await self._call_token_endpoint(form)
+        except InvalidGrant:
+            outcome = "invalid_grant"
+            raise
+        except BaseException as exc:
+            outcome = type(exc).__name__
+            raise
+        finally:
+            event = RefreshEvent(self.key, outcome, time.monotonic() - started, unauthorized)
+            notify(observer, event)
+
     async def _unmark(self, marked: StoredToken) -> None:
         cleared = attrs.evolve(marked, rotating_by=None, rotating_since=None)
         try:
-            await self.store.save(self.key, _encode(self.key, cleared), marked.version)
+            await self._store.save(self.key, _encode(self.key, cleared), marked.version)
         except StoreError as exc:
             log.warning(
                 "account %r: could not lift the in-flight mark (%s); peers wait for it up to "
@@ -976,7 +1006,7 @@ class TokenManager:
 
     async def _save_once(self, fresh: StoredToken, data: bytes, expected: int | None) -> int:
         try:
-            return await self.store.save(self.key, data, expected)
+            return await self._store.save(self.key, data, expected)
         except StoreConflict:
             latest = await self._read()
             if latest.token is not None and latest.token == fresh.token:
@@ -1101,7 +1131,7 @@ class TokenManager:
             stored, reauthorization_required=reason, rotating_by=None, rotating_since=None
         )
         try:
-            version = await self.store.save(self.key, _encode(self.key, dead), stored.version)
+            version = await self._store.save(self.key, _encode(self.key, dead), stored.version)
             dead = attrs.evolve(dead, version=version)
         except StoreConflict:
             pass  # someone stored something newer (perhaps a new login); it wins

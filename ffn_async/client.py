@@ -44,6 +44,7 @@ from .errors import (
     Unauthorized,
     ValidationError,
 )
+from .observe import Observer, RequestEvent, RetryEvent, notify, operation_for
 from .retry import RetryPolicy, parse_retry_after
 
 if TYPE_CHECKING:
@@ -343,6 +344,9 @@ class FFNClient:
         max_response_size: largest response body read into memory, in bytes; a larger one
             raises :class:`~ffn_async.errors.ResponseTooLarge` without being read.
         max_download_size: largest binary download (``download`` methods), in bytes.
+        observer: receives request, retry and (through a TokenManager without an observer
+            of its own) token events, see :mod:`ffn_async.observe`; ``None``: nothing is
+            measured.
 
     A :class:`TokenManager` without a session of its own makes its token calls through this
     client's session, so they are traced and limited like API calls.
@@ -363,6 +367,7 @@ class FFNClient:
         safe_creates: bool = True,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         max_download_size: int = DEFAULT_MAX_DOWNLOAD_SIZE,
+        observer: Observer | None = None,
     ) -> None:
         if environment is None:
             environment = (
@@ -374,6 +379,9 @@ class FFNClient:
         self.safe_creates = safe_creates
         self.max_response_size = max_response_size
         self.max_download_size = max_download_size
+        self.observer = observer
+        if observer is not None and isinstance(auth, TokenManager):
+            auth.use_observer(observer)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session = session
         self._owns_session = session is None
@@ -592,6 +600,8 @@ class FFNClient:
         target = Path(dest) if dest is not None else None
 
         started = time.monotonic()
+        obs = self.observer
+        op = operation_for(method, url.path if absolute else path) if obs is not None else ""
         attempt = 0
         refreshed = False
         while True:
@@ -601,7 +611,7 @@ class FFNClient:
                 if token is not self._bearer_for:  # the header string is built once per token
                     self._bearer_for, self._bearer = token, f"Bearer {token}"
                 send_headers["Authorization"] = self._bearer
-            t0 = time.monotonic() if debug else 0.0
+            t0 = time.monotonic() if debug or obs is not None else 0.0
             try:
                 response = await self._send(
                     method, url, body, send_headers, attempt_timeout, attempt, path, limit, target
@@ -613,6 +623,11 @@ class FFNClient:
                     if self.retry.retries_transport_error(sent=exc.sent, idempotent=may_repeat)
                     else None
                 )
+                if obs is not None:
+                    error, took = type(exc).__name__, time.monotonic() - t0
+                    notify(obs, RequestEvent(op, method, None, error, took, attempt))
+                    if wait is not None:
+                        notify(obs, RetryEvent(op, method, attempt, None, error, wait))
                 log.warning(
                     "%s %s failed: %s (attempt %d%s)",
                     method,
@@ -626,6 +641,8 @@ class FFNClient:
                 await _sleep(wait)
                 continue
             status = response.status
+            if obs is not None:
+                notify(obs, RequestEvent(op, method, status, None, time.monotonic() - t0, attempt))
             if debug:
                 log.debug(
                     "%s %s -> %d in %.1f ms (attempt %d)",
@@ -653,6 +670,8 @@ class FFNClient:
             if self.retry.retries_status(status, idempotent=may_repeat):
                 wait = self.retry.delay(attempt, headers=response.headers, started=started)
                 if wait is not None:
+                    if obs is not None:
+                        notify(obs, RetryEvent(op, method, attempt, status, None, wait))
                     log.info(
                         "%s %s -> %d, retrying in %.2fs (attempt %d)",
                         method,

@@ -65,6 +65,8 @@ def test_fast_path_case() -> None:
         "Authlib AsyncOAuth2Client.ensure_active_token()",
         "ffn-async FFNClient.request() on a stub session (whole pipeline)",
         "ffn-async ffn.shared.users.current() on a stub session (typed: a User)",
+        "ffn-async FFNClient.request(), stub session, counting observer",
+        "ffn-async ffn.shared.users.current(), stub session, counting observer",
     }
     assert all(v > 0 for v in ns.values())
     assert result.data["no_io_check"]["store_calls"] == 0
