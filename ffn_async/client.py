@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 import aiohttp
-import attrs
 from yarl import URL
 
 from . import retry as _retry
@@ -198,20 +197,48 @@ def _scope_satisfied(needed: str, granted: Iterable[str]) -> bool:
     return any(s.startswith(api) and s not in coarse for s in granted)
 
 
-@attrs.define(slots=True)
 class _Exchange:
-    """One request as the pipeline's layers pass it down: built once, sent per attempt."""
+    """One request as the pipeline's layers pass it down: built once, sent per attempt.
 
-    method: str
-    url: URL
-    template: str  # the path template (or the absolute URL's path): traces and hints
-    body: bytes | None
-    headers: dict[str, str]
-    timeout: aiohttp.ClientTimeout | None
-    limit: tuple[int, str]  # (bytes, the FFNClient argument that sets it)
-    target: Path | None
-    authorize: bool  # False: an absolute URL off the API's origin, sent without the token
-    refreshed: bool = False  # the one forced refresh after a 401 was spent
+    A plain slotted class: it is built on every call, and attrs' keyword ``__init__`` costs
+    a measurable share of the fast path.
+    """
+
+    __slots__ = (
+        "authorize",
+        "body",
+        "headers",
+        "limit",
+        "method",
+        "refreshed",
+        "target",
+        "template",
+        "timeout",
+        "url",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        url: URL,
+        template: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        timeout: aiohttp.ClientTimeout | None,
+        limit: tuple[int, str],
+        target: Path | None,
+        authorize: bool,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.template = template  # the path template (or the absolute URL's path)
+        self.body = body
+        self.headers = headers
+        self.timeout = timeout
+        self.limit = limit  # (bytes, the FFNClient argument that sets it)
+        self.target = target  # stream the body into this file
+        self.authorize = authorize  # False: an absolute URL off the API's origin, no token
+        self.refreshed = False  # the one forced refresh after a 401 was spent
 
 
 class FFNClient:
@@ -480,17 +507,17 @@ class FFNClient:
             limit = (self.max_download_size, "max_download_size")
         else:
             limit = (self.max_response_size, "max_response_size")
-        exchange = _Exchange(
-            method=method,
-            url=url,
-            template=url.path if absolute else path,
-            body=body,
-            headers=send_headers,
+        exchange = _Exchange(  # positional: measurably cheaper on the fast path
+            method,
+            url,
+            url.path if absolute else path,
+            body,
+            send_headers,
             # The owned session carries the default timeout; pass one only to override it.
-            timeout=aiohttp.ClientTimeout(total=timeout) if timeout else self._request_timeout,
-            limit=limit,
-            target=Path(dest) if dest is not None else None,
-            authorize=not absolute or on_origin(url, self._api_origin),
+            aiohttp.ClientTimeout(total=timeout) if timeout else self._request_timeout,
+            limit,
+            Path(dest) if dest is not None else None,
+            not absolute or on_origin(url, self._api_origin),
         )
         response = await self._send_with_retries(exchange, idempotent)
         if response.status < 400:
