@@ -197,15 +197,24 @@ def _item_function(k: Kind, strict: bool) -> str:
     if k.name == "model" and not k.nullable:
         _compile_decode(k.target, strict)
         return f"_d{_prefix(strict)}_{_token(k.target)}"
-    name = _item_names.get(("d", k, strict))
+    return _item_converter("d", f"_i{_prefix(strict)}", k, strict, _convert_lines)
+
+
+def _item_converter(
+    direction: str, prefix: str, k: Kind, flag: bool, body: Callable[[Kind, bool], list[str]]
+) -> str:
+    """Name of a compiled one-argument function running ``body(k, flag)`` on a list item
+    (``None`` passes when ``k`` is nullable); compiled once per direction, kind and flag."""
+    name = _item_names.get((direction, k, flag))
     if name is None:
-        name = _item_names["d", k, strict] = f"_i{_prefix(strict)}_{next(_counter)}"
+        name = _item_names[direction, k, flag] = f"{prefix}_{next(_counter)}"
         lines = [f"def {name}(v):"]
         if k.nullable:
             lines.append("    if v is None: return None")
-        lines += [f"    {line}" for line in _convert_lines(k, strict)]
+        lines += [f"    {line}" for line in body(k, flag)]
         lines.append("    return v")
-        compile_source("\n".join(lines) + "\n", f"decode item {name}", globals())
+        what = "decode" if direction == "d" else "encode"
+        compile_source("\n".join(lines) + "\n", f"{what} item {name}", globals())
     return name
 
 
@@ -530,16 +539,7 @@ def _encode_item_function(k: Kind, checked: bool) -> str:
     if k.name == "model" and not k.nullable:
         _compile_encode(k.target, checked)
         return f"_e{'v' if checked else ''}_{_token(k.target)}"
-    name = _item_names.get(("e", k, checked))
-    if name is None:
-        name = _item_names["e", k, checked] = f"_j{'v' if checked else ''}_{next(_counter)}"
-        lines = [f"def {name}(v):"]
-        if k.nullable:
-            lines.append("    if v is None: return None")
-        lines += [f"    {line}" for line in _encode_lines(k, checked)]
-        lines.append("    return v")
-        compile_source("\n".join(lines) + "\n", f"encode item {name}", globals())
-    return name
+    return _item_converter("e", f"_j{'v' if checked else ''}", k, checked, _encode_lines)
 
 
 _minute_zones: set[Any] = {dt.UTC}  # fixed offsets of whole minutes seen (at most 2,879)

@@ -2,8 +2,8 @@
 
 JTL's refresh tokens are single-use: a refresh token presented twice fails, and a strict server
 revokes the whole chain, which costs a human login. :class:`TokenManager` therefore refreshes in
-this order (each step is there because some library skipped it and its users paid; see
-``research/anchors.md``):
+this order (each step is there because some library skipped it and its users paid; the public
+report or standard behind a step is named with it):
 
 1. Fast path: a cached access token that is not due for refresh is returned with no I/O and no
    lock.
@@ -429,7 +429,12 @@ class TokenManager:
         return not left
 
     def add_refresh_hook(self, hook: RefreshHook) -> None:
-        """Also call ``hook`` with every token this process obtains."""
+        """Also call ``hook`` with every token this process obtains (login and refresh).
+
+        For observers attached after the manager exists (a metrics exporter, an audit log)
+        where ``on_refresh`` is taken; hooks run in the order added, after ``on_refresh``,
+        outside the store's lock, and one that raises is logged without failing the refresh.
+        """
         self._hooks.append(hook)
 
     def use_observer(self, observer: Observer) -> None:
@@ -643,7 +648,9 @@ class TokenManager:
             flight = account.flights.get(loop)
             joined = flight is not None
             if flight is None:
-                flight = loop.create_task(self._sync(stale, force=force, unauthorized=unauthorized))
+                flight = loop.create_task(
+                    self._adopt_or_rotate(stale, force=force, unauthorized=unauthorized)
+                )
                 account.flights[loop] = flight
                 flight.add_done_callback(_retrieve_exception)
                 flight.add_done_callback(
@@ -699,7 +706,7 @@ class TokenManager:
             return None
         if stored.rotating_by == self._account.owner:
             # Our own mark, left by a rotation of ours that ended (its clearing failed): we
-            # know it holds no unsaved token, since _sync first waits for the unsaved one.
+            # know it holds no unsaved token, since _adopt_or_rotate first waits for that one.
             return None
         return stored.rotating_since + self.in_flight_timeout - time.time()
 
@@ -716,7 +723,11 @@ class TokenManager:
                 "before it is saved, and is saved as soon as the store answers"
             )
 
-    async def _sync(self, stale: str | None, *, force: bool, unauthorized: bool) -> Token:
+    async def _adopt_or_rotate(
+        self, stale: str | None, *, force: bool, unauthorized: bool
+    ) -> Token:
+        """The body of one refresh flight (steps 3 to 6 of the module docstring): adopt a
+        token another process already rotated, else rotate under the store's lock."""
         unsaved = self._account.unsaved
         current = self._account.stored.token
         if (

@@ -31,11 +31,11 @@ from contextlib import asynccontextmanager
 from typing import Any, Final, Generic, Protocol, TypeVar
 
 import attrs
-import orjson
 
 from token_stores import Lease, Record, StoreConflict, TokenStore
 from token_stores.base import validate_key
 
+from . import _records
 from .errors import FFNError
 from .pagination import ChangeFeed
 
@@ -53,8 +53,6 @@ T = TypeVar("T")
 
 CHECKPOINT_PREFIX: Final = "ffn-feed:"
 """Store keys of checkpoints start with this, apart from token records."""
-
-_FORMAT: Final = 1
 
 
 class FeedSource(Protocol[T]):
@@ -108,9 +106,8 @@ class Checkpoint:
 
     def encode(self) -> bytes:
         """The record's bytes (versioned JSON)."""
-        return orjson.dumps(
+        return _records.dump(
             {
-                "format": _FORMAT,
                 "watermark": None if self.watermark is None else _iso(self.watermark),
                 "seen": {key: _iso(at) for key, at in self.seen.items()},
             }
@@ -121,18 +118,14 @@ class Checkpoint:
         """A checkpoint from its record (an empty one when there is none)."""
         if record is None:
             return cls()
-        try:
-            raw = orjson.loads(record.data)
-            if raw.get("format") != _FORMAT:
-                raise ValueError(f"unknown format {raw.get('format')!r}")
+        with _records.reading("a feed checkpoint record"):
+            raw = _records.load(record.data)
             mark = raw["watermark"]
             return cls(
                 watermark=None if mark is None else dt.datetime.fromisoformat(mark),
                 seen={k: dt.datetime.fromisoformat(v) for k, v in raw["seen"].items()},
                 version=record.version,
             )
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise FFNError(f"a feed checkpoint record cannot be read ({exc})") from None
 
 
 @attrs.define

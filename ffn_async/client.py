@@ -1,16 +1,24 @@
 """FFNClient: the session, the one request pipeline, and the API namespaces.
 
-Every call, typed or raw, goes through :meth:`FFNClient.request_raw`: URL building, scope check,
-authentication, retries, logging and error mapping live there and nowhere else.
+Every call, typed or raw, goes through :meth:`FFNClient.request_raw`, which builds the URL,
+checks the scope and encodes the body, then hands the request down three layers (as httpx's
+``send -> _send_handling_auth -> _send_single_request``):
+
+1. :meth:`FFNClient._send_with_retries`: the retry loop; :class:`~ffn_async.retry.RetryPolicy`
+   decides whether and how long to wait.
+2. :meth:`FFNClient._send_handling_auth`: one attempt with the current token, and on a 401 one
+   forced refresh and a resend (not counted as a retry).
+3. :meth:`FFNClient._send_single_request`: one HTTP exchange within the size limits.
+
+An error answer left after the retries becomes its exception in
+:func:`ffn_async.errors.error_for_status`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from functools import cached_property
@@ -20,32 +28,25 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 import aiohttp
-import attrs
-import orjson
-from multidict import CIMultiDictProxy
 from yarl import URL
 
+from . import retry as _retry
+from ._files import replacing
+from ._requester import Response, display
 from .auth import Auth, TokenManager
 from .environment import Environment
 from .errors import (
-    ApiError,
-    BadRequest,
-    Conflict,
-    DecodeError,
-    Forbidden,
-    Gone,
-    Locked,
+    ERROR_BODY_KEEP,
+    UNAUTHORIZED_HINT,
     MissingScope,
-    NotFound,
-    RateLimited,
     ResponseTooLarge,
-    ServerError,
     TransportError,
-    Unauthorized,
     ValidationError,
+    error_for_status,
 )
+from .links import on_origin
 from .observe import Observer, RequestEvent, RetryEvent, notify, operation_for
-from .retry import RetryPolicy, parse_retry_after
+from .retry import RetryPolicy
 
 if TYPE_CHECKING:
     from .api.fulfiller import FulfillerAPI
@@ -73,78 +74,15 @@ USER_AGENT: Final = f"ffn-async/{__version__}"
 # links cannot grow it without limit.
 _URL_CACHE_SIZE: Final = 256
 
-# Indirection so tests can observe retry waits without sleeping.
-_sleep = asyncio.sleep
-
 # Characters left as they are in query values: OData needs $ ' ( ) , / : and friends readable,
 # while space, &, +, = and # must be escaped so they cannot change the query's structure.
 _QUERY_SAFE: Final = "$'()*,/:;@!"
-_ERROR_TYPES: Final[dict[int, type[ApiError]]] = {
-    400: BadRequest,
-    401: Unauthorized,
-    403: Forbidden,
-    404: NotFound,
-    409: Conflict,
-    410: Gone,
-    423: Locked,
-    429: RateLimited,
-}
-_UNAUTHORIZED_HINT: Final = (
-    "the API rejects a token the authorization server has just issued: check that the login "
-    "was made with the right account (a user of this merchant or fulfiller), that it granted "
-    "the scopes this operation needs, and that the token comes from the same environment as "
-    "the API URL (sandbox tokens fail in production and vice versa)"
-)
-_HINTS: Final = {
-    (404, "/v1/users/current"): (
-        "the user has never logged into the FFN portal of this environment; log in once at "
-        "https://fulfillment.jtl-software.com (or the sandbox portal) and try again"
-    ),
-}
-
 
 #: Default limit of a response body read into memory (JSON answers), in bytes.
 DEFAULT_MAX_RESPONSE_SIZE: Final = 64 * 1024 * 1024
 #: Default limit of a binary download (``download`` methods), in bytes.
 DEFAULT_MAX_DOWNLOAD_SIZE: Final = 512 * 1024 * 1024
-#: How much of an error body is read and kept (``ApiError.body``, ``DecodeError.body``).
-ERROR_BODY_KEEP: Final = 64 * 1024
 _DOWNLOAD_CHUNK: Final = 256 * 1024
-
-
-@attrs.define(slots=True)
-class Response:
-    """A completed HTTP exchange: status, headers and the undecoded body.
-
-    ``content`` is empty when the body was streamed to a file; ``truncated`` is true when only
-    the first :data:`ERROR_BODY_KEEP` bytes of an error body were read.
-    """
-
-    status: int
-    headers: CIMultiDictProxy[str]
-    content: bytes
-    url: URL
-    method: str
-    truncated: bool = False
-
-    def json(self) -> Any:
-        """The body decoded as JSON (``None`` when empty)."""
-        if not self.content:
-            return None
-        try:
-            return orjson.loads(self.content)
-        except orjson.JSONDecodeError:
-            ctype = self.headers.get("Content-Type", "no content type")
-            raise DecodeError(
-                f"{self.method} {_display(self.url)} answered {self.status} with a body that is "
-                f"not JSON ({ctype}, {len(self.content)} bytes)",
-                body=self.content[:ERROR_BODY_KEEP],
-            ) from None
-
-
-def _display(url: URL) -> str:
-    """The URL as it may appear in logs and errors: path only, no query values."""
-    return url.path
 
 
 def _query_value(value: Any) -> str:
@@ -167,7 +105,7 @@ def _too_large(
 ) -> ResponseTooLarge:
     resp.close()  # drop the connection instead of reading (or draining) the rest
     return ResponseTooLarge(
-        method=method, url=_display(url), limit=limit[0], setting=limit[1], size=size
+        method=method, url=display(url), limit=limit[0], setting=limit[1], size=size
     )
 
 
@@ -213,22 +151,13 @@ async def _stream_to_file(
     size = _announced_size(resp)
     if size is not None and size > limit[0]:
         raise _too_large(resp, limit, method, url, size)
-    fd, tmp = await asyncio.to_thread(
-        tempfile.mkstemp, dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-    )
-    try:
-        with os.fdopen(fd, "wb") as file:
-            total = 0
-            async for chunk in resp.content.iter_chunked(_DOWNLOAD_CHUNK):
-                total += len(chunk)
-                if total > limit[0]:
-                    raise _too_large(resp, limit, method, url, size)
-                await asyncio.to_thread(file.write, chunk)
-        await asyncio.to_thread(os.replace, tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):  # also on cancellation: quick, so done inline
-            os.unlink(tmp)
-        raise
+    async with replacing(target) as file:
+        total = 0
+        async for chunk in resp.content.iter_chunked(_DOWNLOAD_CHUNK):
+            total += len(chunk)
+            if total > limit[0]:
+                raise _too_large(resp, limit, method, url, size)
+            await asyncio.to_thread(file.write, chunk)
 
 
 def _path_segment(name: str, value: str | int) -> str:
@@ -269,55 +198,48 @@ def _scope_satisfied(needed: str, granted: Iterable[str]) -> bool:
     return any(s.startswith(api) and s not in coarse for s in granted)
 
 
-def _raise_for_status(response: Response, template: str, hint: str | None = None) -> None:
-    status = response.status
-    payload = None
-    if response.content and not response.truncated:
-        try:
-            payload = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            payload = None
-    code = description = None
-    messages: list[str] = []
-    metadata: Mapping[str, Any] = {}
-    if isinstance(payload, dict):
-        error_code = payload.get("errorCode")
-        if isinstance(error_code, dict):
-            code = error_code.get("code")
-            description = error_code.get("description")
-        for item in payload.get("errorMessages") or ():
-            if isinstance(item, dict) and item.get("message"):
-                target = item.get("target")
-                messages.append(f"{target}: {item['message']}" if target else str(item["message"]))
-        raw_meta = payload.get("errorMetaData", payload.get("errorMetadata"))
-        if isinstance(raw_meta, dict):
-            metadata = raw_meta
-    elif response.truncated:
-        ctype = response.headers.get("Content-Type", "no content type")
-        description = (
-            f"error body larger than {ERROR_BODY_KEEP} bytes ({ctype}); only its start was "
-            "read and is kept in .body"
-        )
-    elif response.content:
-        ctype = response.headers.get("Content-Type", "no content type")
-        description = f"non-JSON error body ({ctype}, {len(response.content)} bytes)"
-    kwargs: dict[str, Any] = {
-        "method": response.method,
-        "url": _display(response.url),
-        "code": code,
-        "description": description,
-        "messages": messages,
-        "metadata": metadata,
-        "body": response.content,
-        "headers": dict(response.headers),
-        "hint": hint or _HINTS.get((status, template)),
-    }
-    if status == 429:
-        raise RateLimited(
-            status, retry_after=parse_retry_after(response.headers.get("Retry-After")), **kwargs
-        )
-    error_type = _ERROR_TYPES.get(status) or (ServerError if status >= 500 else ApiError)
-    raise error_type(status, **kwargs)
+class _Exchange:
+    """One request as the pipeline's layers pass it down: built once, sent per attempt.
+
+    A plain slotted class: it is built on every call, and attrs' keyword ``__init__`` costs
+    a measurable share of the fast path.
+    """
+
+    __slots__ = (
+        "authorize",
+        "body",
+        "headers",
+        "limit",
+        "method",
+        "refreshed",
+        "target",
+        "template",
+        "timeout",
+        "url",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        url: URL,
+        template: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        timeout: aiohttp.ClientTimeout | None,
+        limit: tuple[int, str],
+        target: Path | None,
+        authorize: bool,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.template = template  # the path template (or the absolute URL's path)
+        self.body = body
+        self.headers = headers
+        self.timeout = timeout
+        self.limit = limit  # (bytes, the FFNClient argument that sets it)
+        self.target = target  # stream the body into this file
+        self.authorize = authorize  # False: an absolute URL off the API's origin, no token
+        self.refreshed = False  # the one forced refresh after a 401 was spent
 
 
 class FFNClient:
@@ -577,7 +499,7 @@ class FFNClient:
         if scope is not None:
             granted = self.auth.granted_scopes()
             if granted is not None and not _scope_satisfied(scope, granted):
-                raise MissingScope(scope, granted, method=method, url=_display(url))
+                raise MissingScope(scope, granted, method=method, url=display(url))
         body = None
         # User-Agent and Accept ride on the session this client owns; only a caller's
         # session needs them per request.
@@ -589,33 +511,52 @@ class FFNClient:
             send_headers["Content-Type"] = "application/json"
         if headers:
             send_headers.update(headers)
-        authorize = not absolute or url.origin() == self._api_origin
-        # The owned session carries the default timeout; pass one only to override it.
-        attempt_timeout = aiohttp.ClientTimeout(total=timeout) if timeout else self._request_timeout
-        debug = log.isEnabledFor(logging.DEBUG)
         if download or dest is not None:
             limit = (self.max_download_size, "max_download_size")
         else:
             limit = (self.max_response_size, "max_response_size")
-        target = Path(dest) if dest is not None else None
+        exchange = _Exchange(  # positional: measurably cheaper on the fast path
+            method,
+            url,
+            url.path if absolute else path,
+            body,
+            send_headers,
+            # The owned session carries the default timeout; pass one only to override it.
+            aiohttp.ClientTimeout(total=timeout) if timeout else self._request_timeout,
+            limit,
+            Path(dest) if dest is not None else None,
+            not absolute or on_origin(url, self._api_origin),
+        )
+        response = await self._send_with_retries(exchange, idempotent)
+        if response.status < 400:
+            return response
+        hint = None
+        if response.status == 401 and exchange.authorize and isinstance(self.auth, TokenManager):
+            hint = UNAUTHORIZED_HINT
+        raise error_for_status(
+            response.status,
+            method=method,
+            url=display(url),
+            template=exchange.template,
+            content=response.content,
+            headers=response.headers,
+            truncated=response.truncated,
+            hint=hint,
+        )
 
+    # The three layers below, outermost first: retries (asking RetryPolicy), one authorized
+    # attempt (with at most one forced token refresh on 401), one HTTP exchange.
+
+    async def _send_with_retries(self, exchange: _Exchange, idempotent: bool | None) -> Response:
+        """The last answer once :attr:`retry` allows no further attempt (an error status
+        included); :class:`TransportError` when the last attempt got no answer."""
+        method = exchange.method
         started = time.monotonic()
-        obs = self.observer
-        op = operation_for(method, url.path if absolute else path) if obs is not None else ""
         attempt = 0
-        refreshed = False
         while True:
             attempt += 1
-            token = await self.auth.access_token() if authorize else None
-            if token is not None:
-                if token is not self._bearer_for:  # the header string is built once per token
-                    self._bearer_for, self._bearer = token, f"Bearer {token}"
-                send_headers["Authorization"] = self._bearer
-            t0 = time.monotonic() if debug or obs is not None else 0.0
             try:
-                response = await self._send(
-                    method, url, body, send_headers, attempt_timeout, attempt, path, limit, target
-                )
+                response = await self._send_handling_auth(exchange, attempt)
             except TransportError as exc:
                 may_repeat = self.retry.is_idempotent(method, idempotent)
                 wait = (
@@ -623,66 +564,66 @@ class FFNClient:
                     if self.retry.retries_transport_error(sent=exc.sent, idempotent=may_repeat)
                     else None
                 )
-                if obs is not None:
-                    error, took = type(exc).__name__, time.monotonic() - t0
-                    notify(obs, RequestEvent(op, method, None, error, took, attempt))
-                    if wait is not None:
-                        notify(obs, RetryEvent(op, method, attempt, None, error, wait))
+                if wait is not None and self.observer is not None:
+                    op = operation_for(method, exchange.template)
+                    notify(
+                        self.observer, RetryEvent(op, method, attempt, None, "TransportError", wait)
+                    )
                 log.warning(
                     "%s %s failed: %s (attempt %d%s)",
                     method,
-                    _display(url),
+                    display(exchange.url),
                     exc,
                     attempt,
                     f", retrying in {wait:.2f}s" if wait is not None else ", giving up",
                 )
                 if wait is None:
                     raise
-                await _sleep(wait)
+                await _retry._sleep(wait)
                 continue
             status = response.status
-            if obs is not None:
-                notify(obs, RequestEvent(op, method, status, None, time.monotonic() - t0, attempt))
-            if debug:
-                log.debug(
-                    "%s %s -> %d in %.1f ms (attempt %d)",
-                    method,
-                    _display(url),
-                    status,
-                    (time.monotonic() - t0) * 1000,
-                    attempt,
-                )
             if status < 400:
                 return response
-            hint = None
-            if status == 401 and token is not None:
-                # One forced refresh, and only if nobody has replaced the failing token yet
-                # (nor was it itself the result of one); it does not count as a retry attempt.
-                if not refreshed:
-                    refreshed = True
-                    if await self.auth.handle_unauthorized(token):
-                        attempt -= 1
-                        continue
-                if isinstance(self.auth, TokenManager):
-                    hint = _UNAUTHORIZED_HINT
             # A request rejected by rate limiting was not processed: safe to repeat.
             may_repeat = status == 429 or self.retry.is_idempotent(method, idempotent)
-            if self.retry.retries_status(status, idempotent=may_repeat):
-                wait = self.retry.delay(attempt, headers=response.headers, started=started)
-                if wait is not None:
-                    if obs is not None:
-                        notify(obs, RetryEvent(op, method, attempt, status, None, wait))
-                    log.info(
-                        "%s %s -> %d, retrying in %.2fs (attempt %d)",
-                        method,
-                        _display(url),
-                        status,
-                        wait,
-                        attempt,
-                    )
-                    await _sleep(wait)
-                    continue
-            _raise_for_status(response, url.path if absolute else path, hint)
+            if not self.retry.retries_status(status, idempotent=may_repeat):
+                return response
+            wait = self.retry.delay(attempt, headers=response.headers, started=started)
+            if wait is None:
+                return response
+            if self.observer is not None:
+                op = operation_for(method, exchange.template)
+                notify(self.observer, RetryEvent(op, method, attempt, status, None, wait))
+            log.info(
+                "%s %s -> %d, retrying in %.2fs (attempt %d)",
+                method,
+                display(exchange.url),
+                status,
+                wait,
+                attempt,
+            )
+            await _retry._sleep(wait)
+
+    async def _send_handling_auth(self, exchange: _Exchange, attempt: int) -> Response:
+        """One attempt with the current token; on 401, one forced refresh and a resend.
+
+        The refresh happens once per request, and only if nobody has replaced the failing
+        token yet (nor was it itself the result of one); the resend is the same attempt.
+        """
+        if not exchange.authorize:
+            return await self._send_single_request(exchange, attempt)
+        while True:
+            token = await self.auth.access_token()
+            if token is not None:
+                if token is not self._bearer_for:  # the header string is built once per token
+                    self._bearer_for, self._bearer = token, f"Bearer {token}"
+                exchange.headers["Authorization"] = self._bearer
+            response = await self._send_single_request(exchange, attempt)
+            if response.status != 401 or token is None or exchange.refreshed:
+                return response
+            exchange.refreshed = True
+            if not await self.auth.handle_unauthorized(token):
+                return response
 
     def _url(
         self,
@@ -725,50 +666,78 @@ class FFNClient:
             self._url_cache[path] = url
         return url
 
-    async def _send(
-        self,
-        method: str,
-        url: URL,
-        body: bytes | None,
-        headers: Mapping[str, str],
-        timeout: aiohttp.ClientTimeout | None,
-        attempt: int,
-        template: str,
-        limit: tuple[int, str],
-        target: Path | None,
-    ) -> Response:
+    async def _send_single_request(self, exchange: _Exchange, attempt: int) -> Response:
+        """One HTTP exchange: the body read within its limit (or streamed to the target), an
+        error body only up to :data:`ERROR_BODY_KEEP`; :class:`TransportError` when there is
+        no answer."""
+        method, url, limit, target = exchange.method, exchange.url, exchange.limit, exchange.target
+        debug = log.isEnabledFor(logging.DEBUG)
+        observer = self.observer
+        t0 = time.monotonic() if debug or observer is not None else 0.0
+        failure: TransportError | None
         semaphore = self._semaphore
         if semaphore is not None:
             await semaphore.acquire()
         # timeout=None would mean "no timeout" to aiohttp: omit it to use the session's.
+        timeout = exchange.timeout
         options: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
         if self._traced:
-            options["trace_request_ctx"] = {"attempt": attempt, "template": template}
+            options["trace_request_ctx"] = {"attempt": attempt, "template": exchange.template}
         try:
             async with self._http().request(
-                method, url, data=body, headers=headers, allow_redirects=False, **options
+                method,
+                url,
+                data=exchange.body,
+                headers=exchange.headers,
+                allow_redirects=False,
+                **options,
             ) as resp:
                 if resp.status >= 400:
                     content, truncated = await _read_prefix(resp, ERROR_BODY_KEEP)
-                    return Response(resp.status, resp.headers, content, url, method, truncated)
-                if target is not None:
+                    response = Response(resp.status, resp.headers, content, url, method, truncated)
+                elif target is not None:
                     await _stream_to_file(resp, target, limit, method, url)
-                    return Response(resp.status, resp.headers, b"", url, method)
-                content = await _read_limited(resp, limit, method, url)
-                return Response(resp.status, resp.headers, content, url, method)
+                    response = Response(resp.status, resp.headers, b"", url, method)
+                else:
+                    content = await _read_limited(resp, limit, method, url)
+                    response = Response(resp.status, resp.headers, content, url, method)
         except aiohttp.ClientConnectorError as exc:
-            raise TransportError(
+            failure = TransportError(
                 f"cannot connect to {url.host}:{url.port}: {exc.os_error}", sent=False
-            ) from None
+            )
         except aiohttp.ConnectionTimeoutError:
-            raise TransportError(
-                f"timed out connecting to {url.host}:{url.port}", sent=False
-            ) from None
+            failure = TransportError(f"timed out connecting to {url.host}:{url.port}", sent=False)
         except (TimeoutError, aiohttp.ClientError) as exc:
             detail = str(exc) or type(exc).__name__
-            raise TransportError(
-                f"{method} {_display(url)}: {detail} (the request may have reached the server)"
-            ) from None
+            failure = TransportError(
+                f"{method} {display(url)}: {detail} (the request may have reached the server)"
+            )
+        else:
+            failure = None
         finally:
             if semaphore is not None:
                 semaphore.release()
+        if observer is not None:
+            notify(
+                observer,
+                RequestEvent(
+                    operation_for(method, exchange.template),
+                    method,
+                    None if failure is not None else response.status,
+                    "TransportError" if failure is not None else None,
+                    time.monotonic() - t0,
+                    attempt,
+                ),
+            )
+        if failure is not None:
+            raise failure  # raised outside the handler: no aiohttp traceback chained to it
+        if debug:
+            log.debug(
+                "%s %s -> %d in %.1f ms (attempt %d)",
+                method,
+                display(url),
+                response.status,
+                (time.monotonic() - t0) * 1000,
+                attempt,
+            )
+        return response

@@ -35,14 +35,14 @@ import attrs
 import msgspec
 import orjson
 
-from . import client as _client
 from . import odata
+from . import retry as _retry
 from .errors import ApiError, ErrorCode, Locked, NotFound, ServerError, TransportError
 from .models import merchant as m
 from .models.common import OutboundStatusType
 
 if TYPE_CHECKING:
-    from .client import FFNClient, Response
+    from ._requester import Requester, Response
 
 __all__ = [
     "INBOUND",
@@ -68,7 +68,7 @@ _READ: Final = "ffn.merchant.read"
 _WRITE: Final = "ffn.merchant.write"
 
 Finder = Callable[
-    ["FFNClient", str, Mapping[str, str | int], "ApiError | None"], Awaitable["Response | None"]
+    ["Requester", str, Mapping[str, str | int], "ApiError | None"], Awaitable["Response | None"]
 ]
 """How a kind is found by the merchant's number: ``(client, number, path_params, refusal)`` to
 the GET answer of the single object (its bytes as FFN sent them, so nothing is re-encoded), or
@@ -163,7 +163,7 @@ def _live(obj: Any) -> bool:
     return not (isinstance(info, dict) and info.get("state") == "Deleted")
 
 
-async def _get(client: FFNClient, path: str, params: Mapping[str, str | int]) -> Response | None:
+async def _get(client: Requester, path: str, params: Mapping[str, str | int]) -> Response | None:
     """One object's GET answer, or ``None`` on 404."""
     try:
         return await client.request_raw("GET", path, path_params=params, scope=_READ)
@@ -172,7 +172,7 @@ async def _get(client: FFNClient, path: str, params: Mapping[str, str | int]) ->
 
 
 async def _get_live(
-    client: FFNClient, path: str, params: Mapping[str, str | int], field: str, number: str
+    client: Requester, path: str, params: Mapping[str, str | int], field: str, number: str
 ) -> Response | None:
     """:func:`_get`, kept only if it is live and carries ``number`` in ``field``."""
     found = await _get(client, path, params)
@@ -183,7 +183,7 @@ async def _get_live(
 
 
 async def _first_id(
-    client: FFNClient,
+    client: Requester,
     path: str,
     field: str,
     number: str,
@@ -195,7 +195,8 @@ async def _first_id(
     Lists answer a paged envelope (``$filter``) or, for sub-resources, a bare array.
     """
     query = {"$filter": odata.filter_text(odata.F(field).eq(number)), "$top": 10}
-    page = await client.request("GET", path, path_params=params, params=query, scope=_READ)
+    answer = await client.request_raw("GET", path, path_params=params, params=query, scope=_READ)
+    page = answer.json()
     items = page.get("items") if isinstance(page, dict) else page
     for item in items or ():
         if isinstance(item, dict) and item.get(field) == number and _live(item):
@@ -213,7 +214,7 @@ def _by_number(collection: str, id_param: str, field: str) -> Finder:
     one = f"{collection}/{{{id_param}}}"
 
     async def find(
-        client: FFNClient, number: str, _: Mapping[str, str | int], refusal: ApiError | None
+        client: Requester, number: str, _: Mapping[str, str | int], refusal: ApiError | None
     ) -> Response | None:
         found = await _get_live(client, one, {id_param: number}, field, number)
         if found is not None:
@@ -225,7 +226,7 @@ def _by_number(collection: str, id_param: str, field: str) -> Finder:
 
 
 async def _find_product(
-    client: FFNClient, number: str, _: Mapping[str, str | int], refusal: ApiError | None
+    client: Requester, number: str, _: Mapping[str, str | int], refusal: ApiError | None
 ) -> Response | None:
     one = "/v1/merchant/products/{jfsku}"
     # A duplicate refusal names the existing product: errorMetaData {MerchantSku, Jfsku}.
@@ -239,7 +240,7 @@ async def _find_product(
 
 
 async def _find_return(
-    client: FFNClient, number: str, _: Mapping[str, str | int], refusal: ApiError | None
+    client: Requester, number: str, _: Mapping[str, str | int], refusal: ApiError | None
 ) -> Response | None:
     path = "/v1/merchant/returns"
     ident = await _first_id(client, path, "merchantReturnNumber", number, "returnId")
@@ -247,7 +248,7 @@ async def _find_return(
 
 
 async def _find_notification(
-    client: FFNClient, number: str, params: Mapping[str, str | int], refusal: ApiError | None
+    client: Requester, number: str, params: Mapping[str, str | int], refusal: ApiError | None
 ) -> Response | None:
     path = "/v1/merchant/inbounds/{inboundId}/shipping-notifications"
     field, id_field = "merchantShippingNotificationNumber", "inboundShippingNotificationId"
@@ -339,7 +340,7 @@ def _ambiguous(exc: Exception) -> bool:
 
 
 async def create_response(
-    client: FFNClient,
+    client: Requester,
     kind: CreateKind[Any, Any],
     payload: Any,
     *,
@@ -416,11 +417,11 @@ async def create_response(
         )
         if wait is None:
             raise last
-        await _client._sleep(wait)  # the pipeline's own sleep, so tests can skip the waits
+        await _retry._sleep(wait)  # the pipeline's own sleep, so tests can skip the waits
 
 
 async def create(
-    client: FFNClient,
+    client: Requester,
     kind: CreateKind[B, T],
     body: B,
     *,

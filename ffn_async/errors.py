@@ -1,7 +1,43 @@
 """The exception tree: every failure of ffn-async is an :class:`FFNError` a person can act on.
 
+The whole tree (``*`` marks a class that also derives from the same-named class of
+``token_stores``; ``(X)`` a second built-in base)::
+
+    FFNError
+    ├── ApiError                     the API answered with an error status (error_for_status)
+    │   ├── BadRequest               400
+    │   ├── Unauthorized             401 even after one forced token refresh
+    │   ├── Forbidden                403
+    │   │   └── MissingScope         the token lacks the operation's scope (checked before sending)
+    │   ├── NotFound                 404
+    │   ├── Conflict                 409
+    │   ├── Gone                     410
+    │   ├── Locked                   423
+    │   ├── RateLimited              429 (``retry_after``)
+    │   └── ServerError              5xx
+    ├── TransportError               no answer: connect, reset, TLS, timeout (``sent``)
+    ├── DecodeError                  an answer that is not what the operation promises
+    ├── ResponseTooLarge             a body beyond max_response_size / max_download_size
+    ├── ForeignLinkError             a pagination / feed link off the API's origin, not followed
+    ├── ValidationError (ValueError) a request model breaks the spec; nothing was sent
+    ├── AuthError                    the OAuth flow and the token lifecycle (auth.py, oauth.py)
+    │   ├── TokenEndpointError       the token endpoint said no, or sent no token
+    │   │   ├── InvalidClient        wrong client id or secret
+    │   │   └── InvalidGrant         code or refresh token used, expired or revoked
+    │   ├── ReauthorizationRequired  the refresh token is dead: a person must log in again
+    │   ├── TokenMissing             nothing stored under the key yet
+    │   └── InvalidState             the authorization redirect's state does not match
+    ├── StoreError *                 a token store failed (raised through TokenManager)
+    │   ├── StoreConflict *          compare-and-set lost
+    │   ├── LockTimeout *            the store's lease lock was not had in time (auth.py)
+    │   ├── StoreUnavailable *       the store's service cannot be reached
+    │   └── CorruptRecord *          a stored record cannot be read back (left untouched)
+    ├── WrongEventLoop (RuntimeError) an object bound to one event loop used from another
+    └── LeaseLost                    a feed consumer lost its lease (in ffn_async.checkpoint)
+
 API errors carry the HTTP status, the FFN error code, its messages and metadata (the body's
-``ErrorResponse``). Auth errors say what to do next (log in again, fix the client secret).
+``ErrorResponse``); :func:`error_for_status` maps an answer to its class and adds the hints
+below. Auth errors say what to do next (log in again, fix the client secret).
 Store errors: :mod:`token_stores` stays independent of ffn-async, so its errors derive from
 ``token_stores.StoreError`` only. Where the two meet, in :class:`~ffn_async.TokenManager`, each
 store error is re-raised as the same-named class of this module, which derives from *both*
@@ -15,15 +51,19 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Final, ParamSpec, TypeVar
 
+import orjson
 from yarl import URL
 
 from token_stores import base as _stores
 
 from ._error_codes import ErrorCode
+from .retry import parse_retry_after
 
 __all__ = [
+    "ERROR_BODY_KEEP",
+    "UNAUTHORIZED_HINT",
     "ApiError",
     "AuthError",
     "BadRequest",
@@ -36,6 +76,7 @@ __all__ = [
     "ForeignLinkError",
     "Gone",
     "InvalidClient",
+    "InvalidGrant",
     "InvalidState",
     "LockTimeout",
     "Locked",
@@ -54,6 +95,7 @@ __all__ = [
     "Unauthorized",
     "ValidationError",
     "WrongEventLoop",
+    "error_for_status",
     "translate_store_errors",
 ]
 
@@ -194,6 +236,100 @@ class ServerError(ApiError):
     """5xx: the API failed; idempotent calls were already retried."""
 
 
+#: How much of an error body is read and kept (``ApiError.body``, ``DecodeError.body``).
+ERROR_BODY_KEEP: Final = 64 * 1024
+
+_ERROR_TYPES: Final[dict[int, type[ApiError]]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    410: Gone,
+    423: Locked,
+    429: RateLimited,
+}
+#: Added to an :class:`Unauthorized` when a :class:`~ffn_async.TokenManager` made the token.
+UNAUTHORIZED_HINT: Final = (
+    "the API rejects a token the authorization server has just issued: check that the login "
+    "was made with the right account (a user of this merchant or fulfiller), that it granted "
+    "the scopes this operation needs, and that the token comes from the same environment as "
+    "the API URL (sandbox tokens fail in production and vice versa)"
+)
+# What an error of one operation (status, path template) most likely means.
+_HINTS: Final = {
+    (404, "/v1/users/current"): (
+        "the user has never logged into the FFN portal of this environment; log in once at "
+        "https://fulfillment.jtl-software.com (or the sandbox portal) and try again"
+    ),
+}
+
+
+def error_for_status(
+    status: int,
+    *,
+    method: str,
+    url: str,
+    template: str,
+    content: bytes,
+    headers: Mapping[str, str],
+    truncated: bool = False,
+    hint: str | None = None,
+) -> ApiError:
+    """The :class:`ApiError` subclass for an error answer, with FFN's ``ErrorResponse`` read.
+
+    ``url`` is the path as it may be shown; ``template`` the operation's path template (it
+    selects a hint); ``truncated``: ``content`` is only the first :data:`ERROR_BODY_KEEP` bytes.
+    """
+    payload = None
+    if content and not truncated:
+        try:
+            payload = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            payload = None
+    code = description = None
+    messages: list[str] = []
+    metadata: Mapping[str, Any] = {}
+    if isinstance(payload, dict):
+        error_code = payload.get("errorCode")
+        if isinstance(error_code, dict):
+            code = error_code.get("code")
+            description = error_code.get("description")
+        for item in payload.get("errorMessages") or ():
+            if isinstance(item, dict) and item.get("message"):
+                target = item.get("target")
+                messages.append(f"{target}: {item['message']}" if target else str(item["message"]))
+        raw_meta = payload.get("errorMetaData", payload.get("errorMetadata"))
+        if isinstance(raw_meta, dict):
+            metadata = raw_meta
+    elif truncated:
+        ctype = headers.get("Content-Type", "no content type")
+        description = (
+            f"error body larger than {ERROR_BODY_KEEP} bytes ({ctype}); only its start was "
+            "read and is kept in .body"
+        )
+    elif content:
+        ctype = headers.get("Content-Type", "no content type")
+        description = f"non-JSON error body ({ctype}, {len(content)} bytes)"
+    kwargs: dict[str, Any] = {
+        "method": method,
+        "url": url,
+        "code": code,
+        "description": description,
+        "messages": messages,
+        "metadata": metadata,
+        "body": content,
+        "headers": dict(headers),
+        "hint": hint or _HINTS.get((status, template)),
+    }
+    if status == 429:
+        return RateLimited(
+            status, retry_after=parse_retry_after(headers.get("Retry-After")), **kwargs
+        )
+    error_type = _ERROR_TYPES.get(status) or (ServerError if status >= 500 else ApiError)
+    return error_type(status, **kwargs)
+
+
 class TransportError(FFNError):
     """The request did not complete: connection refused or reset, DNS, TLS, or a timeout.
 
@@ -284,6 +420,10 @@ class TokenEndpointError(AuthError):
 
 class InvalidClient(TokenEndpointError):
     """The token endpoint rejected the client id or secret (``invalid_client`` / 401)."""
+
+
+class InvalidGrant(TokenEndpointError):
+    """The code or refresh token was rejected (``invalid_grant``): used, expired or revoked."""
 
 
 class ReauthorizationRequired(AuthError):

@@ -19,7 +19,7 @@ import orjson
 from yarl import URL
 
 from .environment import Environment
-from .errors import InvalidClient, TokenEndpointError, TransportError
+from .errors import InvalidClient, InvalidGrant, TokenEndpointError, TransportError
 from .token import ClientCredentials, Token
 
 __all__ = [
@@ -35,10 +35,6 @@ log = logging.getLogger("ffn_async.auth")
 
 #: The ``template`` a token-endpoint call carries in aiohttp's ``trace_request_ctx``.
 TOKEN_TEMPLATE = "<token endpoint>"
-
-
-class InvalidGrant(TokenEndpointError):
-    """The code or refresh token was rejected (``invalid_grant``): used, expired or revoked."""
 
 
 def authorize_url(

@@ -37,11 +37,11 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 import msgspec
-import orjson
 
 from token_stores import Lease, LockTimeout, Record, StoreConflict, TokenStore
 from token_stores.base import validate_key
 
+from . import _records
 from .creates import KINDS, Created, CreateKind, CreateOutcome, create_response
 from .errors import (
     FFNError,
@@ -53,7 +53,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .client import FFNClient
+    from ._requester import Requester
 
 __all__ = [
     "OUTBOX_PREFIX",
@@ -74,7 +74,6 @@ T = TypeVar("T")
 OUTBOX_PREFIX: Final = "ffn-outbox:"
 """Store keys of outboxes start with this, apart from token records."""
 
-_FORMAT: Final = 1
 _SAVE_TRIES: Final = 50
 # Applied entries are removed from the record in groups: each removal rewrites the record, and
 # an applied entry left behind by a crash is harmless (its replay finds the object).
@@ -190,26 +189,16 @@ class _State:
     version: int | None
 
     def encode(self) -> bytes:
-        return orjson.dumps(
-            {
-                "format": _FORMAT,
-                "next": self.next_id,
-                "entries": [e.to_json() for e in self.entries],
-            }
-        )
+        return _records.dump({"next": self.next_id, "entries": [e.to_json() for e in self.entries]})
 
     @classmethod
     def decode(cls, record: Record | None) -> _State:
         if record is None:
             return cls(1, (), None)
-        try:
-            raw = orjson.loads(record.data)
-            if raw.get("format") != _FORMAT:
-                raise ValueError(f"unknown format {raw.get('format')!r}")
+        with _records.reading("an outbox record"):
+            raw = _records.load(record.data)
             entries = tuple(OutboxEntry.from_json(e) for e in raw["entries"])
             return cls(int(raw["next"]), entries, record.version)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise FFNError(f"an outbox record cannot be read ({exc})") from None
 
 
 @attrs.define
@@ -313,7 +302,7 @@ class Outbox:
 
     async def submit(
         self,
-        client: FFNClient,
+        client: Requester,
         kind: CreateKind[B, T],
         body: B,
         *,
@@ -371,7 +360,7 @@ class Outbox:
         return Created(decode(response.content, kind.response), outcome, attempts)
 
     async def replay(
-        self, client: FFNClient, *, wait: float = 0.0, timeout: float | None = None
+        self, client: Requester, *, wait: float = 0.0, timeout: float | None = None
     ) -> ReplayReport:
         """Send the waiting entries in order, each exactly once; stop at the first that cannot go.
 
@@ -385,7 +374,7 @@ class Outbox:
             pending = await self.pending()
             return ReplayReport(remaining=pending, stopped="another worker is replaying")
 
-    async def _replay(self, client: FFNClient, lease: Lease, timeout: float | None) -> ReplayReport:
+    async def _replay(self, client: Requester, lease: Lease, timeout: float | None) -> ReplayReport:
         outcomes = _Outcomes()
         stopped: str | None = None
         error: FFNError | None = None
@@ -415,7 +404,7 @@ class Outbox:
 
     async def _send(
         self,
-        client: FFNClient,
+        client: Requester,
         entry: OutboxEntry,
         timeout: float | None,
         lease: Lease,

@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 from urllib.parse import unquote
 
 import attrs
-from yarl import URL
 
 from .errors import DecodeError, ForeignLinkError, ValidationError
+from .links import api_link
 
 if TYPE_CHECKING:
-    from .client import FFNClient
+    from ._requester import Requester
 
 __all__ = [
     "TO_DATE_MARGIN",
@@ -39,11 +39,13 @@ __all__ = [
     "Chunk",
     "ChunkedList",
     "ForeignLinkError",
+    "ListPage",
     "Page",
     "Paginator",
 ]
 
 T = TypeVar("T")
+G = TypeVar("G")
 
 _PAGE_MEMBERS: Final = ("_page", "_links", "nextPageLink", "count")
 _FEED_MEMBERS: Final = ("from", "to", "moreDataAvailable", "nextChunkUrl")
@@ -52,6 +54,16 @@ _CHUNK_MEMBERS: Final = ("date", "moreDataAvailable", "nextChunkUrl")
 TO_DATE_MARGIN: Final = dt.timedelta(seconds=5)
 """How far before the local clock a change-feed window ends: FFN rejects a ``toDate`` later
 than its own clock, and the two clocks are never exactly in step."""
+
+
+async def _each_item(
+    groups: AsyncGenerator[G, None], items: Callable[[G], list[T]]
+) -> AsyncIterator[T]:
+    """The items of every group (page, chunk) in turn; stopping early closes the walk."""
+    async with aclosing(groups) as walk:
+        async for group in walk:
+            for item in items(group):
+                yield item
 
 
 def _structure_list(data: Any, item: type[T], what: str) -> list[T]:
@@ -64,39 +76,12 @@ def _structure_list(data: Any, item: type[T], what: str) -> list[T]:
     return structure(data, list[item])  # type: ignore[valid-type]
 
 
-def _api_link(link: str, api: URL, *, relative: bool) -> URL:
-    """``link`` as an absolute URL on the API's origin, or :class:`ForeignLinkError`.
-
-    ``relative``: a path without a host is resolved against the API's origin (else it is
-    refused). Refused as well, before anything is sent: backslashes (browsers and some servers
-    read ``\\`` as ``/``, so ``/\\evil.example`` can mean another host), scheme-relative links
-    (``//host/x``) to another host, and anything that does not parse as a URL.
-    """
-    origin = api.origin()
-    if "\\" in link:
-        raise ForeignLinkError(link, origin, reason="it contains a backslash")
-    try:
-        url = URL(link)
-        if url.host is not None and not url.scheme:  # //host/path: the API's scheme
-            url = URL(f"{api.scheme}:{link}")
-        if not url.is_absolute():
-            if not relative or url.scheme:  # "http:evil.example/x" has no host
-                raise ForeignLinkError(link, origin, reason="it is not an absolute URL")
-            url = origin.join(url)
-        same = url.origin() == origin
-    except ValueError:
-        raise ForeignLinkError(link, origin, reason="it is not a valid URL") from None
-    if not same:
-        raise ForeignLinkError(link, origin)
-    return url
-
-
 class _Source(Generic[T]):
     """Fetches pages of one list operation: the first from its template, later ones by link."""
 
     def __init__(
         self,
-        client: FFNClient,
+        client: Requester,
         path: str,
         path_params: Mapping[str, str | int] | None,
         params: Mapping[str, Any],
@@ -124,9 +109,9 @@ class _Source(Generic[T]):
             pairs = (part.partition("=") for part in link[1:].split("&") if part)
             query = {unquote(key): unquote(value) for key, _, value in pairs}
             return self.path, query, self.path_params
-        return str(_api_link(link, api, relative=True)), {}, None
+        return str(api_link(link, api, relative=True)), {}, None
 
-    async def fetch(self, link: str | None = None) -> Page[T]:
+    async def fetch(self, link: str | None = None) -> ListPage[T]:
         """The first page, or the page ``link`` points at."""
         if link is None:
             path, params, path_params = self.path, self.params, self.path_params
@@ -140,11 +125,11 @@ class _Source(Generic[T]):
             scope=self.scope,
             timeout=self.timeout,
         )
-        return Page.from_bytes(response.content, self, requested_top=self.params.get("$top"))
+        return ListPage.from_bytes(response.content, self, requested_top=self.params.get("$top"))
 
 
 @attrs.frozen
-class Page(Generic[T]):
+class ListPage(Generic[T]):
     """One page of a list endpoint.
 
     Attributes:
@@ -170,7 +155,7 @@ class Page(Generic[T]):
     @classmethod
     def from_bytes(
         cls, content: bytes, source: _Source[T], *, requested_top: int | None = None
-    ) -> Page[T]:
+    ) -> ListPage[T]:
         """Decode a response body straight into a page, without building dicts first."""
         from .serialization import decode_envelope, loads
 
@@ -187,7 +172,7 @@ class Page(Generic[T]):
     @classmethod
     def from_json(
         cls, data: Any, source: _Source[T], *, requested_top: int | None = None
-    ) -> Page[T]:
+    ) -> ListPage[T]:
         """Decode a paged envelope, or a bare JSON array (some endpoints send one)."""
         if isinstance(data, list):
             return cls(_structure_list(data, source.item, "page"), count=len(data), source=source)
@@ -203,7 +188,7 @@ class Page(Generic[T]):
         items: list[T],
         source: _Source[T],
         requested_top: int | None,
-    ) -> Page[T]:
+    ) -> ListPage[T]:
         meta: dict[str, Any] = data["_page"] if isinstance(data.get("_page"), dict) else {}
         link = data.get("nextPageLink") or None
         if link is None and isinstance(data.get("_links"), dict):
@@ -233,11 +218,17 @@ class Page(Generic[T]):
         size = self._requested_top or self.limit
         return not (size and len(self.items) < size)
 
-    async def next_page(self) -> Page[T] | None:
+    async def next_page(self) -> ListPage[T] | None:
         """Fetch the page after this one (``None`` when this is the last)."""
         if not self.has_next or self._source is None or self.next_link is None:
             return None
         return await self._source.fetch(self.next_link)
+
+
+Page = ListPage
+"""The earlier name of :class:`ListPage`, kept because code and the generated signatures use
+it; not to be confused with :class:`ffn_async.models.common.Page`, the ``_page`` block a list
+answer carries (``ListPage.total``/``limit``/``offset`` come from it)."""
 
 
 class Paginator(Generic[T]):
@@ -248,22 +239,16 @@ class Paginator(Generic[T]):
     again starts over from the first page.
     """
 
-    def __init__(self, first: Callable[[], Awaitable[Page[T]]], *, prefetch: int = 1) -> None:
+    def __init__(self, first: Callable[[], Awaitable[ListPage[T]]], *, prefetch: int = 1) -> None:
         if prefetch < 0:
             raise ValueError("prefetch must be >= 0")
         self._first = first
         self.prefetch = prefetch
 
     def __aiter__(self) -> AsyncIterator[T]:
-        return self._items()
+        return _each_item(self.pages(), lambda page: page.items)
 
-    async def _items(self) -> AsyncIterator[T]:
-        async with aclosing(self.pages()) as pages:
-            async for page in pages:
-                for item in page.items:
-                    yield item
-
-    async def pages(self) -> AsyncGenerator[Page[T], None]:
+    async def pages(self) -> AsyncGenerator[ListPage[T], None]:
         """The pages themselves, with the same read-ahead."""
         page = await self._first()
         if self.prefetch == 0:
@@ -277,7 +262,7 @@ class Paginator(Generic[T]):
                 if following is None:
                     return
                 page = following
-        queue: asyncio.Queue[Page[T] | BaseException | None] = asyncio.Queue()
+        queue: asyncio.Queue[ListPage[T] | BaseException | None] = asyncio.Queue()
         slots = asyncio.Semaphore(self.prefetch)
         producer = asyncio.create_task(self._produce(page, queue, slots))
         try:
@@ -296,8 +281,8 @@ class Paginator(Generic[T]):
 
     @staticmethod
     async def _produce(
-        page: Page[T],
-        queue: asyncio.Queue[Page[T] | BaseException | None],
+        page: ListPage[T],
+        queue: asyncio.Queue[ListPage[T] | BaseException | None],
         slots: asyncio.Semaphore,
     ) -> None:
         seen = {page.next_link}
@@ -353,7 +338,7 @@ class ChangeFeed(Generic[T]):
 
     def __init__(
         self,
-        client: FFNClient,
+        client: Requester,
         path: str,
         path_params: Mapping[str, str | int] | None,
         item: type[T],
@@ -389,13 +374,7 @@ class ChangeFeed(Generic[T]):
         """The watermark: the window's end once the walk completed, else ``None``."""
 
     def __aiter__(self) -> AsyncIterator[T]:
-        return self._items()
-
-    async def _items(self) -> AsyncIterator[T]:
-        async with aclosing(self.chunks()) as chunks:
-            async for chunk in chunks:
-                for item in chunk.items:
-                    yield item
+        return _each_item(self.chunks(), lambda chunk: chunk.items)
 
     async def chunks(self) -> AsyncGenerator[Chunk[T], None]:
         """The feed's responses one by one (same walk, same watermark)."""
@@ -403,36 +382,24 @@ class ChangeFeed(Generic[T]):
         if self.from_date is not None and self.from_date >= self.to_date:
             self.to = self.from_date  # nothing can have changed yet; keep the checkpoint
             return
-        api_url = self._client.environment.api_url
-        path: str = self._path
-        path_params = self._path_params
-        params: Mapping[str, Any] = self._params
-        page = self._page or 1
-        seen: set[str] = set()
+        walk = _ChunkWalk(
+            self._client,
+            self._path,
+            self._path_params,
+            self._params,
+            page=self._page or 1,
+            scope=self._scope,
+            timeout=self._timeout,
+            what="change feed",
+        )
         window_end: dt.datetime | None = None
         while True:
-            response = await self._client.request_raw(
-                "GET",
-                path,
-                path_params=path_params,
-                params=params,
-                scope=self._scope,
-                timeout=self._timeout,
-            )
-            chunk = self._decode_bytes(response.content)
+            chunk = self._decode_bytes(await walk.fetch())
             window_end = window_end or chunk.to_date
             yield chunk
             if not chunk.more_data_available:
                 break
-            if chunk.next_chunk_url:
-                url = _api_link(chunk.next_chunk_url, api_url, relative=False)
-                if chunk.next_chunk_url in seen:
-                    raise DecodeError(f"change feed repeated its nextChunkUrl ({url.path})")
-                seen.add(chunk.next_chunk_url)
-                path, path_params, params = chunk.next_chunk_url, None, {}
-            else:  # the spec allows bumping ``page`` instead of following a URL
-                page += 1
-                params = {**self._params, "page": page}
+            walk.advance(chunk.next_chunk_url)
         self.to = window_end or self.to_date
 
     def _decode_bytes(self, content: bytes) -> Chunk[T]:
@@ -460,18 +427,56 @@ class ChangeFeed(Generic[T]):
         )
 
 
-def _next_chunk(link: str, api_origin: URL, seen: set[str], what: str) -> str:
-    """``link`` (an absolute ``nextChunkUrl``) once checked: same origin, not seen before.
+class _ChunkWalk:
+    """The requests of a walk over chunks (change feeds, chunked lists): the first from the
+    operation's template, each next one by ``nextChunkUrl`` (checked: on the API's origin, and
+    not seen before, as a server repeating a link would loop forever) or, without a link, by
+    the next ``page`` number (the spec allows either)."""
 
-    The same rule as :meth:`ChangeFeed.chunks` applies to its links.
-    """
-    url = URL(link)
-    if not url.is_absolute() or url.origin() != api_origin:
-        raise ForeignLinkError(link, api_origin)
-    if link in seen:
-        raise DecodeError(f"{what} repeated its nextChunkUrl ({url.path})")
-    seen.add(link)
-    return link
+    def __init__(
+        self,
+        client: Requester,
+        path: str,
+        path_params: Mapping[str, str | int] | None,
+        params: Mapping[str, Any],
+        *,
+        page: int,
+        scope: str | None,
+        timeout: float | None,
+        what: str,
+    ) -> None:
+        self._client = client
+        self._base_params = params
+        self._path, self._path_params, self._params = path, path_params, params
+        self._page = page
+        self._scope = scope
+        self._timeout = timeout
+        self._what = what
+        self._seen: set[str] = set()
+
+    async def fetch(self) -> bytes:
+        """The current chunk's body."""
+        response = await self._client.request_raw(
+            "GET",
+            self._path,
+            path_params=self._path_params,
+            params=self._params,
+            scope=self._scope,
+            timeout=self._timeout,
+        )
+        return response.content
+
+    def advance(self, link: str | None) -> None:
+        """Move to the chunk ``link`` names, or to the next page number without one."""
+        if link:
+            url = api_link(link, self._client.environment.api_url, relative=False)
+            if link in self._seen:
+                raise DecodeError(f"{self._what} repeated its nextChunkUrl ({url.path})")
+            self._seen.add(link)
+            self._path, self._path_params, self._params = link, None, {}
+        else:
+            self._page += 1
+            self._params = {**self._base_params, "page": self._page}
 
 
 class ChunkedList(Generic[T]):
@@ -485,7 +490,7 @@ class ChunkedList(Generic[T]):
 
     def __init__(
         self,
-        client: FFNClient,
+        client: Requester,
         path: str,
         path_params: Mapping[str, str | int] | None,
         item: type[T],
@@ -505,44 +510,28 @@ class ChunkedList(Generic[T]):
         """The snapshot's date as the server reported it (``None`` before the first chunk)."""
 
     def __aiter__(self) -> AsyncIterator[T]:
-        return self._items()
-
-    async def _items(self) -> AsyncIterator[T]:
-        async with aclosing(self.chunks()) as chunks:
-            async for chunk in chunks:
-                for item in chunk:
-                    yield item
+        return _each_item(self.chunks(), lambda items: items)
 
     async def chunks(self) -> AsyncGenerator[list[T], None]:
         """The items of each answer, one list per chunk."""
-        api_origin = self._client.environment.api_url.origin()
-        path: str = self._path
-        path_params = self._path_params
-        params: Mapping[str, Any] = self._params
-        page = self._params.get("page") or 1
-        seen: set[str] = set()
+        walk = _ChunkWalk(
+            self._client,
+            self._path,
+            self._path_params,
+            self._params,
+            page=self._params.get("page") or 1,
+            scope=self._scope,
+            timeout=self._timeout,
+            what="chunked list",
+        )
         while True:
-            response = await self._client.request_raw(
-                "GET",
-                path,
-                path_params=path_params,
-                params=params,
-                scope=self._scope,
-                timeout=self._timeout,
-            )
-            data, items = self._decode_bytes(response.content)
+            data, items = self._decode_bytes(await walk.fetch())
             if self.date is None:
                 self.date = _parse_time(data.get("date"))
             yield items
             if not data.get("moreDataAvailable"):
                 break
-            link = data.get("nextChunkUrl")
-            if link:
-                path = _next_chunk(link, api_origin, seen, "chunked list")
-                path_params, params = None, {}
-            else:  # no link: ask for the next page number
-                page += 1
-                params = {**self._params, "page": page}
+            walk.advance(data.get("nextChunkUrl") or None)
 
     def _decode_bytes(self, content: bytes) -> tuple[dict[str, Any], list[T]]:
         """The answer's members and its items, straight from the bytes as pages do."""

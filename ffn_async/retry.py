@@ -12,6 +12,7 @@ HTTP date, RFC 9110 §10.2.3); the whole sequence is bounded by attempts and by 
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -20,6 +21,10 @@ from email.utils import parsedate_to_datetime
 import attrs
 
 __all__ = ["IDEMPOTENT_METHODS", "RetryPolicy", "parse_retry_after"]
+
+# The one wait between attempts (the pipeline's and safe creates'): tests replace it to
+# observe the waits without sleeping.
+_sleep = asyncio.sleep
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 

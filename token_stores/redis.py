@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from . import _lease
+from ._options import check_options
 from .base import (
     DEFAULT_LOCK_TIMEOUT,
     DEFAULT_LOCK_TTL,
@@ -38,7 +39,6 @@ from .base import (
     StoreUnavailable,
     validate_key,
 )
-from .url import check_options
 
 try:
     import redis.asyncio as aioredis

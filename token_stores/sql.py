@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import _lease
+from ._options import check_options
 from ._private import check_private, ensure_private_dir, ensure_private_file
 from .base import (
     DEFAULT_LOCK_TIMEOUT,
@@ -64,7 +65,6 @@ from .base import (
     StoreUnavailable,
     validate_key,
 )
-from .url import check_options
 
 try:
     import sqlalchemy as sa

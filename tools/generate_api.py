@@ -635,7 +635,7 @@ def render_parts(op: Op, variant: str) -> Rendered:
     if variant == "download":
         keyword.append("dest: str | os.PathLike[str] | None = None")
         args.append(("dest", "also write the bytes to this file (atomically)"))
-        helper = "_download" if op.kind == "raw" else "_download_base64"
+        helper = "_raw" if op.kind == "raw" else "_base64"
         call = f"await self.{helper}({op.id!r}, {pp}, dest=dest, timeout=timeout)"
         annotation, returns = "bytes", "The content as bytes."
     elif variant in ("list", "iterate"):
@@ -686,16 +686,16 @@ def render_parts(op: Op, variant: str) -> Rendered:
     else:
         tail = "".join(", " + k for k in call_kw) + ", timeout=timeout"
         if op.kind == "model":
-            call = f"await self._call({op.id!r}, {pp}, {model}{tail})"
+            call = f"await self._model({op.id!r}, {pp}, {model}{tail})"
             annotation = model or "None"
             returns = f"The :class:`~ffn_async.models.{op.api}.{op.response_model}`"
             returns += " the server created (201)." if op.status == 201 else "."
         elif op.kind == "array":
-            call = f"await self._call_list({op.id!r}, {pp}, {model}{tail})"
+            call = f"await self._array({op.id!r}, {pp}, {model}{tail})"
             annotation = f"builtins.list[{model}]"
             returns = f"A list of :class:`~ffn_async.models.{op.api}.{op.response_model}`."
         else:
-            call = f"await self._call_none({op.id!r}, {pp}{tail})"
+            call = f"await self._none({op.id!r}, {pp}{tail})"
             annotation = "None"
             returns = f"Nothing (the API answers {op.status or 204} without content)."
     keyword.append("timeout: float | None = None")

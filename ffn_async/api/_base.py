@@ -1,7 +1,9 @@
 """The shared body of every generated API method.
 
 Each method of :mod:`ffn_async.api.fulfiller`, :mod:`~ffn_async.api.merchant` and
-:mod:`~ffn_async.api.shared` is one call into a helper here; HTTP method, path template and
+:mod:`~ffn_async.api.shared` is one call into a helper here, named for the operation's
+:data:`~ffn_async.api._operation.Kind` (``_model``, ``_none``, ``_array``, ``_page`` and
+``_iterate``, ``_feed``, ``_chunks``, ``_raw``, ``_base64``); HTTP method, path template and
 scope come from the operation's :data:`~ffn_async.api.OPERATIONS` entry, so they are written
 down in exactly one place. Request bodies are validated and encoded by
 :func:`ffn_async.serialization.dumps` before anything is sent; typed answers go from the
@@ -15,20 +17,20 @@ import base64
 import binascii
 import datetime as dt
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from .. import odata
+from .._files import replacing
 from ..errors import DecodeError
-from ..pagination import ChangeFeed, ChunkedList, Page, Paginator, _Source
+from ..pagination import ChangeFeed, ChunkedList, ListPage, Paginator, _Source
 from ..serialization import decode, decode_envelope, loads, structure
 from ._operation import Operation
 from ._registry import OPERATIONS
 
 if TYPE_CHECKING:
-    from ..client import FFNClient
+    from .._requester import Requester, Response
 
 __all__ = ["Namespace", "OrderBy", "PathParams", "Select"]
 
@@ -69,26 +71,13 @@ def _odata_params(
     }
 
 
-def _write(dest: str | os.PathLike[str], content: bytes) -> None:
-    # A temp file in the same directory, then rename: a reader never sees half a file.
-    target = Path(dest)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class Namespace:
     """A group of operations bound to one :class:`~ffn_async.FFNClient`.
 
     Creating one costs nothing; nested namespaces are created on first access and cached.
     """
 
-    def __init__(self, client: FFNClient) -> None:
+    def __init__(self, client: Requester) -> None:
         self._client = client
 
     def __repr__(self) -> str:
@@ -102,32 +91,11 @@ class Namespace:
         params: Mapping[str, Any] | None = None,
         body: object = None,
         timeout: float | None,
-    ) -> bytes:
-        """The operation's answer body, undecoded. A model ``body`` is validated and encoded
+    ) -> Response:
+        """The operation's answer, body undecoded. A model ``body`` is validated and encoded
         by the client (:func:`ffn_async.serialization.dumps`)."""
         op: Operation = OPERATIONS[op_id]
-        response = await self._client.request_raw(
-            op.method,
-            op.path,
-            path_params=path_params,
-            params=params,
-            json=body,
-            scope=op.scope,
-            timeout=timeout,
-        )
-        return response.content
-
-    async def _json(
-        self,
-        op_id: str,
-        path_params: PathParams,
-        *,
-        params: Mapping[str, Any] | None = None,
-        body: object = None,
-        timeout: float | None,
-    ) -> Any:
-        op: Operation = OPERATIONS[op_id]
-        return await self._client.request(
+        return await self._client.request_raw(
             op.method,
             op.path,
             path_params=path_params,
@@ -137,7 +105,7 @@ class Namespace:
             timeout=timeout,
         )
 
-    async def _call(
+    async def _model(
         self,
         op_id: str,
         path_params: PathParams,
@@ -148,10 +116,10 @@ class Namespace:
         timeout: float | None = None,
     ) -> T:
         """An operation answering one object of ``returns``."""
-        content = await self._send(op_id, path_params, params=params, body=body, timeout=timeout)
-        return _decode(content, returns)
+        response = await self._send(op_id, path_params, params=params, body=body, timeout=timeout)
+        return _decode(response.content, returns)
 
-    async def _call_none(
+    async def _none(
         self,
         op_id: str,
         path_params: PathParams,
@@ -163,7 +131,7 @@ class Namespace:
         """An operation answering without content (201/204)."""
         await self._send(op_id, path_params, params=params, body=body, timeout=timeout)
 
-    async def _call_list(
+    async def _array(
         self,
         op_id: str,
         path_params: PathParams,
@@ -174,7 +142,9 @@ class Namespace:
         timeout: float | None = None,
     ) -> list[T]:
         """An operation answering a bare JSON array (tolerates a paged envelope too)."""
-        content = await self._send(op_id, path_params, params=params, body=body, timeout=timeout)
+        content = (
+            await self._send(op_id, path_params, params=params, body=body, timeout=timeout)
+        ).content
         fast = decode_envelope(content, item, "items", ())
         if fast is not None and fast[1] is not None:
             return fast[1]
@@ -218,7 +188,7 @@ class Namespace:
         skip: int | None = None,
         params: Mapping[str, Any] | None = None,
         timeout: float | None = None,
-    ) -> Page[T]:
+    ) -> ListPage[T]:
         """One page of a list operation."""
         source = self._source(
             op_id,
@@ -308,7 +278,7 @@ class Namespace:
             self._client, op.path, path_params, item, scope=op.scope, params=params, timeout=timeout
         )
 
-    async def _download(
+    async def _raw(
         self,
         op_id: str,
         path_params: PathParams,
@@ -336,7 +306,7 @@ class Namespace:
             return response.content
         return await asyncio.to_thread(Path(dest).read_bytes)
 
-    async def _download_base64(
+    async def _base64(
         self,
         op_id: str,
         path_params: PathParams,
@@ -345,7 +315,7 @@ class Namespace:
         timeout: float | None,
     ) -> bytes:
         """The decoded ``data`` field of a JSON answer (optionally also written to ``dest``)."""
-        data = await self._json(op_id, path_params, timeout=timeout)
+        data = (await self._send(op_id, path_params, timeout=timeout)).json()
         encoded = data.get("data") if isinstance(data, dict) else None
         if not isinstance(encoded, str):
             raise DecodeError(f"{op_id}: the answer has no base64 'data' field")
@@ -358,5 +328,6 @@ class Namespace:
     @staticmethod
     async def _deliver(content: bytes, dest: str | os.PathLike[str] | None) -> bytes:
         if dest is not None:
-            await asyncio.to_thread(_write, dest, content)
+            async with replacing(Path(dest)) as file:
+                await asyncio.to_thread(file.write, content)
         return content

@@ -76,7 +76,7 @@ class FulfillerAuthorizationsShippingMethods(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.AuthorizationsPostShippingMethodAuthorization",
             {"merchantId": merchant_id, "warehouseId": warehouse_id},
             m.Authorization,
@@ -112,7 +112,7 @@ class FulfillerAuthorizationsShippingMethods(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        await self._call_none(
+        await self._none(
             "fulfiller.AuthorizationsDeleteShippingMethodAuthorization",
             {
                 "merchantId": merchant_id,
@@ -154,7 +154,7 @@ class FulfillerAuthorizationsWarehouses(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.AuthorizationsPostWarehouseAuthorization",
             {"merchantId": merchant_id},
             m.Authorization,
@@ -184,7 +184,7 @@ class FulfillerAuthorizationsWarehouses(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        await self._call_none(
+        await self._none(
             "fulfiller.AuthorizationsDeleteWarehouseAuthorization",
             {"merchantId": merchant_id, "warehouseId": warehouse_id},
             timeout=timeout,
@@ -216,7 +216,7 @@ class FulfillerInboundsShippingNotifications(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.InboundsGetShippingNotification",
             {"inboundId": inbound_id, "shippingNotificationId": shipping_notification_id},
             m.InboundShippingNotification,
@@ -243,7 +243,7 @@ class FulfillerInboundsShippingNotifications(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call_list(
+        return await self._array(
             "fulfiller.InboundsGetShippingNotifications",
             {"inboundId": inbound_id},
             m.InboundShippingNotification,
@@ -320,7 +320,7 @@ class FulfillerOutboundsAttachments(Namespace):
             NotFound: 404, no such object for this account.
             Gone: 410, the attachment has expired.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.OutboundsGetOutboundAttachment",
             {"outboundId": outbound_id, "merchantDocumentId": merchant_document_id},
             m.OutboundAttachmentData,
@@ -358,7 +358,7 @@ class FulfillerOutboundsAttachments(Namespace):
             NotFound: 404, no such object for this account.
             Gone: 410, the attachment has expired.
         """
-        return await self._download_base64(
+        return await self._base64(
             "fulfiller.OutboundsGetOutboundAttachment",
             {"outboundId": outbound_id, "merchantDocumentId": merchant_document_id},
             dest=dest,
@@ -398,7 +398,7 @@ class FulfillerOutboundsShippingLabels(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.OutboundsPostShippingLabelForOutbound",
             {"outboundId": outbound_id},
             m.OutboundShippingLabel,
@@ -428,7 +428,7 @@ class FulfillerOutboundsShippingLabels(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.OutboundsGetShippingLabelForOutbound",
             {"outboundId": outbound_id, "shippingLabelId": shipping_label_id},
             m.OutboundShippingLabel,
@@ -465,7 +465,7 @@ class FulfillerOutboundsShippingLabels(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        return await self._download_base64(
+        return await self._base64(
             "fulfiller.OutboundsGetShippingLabelForOutbound",
             {"outboundId": outbound_id, "shippingLabelId": shipping_label_id},
             dest=dest,
@@ -506,7 +506,7 @@ class FulfillerOutboundsShippingNotifications(Namespace):
             Forbidden: 403, the account may not do this (or a missing scope).
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.OutboundsPostShippingNotification",
             {"outboundId": outbound_id},
             m.OutboundShippingNotification,
@@ -536,7 +536,7 @@ class FulfillerOutboundsShippingNotifications(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.OutboundsGetShippingNotification",
             {"outboundId": outbound_id, "shippingNotificationId": shipping_notification_id},
             m.OutboundShippingNotification,
@@ -563,7 +563,7 @@ class FulfillerOutboundsShippingNotifications(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call_list(
+        return await self._array(
             "fulfiller.OutboundsGetShippingNotifications",
             {"outboundId": outbound_id},
             m.OutboundShippingNotification,
@@ -603,7 +603,7 @@ class FulfillerProductsPictures(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._download(
+        return await self._raw(
             "fulfiller.ProductsGetPictureData",
             {"jfsku": jfsku, "number": number},
             dest=dest,
@@ -629,7 +629,7 @@ class FulfillerProductsPictures(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.ProductsGetPicture",
             {"jfsku": jfsku, "number": number},
             m.PictureData,
@@ -664,7 +664,7 @@ class FulfillerProductsRelated(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.ProductsPostRelated", {"jfsku": jfsku}, m.Product, body=body, timeout=timeout
         )
 
@@ -704,7 +704,7 @@ class FulfillerReturnsItems(Namespace):
             NotFound: 404, no such object for this account.
             Conflict: 409, the object changed since ``object_version``.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.ReturnsPostReturnItem",
             {"returnId": return_id},
             m.ReturnItem,
@@ -734,7 +734,7 @@ class FulfillerReturnsItems(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        await self._call_none(
+        await self._none(
             "fulfiller.ReturnsDeleteReturnItem",
             {"returnId": return_id, "returnItemId": return_item_id},
             timeout=timeout,
@@ -761,7 +761,7 @@ class FulfillerReturnsItems(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.ReturnsGetReturnItem",
             {"returnId": return_id, "returnItemId": return_item_id},
             m.ReturnItem,
@@ -802,7 +802,7 @@ class FulfillerReturnsItems(Namespace):
             NotFound: 404, no such object for this account.
             Conflict: 409, the object changed since ``object_version``.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.ReturnsPostIncomingReturnItem",
             {"returnId": return_id, "returnItemId": return_item_id},
             m.StockChange,
@@ -845,7 +845,7 @@ class FulfillerReturnsItems(Namespace):
             NotFound: 404, no such object for this account.
             Conflict: 409, the object changed since ``object_version``.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.ReturnsSplitReturnItem",
             {"returnId": return_id, "returnItemId": return_item_id},
             m.ReturnItem,
@@ -888,7 +888,7 @@ class FulfillerReturnsItems(Namespace):
             NotFound: 404, no such object for this account.
             Conflict: 409, the object changed since ``object_version``.
         """
-        await self._call_none(
+        await self._none(
             "fulfiller.ReturnsPatchReturnItem",
             {"returnId": return_id, "returnItemId": return_item_id},
             params={"objectVersion": object_version},
@@ -923,7 +923,7 @@ class FulfillerStocksAdjustments(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.StocksPostAdjustment", None, m.StockChange, body=body, timeout=timeout
         )
 
@@ -1163,7 +1163,7 @@ class FulfillerAuthorizations(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.AuthorizationsGet",
             {"merchantId": merchant_id},
             m.Authorization,
@@ -1330,7 +1330,7 @@ class FulfillerInbounds(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        await self._call_none("fulfiller.InboundsClose", {"inboundId": inbound_id}, timeout=timeout)
+        await self._none("fulfiller.InboundsClose", {"inboundId": inbound_id}, timeout=timeout)
 
     async def get(self, inbound_id: str, *, timeout: float | None = None) -> m.Inbound:
         """GET /v1/fulfiller/inbounds/{inboundId}
@@ -1350,7 +1350,7 @@ class FulfillerInbounds(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.InboundsGet", {"inboundId": inbound_id}, m.Inbound, timeout=timeout
         )
 
@@ -1471,7 +1471,7 @@ class FulfillerInbounds(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.InboundsPostIncomingGoods",
             {"inboundId": inbound_id},
             m.Inbound,
@@ -1507,7 +1507,7 @@ class FulfillerInbounds(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.InboundsPostIncomingGoodsBulk",
             {"inboundId": inbound_id},
             m.Inbound,
@@ -1580,7 +1580,7 @@ class FulfillerMerchants(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.MerchantsGet", {"merchantId": merchant_id}, m.Merchant, timeout=timeout
         )
 
@@ -1768,7 +1768,7 @@ class FulfillerOutbounds(Namespace):
             NotFound: 404, no such object for this account.
             Conflict: 409, the object changed since ``object_version``.
         """
-        await self._call_none(
+        await self._none(
             "fulfiller.OutboundsChangeStatus",
             {"outboundId": outbound_id},
             params={"objectVersion": object_version},
@@ -1797,7 +1797,7 @@ class FulfillerOutbounds(Namespace):
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
         """
-        return await self._call_list(
+        return await self._array(
             "fulfiller.OutboundsChangeStatusBulk",
             None,
             m.ChangedOutboundStatus,
@@ -1835,7 +1835,7 @@ class FulfillerOutbounds(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        await self._call_none(
+        await self._none(
             "fulfiller.OutboundsChangeWarehouse",
             {"outboundId": outbound_id},
             params={"oversale": oversale},
@@ -1861,7 +1861,7 @@ class FulfillerOutbounds(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.OutboundsGet", {"outboundId": outbound_id}, m.Outbound, timeout=timeout
         )
 
@@ -2029,7 +2029,7 @@ class FulfillerProducts(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.ProductsGet", {"jfsku": jfsku}, m.Product, timeout=timeout
         )
 
@@ -2291,7 +2291,9 @@ class FulfillerReturns(Namespace):
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
         """
-        return await self._call("fulfiller.ReturnsPost", None, m.Return, body=body, timeout=timeout)
+        return await self._model(
+            "fulfiller.ReturnsPost", None, m.Return, body=body, timeout=timeout
+        )
 
     async def delete(self, return_id: str, *, timeout: float | None = None) -> None:
         """DELETE /v1/fulfiller/returns/{returnId}
@@ -2312,7 +2314,7 @@ class FulfillerReturns(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        await self._call_none("fulfiller.ReturnsDelete", {"returnId": return_id}, timeout=timeout)
+        await self._none("fulfiller.ReturnsDelete", {"returnId": return_id}, timeout=timeout)
 
     async def get(self, return_id: str, *, timeout: float | None = None) -> m.Return:
         """GET /v1/fulfiller/returns/{returnId}
@@ -2332,7 +2334,7 @@ class FulfillerReturns(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.ReturnsGet", {"returnId": return_id}, m.Return, timeout=timeout
         )
 
@@ -2452,7 +2454,7 @@ class FulfillerReturns(Namespace):
             Forbidden: 403, the account may not do this (or a missing scope).
             Conflict: 409, the object changed since ``object_version``.
         """
-        await self._call_none(
+        await self._none(
             "fulfiller.ReturnsLock",
             {"returnId": return_id},
             params={"objectVersion": object_version},
@@ -2486,7 +2488,7 @@ class FulfillerReturns(Namespace):
             Forbidden: 403, the account may not do this (or a missing scope).
             Conflict: 409, the object changed since ``object_version``.
         """
-        await self._call_none(
+        await self._none(
             "fulfiller.ReturnsUnlock",
             {"returnId": return_id},
             params={"objectVersion": object_version},
@@ -2524,7 +2526,7 @@ class FulfillerReturns(Namespace):
             NotFound: 404, no such object for this account.
             Conflict: 409, the object changed since ``object_version``.
         """
-        await self._call_none(
+        await self._none(
             "fulfiller.ReturnsPatch",
             {"returnId": return_id},
             params={"objectVersion": object_version},
@@ -2602,7 +2604,7 @@ class FulfillerShippingMethods(Namespace):
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.ShippingMethodsPost", None, m.ShippingMethod, body=body, timeout=timeout
         )
 
@@ -2625,7 +2627,7 @@ class FulfillerShippingMethods(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        await self._call_none(
+        await self._none(
             "fulfiller.ShippingMethodsDelete",
             {"shippingMethodId": shipping_method_id},
             timeout=timeout,
@@ -2651,7 +2653,7 @@ class FulfillerShippingMethods(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.ShippingMethodsGet",
             {"shippingMethodId": shipping_method_id},
             m.ShippingMethod,
@@ -2775,7 +2777,7 @@ class FulfillerShippingMethods(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        await self._call_none(
+        await self._none(
             "fulfiller.ShippingMethodsUpdate",
             {"shippingMethodId": shipping_method_id},
             body=body,
@@ -2860,7 +2862,7 @@ class FulfillerStocks(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.StocksGetStock",
             {"jfsku": jfsku},
             m.Stock,
@@ -2895,7 +2897,7 @@ class FulfillerStocks(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.StocksGetStockInWarehouse",
             {"jfsku": jfsku, "warehouseId": warehouse_id},
             m.StockInWarehouse,
@@ -3171,7 +3173,7 @@ class FulfillerWarehouses(Namespace):
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.WarehousesPost", None, m.Warehouse, body=body, timeout=timeout
         )
 
@@ -3195,7 +3197,7 @@ class FulfillerWarehouses(Namespace):
             Forbidden: 403, the account may not do this (or a missing scope).
             NotFound: 404, no such object for this account.
         """
-        await self._call_none(
+        await self._none(
             "fulfiller.WarehousesDelete", {"warehouseId": warehouse_id}, timeout=timeout
         )
 
@@ -3217,7 +3219,7 @@ class FulfillerWarehouses(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "fulfiller.WarehousesGet", {"warehouseId": warehouse_id}, m.Warehouse, timeout=timeout
         )
 
@@ -3334,7 +3336,7 @@ class FulfillerWarehouses(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        await self._call_none(
+        await self._none(
             "fulfiller.WarehousesUpdate", {"warehouseId": warehouse_id}, body=body, timeout=timeout
         )
 

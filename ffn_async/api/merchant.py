@@ -67,7 +67,7 @@ class MerchantCredentialsAmazonSfp(Namespace):
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
         """
-        return await self._call(
+        return await self._model(
             "merchant.CredentialsPostAmazonSfpCredential",
             None,
             m.AmazonSfpCredential,
@@ -93,7 +93,7 @@ class MerchantCredentialsAmazonSfp(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        await self._call_none(
+        await self._none(
             "merchant.CredentialsDeleteAmazonSfpCredentials",
             {"credentialId": credential_id},
             timeout=timeout,
@@ -119,7 +119,7 @@ class MerchantCredentialsAmazonSfp(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "merchant.CredentialsGetAmazonSfpCredential",
             {"credentialId": credential_id},
             m.AmazonSfpCredential,
@@ -140,7 +140,7 @@ class MerchantCredentialsAmazonSfp(Namespace):
         Returns:
             A list of :class:`~ffn_async.models.merchant.AmazonSfpCredential`.
         """
-        return await self._call_list(
+        return await self._array(
             "merchant.CredentialsGetAmazonSfpCredentials",
             None,
             m.AmazonSfpCredential,
@@ -185,7 +185,7 @@ class MerchantInboundsShippingNotifications(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "merchant.InboundsPostShippingNotification",
             {"inboundId": inbound_id},
             m.InboundShippingNotification,
@@ -218,7 +218,7 @@ class MerchantInboundsShippingNotifications(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        await self._call_none(
+        await self._none(
             "merchant.InboundsDeleteShippingNotification",
             {"inboundId": inbound_id, "shippingNotificationId": shipping_notification_id},
             timeout=timeout,
@@ -249,7 +249,7 @@ class MerchantInboundsShippingNotifications(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "merchant.InboundsGetShippingNotification",
             {"inboundId": inbound_id, "shippingNotificationId": shipping_notification_id},
             m.InboundShippingNotification,
@@ -279,7 +279,7 @@ class MerchantInboundsShippingNotifications(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call_list(
+        return await self._array(
             "merchant.InboundsGetShippingNotifications",
             {"inboundId": inbound_id},
             m.InboundShippingNotification,
@@ -320,7 +320,7 @@ class MerchantInboundsShippingNotifications(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        await self._call_none(
+        await self._none(
             "merchant.InboundsUpdateShippingNotification",
             {"inboundId": inbound_id, "shippingNotificationId": shipping_notification_id},
             body=body,
@@ -406,7 +406,7 @@ class MerchantOutboundsAttachments(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "merchant.OutboundsPostOutboundAttachment",
             {"outboundId": outbound_id},
             m.OutboundAttachment,
@@ -439,7 +439,7 @@ class MerchantOutboundsAttachments(Namespace):
             NotFound: 404, no such object for this account.
             Gone: 410, the attachment has expired.
         """
-        await self._call_none(
+        await self._none(
             "merchant.OutboundsDeleteOutboundAttachment",
             {"outboundId": outbound_id, "merchantDocumentId": merchant_document_id},
             timeout=timeout,
@@ -470,7 +470,7 @@ class MerchantOutboundsAttachments(Namespace):
             NotFound: 404, no such object for this account.
             Gone: 410, the attachment has expired.
         """
-        return await self._call(
+        return await self._model(
             "merchant.OutboundsGetOutboundAttachment",
             {"outboundId": outbound_id, "merchantDocumentId": merchant_document_id},
             m.OutboundAttachmentData,
@@ -510,7 +510,7 @@ class MerchantOutboundsAttachments(Namespace):
             NotFound: 404, no such object for this account.
             Gone: 410, the attachment has expired.
         """
-        return await self._download_base64(
+        return await self._base64(
             "merchant.OutboundsGetOutboundAttachment",
             {"outboundId": outbound_id, "merchantDocumentId": merchant_document_id},
             dest=dest,
@@ -546,7 +546,7 @@ class MerchantOutboundsShippingNotifications(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "merchant.OutboundsGetShippingNotification",
             {"outboundId": outbound_id, "shippingNotificationId": shipping_notification_id},
             m.OutboundShippingNotification,
@@ -576,7 +576,7 @@ class MerchantOutboundsShippingNotifications(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call_list(
+        return await self._array(
             "merchant.OutboundsGetShippingNotifications",
             {"outboundId": outbound_id},
             m.OutboundShippingNotification,
@@ -655,7 +655,7 @@ class MerchantProductsAuthorizations(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "merchant.ProductsPostAuthorization",
             {"jfsku": jfsku},
             m.FulfillerAuthorization,
@@ -684,7 +684,7 @@ class MerchantProductsAuthorizations(Namespace):
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
         """
-        await self._call_none("merchant.ProductsAuthorizeAll", None, body=body, timeout=timeout)
+        await self._none("merchant.ProductsAuthorizeAll", None, body=body, timeout=timeout)
 
     async def delete(self, jfsku: str, fulfiller_id: str, *, timeout: float | None = None) -> None:
         """DELETE /v1/merchant/products/{jfsku}/authorizations/{fulfillerId}
@@ -706,7 +706,7 @@ class MerchantProductsAuthorizations(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        await self._call_none(
+        await self._none(
             "merchant.ProductsDeleteAuthorization",
             {"jfsku": jfsku, "fulfillerId": fulfiller_id},
             timeout=timeout,
@@ -732,7 +732,7 @@ class MerchantProductsAuthorizations(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call_list(
+        return await self._array(
             "merchant.ProductsGetAuthorizations",
             {"jfsku": jfsku},
             m.FulfillerAuthorization,
@@ -767,7 +767,7 @@ class MerchantProductsPictures(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "merchant.ProductsPostPicture", {"jfsku": jfsku}, m.Picture, body=body, timeout=timeout
         )
 
@@ -790,7 +790,7 @@ class MerchantProductsPictures(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        await self._call_none(
+        await self._none(
             "merchant.ProductsDeletePicture", {"jfsku": jfsku, "number": number}, timeout=timeout
         )
 
@@ -823,7 +823,7 @@ class MerchantProductsPictures(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._download(
+        return await self._raw(
             "merchant.ProductsGetPictureData",
             {"jfsku": jfsku, "number": number},
             dest=dest,
@@ -849,7 +849,7 @@ class MerchantProductsPictures(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "merchant.ProductsGetPicture",
             {"jfsku": jfsku, "number": number},
             m.PictureData,
@@ -884,7 +884,7 @@ class MerchantProductsRelated(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "merchant.ProductsPostRelated", {"jfsku": jfsku}, m.Product, body=body, timeout=timeout
         )
 
@@ -924,7 +924,7 @@ class MerchantReturnsItems(Namespace):
             NotFound: 404, no such object for this account.
             Conflict: 409, the object changed since ``object_version``.
         """
-        return await self._call(
+        return await self._model(
             "merchant.ReturnsPostReturnItem",
             {"returnId": return_id},
             m.ReturnItem,
@@ -954,7 +954,7 @@ class MerchantReturnsItems(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        await self._call_none(
+        await self._none(
             "merchant.ReturnsDeleteReturnItem",
             {"returnId": return_id, "returnItemId": return_item_id},
             timeout=timeout,
@@ -981,7 +981,7 @@ class MerchantReturnsItems(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "merchant.ReturnsGetReturnItem",
             {"returnId": return_id, "returnItemId": return_item_id},
             m.ReturnItem,
@@ -1022,7 +1022,7 @@ class MerchantReturnsItems(Namespace):
             NotFound: 404, no such object for this account.
             Conflict: 409, the object changed since ``object_version``.
         """
-        return await self._call(
+        return await self._model(
             "merchant.ReturnsSplitReturnItem",
             {"returnId": return_id, "returnItemId": return_item_id},
             m.ReturnItem,
@@ -1065,7 +1065,7 @@ class MerchantReturnsItems(Namespace):
             NotFound: 404, no such object for this account.
             Conflict: 409, the object changed since ``object_version``.
         """
-        await self._call_none(
+        await self._none(
             "merchant.ReturnsPatchReturnItem",
             {"returnId": return_id, "returnItemId": return_item_id},
             params={"objectVersion": object_version},
@@ -1203,7 +1203,7 @@ class MerchantFulfillers(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "merchant.FulfillersGet", {"fulfillerId": fulfiller_id}, m.Fulfiller, timeout=timeout
         )
 
@@ -1372,7 +1372,7 @@ class MerchantInbounds(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        await self._call_none("merchant.InboundsClose", {"inboundId": inbound_id}, timeout=timeout)
+        await self._none("merchant.InboundsClose", {"inboundId": inbound_id}, timeout=timeout)
 
     async def create(
         self, body: m.CreateInboundRequest, *, timeout: float | None = None
@@ -1398,7 +1398,7 @@ class MerchantInbounds(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             Forbidden: 403, the account may not do this (or a missing scope).
         """
-        return await self._call(
+        return await self._model(
             "merchant.InboundsPost", None, m.Inbound, body=body, timeout=timeout
         )
 
@@ -1425,7 +1425,7 @@ class MerchantInbounds(Namespace):
             Forbidden: 403, the account may not do this (or a missing scope).
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "merchant.InboundsGet", {"inboundId": inbound_id}, m.Inbound, timeout=timeout
         )
 
@@ -1545,7 +1545,7 @@ class MerchantInbounds(Namespace):
             Forbidden: 403, the account may not do this (or a missing scope).
             NotFound: 404, no such object for this account.
         """
-        await self._call_none(
+        await self._none(
             "merchant.InboundsUpdate", {"inboundId": inbound_id}, body=body, timeout=timeout
         )
 
@@ -1632,7 +1632,7 @@ class MerchantOutbounds(Namespace):
             Forbidden: 403, the account may not do this (or a missing scope).
             NotFound: 404, no such object for this account.
         """
-        await self._call_none(
+        await self._none(
             "merchant.OutboundsChangeStatus",
             {"outboundId": outbound_id},
             body=body,
@@ -1672,7 +1672,7 @@ class MerchantOutbounds(Namespace):
             Forbidden: 403, the account may not do this (or a missing scope).
             Locked: 423, creating outbounds is locked for now; try again later.
         """
-        return await self._call(
+        return await self._model(
             "merchant.OutboundsPost",
             None,
             m.Outbound,
@@ -1705,7 +1705,7 @@ class MerchantOutbounds(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "merchant.OutboundsGet", {"outboundId": outbound_id}, m.Outbound, timeout=timeout
         )
 
@@ -1834,7 +1834,7 @@ class MerchantOutbounds(Namespace):
             Forbidden: 403, the account may not do this (or a missing scope).
             NotFound: 404, no such object for this account.
         """
-        await self._call_none(
+        await self._none(
             "merchant.OutboundsUpdate",
             {"outboundId": outbound_id},
             params={
@@ -1937,7 +1937,7 @@ class MerchantProducts(Namespace):
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
         """
-        return await self._call(
+        return await self._model(
             "merchant.ProductsPost",
             None,
             m.Product,
@@ -1965,7 +1965,7 @@ class MerchantProducts(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        await self._call_none("merchant.ProductsDelete", {"jfsku": jfsku}, timeout=timeout)
+        await self._none("merchant.ProductsDelete", {"jfsku": jfsku}, timeout=timeout)
 
     async def get(self, jfsku: str, *, timeout: float | None = None) -> m.Product:
         """GET /v1/merchant/products/{jfsku}
@@ -1985,7 +1985,7 @@ class MerchantProducts(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "merchant.ProductsGet", {"jfsku": jfsku}, m.Product, timeout=timeout
         )
 
@@ -2121,9 +2121,7 @@ class MerchantProducts(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        await self._call_none(
-            "merchant.ProductsPatch", {"jfsku": jfsku}, body=body, timeout=timeout
-        )
+        await self._none("merchant.ProductsPatch", {"jfsku": jfsku}, body=body, timeout=timeout)
 
     def updates(
         self,
@@ -2288,7 +2286,7 @@ class MerchantReturns(Namespace):
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
         """
-        return await self._call("merchant.ReturnsPost", None, m.Return, body=body, timeout=timeout)
+        return await self._model("merchant.ReturnsPost", None, m.Return, body=body, timeout=timeout)
 
     async def delete(self, return_id: str, *, timeout: float | None = None) -> None:
         """DELETE /v1/merchant/returns/{returnId}
@@ -2309,7 +2307,7 @@ class MerchantReturns(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        await self._call_none("merchant.ReturnsDelete", {"returnId": return_id}, timeout=timeout)
+        await self._none("merchant.ReturnsDelete", {"returnId": return_id}, timeout=timeout)
 
     async def get(self, return_id: str, *, timeout: float | None = None) -> m.Return:
         """GET /v1/merchant/returns/{returnId}
@@ -2329,7 +2327,7 @@ class MerchantReturns(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "merchant.ReturnsGet", {"returnId": return_id}, m.Return, timeout=timeout
         )
 
@@ -2449,7 +2447,7 @@ class MerchantReturns(Namespace):
             Forbidden: 403, the account may not do this (or a missing scope).
             Conflict: 409, the object changed since ``object_version``.
         """
-        await self._call_none(
+        await self._none(
             "merchant.ReturnsLock",
             {"returnId": return_id},
             params={"objectVersion": object_version},
@@ -2483,7 +2481,7 @@ class MerchantReturns(Namespace):
             Forbidden: 403, the account may not do this (or a missing scope).
             Conflict: 409, the object changed since ``object_version``.
         """
-        await self._call_none(
+        await self._none(
             "merchant.ReturnsUnlock",
             {"returnId": return_id},
             params={"objectVersion": object_version},
@@ -2521,7 +2519,7 @@ class MerchantReturns(Namespace):
             NotFound: 404, no such object for this account.
             Conflict: 409, the object changed since ``object_version``.
         """
-        await self._call_none(
+        await self._none(
             "merchant.ReturnsPatch",
             {"returnId": return_id},
             params={"objectVersion": object_version},
@@ -2597,7 +2595,7 @@ class MerchantShippingMethods(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "merchant.ShippingMethodsGet",
             {"shippingMethodId": shipping_method_id},
             m.ShippingMethod,
@@ -2805,7 +2803,7 @@ class MerchantStocks(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "merchant.StocksGetStock",
             {"jfsku": jfsku},
             m.Stock,
@@ -2840,7 +2838,7 @@ class MerchantStocks(Namespace):
         Raises:
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "merchant.StocksGetStockInWarehouse",
             {"jfsku": jfsku, "warehouseId": warehouse_id},
             m.StockInWarehouse,
@@ -3114,7 +3112,7 @@ class MerchantWarehouses(Namespace):
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        return await self._call(
+        return await self._model(
             "merchant.WarehousesGet", {"warehouseId": warehouse_id}, m.Warehouse, timeout=timeout
         )
 

@@ -35,7 +35,7 @@ class SharedUsers(Namespace):
         Raises:
             NotFound: 404, the user never logged into this environment's FFN portal.
         """
-        return await self._call("shared.UsersGetCurrent", None, m.User, timeout=timeout)
+        return await self._model("shared.UsersGetCurrent", None, m.User, timeout=timeout)
 
 
 class SharedAPI(Namespace):

@@ -98,11 +98,11 @@ def test_keys_are_unique_although_operation_ids_repeat_across_specs() -> None:
 
 
 def test_every_documented_error_status_has_a_typed_error() -> None:
-    from ffn_async import client, errors
+    from ffn_async import errors
 
     for op in OPERATIONS.values():
         for status in op.errors:
-            cls = client._ERROR_TYPES[status]
+            cls = errors._ERROR_TYPES[status]
             assert cls is getattr(errors, ERROR_NAMES[status])
     assert OPERATIONS["merchant.OutboundsPost"].errors == (400, 403, 423)
     assert 410 in OPERATIONS["merchant.OutboundsGetOutboundAttachment"].errors

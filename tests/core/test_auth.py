@@ -496,6 +496,26 @@ async def test_refresh_hook_runs_after_the_lock_is_released(creds: ClientCredent
     assert len(observed) >= 2  # the login and the refresh
 
 
+async def test_hooks_added_later_run_after_on_refresh(creds: ClientCredentials) -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def exporter(token: Token) -> None:
+        seen.append(("exporter", token.access_token))
+
+    auth = manager(creds, on_refresh=lambda token: seen.append(("on_refresh", token.access_token)))
+    auth.add_refresh_hook(exporter)
+    auth.add_refresh_hook(lambda token: seen.append(("mirror", token.access_token)))
+    with aioresponses() as mock:
+        mock.post(TOKEN_URL, payload=token_response(), repeat=True)
+        login = await auth.exchange_code("c")
+        await expire(auth)
+        fresh = await auth.access_token()
+    hooks = ["on_refresh", "exporter", "mirror"]
+    assert seen[:3] == [(h, login.access_token) for h in hooks]  # the login
+    assert seen[-3:] == [(h, fresh) for h in hooks]  # the refresh
+    assert [h for h, _ in seen] == hooks * (len(seen) // 3)  # store_token in between too
+
+
 async def test_failing_hook_does_not_break_the_refresh(creds: ClientCredentials) -> None:
     def hook(token: Token) -> None:
         raise RuntimeError("metrics down")

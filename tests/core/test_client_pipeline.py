@@ -13,7 +13,7 @@ import orjson
 import pytest
 from yarl import URL
 
-import ffn_async.client as client_module
+import ffn_async.retry as retry_module
 from ffn_async import (
     ClientCredentials,
     FFNClient,
@@ -51,7 +51,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def fake_sleep(seconds: float) -> None:
         recorded.append(seconds)
 
-    monkeypatch.setattr(client_module, "_sleep", fake_sleep)
+    monkeypatch.setattr(retry_module, "_sleep", fake_sleep)
     return recorded
 
 

@@ -15,6 +15,7 @@ from yarl import URL
 
 import ffn_async.auth as auth_module
 import ffn_async.client as client_module
+import ffn_async.retry as retry_module
 from ffn_async import ClientCredentials, FFNClient, RetryPolicy, StaticToken, TokenManager
 from ffn_async.errors import StoreUnavailable
 from ffn_async.observe import (
@@ -56,7 +57,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def fake_sleep(seconds: float) -> None:
         recorded.append(seconds)
 
-    monkeypatch.setattr(client_module, "_sleep", fake_sleep)
+    monkeypatch.setattr(retry_module, "_sleep", fake_sleep)
     return recorded
 
 
@@ -323,7 +324,7 @@ async def test_without_an_observer_nothing_is_measured(
             callback=lambda url, **kw: CallbackResult(status=next(answers), payload={}),
             repeat=True,
         )
-        monkeypatch.setattr(client_module, "_sleep", lambda s: asyncio.sleep(0))
+        monkeypatch.setattr(retry_module, "_sleep", lambda s: asyncio.sleep(0))
         async with FFNClient(auth, retry=FAST) as ffn:
             await ffn.request("GET", "/v1/users/current")
         assert ffn.observer is None

@@ -1,0 +1,44 @@
+"""The JSON records order sync keeps in a token store (feed checkpoints, outboxes).
+
+Each is one JSON object with a ``format`` number; a record that does not read back (another
+format, damaged bytes, a missing member) is an :class:`~ffn_async.errors.FFNError` naming what
+it was, and the record is left untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any, Final
+
+import orjson
+
+from .errors import FFNError
+
+__all__ = ["FORMAT", "dump", "load", "reading"]
+
+FORMAT: Final = 1
+"""The format number written into every record."""
+
+
+def dump(members: dict[str, Any]) -> bytes:
+    """A record's bytes: ``members`` with the format number."""
+    return orjson.dumps({"format": FORMAT, **members})
+
+
+def load(data: bytes) -> dict[str, Any]:
+    """A record's members; :class:`ValueError` for another format (use inside :func:`reading`)."""
+    raw = orjson.loads(data)
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        found = raw.get("format") if isinstance(raw, dict) else type(raw).__name__
+        raise ValueError(f"unknown format {found!r}")
+    return raw
+
+
+@contextlib.contextmanager
+def reading(what: str) -> Iterator[None]:
+    """Turn any failure to read ``what`` (a record's members) into one :class:`FFNError`."""
+    try:
+        yield
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise FFNError(f"{what} cannot be read ({exc})") from None

@@ -1,0 +1,88 @@
+"""What namespaces, pages, feeds and safe creates need of a client: the :class:`Requester`.
+
+They are written against this small protocol instead of :class:`~ffn_async.FFNClient`, so
+none of them imports the client and the client imports them freely (no import cycle).
+:class:`Response`, the answer every request returns, lives here for the same reason.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import attrs
+import orjson
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from .environment import Environment
+from .errors import ERROR_BODY_KEEP, DecodeError
+from .retry import RetryPolicy
+
+__all__ = ["Requester", "Response", "display"]
+
+
+def display(url: URL) -> str:
+    """The URL as it may appear in logs and errors: path only, no query values."""
+    return url.path
+
+
+@attrs.define(slots=True)
+class Response:
+    """A completed HTTP exchange: status, headers and the undecoded body.
+
+    ``content`` is empty when the body was streamed to a file; ``truncated`` is true when only
+    the first :data:`~ffn_async.errors.ERROR_BODY_KEEP` bytes of an error body were read.
+    """
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    content: bytes
+    url: URL
+    method: str
+    truncated: bool = False
+
+    def json(self) -> Any:
+        """The body decoded as JSON (``None`` when empty)."""
+        if not self.content:
+            return None
+        try:
+            return orjson.loads(self.content)
+        except orjson.JSONDecodeError:
+            ctype = self.headers.get("Content-Type", "no content type")
+            raise DecodeError(
+                f"{self.method} {display(self.url)} answered {self.status} with a body that is "
+                f"not JSON ({ctype}, {len(self.content)} bytes)",
+                body=self.content[:ERROR_BODY_KEEP],
+            ) from None
+
+
+class Requester(Protocol):
+    """The part of :class:`~ffn_async.FFNClient` the rest of the package calls."""
+
+    @property
+    def environment(self) -> Environment:
+        """Where the API is (links are checked against its origin)."""
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The client's retry policy (safe creates pace their look-ups with it)."""
+
+    async def request_raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        path_params: Mapping[str, str | int] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        scope: str | None = None,
+        idempotent: bool | None = None,
+        timeout: float | None = None,
+        safe_create: bool | None = None,
+        download: bool = False,
+        dest: str | os.PathLike[str] | None = None,
+    ) -> Response:
+        """:meth:`FFNClient.request_raw <ffn_async.FFNClient.request_raw>`."""
