@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 
 from ffn_async import FFNClient, StaticToken, TokenManager
-from ffn_async._cli.config import open_store
+from ffn_async.cli.config import open_store
 from ffn_async.models import merchant
 from ffn_async.testing import FakeFFN
 

@@ -16,7 +16,7 @@ import attrs
 import pytest
 
 from ffn_async import TokenManager, cli
-from ffn_async._cli.config import open_store
+from ffn_async.cli.config import open_store
 from ffn_async.testing.pytest_plugin import RunningFake
 
 

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from ffn_async import TokenManager
-from ffn_async._cli.config import open_store
+from ffn_async.cli.config import open_store
 from ffn_async.testing.pytest_plugin import RunningFake
 
 from .conftest import one_line_error

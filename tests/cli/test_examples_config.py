@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from ffn_async import TokenManager
-from ffn_async._cli.config import data_dir, default_store_url, open_store
+from ffn_async.cli.config import data_dir, default_store_url, open_store
 from ffn_async.testing.pytest_plugin import RunningFake
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

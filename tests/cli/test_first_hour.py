@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from ffn_async import TokenManager
-from ffn_async._cli.config import DEFAULT_REDIRECT_URI, open_store
+from ffn_async.cli.config import DEFAULT_REDIRECT_URI, open_store
 from ffn_async.testing import Faults
 from ffn_async.testing.pytest_plugin import RunningFake
 from ffn_async.testing.standalone import build_parser as fake_parser
@@ -407,7 +407,7 @@ async def test_login_json_keeps_stdout_for_the_result(
 
 
 async def test_redirect_catcher_port_0_picks_a_free_port_not_80() -> None:
-    from ffn_async._cli.login import RedirectCatcher
+    from ffn_async.cli.login import RedirectCatcher
 
     with socket.socket() as busy_80_or_not:
         try:  # make port 80 unusable, as a web server on the machine would

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ffn_async._cli.config import default_store_url, open_store
+from ffn_async.cli.config import default_store_url, open_store
 from token_stores import FileTokenStore, SQLTokenStore
 
 
