@@ -57,6 +57,13 @@ def peer_record(token: Token, rotation: int) -> bytes:
     return orjson.dumps({"format": 1, "token": token.to_dict(), "rotation": rotation})
 
 
+async def login_then_expire(auth: TokenManager, mock: aioresponses) -> None:
+    """Log in through the mocked token endpoint, then make the token look expired."""
+    mock.post(TOKEN_URL, payload=token_response())
+    await auth.exchange_code("c")
+    await expire(auth)
+
+
 async def expire(auth: TokenManager) -> None:
     """Make the stored and cached token look expired."""
     stored = await auth.stored()
@@ -274,9 +281,7 @@ async def test_a_new_login_revives_a_dead_account(creds: ClientCredentials) -> N
     with aioresponses() as mock:
         mock.post(TOKEN_URL, payload=token_response())
         mock.post(TOKEN_URL, status=400, payload={"error": "invalid_grant"})
-        mock.post(TOKEN_URL, payload=token_response())
-        await auth.exchange_code("c")
-        await expire(auth)
+        await login_then_expire(auth, mock)
         with pytest.raises(ReauthorizationRequired):
             await auth.access_token()
         fresh = await manager(creds, store).exchange_code("c2")
@@ -291,9 +296,7 @@ async def test_invalid_grant_after_a_peer_rotated_adopts_the_peers_token(
     auth = manager(creds, store)
     peer_token = Token.from_response(token_response())
     with aioresponses() as mock:
-        mock.post(TOKEN_URL, payload=token_response())
-        await auth.exchange_code("c")
-        await expire(auth)
+        await login_then_expire(auth, mock)
 
         async def peer_rotates(url: URL, **kw: object) -> CallbackResult:
             record = await store.load("acct")
@@ -316,9 +319,7 @@ async def test_invalid_grant_waits_for_an_overrun_holders_save(creds: ClientCred
     auth = manager(creds, store)
     holders_token = Token.from_response(token_response())
     with aioresponses() as mock:
-        mock.post(TOKEN_URL, payload=token_response())
-        await auth.exchange_code("c")
-        await expire(auth)
+        await login_then_expire(auth, mock)
 
         async def late_save() -> None:
             await asyncio.sleep(0.1)
@@ -341,9 +342,7 @@ async def test_lost_cas_keeps_the_newer_record(creds: ClientCredentials) -> None
     auth = manager(creds, store)
     peer_token = Token.from_response(token_response())
     with aioresponses() as mock:
-        mock.post(TOKEN_URL, payload=token_response())
-        await auth.exchange_code("c")
-        await expire(auth)
+        await login_then_expire(auth, mock)
 
         async def peer_writes_then_we_answer(url: URL, **kw: object) -> CallbackResult:
             record = await store.load("acct")
@@ -368,9 +367,7 @@ async def test_store_failure_before_the_token_call_spends_nothing(creds: ClientC
     auth = manager(creds, store, lock_ttl=0.5)  # the save is retried for one lease
     with aioresponses() as mock:
         mock.post(TOKEN_URL, payload=token_response())
-        mock.post(TOKEN_URL, payload=token_response())
-        await auth.exchange_code("c")
-        await expire(auth)
+        await login_then_expire(auth, mock)
         before = (await auth.stored()).token
 
         async def broken_save(key: str, data: bytes, expected_version: int | None) -> int:
