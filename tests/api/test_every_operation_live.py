@@ -42,6 +42,7 @@ from tests.testing.raw_client import (
     fulfiller_return_body,
     merchant_return_body,
     outbound_body,
+    shipping_label_body,
 )
 
 # Ids the caller chooses, so they may need percent-encoding in the path.
@@ -297,16 +298,7 @@ def scenario() -> list[Call]:
         Call(
             f + "OutboundsPostShippingLabelForOutbound",
             ("{outbound}",),
-            body={
-                "amazonSfpShippingLabelData": {
-                    "carrierWillPickUp": False,
-                    "deliveryExperience": "NoTracking",
-                    "dimensions": {"length": 30, "width": 20, "height": 10},
-                    "insurance": False,
-                    "useWarehouseAddressForSenderAddress": True,
-                    "weight": 1.5,
-                }
-            },
+            body=shipping_label_body(),
             save={"label": lambda r: r.shipping_label_id},
         ),
         Call(f + "OutboundsGetShippingLabelForOutbound", ("{outbound}", "{label}")),

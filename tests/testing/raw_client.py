@@ -41,6 +41,20 @@ def merchant_return_body() -> dict[str, Any]:
     }
 
 
+def shipping_label_body() -> dict[str, Any]:
+    """An Amazon SFP shipping label request for an outbound."""
+    return {
+        "amazonSfpShippingLabelData": {
+            "carrierWillPickUp": False,
+            "deliveryExperience": "NoTracking",
+            "dimensions": {"length": 30, "width": 20, "height": 10},
+            "insurance": False,
+            "useWarehouseAddressForSenderAddress": True,
+            "weight": 1.5,
+        }
+    }
+
+
 def fulfiller_return_body() -> dict[str, Any]:
     """A fulfiller return of three ``{jfsku}`` of ``{merchant}`` to ``{warehouse}``."""
     return {

@@ -28,6 +28,7 @@ from .raw_client import (
     merchant_return_body,
     outbound_body,
     seed,
+    shipping_label_body,
 )
 from .spec_check import operation, operations, shape, validation_errors
 
@@ -291,16 +292,7 @@ def plan() -> list[Step]:
         f(
             "POST",
             "/outbounds/{outboundId}/shipping-labels",
-            body={
-                "amazonSfpShippingLabelData": {
-                    "carrierWillPickUp": False,
-                    "deliveryExperience": "NoTracking",
-                    "dimensions": {"length": 30, "width": 20, "height": 10},
-                    "insurance": False,
-                    "useWarehouseAddressForSenderAddress": True,
-                    "weight": 1.5,
-                }
-            },
+            body=shipping_label_body(),
             save={"labelId": lambda r: r["shippingLabelId"]},
         ),
         f("GET", "/outbounds/{outboundId}/shipping-labels/{labelId}"),
