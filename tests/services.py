@@ -11,19 +11,26 @@ from __future__ import annotations
 import atexit
 import functools
 import os
+import secrets
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 from yarl import URL
 
+if TYPE_CHECKING:
+    from tests.faultproxy import FaultProxy
+
 __all__ = [
     "RedisCluster",
+    "kill_mysql_sessions",
+    "kill_postgres_sessions",
+    "postgres_session_name",
     "RedisServer",
     "redis_cluster",
     "redis_cluster_url",
@@ -249,3 +256,56 @@ def redis_cluster() -> RedisCluster:
 def redis_cluster_url() -> str:
     """The store URL of the session's Redis Cluster (see :func:`redis_cluster`)."""
     return redis_cluster().url
+
+
+# --------------------------------------------------------------------------- killing connections
+# Outage tests break a store's connections from the server side. Each kills only its own: a
+# PostgreSQL session is found by its application_name, a MariaDB one by the proxy it came through.
+
+
+def postgres_session_name(prefix: str = "ffntest") -> tuple[str, dict[str, object]]:
+    """A unique ``application_name`` and the ``connect_args`` that give a store's sessions it."""
+    name = f"{prefix}-{secrets.token_hex(4)}"
+    return name, {"server_settings": {"application_name": name}}
+
+
+async def kill_postgres_sessions(admin_url: str, application_name: str) -> int:
+    """``pg_terminate_backend`` every PostgreSQL session named ``application_name``; the count."""
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    admin = create_async_engine(admin_url)
+    try:
+        async with admin.begin() as conn:
+            result = await conn.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = :name"
+                ),
+                {"name": application_name},
+            )
+            return int(result.scalar_one())
+    finally:
+        await admin.dispose()
+
+
+async def kill_mysql_sessions(admin_url: str, proxy: FaultProxy) -> int:
+    """``KILL CONNECTION`` every MariaDB session that came through ``proxy`` (only ours)."""
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    ports = {str(p) for p in proxy.upstream_ports()}
+    admin = create_async_engine(admin_url)
+    killed = 0
+    try:
+        async with admin.connect() as conn:
+            rows = await conn.execute(
+                sa.text("SELECT ID, HOST FROM information_schema.PROCESSLIST")
+            )
+            for session_id, host in rows.all():
+                if host and host.rpartition(":")[2] in ports:
+                    await conn.execute(sa.text(f"KILL CONNECTION {int(session_id)}"))
+                    killed += 1
+    finally:
+        await admin.dispose()
+    return killed

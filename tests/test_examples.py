@@ -10,7 +10,6 @@ import signal
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,9 @@ import pytest
 from aiohttp import web
 
 from ffn_async import FFNClient, StaticToken, TokenManager
-from ffn_async._cli.config import open_store
-from ffn_async.models import merchant
+from ffn_async.cli.config import open_store
 from ffn_async.testing import FakeFFN
+from tests.helpers import fake_variables, outbound_request
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -36,16 +35,7 @@ def examples_path(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def account_env(monkeypatch: pytest.MonkeyPatch, fake: FakeFFN, store_url: str) -> dict[str, str]:
-    env = fake.environment
-    values = {
-        "FFN_CLIENT_ID": fake.credentials.client_id,
-        "FFN_CLIENT_SECRET": fake.credentials.client_secret,
-        "FFN_API_URL": str(env.api_url),
-        "FFN_AUTHORIZE_URL": str(env.authorize_url),
-        "FFN_TOKEN_URL": str(env.token_url),
-        "FFN_ACCOUNT": "acme",
-        "FFN_TOKEN_STORE": store_url,
-    }
+    values = fake_variables(fake, FFN_ACCOUNT="acme", FFN_TOKEN_STORE=store_url)
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values
@@ -59,19 +49,7 @@ async def login(fake: FakeFFN, store_url: str) -> None:
 
 
 async def create_outbounds(fake: FakeFFN, count: int, prefix: str) -> list[str]:
-    order = merchant.CreateOutboundRequest(
-        merchant_outbound_number="",
-        warehouse_id=fake.api.default_warehouse_id,
-        currency="EUR",
-        shipping_address=merchant.CreateAddressRequest(
-            street="Hauptstr. 1", city="Monheim", country="DE"
-        ),
-        items=[
-            merchant.CreateOutboundItemRequest(
-                outbound_item_id="1", jfsku="MERC0100001", quantity=Decimal(1)
-            )
-        ],
-    )
+    order = outbound_request(fake, "")
     async with FFNClient(
         StaticToken(fake.token().access_token), environment=fake.environment
     ) as ffn:
@@ -155,19 +133,7 @@ def _orders_file(fake: FakeFFN, path: Path, count: int) -> list[str]:
     numbers = [f"SHOP-{n}" for n in range(count)]
     lines = []
     for number in numbers:
-        order = merchant.CreateOutboundRequest(
-            merchant_outbound_number=number,
-            warehouse_id=fake.api.default_warehouse_id,
-            currency="EUR",
-            shipping_address=merchant.CreateAddressRequest(
-                street="Hauptstr. 1", city="Monheim", country="DE"
-            ),
-            items=[
-                merchant.CreateOutboundItemRequest(
-                    outbound_item_id="1", jfsku="MERC0100001", quantity=Decimal(1)
-                )
-            ],
-        )
+        order = outbound_request(fake, number)
         lines.append(dumps(order).decode())
     path.write_text("\n".join(lines) + "\n")
     return numbers

@@ -26,6 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import generate_models
+from _generated import JSON_KEY, json_note
 
 REPO = generate_models.REPO
 OUT = REPO / "tests" / "models" / "fixtures"
@@ -110,7 +111,12 @@ def fixture(schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def generate(specs_dir: Path = generate_models.SPECS) -> dict[str, str]:
     """File name -> text of every fixture."""
     return {
-        f"{api}.json": json.dumps(fixture(schemas), indent=1, sort_keys=True) + "\n"
+        f"{api}.json": json.dumps(
+            {JSON_KEY: json_note("tools/generate_payloads.py"), **fixture(schemas)},
+            indent=1,
+            sort_keys=True,
+        )
+        + "\n"
         for api, schemas in generate_models.load_specs(specs_dir).items()
     }
 

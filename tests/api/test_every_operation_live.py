@@ -35,10 +35,16 @@ from ffn_async.models._base import to_camel
 from ffn_async.pagination import TO_DATE_MARGIN, ChangeFeed, ChunkedList, Page, Paginator
 from ffn_async.testing import ReceivedRequest
 from ffn_async.testing.pytest_plugin import RunningFake
+from tests.testing.raw_client import (
+    ADDRESS,
+    INVOICE,
+    PICTURE,
+    fulfiller_return_body,
+    merchant_return_body,
+    outbound_body,
+    shipping_label_body,
+)
 
-ADDRESS = {"street": "Hauptstr. 1", "city": "Köln", "zip": "50667", "country": "DE"}
-PICTURE = b"\x89PNG\r\n\x1a\nfake picture"
-INVOICE = b"%PDF-1.4 fake invoice"
 # Ids the caller chooses, so they may need percent-encoding in the path.
 ORDER = "ORDER 1/ä"
 INBOUND = "IN 1/ä"
@@ -74,26 +80,9 @@ def version(r: Any) -> dt.datetime:
 
 def scenario() -> list[Call]:
     """Every operation, in an order where each finds what it needs."""
-    outbound = {
-        "merchantOutboundNumber": ORDER,
-        "warehouseId": "{warehouse}",
-        "currency": "EUR",
-        "shippingAddress": ADDRESS,
-        "items": [{"outboundItemId": "1", "jfsku": "{jfsku}", "quantity": 2, "name": "Widget"}],
-    }
-    merchant_return = {
-        "merchantReturnNumber": "RET-1",
-        "warehouseId": "{warehouse}",
-        "customerAddress": ADDRESS,
-        "items": [{"jfsku": "{jfsku}", "quantity": 3, "reason": "DefectiveDoesNotWorkPerfectly"}],
-    }
-    fulfiller_return = {
-        "fulfillerReturnNumber": "FRET-1",
-        "merchantId": "{merchant}",
-        "warehouseId": "{warehouse}",
-        "customerAddress": ADDRESS,
-        "items": [{"jfsku": "{jfsku}", "quantity": 3}],
-    }
+    outbound = outbound_body(ORDER)
+    merchant_return = merchant_return_body()
+    fulfiller_return = fulfiller_return_body()
     incoming = {
         "jfsku": "{jfsku}",
         "warehouseId": "{warehouse}",
@@ -309,16 +298,7 @@ def scenario() -> list[Call]:
         Call(
             f + "OutboundsPostShippingLabelForOutbound",
             ("{outbound}",),
-            body={
-                "amazonSfpShippingLabelData": {
-                    "carrierWillPickUp": False,
-                    "deliveryExperience": "NoTracking",
-                    "dimensions": {"length": 30, "width": 20, "height": 10},
-                    "insurance": False,
-                    "useWarehouseAddressForSenderAddress": True,
-                    "weight": 1.5,
-                }
-            },
+            body=shipping_label_body(),
             save={"label": lambda r: r.shipping_label_id},
         ),
         Call(f + "OutboundsGetShippingLabelForOutbound", ("{outbound}", "{label}")),

@@ -16,8 +16,9 @@ import attrs
 import pytest
 
 from ffn_async import TokenManager, cli
-from ffn_async._cli.config import open_store
+from ffn_async.cli.config import open_store
 from ffn_async.testing.pytest_plugin import RunningFake
+from tests.helpers import fake_variables, set_variables
 
 
 @attrs.frozen
@@ -49,22 +50,13 @@ def cli_env(
     monkeypatch: pytest.MonkeyPatch, ffn_fake: RunningFake, store_url: str
 ) -> Iterator[dict[str, str]]:
     """FFN_* variables pointing the command at the fake and a fresh store."""
-    for name in [n for n in __import__("os").environ if n.startswith("FFN_")]:
-        monkeypatch.delenv(name)
-    env = ffn_fake.environment
-    values = {
-        "FFN_CLIENT_ID": ffn_fake.credentials.client_id,
-        "FFN_CLIENT_SECRET": ffn_fake.credentials.client_secret,
-        "FFN_REDIRECT_URI": f"http://127.0.0.1:{free_port()}/callback",
-        "FFN_API_URL": str(env.api_url),
-        "FFN_AUTHORIZE_URL": str(env.authorize_url),
-        "FFN_TOKEN_URL": str(env.token_url),
-        "FFN_ACCOUNT": "acme",
-        "FFN_TOKEN_STORE": store_url,
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    return values
+    values = fake_variables(
+        ffn_fake,
+        FFN_REDIRECT_URI=f"http://127.0.0.1:{free_port()}/callback",
+        FFN_ACCOUNT="acme",
+        FFN_TOKEN_STORE=store_url,
+    )
+    return set_variables(monkeypatch, values)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import sys
 
 import aiohttp
 import attrs
@@ -12,8 +11,9 @@ import orjson
 import pytest
 
 from ffn_async import TokenManager
-from ffn_async._cli.config import open_store
+from ffn_async.cli.config import open_store
 from ffn_async.testing.pytest_plugin import RunningFake
+from tests.helpers import spawn_cli
 
 from .conftest import one_line_error
 
@@ -164,15 +164,7 @@ async def test_client_secret_never_printed_even_with_debug(
 
 
 async def test_fake_server_serves_until_stopped() -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ffn_async.cli",
-        "fake-server",
-        "--port",
-        "0",
-        stdout=asyncio.subprocess.PIPE,
-    )
+    process = await spawn_cli("fake-server", "--port", "0")
     try:
         assert process.stdout is not None
         line = (await asyncio.wait_for(process.stdout.readline(), 20)).decode()

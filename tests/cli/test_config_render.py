@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ffn_async import Environment
-from ffn_async._cli.config import ConfigError, default_store_url, redact_url, settings_from
-from ffn_async._cli.render import Progress, table
+from ffn_async.cli.config import ConfigError, default_store_url, redact_url, settings_from
+from ffn_async.cli.render import Progress, table
 
 
 def test_flags_win_over_variables_and_defaults_fill_the_rest() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -13,8 +12,9 @@ import pytest
 from aiohttp import web
 
 from ffn_async import TokenManager
-from ffn_async._cli.config import data_dir, default_store_url, open_store
+from ffn_async.cli.config import data_dir, default_store_url, open_store
 from ffn_async.testing.pytest_plugin import RunningFake
+from tests.helpers import fake_variables, set_variables
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -32,19 +32,8 @@ def default_env(
     monkeypatch: pytest.MonkeyPatch, ffn_fake: RunningFake, tmp_path: Path
 ) -> dict[str, str]:
     """The variables `ffn-async login` needs, and no FFN_TOKEN_STORE: the default store."""
-    for name in [n for n in os.environ if n.startswith("FFN_")]:
-        monkeypatch.delenv(name)
+    values = set_variables(monkeypatch, fake_variables(ffn_fake))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    env = ffn_fake.environment
-    values = {
-        "FFN_CLIENT_ID": ffn_fake.credentials.client_id,
-        "FFN_CLIENT_SECRET": ffn_fake.credentials.client_secret,
-        "FFN_API_URL": str(env.api_url),
-        "FFN_AUTHORIZE_URL": str(env.authorize_url),
-        "FFN_TOKEN_URL": str(env.token_url),
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
     return values
 
 

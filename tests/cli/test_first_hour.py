@@ -17,12 +17,13 @@ import orjson
 import pytest
 
 from ffn_async import TokenManager
-from ffn_async._cli.config import DEFAULT_REDIRECT_URI, open_store
+from ffn_async.cli.config import DEFAULT_REDIRECT_URI, open_store
 from ffn_async.testing import Faults
 from ffn_async.testing.pytest_plugin import RunningFake
 from ffn_async.testing.standalone import build_parser as fake_parser
 
 from .. import services
+from ..helpers import spawn_cli
 from .conftest import Result, free_port, one_line_error
 from .test_login import _start_login
 
@@ -117,18 +118,7 @@ async def test_fake_server_banner_exports_are_all_login_needs(tmp_path: Path) ->
     redirect = f"http://127.0.0.1:{free_port()}/callback"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FFN_")}
     env["XDG_DATA_HOME"] = str(tmp_path)
-    fake = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ffn_async.cli",
-        "fake-server",
-        "--port",
-        "0",
-        "--redirect-uri",
-        redirect,
-        stdout=asyncio.subprocess.PIPE,
-        env=env,
-    )
+    fake = await spawn_cli("fake-server", "--port", "0", "--redirect-uri", redirect, env=env)
     try:
         assert fake.stdout is not None
         banner = ""
@@ -407,7 +397,7 @@ async def test_login_json_keeps_stdout_for_the_result(
 
 
 async def test_redirect_catcher_port_0_picks_a_free_port_not_80() -> None:
-    from ffn_async._cli.login import RedirectCatcher
+    from ffn_async.cli.login import RedirectCatcher
 
     with socket.socket() as busy_80_or_not:
         try:  # make port 80 unusable, as a web server on the machine would

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from ffn_async import FFNClient, TokenManager, creates
-from ffn_async._cli.config import open_store
+from ffn_async.cli.config import open_store
 from ffn_async.errors import ReauthorizationRequired
 from ffn_async.outbox import Kept, Outbox
 from ffn_async.testing.pytest_plugin import RunningFake

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from yarl import URL
 
-from ffn_async._cli.login import RedirectCatcher
+from ffn_async.cli.login import RedirectCatcher
 
 
 async def test_port_zero_picks_a_free_port_for_each_login() -> None:

@@ -7,7 +7,6 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests import services
@@ -70,24 +69,11 @@ def _pg_url() -> str:
 @pytest.fixture
 def pg_app() -> tuple[str, dict[str, object]]:
     """A unique application_name, so a test terminates only its own connections."""
-    name = f"ffntest-{secrets.token_hex(4)}"
-    return name, {"server_settings": {"application_name": name}}
+    return services.postgres_session_name()
 
 
 async def _terminate(name: str) -> int:
-    admin = create_async_engine(_pg_url())
-    try:
-        async with admin.begin() as conn:
-            result = await conn.execute(
-                sa.text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE application_name = :name"
-                ),
-                {"name": name},
-            )
-            return int(result.scalar_one())
-    finally:
-        await admin.dispose()
+    return await services.kill_postgres_sessions(_pg_url(), name)
 
 
 @pytest.mark.parametrize("built_by_store", [True, False], ids=["store-engine", "own-engine"])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ffn_async._cli.config import default_store_url, open_store
+from ffn_async.cli.config import default_store_url, open_store
 from token_stores import FileTokenStore, SQLTokenStore
 
 
@@ -50,15 +50,14 @@ async def _sqlite_modes(url: str) -> dict[str, int]:
         await store.close()
 
 
+# A new SQLite store: its directory and every file of the database only for the owner.
+PRIVATE_SQLITE = {"dir": 0o700, "tokens.db": 0o600, "tokens.db-wal": 0o600, "tokens.db-shm": 0o600}
+
+
 async def test_sqlite_database_and_wal_are_private(tmp_path: Path, umask: int) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'new' / 'tokens.db'}"
     modes = await _sqlite_modes(url)
-    assert modes == {
-        "dir": 0o700,
-        "tokens.db": 0o600,
-        "tokens.db-wal": 0o600,
-        "tokens.db-shm": 0o600,
-    }
+    assert modes == PRIVATE_SQLITE
 
 
 async def test_the_cli_default_store_is_private(tmp_path: Path, umask: int) -> None:
@@ -67,12 +66,7 @@ async def test_the_cli_default_store_is_private(tmp_path: Path, umask: int) -> N
     store = await open_store(url)
     await store.close()
     modes = await _sqlite_modes(url)
-    assert modes == {
-        "dir": 0o700,
-        "tokens.db": 0o600,
-        "tokens.db-wal": 0o600,
-        "tokens.db-shm": 0o600,
-    }
+    assert modes == PRIVATE_SQLITE
 
 
 def _exposure_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -148,28 +148,6 @@ async def test_a_cut_answer_to_a_lock_does_not_leave_it_stuck(
     assert await _lock_outcome(store, key, timeout=2) == "ok"
 
 
-async def kill_mysql_sessions(admin_url: str, proxy: FaultProxy) -> int:
-    """``KILL CONNECTION`` every MariaDB session that came through ``proxy`` (only ours)."""
-    import sqlalchemy as sa
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    ports = {str(p) for p in proxy.upstream_ports()}
-    admin = create_async_engine(admin_url)
-    killed = 0
-    try:
-        async with admin.connect() as conn:
-            rows = await conn.execute(
-                sa.text("SELECT ID, HOST FROM information_schema.PROCESSLIST")
-            )
-            for session_id, host in rows.all():
-                if host and host.rpartition(":")[2] in ports:
-                    await conn.execute(sa.text(f"KILL CONNECTION {int(session_id)}"))
-                    killed += 1
-    finally:
-        await admin.dispose()
-    return killed
-
-
 async def test_mysql_connection_killed_mid_run_recovers(key: str) -> None:
     """Like the PostgreSQL test in test_outages.py: the server kills the store's sessions."""
     url = services.mysql_url()
@@ -181,10 +159,10 @@ async def test_mysql_connection_killed_mid_run_recovers(key: str) -> None:
             await store.create_schema()
             async with store.lock(key, ttl=10, timeout=1):
                 assert await store.save(key, b"v1", None) == 1
-                assert await kill_mysql_sessions(url, proxy) >= 1
+                assert await services.kill_mysql_sessions(url, proxy) >= 1
                 # The lease row outlives the connection; the holder carries on.
                 assert await store.save(key, b"v2", 1) == 2
-            assert await kill_mysql_sessions(url, proxy) >= 1
+            assert await services.kill_mysql_sessions(url, proxy) >= 1
             async with store.lock(key, ttl=10, timeout=1):
                 assert await store.load(key) == Record(b"v2", 2)
         finally:

@@ -1,7 +1,7 @@
 """RedisTokenStore on a live Redis Cluster (three masters started by tests/services.py).
 
 The contract suite and the process tests run against it as the ``redis-cluster`` store kind
-(tests/stores/conftest.py), and the fleet race in tests/core/test_fleet_stores.py; this file
+(tests/stores/conftest.py), and the fleet race in tests/auth/test_fleet_stores.py; this file
 checks what is particular to a cluster: keys spread over the masters, and each account's
 record and lock share one slot (the hash tag), so no command ever crosses slots.
 """

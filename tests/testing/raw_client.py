@@ -14,6 +14,56 @@ from yarl import URL
 from ffn_async.testing.pytest_plugin import RunningFake
 
 ADDRESS = {"street": "Hauptstr. 1", "city": "Köln", "zip": "50667", "country": "DE"}
+PICTURE = b"\x89PNG\r\n\x1a\nfake picture"
+INVOICE = b"%PDF-1.4 fake invoice"
+
+
+# Request bodies of the scenarios that call every operation (here over raw HTTP, in
+# tests/api/test_every_operation_live.py through the client); ``{name}`` is filled from the seed.
+def outbound_body(number: str) -> dict[str, Any]:
+    """A merchant outbound of two ``{jfsku}`` from ``{warehouse}``."""
+    return {
+        "merchantOutboundNumber": number,
+        "warehouseId": "{warehouse}",
+        "currency": "EUR",
+        "shippingAddress": ADDRESS,
+        "items": [{"outboundItemId": "1", "jfsku": "{jfsku}", "quantity": 2, "name": "Widget"}],
+    }
+
+
+def merchant_return_body() -> dict[str, Any]:
+    """A merchant return of three ``{jfsku}`` to ``{warehouse}``."""
+    return {
+        "merchantReturnNumber": "RET-1",
+        "warehouseId": "{warehouse}",
+        "customerAddress": ADDRESS,
+        "items": [{"jfsku": "{jfsku}", "quantity": 3, "reason": "DefectiveDoesNotWorkPerfectly"}],
+    }
+
+
+def shipping_label_body() -> dict[str, Any]:
+    """An Amazon SFP shipping label request for an outbound."""
+    return {
+        "amazonSfpShippingLabelData": {
+            "carrierWillPickUp": False,
+            "deliveryExperience": "NoTracking",
+            "dimensions": {"length": 30, "width": 20, "height": 10},
+            "insurance": False,
+            "useWarehouseAddressForSenderAddress": True,
+            "weight": 1.5,
+        }
+    }
+
+
+def fulfiller_return_body() -> dict[str, Any]:
+    """A fulfiller return of three ``{jfsku}`` of ``{merchant}`` to ``{warehouse}``."""
+    return {
+        "fulfillerReturnNumber": "FRET-1",
+        "merchantId": "{merchant}",
+        "warehouseId": "{warehouse}",
+        "customerAddress": ADDRESS,
+        "items": [{"jfsku": "{jfsku}", "quantity": 3}],
+    }
 
 
 class Caller:

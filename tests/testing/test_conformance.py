@@ -19,11 +19,21 @@ from urllib.parse import quote
 
 from ffn_async.testing.pytest_plugin import RunningFake
 
-from .raw_client import ADDRESS, Caller, seed
+from .raw_client import (
+    ADDRESS,
+    INVOICE,
+    PICTURE,
+    Caller,
+    fulfiller_return_body,
+    merchant_return_body,
+    outbound_body,
+    seed,
+    shipping_label_body,
+)
 from .spec_check import operation, operations, shape, validation_errors
 
-PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake picture").decode()
-PDF = base64.b64encode(b"%PDF-1.4 fake invoice").decode()
+PNG = base64.b64encode(PICTURE).decode()
+PDF = base64.b64encode(INVOICE).decode()
 CANCEL = {"status": "Canceled", "cancelReasonCode": "CustomerRequest"}
 
 
@@ -56,26 +66,9 @@ def version(key: str) -> dict[str, Callable[[Any], Any]]:
 def plan() -> list[Step]:
     """Every operation of both specs, in an order where each finds what it needs."""
     feed = {"fromDate": "2020-01-01T00:00:00Z"}
-    outbound = {
-        "merchantOutboundNumber": "ORDER-1",
-        "warehouseId": "{warehouse}",
-        "currency": "EUR",
-        "shippingAddress": ADDRESS,
-        "items": [{"outboundItemId": "1", "jfsku": "{jfsku}", "quantity": 2, "name": "Widget"}],
-    }
-    merchant_return = {
-        "merchantReturnNumber": "RET-1",
-        "warehouseId": "{warehouse}",
-        "customerAddress": ADDRESS,
-        "items": [{"jfsku": "{jfsku}", "quantity": 3, "reason": "DefectiveDoesNotWorkPerfectly"}],
-    }
-    fulfiller_return = {
-        "fulfillerReturnNumber": "FRET-1",
-        "merchantId": "{merchant}",
-        "warehouseId": "{warehouse}",
-        "customerAddress": ADDRESS,
-        "items": [{"jfsku": "{jfsku}", "quantity": 3}],
-    }
+    outbound = outbound_body("ORDER-1")
+    merchant_return = merchant_return_body()
+    fulfiller_return = fulfiller_return_body()
     return [
         # ------------------------------------------------------------ merchant: accounts
         m("GET", "/fulfillers"),
@@ -299,16 +292,7 @@ def plan() -> list[Step]:
         f(
             "POST",
             "/outbounds/{outboundId}/shipping-labels",
-            body={
-                "amazonSfpShippingLabelData": {
-                    "carrierWillPickUp": False,
-                    "deliveryExperience": "NoTracking",
-                    "dimensions": {"length": 30, "width": 20, "height": 10},
-                    "insurance": False,
-                    "useWarehouseAddressForSenderAddress": True,
-                    "weight": 1.5,
-                }
-            },
+            body=shipping_label_body(),
             save={"labelId": lambda r: r["shippingLabelId"]},
         ),
         f("GET", "/outbounds/{outboundId}/shipping-labels/{labelId}"),

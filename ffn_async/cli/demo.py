@@ -41,17 +41,17 @@ from typing import Any, NamedTuple
 import aiohttp
 import attrs
 
-from . import creates
-from ._cli.config import default_store_url, open_store
-from ._cli.login import RedirectCatcher, browser_login
-from ._demo_feed import FeedWorker, run_feed_worker
-from .auth import TokenManager
-from .client import FFNClient
-from .creates import CreateOutcome
-from .errors import FFNError
-from .models import merchant as m
-from .outbox import Kept, Outbox
-from .testing import FakeFFN, Faults
+from .. import creates
+from ..auth import TokenManager
+from ..client import FFNClient
+from ..creates import CreateOutcome
+from ..errors import FFNError
+from ..models import merchant as m
+from ..outbox import Kept, Outbox
+from ..testing import FakeFFN, Faults
+from .config import default_store_url, open_store
+from .demo_feed import FeedWorker, run_feed_worker
+from .login import RedirectCatcher, browser_login
 
 __all__ = ["DemoOptions", "DemoSummary", "run_demo"]
 

@@ -365,7 +365,7 @@ async def api(settings: Settings, args: argparse.Namespace) -> int:
 
 async def demo(args: argparse.Namespace) -> int:
     """``ffn-async demo``: the order-sync job against the bundled fake server."""
-    from ..demo import DemoOptions, run_demo
+    from .demo import DemoOptions, run_demo
 
     options = DemoOptions(
         orders=args.orders,

@@ -87,8 +87,6 @@ async def test_rotation_through_a_broken_network_path_loses_no_token(kind: str, 
 
 async def test_mysql_connections_killed_mid_run_lose_no_token() -> None:
     """Like the PostgreSQL test in test_store_outages.py: MariaDB kills the store's sessions."""
-    from ..stores.test_proxy_outages import kill_mysql_sessions
-
     url = services.mysql_url()
     port = URL(url).port
     assert port is not None
@@ -102,7 +100,7 @@ async def test_mysql_connections_killed_mid_run_lose_no_token() -> None:
             nonlocal killed
             for _ in range(12):
                 await asyncio.sleep(0.3)
-                killed += await kill_mysql_sessions(url, proxy)
+                killed += await services.kill_mysql_sessions(url, proxy)
 
         try:
             await _run(store, kill_connections)

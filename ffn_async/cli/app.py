@@ -18,17 +18,17 @@ from typing import Any
 
 from token_stores import StoreError, TokenStore
 
-from ._cli import commands
-from ._cli.config import (
+from ..auth import TokenManager
+from ..client import __version__
+from ..errors import FFNError, ReauthorizationRequired, TokenMissing
+from . import commands
+from .config import (
     ConfigError,
     add_options,
     add_output_options,
     open_store,
     settings_from,
 )
-from .auth import TokenManager
-from .client import __version__
-from .errors import FFNError, ReauthorizationRequired, TokenMissing
 
 __all__ = ["EXIT_CODES", "ConfigError", "build_parser", "main", "open_account"]
 
@@ -87,7 +87,7 @@ async def open_account() -> tuple[TokenStore, TokenManager]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``ffn-async`` (account options go before or after the command)."""
-    from .testing.standalone import build_parser as fake_parser
+    from ..testing.standalone import build_parser as fake_parser
 
     parser = argparse.ArgumentParser(
         prog="ffn-async",
@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="progress bar on stderr (default: when stderr is a terminal)",
     )
-    from ._cli.outbox import register as register_outbox
+    from .outbox import register as register_outbox
 
     register_outbox(sub, add_options)
     return parser
@@ -311,7 +311,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if undo is not None:
             undo()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

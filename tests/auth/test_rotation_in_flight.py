@@ -96,6 +96,16 @@ async def oauth_server(
         yield oauth, environment_for(server)
 
 
+def assert_rotated_once(oauth: OAuthServer, record: StoredToken, access_token: str) -> None:
+    """One refresh, no refresh token reused, no family revoked, and its token is stored."""
+    assert oauth.stats.refreshes == 1
+    assert oauth.stats.reuse_attempts == 0
+    assert oauth.families_revoked == 0
+    assert record.rotation == 1
+    assert record.token is not None
+    assert record.token.access_token == access_token
+
+
 def expired(oauth: OAuthServer) -> Token:
     issued = Token.from_response(oauth.issue_tokens())
     return Token(issued.access_token, issued.refresh_token, time.time() - 5)
@@ -248,12 +258,7 @@ async def test_redis_drops_after_the_token_call_and_returns_after_the_lease_expi
             await b.aclose()
         await store_a.close()
         await store_b.close()
-    assert oauth.stats.refreshes == 1
-    assert oauth.stats.reuse_attempts == 0
-    assert oauth.families_revoked == 0
-    assert record.rotation == 1
-    assert record.token is not None
-    assert record.token.access_token == token_a
+    assert_rotated_once(oauth, record, token_a)
 
 
 async def test_the_grace_of_an_expired_mark_is_not_cut_short_by_the_peers_lock_timeout(

@@ -20,13 +20,13 @@ import attrs
 
 from token_stores import LockTimeout
 
-from ._cli.config import open_store
-from .auth import TokenManager
-from .checkpoint import FeedConsumer, LeaseLost, modification_time
-from .client import FFNClient
-from .environment import Environment
-from .errors import FFNError
-from .token import ClientCredentials
+from ..auth import TokenManager
+from ..checkpoint import FeedConsumer, LeaseLost, modification_time
+from ..client import FFNClient
+from ..environment import Environment
+from ..errors import FFNError
+from ..token import ClientCredentials
+from .config import open_store
 
 __all__ = ["FeedWorker", "run_feed_worker"]
 

@@ -57,6 +57,20 @@ def peer_record(token: Token, rotation: int) -> bytes:
     return orjson.dumps({"format": 1, "token": token.to_dict(), "rotation": rotation})
 
 
+async def peer_saves(store: MemoryTokenStore, token: Token, rotation: int) -> None:
+    """A peer process saves its rotation to ``token`` over the record it just read (CAS)."""
+    record = await store.load("acct")
+    assert record is not None
+    await store.save("acct", peer_record(token, rotation), record.version)
+
+
+async def login_then_expire(auth: TokenManager, mock: aioresponses) -> None:
+    """Log in through the mocked token endpoint, then make the token look expired."""
+    mock.post(TOKEN_URL, payload=token_response())
+    await auth.exchange_code("c")
+    await expire(auth)
+
+
 async def expire(auth: TokenManager) -> None:
     """Make the stored and cached token look expired."""
     stored = await auth.stored()
@@ -274,9 +288,7 @@ async def test_a_new_login_revives_a_dead_account(creds: ClientCredentials) -> N
     with aioresponses() as mock:
         mock.post(TOKEN_URL, payload=token_response())
         mock.post(TOKEN_URL, status=400, payload={"error": "invalid_grant"})
-        mock.post(TOKEN_URL, payload=token_response())
-        await auth.exchange_code("c")
-        await expire(auth)
+        await login_then_expire(auth, mock)
         with pytest.raises(ReauthorizationRequired):
             await auth.access_token()
         fresh = await manager(creds, store).exchange_code("c2")
@@ -291,18 +303,10 @@ async def test_invalid_grant_after_a_peer_rotated_adopts_the_peers_token(
     auth = manager(creds, store)
     peer_token = Token.from_response(token_response())
     with aioresponses() as mock:
-        mock.post(TOKEN_URL, payload=token_response())
-        await auth.exchange_code("c")
-        await expire(auth)
+        await login_then_expire(auth, mock)
 
         async def peer_rotates(url: URL, **kw: object) -> CallbackResult:
-            record = await store.load("acct")
-            assert record is not None
-            await store.save(
-                "acct",
-                peer_record(peer_token, 1),
-                record.version,
-            )
+            await peer_saves(store, peer_token, 1)
             return CallbackResult(status=400, payload={"error": "invalid_grant"})
 
         mock.post(TOKEN_URL, callback=peer_rotates)
@@ -316,17 +320,13 @@ async def test_invalid_grant_waits_for_an_overrun_holders_save(creds: ClientCred
     auth = manager(creds, store)
     holders_token = Token.from_response(token_response())
     with aioresponses() as mock:
-        mock.post(TOKEN_URL, payload=token_response())
-        await auth.exchange_code("c")
-        await expire(auth)
+        await login_then_expire(auth, mock)
 
         async def late_save() -> None:
             await asyncio.sleep(0.1)
             # The version it read is the one our in-flight mark produced (a holder that
             # predates marks and overran its lease): CAS, no lock, as such a holder would.
-            record = await store.load("acct")
-            assert record is not None
-            await store.save("acct", peer_record(holders_token, 1), record.version)
+            await peer_saves(store, holders_token, 1)
 
         mock.post(TOKEN_URL, status=400, payload={"error": "invalid_grant"})
         saver = asyncio.ensure_future(late_save())
@@ -341,18 +341,10 @@ async def test_lost_cas_keeps_the_newer_record(creds: ClientCredentials) -> None
     auth = manager(creds, store)
     peer_token = Token.from_response(token_response())
     with aioresponses() as mock:
-        mock.post(TOKEN_URL, payload=token_response())
-        await auth.exchange_code("c")
-        await expire(auth)
+        await login_then_expire(auth, mock)
 
         async def peer_writes_then_we_answer(url: URL, **kw: object) -> CallbackResult:
-            record = await store.load("acct")
-            assert record is not None
-            await store.save(
-                "acct",
-                peer_record(peer_token, 5),
-                record.version,
-            )
+            await peer_saves(store, peer_token, 5)
             return CallbackResult(payload=token_response())
 
         mock.post(TOKEN_URL, callback=peer_writes_then_we_answer)
@@ -368,9 +360,7 @@ async def test_store_failure_before_the_token_call_spends_nothing(creds: ClientC
     auth = manager(creds, store, lock_ttl=0.5)  # the save is retried for one lease
     with aioresponses() as mock:
         mock.post(TOKEN_URL, payload=token_response())
-        mock.post(TOKEN_URL, payload=token_response())
-        await auth.exchange_code("c")
-        await expire(auth)
+        await login_then_expire(auth, mock)
         before = (await auth.stored()).token
 
         async def broken_save(key: str, data: bytes, expected_version: int | None) -> int:

@@ -48,7 +48,7 @@ async def test_demo_syncs_every_order_exactly_once(capsys: pytest.CaptureFixture
 
 async def test_demo_recovers_lost_answers_without_duplicates() -> None:
     """Many lost answers: every order is still created exactly once (safe creates)."""
-    from ffn_async.demo import DemoOptions, run_demo
+    from ffn_async.cli.demo import DemoOptions, run_demo
 
     summary = await run_demo(
         DemoOptions(
@@ -73,7 +73,7 @@ async def test_demo_recovers_lost_answers_without_duplicates() -> None:
 def test_any_loss_or_duplicate_fails_the_demo() -> None:
     import attrs
 
-    from ffn_async.demo import DemoSummary
+    from ffn_async.cli.demo import DemoSummary
 
     fields = {f.name: 0 for f in attrs.fields(DemoSummary)}
     fields |= {"orders": 5, "created": 5, "shipped_seen": 5, "faults": {}, "store": "x"}

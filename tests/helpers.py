@@ -1,0 +1,63 @@
+"""Small helpers several test packages share (the real services are in :mod:`tests.services`)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import pytest
+
+from ffn_async.models import merchant
+
+if TYPE_CHECKING:
+    from ffn_async.testing import FakeFFN
+
+__all__ = ["fake_variables", "outbound_request", "set_variables", "spawn_cli"]
+
+
+def fake_variables(fake: FakeFFN, **extra: str) -> dict[str, str]:
+    """The ``FFN_*`` variables that point ``ffn-async`` (or ``open_account()``) at ``fake``."""
+    env = fake.environment
+    return {
+        "FFN_CLIENT_ID": fake.credentials.client_id,
+        "FFN_CLIENT_SECRET": fake.credentials.client_secret,
+        "FFN_API_URL": str(env.api_url),
+        "FFN_AUTHORIZE_URL": str(env.authorize_url),
+        "FFN_TOKEN_URL": str(env.token_url),
+        **extra,
+    }
+
+
+def set_variables(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> dict[str, str]:
+    """Set ``values`` in the environment for this test, after removing every other ``FFN_*``."""
+    for name in [n for n in __import__("os").environ if n.startswith("FFN_")]:
+        monkeypatch.delenv(name)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+def outbound_request(fake: FakeFFN, number: str) -> merchant.CreateOutboundRequest:
+    """An outbound of one item from the fake's default warehouse, as a shop would send it."""
+    return merchant.CreateOutboundRequest(
+        merchant_outbound_number=number,
+        warehouse_id=fake.api.default_warehouse_id,
+        currency="EUR",
+        shipping_address=merchant.CreateAddressRequest(
+            street="Hauptstr. 1", city="Monheim", country="DE"
+        ),
+        items=[
+            merchant.CreateOutboundItemRequest(
+                outbound_item_id="1", jfsku="MERC0100001", quantity=Decimal(1)
+            )
+        ],
+    )
+
+
+async def spawn_cli(*argv: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
+    """``python -m ffn_async.cli *argv`` as a subprocess with its stdout piped."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ffn_async.cli", *argv, stdout=asyncio.subprocess.PIPE, env=env
+    )

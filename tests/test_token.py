@@ -1,0 +1,139 @@
+"""Direct tests of :mod:`ffn_async.token`: parsing, expiry, storage form and redaction."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from ffn_async.token import MAX_EXPIRES_IN, ClientCredentials, Token, fingerprint
+from tests.conftest import make_jwt
+
+NOW = 1_750_000_000.0
+ACCESS = "access-token-value-0123456789"
+REFRESH = "refresh-token-value-9876543210"
+
+
+def _token(**payload: object) -> Token:
+    return Token.from_response(
+        {"access_token": ACCESS, "refresh_token": REFRESH, **payload}, now=NOW
+    )
+
+
+def test_from_response_computes_expiry_from_expires_in() -> None:
+    token = _token(expires_in=600, scope="ffn.merchant.read ffn.merchant.write")
+    assert token.expires_at == NOW + 600
+    assert token.issued_at == NOW
+    assert token.token_type == "Bearer"
+    assert token.scopes == ("ffn.merchant.read", "ffn.merchant.write")
+    assert token.expires_in(now=NOW + 100) == 500
+    assert not token.is_expired(now=NOW + 599)
+    assert token.is_expired(now=NOW + 600)
+    assert token.is_expired(leeway=60, now=NOW + 540)
+
+
+def test_expires_in_defaults_to_1800_and_accepts_a_numeric_string() -> None:
+    assert _token().expires_at == NOW + 1800
+    assert _token(expires_in=" 90 ").expires_at == NOW + 90
+    assert _token(expires_in=MAX_EXPIRES_IN).expires_at == NOW + MAX_EXPIRES_IN
+
+
+@pytest.mark.parametrize(
+    "bad", [0, -5, math.inf, math.nan, "inf", "nan", "1e3", True, [60], MAX_EXPIRES_IN + 1, 10**400]
+)
+def test_unusable_expires_in_is_refused(bad: object) -> None:
+    with pytest.raises(ValueError, match="expires_in"):
+        _token(expires_in=bad)
+
+
+@pytest.mark.parametrize(
+    ("payload", "match"),
+    [
+        ({}, "no access_token"),
+        ({"access_token": ""}, "no access_token"),
+        ({"access_token": 5}, "no access_token"),
+        ({"access_token": "has space"}, "cannot carry"),
+        ({"access_token": "a\r\nX-Injected: 1"}, "cannot carry"),
+        ({"access_token": "x" * 16385}, "cannot carry"),
+        ({"access_token": ACCESS, "refresh_token": 7}, "not a string"),
+        ({"access_token": ACCESS, "refresh_token": "line\nbreak"}, "cannot carry"),
+    ],
+)
+def test_from_response_refuses_what_could_not_be_stored_or_sent(
+    payload: dict[str, object], match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        Token.from_response(payload, now=NOW)
+
+
+def test_scopes_come_from_the_jwt_when_the_response_has_none() -> None:
+    token = Token.from_response({"access_token": make_jwt(("ffn.merchant.read",))}, now=NOW)
+    assert token.scopes == ("ffn.merchant.read",)
+    assert token.refresh_token is None
+    assert Token.from_response({"access_token": ACCESS}, now=NOW).scopes is None
+
+
+def test_refresh_is_due_before_expiry_but_never_before_half_the_life() -> None:
+    long_lived = _token(expires_in=1800)
+    assert long_lived.refresh_due_at(leeway=60) == NOW + 1740
+    short = _token(expires_in=2)
+    assert short.refresh_due_at(leeway=60) == NOW + 1  # half of 2 s, not 58 s ago
+    unknown_issue = Token(access_token=ACCESS, refresh_token=None, expires_at=NOW + 2)
+    assert unknown_issue.refresh_due_at(leeway=60) == NOW - 58
+
+
+def test_to_dict_and_from_dict_round_trip() -> None:
+    token = _token(expires_in=600, scope="a b")
+    assert Token.from_dict(token.to_dict()) == token
+    assert token.with_refresh_token("other").refresh_token == "other"
+    assert token.with_refresh_token(None).refresh_token is None
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"access_token": ACCESS}, KeyError),
+        ({"access_token": ACCESS, "expires_at": "nan"}, ValueError),
+        ({"access_token": ACCESS, "expires_at": 1.0, "refresh_token": 5}, TypeError),
+    ],
+)
+def test_from_dict_refuses_a_malformed_record(data: dict[str, object], error: type) -> None:
+    with pytest.raises(error):
+        Token.from_dict(data)
+
+
+def test_token_repr_and_str_show_no_secret() -> None:
+    token = _token(expires_in=600)
+    for text in (repr(token), str(token), f"{token}"):
+        assert ACCESS not in text
+        assert REFRESH not in text
+        assert f"<{fingerprint(ACCESS)}>" in text
+        assert "refresh_token=<redacted>" in text
+
+
+def test_fingerprint_is_short_stable_and_not_the_secret() -> None:
+    assert fingerprint(ACCESS) == fingerprint(ACCESS)
+    assert len(fingerprint(ACCESS)) == 8
+    assert fingerprint(ACCESS) != fingerprint(REFRESH)
+    assert _token().fingerprint == fingerprint(ACCESS)
+
+
+def test_client_credentials_redact_the_secret() -> None:
+    creds = ClientCredentials("my-client", "very-secret-value", "http://127.0.0.1:8765/callback")
+    for text in (repr(creds), str(creds), f"{creds!r}"):
+        assert "very-secret-value" not in text
+        assert "client_secret=<redacted>" in text
+        assert "my-client" in text
+
+
+@pytest.mark.parametrize(
+    ("client_id", "secret", "match"),
+    [
+        ("", "s", "client_id must be a non-empty string"),
+        ("a:b", "s", "client_id must not contain ':'"),
+        ("id", "", "client_secret must be a non-empty string"),
+    ],
+)
+def test_client_credentials_refuse_unusable_values(client_id: str, secret: str, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        ClientCredentials(client_id, secret)
