@@ -30,7 +30,7 @@ from ffn_async.observe import (
 from tests.http_mock import CallbackResult, aioresponses
 from token_stores import MemoryTokenStore, Record
 
-from ..conftest import TEST_ENV, make_jwt, token_response
+from .conftest import TEST_ENV, make_jwt, token_response
 
 E = TypeVar("E", RequestEvent, RetryEvent, RefreshEvent, LockWaitEvent, StoreEvent)
 API = "https://api.ffn.test/api"
