@@ -65,6 +65,13 @@ async def _run(store: Any, disrupt: Any) -> None:
         await auth.store_token(Token.from_response(oauth.issue_tokens()))
         async with FFNClient(auth) as ffn:
             (ok, failures), _ = await asyncio.gather(_traffic(ffn, 4.0), disrupt())
+            # The store may have been away for most of the run (no rotation can be saved then):
+            # keep calling after it healed until the chain has rotated enough times to show that
+            # rotations through and after the outage were all kept (bounded, never open-ended).
+            deadline = time.monotonic() + 15.0
+            while oauth.stats.refreshes < 5 and time.monotonic() < deadline:
+                assert await ffn.request("GET", "/v1/users/current") == {"userId": "MERC"}
+                await asyncio.sleep(0.05)
             assert await ffn.request("GET", "/v1/users/current") == {"userId": "MERC"}
         stored = await auth.stored()
     print(f"\noutage: ok={ok} failed={len(failures)} rotations={stored.rotation}")
