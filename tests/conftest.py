@@ -13,6 +13,7 @@ import orjson
 import pytest
 from aiohttp.test_utils import BaseTestServer
 
+import ffn_async.retry as retry_module
 from ffn_async import ClientCredentials, Environment
 from tests.services import unavailable
 
@@ -82,3 +83,15 @@ def specs() -> Path:
     if not all((generate_models.SPECS / n).is_file() for n in generate_models.SPEC_FILES.values()):
         unavailable(f"the specs are not in {generate_models.SPECS}")
     return Path(generate_models.SPECS)
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Retry back-offs recorded instead of slept (``ffn_async.retry._sleep`` is the one sleep)."""
+    recorded: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        recorded.append(seconds)
+
+    monkeypatch.setattr(retry_module, "_sleep", fake_sleep)
+    return recorded

@@ -51,17 +51,6 @@ class Recorder:
 
 
 @pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    recorded: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        recorded.append(seconds)
-
-    monkeypatch.setattr(retry_module, "_sleep", fake_sleep)
-    return recorded
-
-
-@pytest.fixture
 async def observed() -> AsyncIterator[tuple[FFNClient, Recorder]]:
     recorder = Recorder()
     auth = StaticToken(make_jwt())

@@ -13,7 +13,6 @@ import orjson
 import pytest
 from yarl import URL
 
-import ffn_async.retry as retry_module
 from ffn_async import (
     ClientCredentials,
     FFNClient,
@@ -42,17 +41,6 @@ from ..conftest import TEST_ENV, make_jwt, token_response
 
 API = "https://api.ffn.test/api"
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.02, jitter=lambda c: c)
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    recorded: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        recorded.append(seconds)
-
-    monkeypatch.setattr(retry_module, "_sleep", fake_sleep)
-    return recorded
 
 
 @pytest.fixture
