@@ -11,7 +11,14 @@ from aiohttp import web
 from .collection import Collection
 from .http import ApiFailure, json_response, no_content, read_json, require
 from .ledger import StockLedger
-from .resource import Finder, Handler, feed_handler, numbered_items, read_routes
+from .resource import (
+    Finder,
+    Handler,
+    feed_handler,
+    numbered_items,
+    patch_changes,
+    read_routes,
+)
 from .state import FakeState
 from .views import SIDES, Side, project
 
@@ -125,7 +132,7 @@ class Inbounds:
                 f"an inbound in status {inbound['status']} cannot be changed",
                 {"MerchantInboundNumber": inbound["merchantInboundNumber"]},
             )
-        changes = {k: v for k, v in body.items() if k not in _READ_ONLY and k != "warehouseId"}
+        changes = patch_changes(inbound, body, _READ_ONLY | {"warehouseId"})
         if "items" in changes:
             changes["items"] = numbered_items(
                 changes["items"], "inboundItemId", self.state.product_for

@@ -15,7 +15,14 @@ from .collection import Collection, check_version
 from .files import decode_base64, mime_type
 from .http import ApiFailure, invalid, json_response, no_content, read_json, require
 from .query import format_time
-from .resource import Finder, Handler, feed_handler, numbered_items, read_routes
+from .resource import (
+    Finder,
+    Handler,
+    feed_handler,
+    numbered_items,
+    patch_changes,
+    read_routes,
+)
 from .state import OPEN, FakeState
 from .views import SIDES, Side, project
 
@@ -63,6 +70,13 @@ class Outbounds:
 
     def _finder(self, side: Side) -> Finder:
         return lambda request: self.find(request.match_info["outboundId"], side)
+
+    def _items(self, items: Any) -> list[dict[str, Any]]:
+        """An outbound's items as sent, numbered, each an ``itemType: Product`` unless set."""
+        numbered = numbered_items(items, "outboundItemId", self._product_of)
+        for item in numbered:
+            item.setdefault("itemType", "Product")
+        return numbered
 
     def _product_of(self, item: Mapping[str, Any]) -> dict[str, Any] | None:
         """The ordered product; lenient where FFN is strict: an item naming no known product
@@ -159,9 +173,7 @@ class Outbounds:
                     f"an outbound with merchantOutboundNumber {number!r} already exists",
                     {"OutboundId": existing["outboundId"]},
                 )
-        items = numbered_items(body["items"], "outboundItemId", self._product_of)
-        for item in items:
-            item.setdefault("itemType", "Product")
+        items = self._items(body["items"])
         now = self.state.now()
         outbound = {
             "priority": 0,
@@ -194,14 +206,9 @@ class Outbounds:
         self._check_shipping(body)
         if "warehouseId" in body:
             self.state.warehouses.known(body["warehouseId"])
-        changes = {k: v for k, v in body.items() if k not in _READ_ONLY}
+        changes = patch_changes(outbound, body, _READ_ONLY, ("shippingAddress", "senderAddress"))
         if "items" in changes:
-            changes["items"] = numbered_items(changes["items"], "outboundItemId", self._product_of)
-            for item in changes["items"]:
-                item.setdefault("itemType", "Product")
-        for address in ("shippingAddress", "senderAddress"):
-            if isinstance(changes.get(address), dict):
-                changes[address] = {**(outbound.get(address) or {}), **changes[address]}
+            changes["items"] = self._items(changes["items"])
         self.collection.update(outbound["outboundId"], changes)
         return no_content()
 

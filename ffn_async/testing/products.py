@@ -14,7 +14,7 @@ from aiohttp import web
 from .files import decode_base64, mime_type
 from .http import ApiFailure, invalid, json_response, no_content, read_json, require
 from .ledger import StockLedger
-from .resource import Handler, read_routes
+from .resource import Handler, patch_changes, read_routes
 from .state import FakeState
 from .views import SIDES, Side, project
 
@@ -166,9 +166,7 @@ class Products:
         body = await read_json(request)
         if "merchantSku" in body:
             self._check_unique_sku(body["merchantSku"], "Shared_DuplicateKey", product["jfsku"])
-        changes = {k: v for k, v in body.items() if k not in _READ_ONLY}
-        if isinstance(changes.get("specifications"), dict):
-            changes["specifications"] = {**product["specifications"], **changes["specifications"]}
+        changes = patch_changes(product, body, _READ_ONLY, ("specifications",))
         self.collection.update(product["jfsku"], changes)
         return no_content()
 

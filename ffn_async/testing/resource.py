@@ -1,9 +1,9 @@
 """Handlers and request helpers shared by every resource family: list, get, change feed, the
-three reads of one kind of object, and numbered request items."""
+three reads of one kind of object, PATCH bodies and numbered request items."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Container, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -21,6 +21,7 @@ __all__ = [
     "get_handler",
     "list_handler",
     "numbered_items",
+    "patch_changes",
     "read_routes",
 ]
 
@@ -114,3 +115,18 @@ def numbered_items(
             }
         )
     return result
+
+
+def patch_changes(
+    obj: Mapping[str, Any],
+    body: Mapping[str, Any],
+    read_only: Container[str],
+    merged: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """A PATCH body as changes to ``obj``: every field but the ``read_only`` ones, the nested
+    objects named in ``merged`` (an address) changed field by field rather than replaced."""
+    changes = {k: v for k, v in body.items() if k not in read_only}
+    for field in merged:
+        if isinstance(changes.get(field), dict):
+            changes[field] = {**(obj.get(field) or {}), **changes[field]}
+    return changes

@@ -14,7 +14,7 @@ from aiohttp import web
 from .collection import Collection, check_version
 from .http import ApiFailure, invalid, json_response, no_content, read_json, require
 from .ledger import StockLedger, quantities
-from .resource import Handler, read_routes
+from .resource import Handler, patch_changes, read_routes
 from .state import FakeState
 from .views import SIDES, Side, project, viewer
 
@@ -87,8 +87,10 @@ class Returns:
             {"ReturnId": ret["returnId"], "ReturnItemId": item_id},
         )
 
-    def _writable(self, ret: Mapping[str, Any], side: Side, version: str | None) -> None:
-        """403 if the other side holds the lock; 400 if ``objectVersion`` is outdated."""
+    def _writable(self, request: web.Request, side: Side) -> dict[str, Any]:
+        """The request's return if ``side`` may change it now: 403 if the other side holds the
+        lock; 400 if the request's ``objectVersion`` is outdated."""
+        ret = self._find(request)
         lock = ret.get("writeLock") or _UNLOCKED
         holder = lock.get("lockedByUserId")
         if holder and holder != self.state.user_id(side):
@@ -104,7 +106,8 @@ class Returns:
                         "ReturnId": ret["returnId"],
                     },
                 )
-        check_version(ret, version, ret["returnId"])
+        check_version(ret, request.query.get("objectVersion"), ret["returnId"])
+        return ret
 
     def _record(
         self, before: Mapping[str, Any] | None, after: Mapping[str, Any], side: Side, state: str
@@ -246,17 +249,11 @@ class Returns:
 
     def _patch(self, side: Side) -> Handler:
         async def handler(request: web.Request) -> web.Response:
-            ret = self._find(request)
-            self._writable(ret, side, request.query.get("objectVersion"))
+            ret = self._writable(request, side)
             body = await read_json(request)
             if "warehouseId" in body:
                 self.state.warehouses.known(body["warehouseId"])
-            changes = {k: v for k, v in body.items() if k not in _READ_ONLY}
-            if isinstance(changes.get("customerAddress"), dict):
-                changes["customerAddress"] = {
-                    **ret["customerAddress"],
-                    **changes["customerAddress"],
-                }
+            changes = patch_changes(ret, body, _READ_ONLY, ("customerAddress",))
             self._update(ret, changes, side)
             return no_content()
 
@@ -298,8 +295,7 @@ class Returns:
 
     def _lock(self, side: Side, lock: bool) -> Handler:
         async def handler(request: web.Request) -> web.Response:
-            ret = self._find(request)
-            self._writable(ret, side, request.query.get("objectVersion"))
+            ret = self._writable(request, side)
             state: dict[str, str | None] = {**_UNLOCKED}
             if lock:
                 now = self.state.clock.now_datetime()
@@ -315,9 +311,7 @@ class Returns:
 
     def _item_handler(self, side: Side, writes: bool, action: ItemAction) -> Handler:
         async def handler(request: web.Request) -> web.Response:
-            ret = self._find(request)
-            if writes:
-                self._writable(ret, side, request.query.get("objectVersion"))
+            ret = self._writable(request, side) if writes else self._find(request)
             item = self._item(ret, request.match_info["returnItemId"])
             return await action(request, ret, item)
 
@@ -325,8 +319,7 @@ class Returns:
 
     def _post_item(self, side: Side) -> Handler:
         async def handler(request: web.Request) -> web.Response:
-            ret = self._find(request)
-            self._writable(ret, side, request.query.get("objectVersion"))
+            ret = self._writable(request, side)
             body = await read_json(request)
             new = self._new_item(body, self._next_number(ret))
             if any(i["returnItemId"] == new["returnItemId"] for i in ret["items"]):
@@ -429,8 +422,7 @@ class Returns:
 
     async def _incoming_goods(self, request: web.Request) -> web.Response:
         """Book an arrived return item into stock (``state`` must be ``Arrived``)."""
-        ret = self._find(request)
-        self._writable(ret, "fulfiller", request.query.get("objectVersion"))
+        ret = self._writable(request, "fulfiller")
         item = self._item(ret, request.match_info["returnItemId"])
         body = await read_json(request)
         require(body, "warehouseId", "fulfillerTimestamp")

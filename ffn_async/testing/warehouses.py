@@ -9,7 +9,7 @@ from aiohttp import web
 
 from .grants import Grants
 from .http import ApiFailure, json_response, no_content, read_json, require
-from .resource import read_routes
+from .resource import patch_changes, read_routes
 from .state import FakeState
 from .views import SIDES, project
 
@@ -71,9 +71,7 @@ class Warehouses:
     async def _patch(self, request: web.Request) -> web.Response:
         warehouse = self._find(request)
         body = await read_json(request)
-        changes = {k: v for k, v in body.items() if k not in _READ_ONLY}
-        if isinstance(changes.get("address"), dict):
-            changes["address"] = {**warehouse["address"], **changes["address"]}
+        changes = patch_changes(warehouse, body, _READ_ONLY, ("address",))
         self.collection.update(warehouse["warehouseId"], changes)
         return no_content()
 
@@ -144,11 +142,9 @@ class ShippingMethods:
     async def _patch(self, request: web.Request) -> web.Response:
         method = self._find(request)
         body = await read_json(request)
-        changes = {
-            k: v
-            for k, v in body.items()
-            if k not in ("shippingMethodId", "fulfillerId", "modificationInfo")
-        }
+        changes = patch_changes(
+            method, body, ("shippingMethodId", "fulfillerId", "modificationInfo")
+        )
         self.collection.update(method["shippingMethodId"], changes)
         return no_content()
 
