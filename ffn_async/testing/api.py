@@ -38,7 +38,7 @@ __all__ = ["FakeAPI", "Side"]
 
 
 class FakeAPI:
-    """State of the two accounts and the API routes over it.
+    """The two accounts' state, the resource families over it, and their routes.
 
     Python helpers drive what the real fulfiller or warehouse would do: :meth:`add_warehouse`,
     :meth:`add_shipping_method`, :meth:`add_product`, :meth:`set_outbound_status`,
@@ -67,7 +67,7 @@ class FakeAPI:
             stats=stats or FakeStats(),
         )
         self.auto_ship_after: float | None = None
-        self.stock = ledger = StockLedger(state)
+        self.ledger = ledger = StockLedger(state)
         self.grants = grants = Grants(state)
         self.accounts = Accounts(state, grants)
         self.warehouses = Warehouses(state, grants)
@@ -202,7 +202,7 @@ class FakeAPI:
         warehouse = warehouse_id or self.default_warehouse_id
         self.state.products.get(jfsku)
         self.state.warehouses.get(warehouse)
-        return self.stock.change(jfsku, warehouse, quantity, blocked, "Adjustment", True)
+        return self.ledger.change(jfsku, warehouse, quantity, blocked, "Adjustment", True)
 
     def ship_due(self) -> int:
         """Ship every open outbound older than :attr:`auto_ship_after`; return how many."""

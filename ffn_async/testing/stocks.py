@@ -1,5 +1,6 @@
-"""Stock: levels per product and warehouse, the stock-change journal and its feed, adjustments,
-paged listings and the chunked complete-stock feed (``stocks/complete``)."""
+"""Stock routes: levels per product and warehouse and the stock-change journal with its feed
+(both kept by :mod:`.ledger`), adjustments, paged listings and the chunked complete-stock feed
+(``stocks/complete``)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,7 @@ __all__ = ["Stocks"]
 
 
 class Stocks:
-    """Stock levels, the change journal (``stocks/updates``, ``stocks/changes``) and listings,
-    as the :class:`~.ledger.StockLedger` keeps them; the fulfiller's adjustments."""
+    """``/stocks`` of both APIs: what the ledger keeps, and the fulfiller's adjustments."""
 
     def __init__(self, state: FakeState, ledger: StockLedger) -> None:
         self.state = state
