@@ -3,10 +3,13 @@ returns, warehouses, shipping methods and stock, seen through the merchant (``/v
 and fulfiller (``/v1/fulfiller/…``) views of the two specs.
 
 Each resource family lives in its own module (:mod:`.products`, :mod:`.outbounds`,
-:mod:`.inbounds`, :mod:`.returns`, :mod:`.stocks`, :mod:`.warehouses`, :mod:`.accounts`); the
-state is stored once with the fields of both APIs and every answer is projected to the schema
-of the API that was called (:mod:`.views`). Changes made through the API count as the caller's
-own (``ignoreOwn…`` hides them); changes made through the Python helpers
+:mod:`.inbounds`, :mod:`.returns`, :mod:`.stocks`, :mod:`.warehouses`, :mod:`.accounts`) and
+imports no sibling: the families share the state of :mod:`.state` (accounts, clock, ids, the
+objects more than one family reads), the stock ledger (:mod:`.ledger`) and the warehouse
+authorizations (:mod:`.grants`). This module builds them and hands each family what it uses.
+Objects are stored once with the fields of both APIs and every answer is projected to the
+schema of the API that was called (:mod:`.views`). Changes made through the API count as the
+caller's own (``ignoreOwn…`` hides them); changes made through the Python helpers
 (:meth:`FakeAPI.ship_outbound`, …) come from "someone else".
 """
 
@@ -19,12 +22,13 @@ from aiohttp import web
 
 from .accounts import Accounts
 from .clock import FakeClock
+from .grants import Grants
 from .inbounds import Inbounds
+from .ledger import StockLedger
 from .outbounds import Outbounds
 from .products import Products
-from .query import format_time
-from .resource import IdMaker
 from .returns import Returns
+from .state import FakeState, IdMaker
 from .stats import FakeStats
 from .stocks import Stocks
 from .views import Side
@@ -34,7 +38,7 @@ __all__ = ["FakeAPI", "Side"]
 
 
 class FakeAPI:
-    """State of the two accounts and the API routes over it.
+    """The two accounts' state, the resource families over it, and their routes.
 
     Python helpers drive what the real fulfiller or warehouse would do: :meth:`add_warehouse`,
     :meth:`add_shipping_method`, :meth:`add_product`, :meth:`set_outbound_status`,
@@ -55,37 +59,83 @@ class FakeAPI:
         clock: FakeClock | None = None,
         stats: FakeStats | None = None,
     ) -> None:
-        self.merchant_id = merchant_id
-        self.fulfiller_id = fulfiller_id
-        self.chunk_size = chunk_size
-        self.clock = clock or FakeClock()
-        self.stats = stats or FakeStats()
-        self.user_registered = True
-        self.auto_ship_after: float | None = None
-        self.new_id = IdMaker()
-        self.accounts = Accounts(self)
-        self.warehouses = Warehouses(self)
-        self.shipping_methods = ShippingMethods(self)
-        self.products = Products(self)
-        self.stocks = Stocks(self)
-        self.outbounds = Outbounds(self)
-        self.inbounds = Inbounds(self)
-        self.returns = Returns(self)
-        self.default_warehouse_id: str = self.add_warehouse("Main warehouse")["warehouseId"]
-        self.default_shipping_method_id: str = self.add_shipping_method("DHL Paket")[
-            "shippingMethodId"
-        ]
-        self.accounts.authorize_warehouse(
-            self.default_warehouse_id, [self.default_shipping_method_id]
+        self.state = state = FakeState(
+            merchant_id=merchant_id,
+            fulfiller_id=fulfiller_id,
+            chunk_size=chunk_size,
+            clock=clock or FakeClock(),
+            stats=stats or FakeStats(),
         )
+        self.auto_ship_after: float | None = None
+        self.ledger = ledger = StockLedger(state)
+        self.grants = grants = Grants(state)
+        self.accounts = Accounts(state, grants)
+        self.warehouses = Warehouses(state, grants)
+        self.shipping_methods = ShippingMethods(state, grants)
+        self.products = Products(state, ledger)
+        self.stocks = Stocks(state, ledger)
+        self.outbounds = Outbounds(state)
+        self.inbounds = Inbounds(state, ledger)
+        self.returns = Returns(state, ledger)
+        state.default_warehouse_id = self.add_warehouse("Main warehouse")["warehouseId"]
+        state.default_shipping_method_id = self.add_shipping_method("DHL Paket")["shippingMethodId"]
+        grants.authorize_warehouse(state.default_warehouse_id, [state.default_shipping_method_id])
+
+    # ------------------------------------------------------------------ the shared state
+
+    @property
+    def merchant_id(self) -> str:
+        return self.state.merchant_id
+
+    @property
+    def fulfiller_id(self) -> str:
+        return self.state.fulfiller_id
+
+    @property
+    def clock(self) -> FakeClock:
+        return self.state.clock
+
+    @property
+    def stats(self) -> FakeStats:
+        return self.state.stats
+
+    @property
+    def new_id(self) -> IdMaker:
+        return self.state.new_id
+
+    @property
+    def default_warehouse_id(self) -> str:
+        return self.state.default_warehouse_id
+
+    @property
+    def default_shipping_method_id(self) -> str:
+        return self.state.default_shipping_method_id
+
+    @property
+    def chunk_size(self) -> int:
+        """Objects per change-feed chunk (``…/updates``, ``stocks/complete``)."""
+        return self.state.chunk_size
+
+    @chunk_size.setter
+    def chunk_size(self, value: int) -> None:
+        self.state.chunk_size = value
+
+    @property
+    def user_registered(self) -> bool:
+        """``False`` answers ``users/current`` with 404."""
+        return self.state.user_registered
+
+    @user_registered.setter
+    def user_registered(self, value: bool) -> None:
+        self.state.user_registered = value
 
     def user_id(self, side: Side) -> str:
         """The account id of whoever calls ``side``'s API."""
-        return self.merchant_id if side == "merchant" else self.fulfiller_id
+        return self.state.user_id(side)
 
     def now(self) -> str:
         """The server time, formatted as the API writes it."""
-        return format_time(self.clock.now_datetime())
+        return self.state.now()
 
     # ------------------------------------------------------------------ routes
 
@@ -150,9 +200,9 @@ class FakeAPI:
     ) -> dict[str, Any]:
         """Add (or remove, if negative) stock of a product; returns the ``StockChange``."""
         warehouse = warehouse_id or self.default_warehouse_id
-        self.products.collection.get(jfsku)
-        self.warehouses.collection.get(warehouse)
-        return self.stocks.change(jfsku, warehouse, quantity, blocked, "Adjustment", True)
+        self.state.products.get(jfsku)
+        self.state.warehouses.get(warehouse)
+        return self.ledger.change(jfsku, warehouse, quantity, blocked, "Adjustment", True)
 
     def ship_due(self) -> int:
         """Ship every open outbound older than :attr:`auto_ship_after`; return how many."""

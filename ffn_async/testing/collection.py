@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from yarl import URL
@@ -12,7 +13,7 @@ from .clock import FakeClock
 from .http import ApiFailure
 from .query import format_time, from_micros, micros, parse_time
 
-__all__ = ["Collection"]
+__all__ = ["Collection", "check_version"]
 
 View = Callable[[Mapping[str, Any]], dict[str, Any]]
 
@@ -75,6 +76,15 @@ class Collection:
                 404, self.not_found, f"{self.id_field} {key!r} not found", {self.id_field: key}
             )
         return obj
+
+    def known(self, key: Any) -> dict[str, Any]:
+        """The object a request body names: :meth:`get`, but a 400 whose metadata names the id
+        as FFN does (``{"WarehouseId": …}``)."""
+        try:
+            return self.get(str(key))
+        except ApiFailure as exc:
+            name = self.id_field[0].upper() + self.id_field[1:]
+            raise ApiFailure(400, exc.code, exc.message, {name: key}) from None
 
     def find(self, field: str, value: Any) -> dict[str, Any] | None:
         """The first live object whose ``field`` equals ``value``."""
@@ -160,3 +170,17 @@ class Collection:
             next_query = {**query, "fromDate": body["from"], "toDate": body["to"]}
             body["nextChunkUrl"] = str(url.with_query({**next_query, "page": str(number + 1)}))
         return body
+
+
+def check_version(obj: Mapping[str, Any], given: str | None, key: str) -> None:
+    """400 ``Shared_OutdatedObject`` when ``objectVersion`` is not the object's last change."""
+    if given is None:
+        return
+    current = obj["modificationInfo"].get("updatedAt") or obj["modificationInfo"]["createdAt"]
+    if parse_time(given, "objectVersion") != datetime.fromisoformat(current):
+        raise ApiFailure(
+            400,
+            "Shared_OutdatedObject",
+            "The given version of this object is outdated.",
+            {"Pk": key, "CurrentObjectVersion": current, "GivenObjectVersion": given},
+        )

@@ -4,19 +4,23 @@ the fulfiller books incoming goods into stock and closes them."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from .collection import Collection
 from .http import ApiFailure, json_response, no_content, read_json, require
-from .outbounds import numbered_items
-from .resource import Finder, Handler, feed_handler, get_handler, list_handler
-from .stocks import BOOKING_FIELDS
+from .ledger import StockLedger
+from .resource import (
+    Finder,
+    Handler,
+    feed_handler,
+    numbered_items,
+    patch_changes,
+    read_routes,
+)
+from .state import FakeState
 from .views import SIDES, Side, project
-
-if TYPE_CHECKING:
-    from .api import FakeAPI
 
 __all__ = ["Inbounds"]
 
@@ -27,13 +31,14 @@ _UPDATABLE = ("Preparation", "Pending")
 class Inbounds:
     """``/inbounds`` of both APIs, their shipping notifications and incoming goods."""
 
-    def __init__(self, api: FakeAPI) -> None:
-        self.api = api
-        self.collection = Collection("inboundId", "Inbounds_InboundNotFound", api.clock)
+    def __init__(self, state: FakeState, ledger: StockLedger) -> None:
+        self.state = state
+        self.ledger = ledger
+        self.collection = state.inbounds
         self.notifications = Collection(
             "inboundShippingNotificationId",
             "Inbounds_InboundShippingNotificationNotFound",
-            api.clock,
+            state.clock,
         )
 
     def find(self, key: str, side: Side = "merchant") -> dict[str, Any]:
@@ -51,19 +56,26 @@ class Inbounds:
         return lambda request: self.find(request.match_info["inboundId"], side)
 
     def routes(self) -> list[web.RouteDef]:
-        chunk = lambda: self.api.chunk_size  # noqa: E731
         routes = []
         for side in SIDES:
             base = f"/v1/{side}/inbounds"
             one = f"{base}/{{inboundId}}"
             routes += [
-                web.get(base, list_handler(side, "Inbound", self.collection)),
-                web.get(f"{base}/updates", feed_handler(side, "Inbound", self.collection, chunk)),
                 web.get(
                     f"{base}/shipping-notifications/updates",
-                    feed_handler(side, "InboundShippingNotification", self.notifications, chunk),
+                    feed_handler(
+                        self.state, side, "InboundShippingNotification", self.notifications
+                    ),
                 ),
-                web.get(one, get_handler(side, "Inbound", self._finder(side))),
+                *read_routes(
+                    self.state,
+                    side,
+                    base,
+                    "Inbound",
+                    self.collection,
+                    "inboundId",
+                    self._finder(side),
+                ),
                 web.put(f"{one}/close", self._close(side)),
                 web.get(f"{one}/shipping-notifications", self._list_notifications(side)),
                 web.get(
@@ -89,7 +101,7 @@ class Inbounds:
     async def _create(self, request: web.Request) -> web.Response:
         body = await read_json(request)
         require(body, "merchantInboundNumber", "warehouseId", "items")
-        self.api.warehouses.known(body["warehouseId"])
+        self.state.warehouses.known(body["warehouseId"])
         number = body["merchantInboundNumber"]
         if self.collection.find("merchantInboundNumber", number) is not None:
             raise ApiFailure(
@@ -101,10 +113,10 @@ class Inbounds:
         inbound = {
             "attributes": [],
             **{k: v for k, v in body.items() if k not in _READ_ONLY},
-            "items": numbered_items(body["items"], "inboundItemId", self.api.products.resolve),
-            "inboundId": self.api.new_id(self.api.merchant_id, "03", 4),
-            "merchantId": self.api.merchant_id,
-            "fulfillerId": self.api.fulfiller_id,
+            "items": numbered_items(body["items"], "inboundItemId", self.state.product_for),
+            "inboundId": self.state.new_id(self.state.merchant_id, "03", 4),
+            "merchantId": self.state.merchant_id,
+            "fulfillerId": self.state.fulfiller_id,
             "status": "Pending",
         }
         self.collection.insert(inbound)
@@ -120,10 +132,10 @@ class Inbounds:
                 f"an inbound in status {inbound['status']} cannot be changed",
                 {"MerchantInboundNumber": inbound["merchantInboundNumber"]},
             )
-        changes = {k: v for k, v in body.items() if k not in _READ_ONLY and k != "warehouseId"}
+        changes = patch_changes(inbound, body, _READ_ONLY | {"warehouseId"})
         if "items" in changes:
             changes["items"] = numbered_items(
-                changes["items"], "inboundItemId", self.api.products.resolve
+                changes["items"], "inboundItemId", self.state.product_for
             )
         self.collection.update(inbound["inboundId"], changes)
         return no_content()
@@ -142,11 +154,9 @@ class Inbounds:
 
     def book(self, inbound: dict[str, Any], line: Mapping[str, Any], external: bool) -> None:
         """Book one arrived line into stock and lower the matching item's open quantity."""
-        jfsku = self.api.products.known(line.get("jfsku"))["jfsku"]
+        jfsku = self.state.products.known(line.get("jfsku"))["jfsku"]
         warehouse_id = str(line.get("warehouseId") or inbound["warehouseId"])
-        self.api.warehouses.known(warehouse_id)
-        quantity = line.get("quantity") or 0
-        blocked = line.get("quantityBlocked") or 0
+        self.state.warehouses.known(warehouse_id)
         items = [dict(i) for i in inbound["items"]]
         item = next((i for i in items if i["jfsku"] == jfsku), None)
         if item is None:
@@ -156,16 +166,16 @@ class Inbounds:
                 f"inbound {inbound['inboundId']} has no item {jfsku}",
                 {"Jfsku": jfsku, "FulfillerStockChangeId": None, "WarehouseId": warehouse_id},
             )
-        extras: dict[str, Any] = {k: line[k] for k in BOOKING_FIELDS if k in line}
-        extras["inboundItem"] = {
+        inbound_item = {
             "inboundId": inbound["inboundId"],
             "inboundItemId": item["inboundItemId"],
             "merchantInboundNumber": inbound["merchantInboundNumber"],
         }
-        self.api.stocks.change(
-            jfsku, warehouse_id, quantity, blocked, "Inbound", external, **extras
+        change = self.ledger.book(
+            line, jfsku, warehouse_id, "Inbound", external=external, inboundItem=inbound_item
         )
-        item["quantityOpen"] = max(item["quantityOpen"] - quantity - blocked, 0)
+        booked = change["quantity"] + change["quantityBlocked"]
+        item["quantityOpen"] = max(item["quantityOpen"] - booked, 0)
         done = all(i["quantityOpen"] == 0 for i in items)
         status = "Receipted" if done else "PartiallyReceipted"
         self.collection.update(
@@ -202,7 +212,7 @@ class Inbounds:
         result = []
         for number, item in enumerate(items or [], 1):
             require(item, "quantity")
-            product = self.api.products.resolve(item)
+            product = self.state.product_for(item)
             result.append(
                 {
                     **{k: v for k, v in item.items() if k != "merchantSku"},
@@ -214,7 +224,7 @@ class Inbounds:
         return result
 
     def _packages(self, packages: Any) -> list[dict[str, Any]]:
-        now = self.api.now()
+        now = self.state.now()
         return [
             {"identifier": [], "freightOption": "Parcel", "shippingDate": now, **package}
             for package in packages or []
@@ -240,10 +250,10 @@ class Inbounds:
                 )
         notification = {
             **{k: body[k] for k in ("note",) if k in body},
-            "inboundShippingNotificationId": self.api.new_id(self.api.merchant_id, "06", 4),
+            "inboundShippingNotificationId": self.state.new_id(self.state.merchant_id, "06", 4),
             "inboundId": inbound["inboundId"],
-            "merchantId": self.api.merchant_id,
-            "fulfillerId": self.api.fulfiller_id,
+            "merchantId": self.state.merchant_id,
+            "fulfillerId": self.state.fulfiller_id,
             "merchantInboundNumber": inbound["merchantInboundNumber"],
             "merchantShippingNotificationNumber": number,
             "items": self._notification_items(body.get("items")),

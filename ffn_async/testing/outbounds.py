@@ -6,22 +6,27 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
-from .collection import Collection
+from .collection import Collection, check_version
+from .files import decode_base64, mime_type
 from .http import ApiFailure, invalid, json_response, no_content, read_json, require
-from .products import decode_base64, mime_type
-from .query import format_time, parse_time
-from .resource import Finder, Handler, feed_handler, get_handler, list_handler
+from .query import format_time
+from .resource import (
+    Finder,
+    Handler,
+    feed_handler,
+    numbered_items,
+    patch_changes,
+    read_routes,
+)
+from .state import OPEN, FakeState
 from .views import SIDES, Side, project
 
-if TYPE_CHECKING:
-    from .api import FakeAPI
-
-__all__ = ["ATTACHMENT_LIFETIME", "Outbounds", "check_version"]
+__all__ = ["ATTACHMENT_LIFETIME", "Outbounds"]
 
 ATTACHMENT_LIFETIME = timedelta(days=90)
 """Attachments answer 410 this long after their upload (FFN: three months)."""
@@ -29,63 +34,22 @@ ATTACHMENT_LIFETIME = timedelta(days=90)
 _READ_ONLY = frozenset(
     {"outboundId", "merchantId", "fulfillerId", "modificationInfo", "status", "statusTimestamp"}
 )
-OPEN = ("Preparation", "Pending", "Acknowledged", "Pickprocess", "Locked", "PartiallyShipped")
 _FULFILLER_STATUSES = ("Acknowledged", "Locked", "Pickprocess", "Canceled", "PartiallyCanceled")
 _MERCHANT_CANCELABLE = ("Preparation", "Pending", "Acknowledged")
 _UPDATABLE = ("Preparation", "Pending")
 _LABEL = base64.b64encode(b"%PDF-1.4 shipping label").decode("ascii")
 
 
-def check_version(obj: Mapping[str, Any], given: str | None, key: str) -> None:
-    """400 ``Shared_OutdatedObject`` when ``objectVersion`` is not the object's last change."""
-    if given is None:
-        return
-    current = obj["modificationInfo"].get("updatedAt") or obj["modificationInfo"]["createdAt"]
-    if parse_time(given, "objectVersion") != datetime.fromisoformat(current):
-        raise ApiFailure(
-            400,
-            "Shared_OutdatedObject",
-            "The given version of this object is outdated.",
-            {"Pk": key, "CurrentObjectVersion": current, "GivenObjectVersion": given},
-        )
-
-
-def numbered_items(items: Any, id_field: str, resolve: Any, start: int = 1) -> list[dict[str, Any]]:
-    """Copy request items, numbering them, resolving their product, setting ``quantityOpen``.
-
-    ``resolve(item)`` returns the item's product, raises the 400, or returns ``None`` to keep
-    the item as sent.
-    """
-    if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
-        raise invalid("items must be a non-empty list of objects", "items")
-    result = []
-    for number, item in enumerate(items, start):
-        require(item, "quantity")
-        product = resolve(item)
-        known = (
-            {"jfsku": product["jfsku"], "merchantSku": product["merchantSku"]} if product else {}
-        )
-        result.append(
-            {
-                id_field: str(item.get(id_field) or number),
-                **item,
-                **known,
-                "quantityOpen": item["quantity"],
-            }
-        )
-    return result
-
-
 class Outbounds:
     """``/outbounds`` of both APIs and everything below them."""
 
-    def __init__(self, api: FakeAPI) -> None:
-        self.api = api
-        self.collection = Collection("outboundId", "Outbounds_OutboundNotFound", api.clock)
+    def __init__(self, state: FakeState) -> None:
+        self.state = state
+        self.collection = state.outbounds
         self.notifications = Collection(
             "outboundShippingNotificationId",
             "Outbounds_OutboundShippingNotificationNotFound",
-            api.clock,
+            state.clock,
         )
         self.attachment_data: dict[tuple[str, str], dict[str, Any]] = {}
         self.labels: dict[tuple[str, str], dict[str, Any]] = {}
@@ -107,36 +71,40 @@ class Outbounds:
     def _finder(self, side: Side) -> Finder:
         return lambda request: self.find(request.match_info["outboundId"], side)
 
+    def _items(self, items: Any) -> list[dict[str, Any]]:
+        """An outbound's items as sent, numbered, each an ``itemType: Product`` unless set."""
+        numbered = numbered_items(items, "outboundItemId", self._product_of)
+        for item in numbered:
+            item.setdefault("itemType", "Product")
+        return numbered
+
     def _product_of(self, item: Mapping[str, Any]) -> dict[str, Any] | None:
         """The ordered product; lenient where FFN is strict: an item naming no known product
         is kept as sent, so tests need not create every product they order."""
         if not (item.get("jfsku") or item.get("merchantSku")):
             raise invalid("each item needs a jfsku or merchantSku", "items")
         try:
-            return self.api.products.resolve(item)
+            return self.state.product_for(item)
         except ApiFailure:
             return None
-
-    def open_numbers_with(self, jfsku: str) -> list[str]:
-        """``merchantOutboundNumber`` of open outbounds with this product."""
-        return [
-            o["merchantOutboundNumber"]
-            for o in self.collection.live()
-            if o["status"] in OPEN and any(i.get("jfsku") == jfsku for i in o["items"])
-        ]
 
     # ------------------------------------------------------------------ routes
 
     def routes(self) -> list[web.RouteDef]:
-        chunk = lambda: self.api.chunk_size  # noqa: E731
         routes = []
         for side in SIDES:
             base = f"/v1/{side}/outbounds"
             one = f"{base}/{{outboundId}}"
             routes += [
-                web.get(base, list_handler(side, "Outbound", self.collection)),
-                web.get(f"{base}/updates", feed_handler(side, "Outbound", self.collection, chunk)),
-                web.get(one, get_handler(side, "Outbound", self._finder(side))),
+                *read_routes(
+                    self.state,
+                    side,
+                    base,
+                    "Outbound",
+                    self.collection,
+                    "outboundId",
+                    self._finder(side),
+                ),
                 web.get(f"{one}/shipping-notifications", self._list_notifications(side)),
                 web.get(
                     f"{one}/shipping-notifications/{{shippingNotificationId}}",
@@ -146,7 +114,7 @@ class Outbounds:
             ]
         merchant, fulfiller = "/v1/merchant/outbounds", "/v1/fulfiller/outbounds"
         notifications = feed_handler(
-            "merchant", "OutboundShippingNotification", self.notifications, chunk
+            self.state, "merchant", "OutboundShippingNotification", self.notifications
         )
         return [
             # Only the merchant spec has this feed.
@@ -180,13 +148,13 @@ class Outbounds:
                 "set shippingMethodId or shippingType, not both",
             )
         if body.get("shippingMethodId"):
-            self.api.shipping_methods.known(body["shippingMethodId"])
+            self.state.shipping_methods.known(body["shippingMethodId"])
 
     async def _create(self, request: web.Request) -> web.Response:
         body = await read_json(request)
         require(body, "merchantOutboundNumber")
         number = str(body["merchantOutboundNumber"])
-        self.api.stats.outbound_creates[number] += 1
+        self.state.stats.outbound_creates[number] += 1
         if number in self.creation_locked:
             raise ApiFailure(
                 423,
@@ -196,7 +164,7 @@ class Outbounds:
             )
         require(body, "warehouseId", "currency", "shippingAddress", "items")
         self._check_shipping(body)
-        self.api.warehouses.known(body["warehouseId"])
+        self.state.warehouses.known(body["warehouseId"])
         for existing in self.collection.live():
             if existing["merchantOutboundNumber"] == number and existing["status"] != "Canceled":
                 raise ApiFailure(
@@ -205,10 +173,8 @@ class Outbounds:
                     f"an outbound with merchantOutboundNumber {number!r} already exists",
                     {"OutboundId": existing["outboundId"]},
                 )
-        items = numbered_items(body["items"], "outboundItemId", self._product_of)
-        for item in items:
-            item.setdefault("itemType", "Product")
-        now = self.api.now()
+        items = self._items(body["items"])
+        now = self.state.now()
         outbound = {
             "priority": 0,
             "attributes": [],
@@ -216,9 +182,9 @@ class Outbounds:
             "attachments": [],
             "relatedReturns": [],  # required by both specs but never defined there
             "items": items,
-            "outboundId": self.api.new_id(self.api.merchant_id, "02", 4),
-            "merchantId": self.api.merchant_id,
-            "fulfillerId": self.api.fulfiller_id,
+            "outboundId": self.state.new_id(self.state.merchant_id, "02", 4),
+            "merchantId": self.state.merchant_id,
+            "fulfillerId": self.state.fulfiller_id,
             "status": "Pending",
             "statusTimestamp": {"pending": now},
         }
@@ -239,15 +205,10 @@ class Outbounds:
             )
         self._check_shipping(body)
         if "warehouseId" in body:
-            self.api.warehouses.known(body["warehouseId"])
-        changes = {k: v for k, v in body.items() if k not in _READ_ONLY}
+            self.state.warehouses.known(body["warehouseId"])
+        changes = patch_changes(outbound, body, _READ_ONLY, ("shippingAddress", "senderAddress"))
         if "items" in changes:
-            changes["items"] = numbered_items(changes["items"], "outboundItemId", self._product_of)
-            for item in changes["items"]:
-                item.setdefault("itemType", "Product")
-        for address in ("shippingAddress", "senderAddress"):
-            if isinstance(changes.get(address), dict):
-                changes[address] = {**(outbound.get(address) or {}), **changes[address]}
+            changes["items"] = self._items(changes["items"])
         self.collection.update(outbound["outboundId"], changes)
         return no_content()
 
@@ -258,7 +219,7 @@ class Outbounds:
     ) -> dict[str, Any]:
         outbound = self.collection.get(outbound_id)
         stamp_key = status[0].lower() + status[1:]
-        stamps = {**outbound.get("statusTimestamp", {}), stamp_key: self.api.now()}
+        stamps = {**outbound.get("statusTimestamp", {}), stamp_key: self.state.now()}
         changes = {"status": status, "statusTimestamp": stamps, **fields}
         return self.collection.update(outbound_id, changes, external=external)
 
@@ -342,7 +303,7 @@ class Outbounds:
         outbound = self.collection.get(request.match_info["outboundId"])
         body = await read_json(request)
         require(body, "warehouseId")
-        self.api.warehouses.known(body["warehouseId"])
+        self.state.warehouses.known(body["warehouseId"])
         self.collection.update(outbound["outboundId"], {"warehouseId": body["warehouseId"]})
         return no_content()
 
@@ -413,14 +374,14 @@ class Outbounds:
             "Shipped" if all(i["quantityOpen"] == 0 for i in open_items) else "PartiallyShipped"
         )
         outbound_id = outbound["outboundId"]
-        now = self.api.now()
+        now = self.state.now()
         packages = [
             {
                 "identifier": [],
                 "freightOption": "Parcel",
                 "shippingDate": now,
                 "shippingMethodId": outbound.get("shippingMethodId")
-                or self.api.default_shipping_method_id,
+                or self.state.default_shipping_method_id,
                 **package,
             }
             for package in (body.get("packages") or [{}])
@@ -430,8 +391,8 @@ class Outbounds:
             **{k: body[k] for k in ("note",) if k in body},
             "outboundShippingNotificationId": f"{outbound_id}-{count + 1}",
             "outboundId": outbound_id,
-            "merchantId": self.api.merchant_id,
-            "fulfillerId": self.api.fulfiller_id,
+            "merchantId": self.state.merchant_id,
+            "fulfillerId": self.state.fulfiller_id,
             "merchantOutboundNumber": outbound.get("merchantOutboundNumber"),
             "fulfillerShippingNotificationNumber": body.get("fulfillerShippingNotificationNumber"),
             "items": shipped,
@@ -495,7 +456,7 @@ class Outbounds:
                 f"outbound {outbound_id} already has an attachment {document_id!r}",
                 {"MerchantDocumentId": document_id},
             )
-        expires = self.api.clock.now_datetime() + ATTACHMENT_LIFETIME
+        expires = self.state.clock.now_datetime() + ATTACHMENT_LIFETIME
         attachment = {
             "merchantDocumentId": document_id,
             "documentType": body["documentType"],
@@ -537,7 +498,7 @@ class Outbounds:
                 f"attachment {document_id!r} was deleted",
                 meta,
             )
-        if self.api.clock.now_datetime() >= datetime.fromisoformat(stored["expiredAt"]):
+        if self.state.clock.now_datetime() >= datetime.fromisoformat(stored["expiredAt"]):
             raise ApiFailure(
                 410,
                 "Outbounds_AttachmentIsNoLongerAvailable",
@@ -568,7 +529,7 @@ class Outbounds:
         outbound = self.collection.get(request.match_info["outboundId"])
         body = await read_json(request)
         require(body, "amazonSfpShippingLabelData")
-        label_id = self.api.new_id(self.api.fulfiller_id, "08", 6)
+        label_id = self.state.new_id(self.state.fulfiller_id, "08", 6)
         label = {
             "shippingLabelId": label_id,
             "trackingId": f"TRK{label_id}",

@@ -4,23 +4,21 @@ which fulfillers may see a product, and condition variants (related products).""
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
-from .collection import Collection
+from .files import decode_base64, mime_type
 from .http import ApiFailure, invalid, json_response, no_content, read_json, require
-from .resource import Handler, feed_handler, get_handler, list_handler
+from .ledger import StockLedger
+from .resource import Handler, patch_changes, read_routes
+from .state import FakeState
 from .views import SIDES, Side, project
 
-if TYPE_CHECKING:
-    from .api import FakeAPI
-
-__all__ = ["Products", "decode_base64", "mime_type"]
+__all__ = ["Products"]
 
 _READ_ONLY = frozenset(
     {
@@ -42,37 +40,15 @@ _DEFAULT_SPECIFICATIONS = {
     "isPackaging": False,
     "billOfMaterialsComponents": [],
 }
-_MAGIC = (
-    (b"%PDF", "application/pdf"),
-    (b"\x89PNG", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF8", "image/gif"),
-)
-
-
-def decode_base64(value: Any, field: str) -> bytes:
-    """A base64 body field as bytes; 400 if it is not base64."""
-    if not isinstance(value, str) or not value:
-        raise invalid(f"{field} must be base64-encoded data", field)
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise invalid(f"{field} is not valid base64", field) from None
-
-
-def mime_type(data: bytes) -> str:
-    """The media type the data's first bytes announce (``application/octet-stream`` if none)."""
-    return next(
-        (kind for magic, kind in _MAGIC if data.startswith(magic)), "application/octet-stream"
-    )
 
 
 class Products:
     """``/products`` of both APIs; pictures, product authorizations, condition variants."""
 
-    def __init__(self, api: FakeAPI) -> None:
-        self.api = api
-        self.collection = Collection("jfsku", "Products_ProductNotFound", api.clock)
+    def __init__(self, state: FakeState, ledger: StockLedger) -> None:
+        self.state = state
+        self.ledger = ledger
+        self.collection = state.products
         self.picture_data: dict[tuple[str, int], str] = {}  # (jfsku, number) -> base64
         self.authorized: dict[str, dict[str, dict[str, Any]]] = {}  # jfsku -> fulfiller -> info
 
@@ -93,8 +69,8 @@ class Products:
             # Required by both specs but never defined there: sent empty.
             "openInbounds": [],
             "openOutbounds": [],
-            "jfsku": self.api.new_id(self.api.merchant_id, "01", 5),
-            "merchantId": self.api.merchant_id,
+            "jfsku": self.state.new_id(self.state.merchant_id, "01", 5),
+            "merchantId": self.state.merchant_id,
         }
         return self.collection.insert(product, external=external)
 
@@ -107,28 +83,6 @@ class Products:
                 f"a product with merchantSku {sku!r} already exists",
                 {"MerchantSku": sku, "Jfsku": existing["jfsku"]},
             )
-
-    def known(self, jfsku: Any) -> dict[str, Any]:
-        """A product named in a request body: 400 ``Products_ProductNotFound`` if none."""
-        try:
-            return self.collection.get(str(jfsku))
-        except ApiFailure as exc:
-            raise ApiFailure(400, exc.code, exc.message, {"Jfsku": jfsku}) from None
-
-    def resolve(self, item: Mapping[str, Any]) -> dict[str, Any]:
-        """The product an item names by ``jfsku`` or ``merchantSku`` (400 if none)."""
-        if item.get("jfsku"):
-            return self.known(item["jfsku"])
-        sku = item.get("merchantSku")
-        product = self.collection.find("merchantSku", sku) if sku else None
-        if product is None:
-            raise ApiFailure(
-                400,
-                "Products_ProductNotFound",
-                "each item needs the jfsku or merchantSku of an existing product",
-                {"Jfsku": item.get("jfsku"), "MerchantSku": sku},
-            )
-        return product
 
     def _find(self, request: web.Request) -> dict[str, Any]:
         return self.collection.get(request.match_info["jfsku"])
@@ -169,15 +123,12 @@ class Products:
     # ------------------------------------------------------------------ routes
 
     def routes(self) -> list[web.RouteDef]:
-        chunk = lambda: self.api.chunk_size  # noqa: E731
         routes = []
         for side in SIDES:
             base = f"/v1/{side}/products"
             pictures = f"{base}/{{jfsku}}/pictures/{{number}}"
             routes += [
-                web.get(base, list_handler(side, "Product", self.collection)),
-                web.get(f"{base}/updates", feed_handler(side, "Product", self.collection, chunk)),
-                web.get(f"{base}/{{jfsku}}", get_handler(side, "Product", self._find)),
+                *read_routes(self.state, side, base, "Product", self.collection, "jfsku"),
                 web.get(pictures, self._get_picture(side)),
                 web.get(f"{pictures}/data", self._get_picture_data),
                 web.post(f"{base}/{{jfsku}}/related-products/condition", self._post_related(side)),
@@ -204,7 +155,7 @@ class Products:
         body = await read_json(request)
         require(body, "name", "merchantSku")
         related = request.query.get("relatedJfsku")
-        base = self.known(related) if related else None
+        base = self.collection.known(related) if related else None
         product = self.insert(body, external=False)
         if base is not None:
             self._link(base, product, external=False)
@@ -215,22 +166,20 @@ class Products:
         body = await read_json(request)
         if "merchantSku" in body:
             self._check_unique_sku(body["merchantSku"], "Shared_DuplicateKey", product["jfsku"])
-        changes = {k: v for k, v in body.items() if k not in _READ_ONLY}
-        if isinstance(changes.get("specifications"), dict):
-            changes["specifications"] = {**product["specifications"], **changes["specifications"]}
+        changes = patch_changes(product, body, _READ_ONLY, ("specifications",))
         self.collection.update(product["jfsku"], changes)
         return no_content()
 
     async def _delete(self, request: web.Request) -> web.Response:
         jfsku = self._find(request)["jfsku"]
-        if self.api.stocks.total(jfsku):
+        if self.ledger.total(jfsku):
             raise ApiFailure(
                 400,
                 "Stocks_QuantityNotZero",
                 f"product {jfsku} still has stock",
                 {"Jfsku": jfsku, "FulfillerStockChangeId": None, "WarehouseId": None},
             )
-        numbers = self.api.outbounds.open_numbers_with(jfsku)
+        numbers = self.state.open_outbound_numbers(jfsku)
         if numbers:
             raise ApiFailure(
                 400,
@@ -246,7 +195,7 @@ class Products:
             base = self._find(request)
             body = await read_json(request)
             if body.get("jfsku"):
-                variant = self.known(body["jfsku"])
+                variant = self.collection.known(body["jfsku"])
             else:
                 count = sum(1 for r in base["relatedProducts"] if r.get("kindOfRelation"))
                 fields = {k: v for k, v in base.items() if k not in _READ_ONLY}
@@ -264,8 +213,8 @@ class Products:
     # ------------------------------------------------------------------ authorizations
 
     def _authorize(self, jfsku: str, fulfiller_id: str) -> dict[str, Any]:
-        self.api.accounts.fulfillers.get(fulfiller_id)
-        now = self.api.now()
+        self.state.fulfillers.get(fulfiller_id)
+        now = self.state.now()
         entry = {
             "fulfillerId": fulfiller_id,
             "modificationInfo": {"createdAt": now, "state": "New"},
@@ -278,7 +227,7 @@ class Products:
         require(body, "fulfillerId")
         fulfiller_id = str(body["fulfillerId"])
         try:
-            self.api.accounts.fulfillers.get(fulfiller_id)
+            self.state.fulfillers.get(fulfiller_id)
         except ApiFailure:
             raise ApiFailure(
                 400,
@@ -320,7 +269,7 @@ class Products:
                 404,
                 "Authorizations_AuthorizationNotFound",
                 f"{fulfiller_id} is not authorized for {jfsku}",
-                {"MerchantId": self.api.merchant_id, "FulfillerId": fulfiller_id},
+                {"MerchantId": self.state.merchant_id, "FulfillerId": fulfiller_id},
             )
         return no_content()
 

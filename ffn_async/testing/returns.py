@@ -7,19 +7,16 @@ from __future__ import annotations
 import copy
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
-from .collection import Collection
+from .collection import Collection, check_version
 from .http import ApiFailure, invalid, json_response, no_content, read_json, require
-from .outbounds import check_version
-from .resource import Handler, feed_handler, get_handler, list_handler
-from .stocks import BOOKING_FIELDS
+from .ledger import StockLedger, quantities
+from .resource import Handler, patch_changes, read_routes
+from .state import FakeState
 from .views import SIDES, Side, project, viewer
-
-if TYPE_CHECKING:
-    from .api import FakeAPI
 
 __all__ = ["LOCK_DURATION", "Returns"]
 
@@ -66,10 +63,11 @@ def _without_stock(item: Mapping[str, Any] | None) -> dict[str, Any]:
 class Returns:
     """``/returns`` of both APIs."""
 
-    def __init__(self, api: FakeAPI) -> None:
-        self.api = api
-        self.collection = Collection("returnId", "Returns_ReturnNotFound", api.clock)
-        self.changes = Collection("changeId", "Returns_ReturnNotFound", api.clock)
+    def __init__(self, state: FakeState, ledger: StockLedger) -> None:
+        self.state = state
+        self.ledger = ledger
+        self.collection = Collection("returnId", "Returns_ReturnNotFound", state.clock)
+        self.changes = Collection("changeId", "Returns_ReturnNotFound", state.clock)
         self._serial = 0
 
     # ------------------------------------------------------------------ state
@@ -89,13 +87,15 @@ class Returns:
             {"ReturnId": ret["returnId"], "ReturnItemId": item_id},
         )
 
-    def _writable(self, ret: Mapping[str, Any], side: Side, version: str | None) -> None:
-        """403 if the other side holds the lock; 400 if ``objectVersion`` is outdated."""
+    def _writable(self, request: web.Request, side: Side) -> dict[str, Any]:
+        """The request's return if ``side`` may change it now: 403 if the other side holds the
+        lock; 400 if the request's ``objectVersion`` is outdated."""
+        ret = self._find(request)
         lock = ret.get("writeLock") or _UNLOCKED
         holder = lock.get("lockedByUserId")
-        if holder and holder != self.api.user_id(side):
+        if holder and holder != self.state.user_id(side):
             until = datetime.fromisoformat(str(lock["lockedUntil"]))
-            if until > self.api.clock.now_datetime():
+            if until > self.state.clock.now_datetime():
                 raise ApiFailure(
                     403,
                     "Returns_ReturnIsLocked",
@@ -106,7 +106,8 @@ class Returns:
                         "ReturnId": ret["returnId"],
                     },
                 )
-        check_version(ret, version, ret["returnId"])
+        check_version(ret, request.query.get("objectVersion"), ret["returnId"])
+        return ret
 
     def _record(
         self, before: Mapping[str, Any] | None, after: Mapping[str, Any], side: Side, state: str
@@ -131,7 +132,7 @@ class Returns:
                 {
                     "id": item_id,
                     "modificationState": item_state,
-                    "modifiedFrom": self.api.user_id(side),
+                    "modifiedFrom": self.state.user_id(side),
                     "updatedAt": now,
                     "changes": _diff(_without_stock(a), _without_stock(b), ()),
                 }
@@ -143,7 +144,7 @@ class Returns:
             "changeId": str(self._serial),
             "id": after["returnId"],
             "modificationState": state,
-            "modifiedFrom": self.api.user_id(side),
+            "modifiedFrom": self.state.user_id(side),
             "updatedAt": now,
             "changes": changes,
         }
@@ -159,7 +160,7 @@ class Returns:
 
     def _new_item(self, body: Mapping[str, Any], number: int) -> dict[str, Any]:
         require(body, "quantity")
-        product = self.api.products.resolve(body)
+        product = self.state.product_for(body)
         return {
             **{k: body[k] for k in ("outboundId", "outboundItemId", "reasonNote") if k in body},
             "returnItemId": str(body.get("returnItemId") or number),
@@ -186,18 +187,15 @@ class Returns:
     # ------------------------------------------------------------------ routes
 
     def routes(self) -> list[web.RouteDef]:
-        chunk = lambda: self.api.chunk_size  # noqa: E731
         routes = []
         for side in SIDES:
             base = f"/v1/{side}/returns"
             one = f"{base}/{{returnId}}"
             item = f"{one}/items/{{returnItemId}}"
             routes += [
-                web.get(base, list_handler(side, "Return", self.collection)),
                 web.post(base, self._create(side)),
-                web.get(f"{base}/updates", feed_handler(side, "Return", self.collection, chunk)),
                 web.get(f"{base}/changes", self._changes(side, all_returns=True)),
-                web.get(one, get_handler(side, "Return", self._find)),
+                *read_routes(self.state, side, base, "Return", self.collection, "returnId"),
                 web.patch(one, self._patch(side)),
                 web.delete(one, self._delete(side)),
                 web.get(f"{one}/changes", self._changes(side, all_returns=False)),
@@ -222,7 +220,7 @@ class Returns:
             body = await read_json(request)
             number_field = _NUMBER[side]
             require(body, number_field, "warehouseId", "customerAddress", "items")
-            self.api.warehouses.known(body["warehouseId"])
+            self.state.warehouses.known(body["warehouseId"])
             number = body[number_field]
             if self.collection.find(number_field, number) is not None:
                 raise ApiFailure(
@@ -236,9 +234,9 @@ class Returns:
                 raise invalid("items must be a list of objects", "items")
             ret = {
                 **{k: v for k, v in body.items() if k not in _READ_ONLY},
-                "returnId": self.api.new_id(self.api.merchant_id, "05", 5),
-                "merchantId": self.api.merchant_id,
-                "fulfillerId": self.api.fulfiller_id,
+                "returnId": self.state.new_id(self.state.merchant_id, "05", 5),
+                "merchantId": self.state.merchant_id,
+                "fulfillerId": self.state.fulfiller_id,
                 "state": "Announced",
                 "writeLock": dict(_UNLOCKED),
                 "items": [self._new_item(item, n) for n, item in enumerate(items, 1)],
@@ -251,17 +249,11 @@ class Returns:
 
     def _patch(self, side: Side) -> Handler:
         async def handler(request: web.Request) -> web.Response:
-            ret = self._find(request)
-            self._writable(ret, side, request.query.get("objectVersion"))
+            ret = self._writable(request, side)
             body = await read_json(request)
             if "warehouseId" in body:
-                self.api.warehouses.known(body["warehouseId"])
-            changes = {k: v for k, v in body.items() if k not in _READ_ONLY}
-            if isinstance(changes.get("customerAddress"), dict):
-                changes["customerAddress"] = {
-                    **ret["customerAddress"],
-                    **changes["customerAddress"],
-                }
+                self.state.warehouses.known(body["warehouseId"])
+            changes = patch_changes(ret, body, _READ_ONLY, ("customerAddress",))
             self._update(ret, changes, side)
             return no_content()
 
@@ -296,21 +288,20 @@ class Returns:
             if not all_returns:
                 return_id = self._find(request)["returnId"]
                 keep = lambda change: change["id"] == return_id  # noqa: E731
-            body = self.changes.feed(request.query, request.url, self.api.chunk_size, view, keep)
+            body = self.changes.feed(request.query, request.url, self.state.chunk_size, view, keep)
             return json_response(body)
 
         return handler
 
     def _lock(self, side: Side, lock: bool) -> Handler:
         async def handler(request: web.Request) -> web.Response:
-            ret = self._find(request)
-            self._writable(ret, side, request.query.get("objectVersion"))
+            ret = self._writable(request, side)
             state: dict[str, str | None] = {**_UNLOCKED}
             if lock:
-                now = self.api.clock.now_datetime()
+                now = self.state.clock.now_datetime()
                 state = {
-                    "lockedByUserId": self.api.user_id(side),
-                    "lockedAt": self.api.now(),
+                    "lockedByUserId": self.state.user_id(side),
+                    "lockedAt": self.state.now(),
                     "lockedUntil": (now + LOCK_DURATION).isoformat(timespec="microseconds"),
                 }
             self._update(ret, {"writeLock": state}, side)
@@ -320,9 +311,7 @@ class Returns:
 
     def _item_handler(self, side: Side, writes: bool, action: ItemAction) -> Handler:
         async def handler(request: web.Request) -> web.Response:
-            ret = self._find(request)
-            if writes:
-                self._writable(ret, side, request.query.get("objectVersion"))
+            ret = self._writable(request, side) if writes else self._find(request)
             item = self._item(ret, request.match_info["returnItemId"])
             return await action(request, ret, item)
 
@@ -330,8 +319,7 @@ class Returns:
 
     def _post_item(self, side: Side) -> Handler:
         async def handler(request: web.Request) -> web.Response:
-            ret = self._find(request)
-            self._writable(ret, side, request.query.get("objectVersion"))
+            ret = self._writable(request, side)
             body = await read_json(request)
             new = self._new_item(body, self._next_number(ret))
             if any(i["returnItemId"] == new["returnItemId"] for i in ret["items"]):
@@ -434,8 +422,7 @@ class Returns:
 
     async def _incoming_goods(self, request: web.Request) -> web.Response:
         """Book an arrived return item into stock (``state`` must be ``Arrived``)."""
-        ret = self._find(request)
-        self._writable(ret, "fulfiller", request.query.get("objectVersion"))
+        ret = self._writable(request, "fulfiller")
         item = self._item(ret, request.match_info["returnItemId"])
         body = await read_json(request)
         require(body, "warehouseId", "fulfillerTimestamp")
@@ -447,8 +434,7 @@ class Returns:
                 f"an item in state {item['state']} cannot be booked",
                 {"currentState": item["state"], "allowedStates": ["Arrived"], **meta},
             )
-        quantity = body.get("quantity") or 0
-        blocked = body.get("quantityBlocked") or 0
+        quantity, blocked = quantities(body)
         if quantity + blocked != item["quantity"]:
             raise ApiFailure(
                 400,
@@ -461,11 +447,10 @@ class Returns:
                     **meta,
                 },
             )
-        self.api.warehouses.known(body["warehouseId"])
-        extras: dict[str, Any] = {k: body[k] for k in BOOKING_FIELDS if k in body}
-        extras["returnItem"] = {"returnId": ret["returnId"], "returnItemId": item["returnItemId"]}
-        change = self.api.stocks.change(
-            item["jfsku"], body["warehouseId"], quantity, blocked, "Return", False, **extras
+        self.state.warehouses.known(body["warehouseId"])
+        return_item = {"returnId": ret["returnId"], "returnItemId": item["returnItemId"]}
+        change = self.ledger.book(
+            body, item["jfsku"], body["warehouseId"], "Return", returnItem=return_item
         )
         booked = {
             "merchantSku": item["merchantSku"],

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
-from .collection import Collection
+from .grants import Grants
 from .http import ApiFailure, json_response, no_content, read_json, require
-from .resource import feed_handler, get_handler, list_handler
+from .resource import patch_changes, read_routes
+from .state import FakeState
 from .views import SIDES, project
-
-if TYPE_CHECKING:
-    from .api import FakeAPI
 
 __all__ = ["ShippingMethods", "Warehouses"]
 
@@ -29,42 +27,33 @@ _DEFAULT_ADDRESS = {
 class Warehouses:
     """``/warehouses`` of both APIs (the merchant's view lists authorized shipping methods)."""
 
-    def __init__(self, api: FakeAPI) -> None:
-        self.api = api
-        self.collection = Collection("warehouseId", "Warehouses_WarehouseNotFound", api.clock)
+    def __init__(self, state: FakeState, grants: Grants) -> None:
+        self.state = state
+        self.grants = grants
+        self.collection = state.warehouses
 
     def insert(self, body: Mapping[str, Any], external: bool) -> dict[str, Any]:
         require(body, "name")
-        serial = self.api.new_id("", "", 5)
+        serial = self.state.new_id("", "", 5)
         warehouse = {
             "address": dict(_DEFAULT_ADDRESS),
             **{k: v for k, v in body.items() if k not in _READ_ONLY},
-            "warehouseId": f"{self.api.fulfiller_id}04{serial[:2]}-{serial}-0001",
-            "fulfillerId": self.api.fulfiller_id,
+            "warehouseId": f"{self.state.fulfiller_id}04{serial[:2]}-{serial}-0001",
+            "fulfillerId": self.state.fulfiller_id,
             "shippingMethodIds": [],
         }
         return self.collection.insert(warehouse, external=external)
-
-    def known(self, warehouse_id: Any) -> dict[str, Any]:
-        """A warehouse named in a request body: 400 ``Warehouses_WarehouseNotFound`` if none."""
-        try:
-            return self.collection.get(str(warehouse_id))
-        except ApiFailure as exc:
-            raise ApiFailure(400, exc.code, exc.message, {"WarehouseId": warehouse_id}) from None
 
     def _find(self, request: web.Request) -> dict[str, Any]:
         return self.collection.get(request.match_info["warehouseId"])
 
     def routes(self) -> list[web.RouteDef]:
-        chunk = lambda: self.api.chunk_size  # noqa: E731
         routes = []
         for side in SIDES:
-            base = f"/v1/{side}/warehouses"
-            routes += [
-                web.get(base, list_handler(side, "Warehouse", self.collection)),
-                web.get(f"{base}/updates", feed_handler(side, "Warehouse", self.collection, chunk)),
-                web.get(f"{base}/{{warehouseId}}", get_handler(side, "Warehouse", self._find)),
-            ]
+            path = f"/v1/{side}/warehouses"
+            routes += read_routes(
+                self.state, side, path, "Warehouse", self.collection, "warehouseId"
+            )
         base = "/v1/fulfiller/warehouses"
         return [
             *routes,
@@ -82,15 +71,13 @@ class Warehouses:
     async def _patch(self, request: web.Request) -> web.Response:
         warehouse = self._find(request)
         body = await read_json(request)
-        changes = {k: v for k, v in body.items() if k not in _READ_ONLY}
-        if isinstance(changes.get("address"), dict):
-            changes["address"] = {**warehouse["address"], **changes["address"]}
+        changes = patch_changes(warehouse, body, _READ_ONLY, ("address",))
         self.collection.update(warehouse["warehouseId"], changes)
         return no_content()
 
     async def _delete(self, request: web.Request) -> web.Response:
         warehouse_id = self._find(request)["warehouseId"]
-        if self.api.accounts.warehouse_authorized(warehouse_id):
+        if self.grants.warehouse_authorized(warehouse_id):
             raise ApiFailure(
                 400,
                 "Warehouses_WarehouseStillAuthorized",
@@ -104,11 +91,10 @@ class Warehouses:
 class ShippingMethods:
     """``/shippingmethods``: created by the fulfiller, read by both."""
 
-    def __init__(self, api: FakeAPI) -> None:
-        self.api = api
-        self.collection = Collection(
-            "shippingMethodId", "ShippingMethods_ShippingMethodNotFound", api.clock
-        )
+    def __init__(self, state: FakeState, grants: Grants) -> None:
+        self.state = state
+        self.grants = grants
+        self.collection = state.shipping_methods
 
     def insert(self, body: Mapping[str, Any], external: bool) -> dict[str, Any]:
         require(body, "name", "shippingType")
@@ -120,41 +106,25 @@ class ShippingMethods:
                 f"a shipping method with number {number!r} already exists",
                 {"FulfillerShippingMethodNumber": number},
             )
-        method_id = self.api.new_id(self.api.fulfiller_id, "07", 4)
+        method_id = self.state.new_id(self.state.fulfiller_id, "07", 4)
         method = {
             "fulfillerShippingMethodNumber": method_id,
             **{k: v for k, v in body.items() if k not in ("shippingMethodId", "fulfillerId")},
             "shippingMethodId": method_id,
-            "fulfillerId": self.api.fulfiller_id,
+            "fulfillerId": self.state.fulfiller_id,
         }
         return self.collection.insert(method, external=external)
-
-    def known(self, method_id: Any) -> dict[str, Any]:
-        """A shipping method named in a request body: 400 if it does not exist."""
-        try:
-            return self.collection.get(str(method_id))
-        except ApiFailure as exc:
-            raise ApiFailure(400, exc.code, exc.message, {"ShippingMethodId": method_id}) from None
 
     def _find(self, request: web.Request) -> dict[str, Any]:
         return self.collection.get(request.match_info["shippingMethodId"])
 
     def routes(self) -> list[web.RouteDef]:
-        chunk = lambda: self.api.chunk_size  # noqa: E731
         routes = []
         for side in SIDES:
-            base = f"/v1/{side}/shippingmethods"
-            routes += [
-                web.get(base, list_handler(side, "ShippingMethod", self.collection)),
-                web.get(
-                    f"{base}/updates",
-                    feed_handler(side, "ShippingMethod", self.collection, chunk),
-                ),
-                web.get(
-                    f"{base}/{{shippingMethodId}}",
-                    get_handler(side, "ShippingMethod", self._find),
-                ),
-            ]
+            path = f"/v1/{side}/shippingmethods"
+            routes += read_routes(
+                self.state, side, path, "ShippingMethod", self.collection, "shippingMethodId"
+            )
         base = "/v1/fulfiller/shippingmethods"
         return [
             *routes,
@@ -172,16 +142,14 @@ class ShippingMethods:
     async def _patch(self, request: web.Request) -> web.Response:
         method = self._find(request)
         body = await read_json(request)
-        changes = {
-            k: v
-            for k, v in body.items()
-            if k not in ("shippingMethodId", "fulfillerId", "modificationInfo")
-        }
+        changes = patch_changes(
+            method, body, ("shippingMethodId", "fulfillerId", "modificationInfo")
+        )
         self.collection.update(method["shippingMethodId"], changes)
         return no_content()
 
     async def _delete(self, request: web.Request) -> web.Response:
         method_id = self._find(request)["shippingMethodId"]
-        self.api.accounts.forget_shipping_method(method_id)
+        self.grants.forget_shipping_method(method_id)
         self.collection.delete(method_id)
         return no_content()
