@@ -87,6 +87,8 @@ async def sync(partition: int, state_dir: Path, poll: float, orders: Path | None
                 try:
                     async with feed.batch(wait=poll) as batch:
                         handle(sink, batch.items)
+                    if batch.items:
+                        print(f"process {partition}: {len(batch.items)} changes", flush=True)
                 except LockTimeout:
                     pass  # another process holds the feed: stand by
                 except LeaseLost:

@@ -83,6 +83,8 @@ DEFAULT_MAX_RESPONSE_SIZE: Final = 64 * 1024 * 1024
 #: Default limit of a binary download (``download`` methods), in bytes.
 DEFAULT_MAX_DOWNLOAD_SIZE: Final = 512 * 1024 * 1024
 _DOWNLOAD_CHUNK: Final = 256 * 1024
+# Request headers whose value (after the scheme) is redacted from an error answer.
+_CREDENTIAL_HEADERS: Final = frozenset({"authorization", "proxy-authorization"})
 
 
 def _query_value(value: Any) -> str:
@@ -542,7 +544,19 @@ class FFNClient:
             headers=response.headers,
             truncated=response.truncated,
             hint=hint,
+            secrets=self._credentials(exchange.headers),
         )
+
+    def _credentials(self, headers: Mapping[str, str]) -> list[str]:
+        """The credentials a request carried (the access token sent on its last attempt, a
+        caller's own ``Authorization``), to be redacted from an error answer."""
+        found = []
+        defaults = self._session.headers if self._session is not None else {}
+        for name, value in (*headers.items(), *defaults.items()):
+            if name.lower() in _CREDENTIAL_HEADERS:
+                scheme, _, credential = value.strip().partition(" ")
+                found.append(credential.strip() or scheme)
+        return found
 
     # The three layers below, outermost first: retries (asking RetryPolicy), one authorized
     # attempt (with at most one forced token refresh on 401), one HTTP exchange.

@@ -44,21 +44,25 @@ store error is re-raised as the same-named class of this module, which derives f
 :class:`FFNError` and the store's class (the original is kept as ``__cause__``, its attributes
 are copied). So ``except FFNError`` catches a store outage, and ``except
 token_stores.StoreUnavailable`` keeps working. No message ever holds a token or a secret:
-bodies of token-endpoint responses are never quoted.
+bodies of token-endpoint responses are never quoted, and in an API error answer every
+credential the request carried (its access token …) is redacted wherever the server echoed it:
+in the message, ``body``, ``metadata`` and ``headers``.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, ParamSpec, TypeVar
 
 import orjson
+from multidict import CIMultiDict
 from yarl import URL
 
 from token_stores import base as _stores
 
 from ._error_codes import ErrorCode
+from ._redact import Secrets
 from .retry import parse_retry_after
 
 __all__ = [
@@ -119,7 +123,10 @@ class ApiError(FFNError):
         description: the code's description.
         messages: the ``errorMessages[].message`` texts.
         metadata: ``errorMetaData`` (the API also spells it ``errorMetadata``; both are read).
-        body: the raw response body (bytes), for diagnostics.
+        body: the response body (bytes) as received, for diagnostics, except that every
+            credential the request carried (the access token …) is replaced by
+            ``<redacted>`` wherever the server echoed it; so are ``messages``,
+            ``description``, ``metadata`` and ``headers``.
         headers: the response headers.
     """
 
@@ -275,12 +282,19 @@ def error_for_status(
     headers: Mapping[str, str],
     truncated: bool = False,
     hint: str | None = None,
+    secrets: Iterable[str | None] = (),
 ) -> ApiError:
     """The :class:`ApiError` subclass for an error answer, with FFN's ``ErrorResponse`` read.
 
     ``url`` is the path as it may be shown; ``template`` the operation's path template (it
-    selects a hint); ``truncated``: ``content`` is only the first :data:`ERROR_BODY_KEEP` bytes.
+    selects a hint); ``truncated``: ``content`` is only the first :data:`ERROR_BODY_KEEP` bytes;
+    ``secrets``: what the request carried (its access token), redacted from the body and the
+    headers before anything is read from them (:class:`~ffn_async._redact.Secrets`).
     """
+    redactor = Secrets(secrets)
+    if redactor:  # a server or proxy may echo the request's Authorization header
+        content = redactor.redact_bytes(content)
+        headers = CIMultiDict((name, redactor.redact(value)) for name, value in headers.items())
     payload = None
     if content and not truncated:
         try:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import base64
 import logging
-import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import aiohttp
 import orjson
 from yarl import URL
 
+from ._redact import Secrets, scrub
 from .environment import Environment
 from .errors import InvalidClient, InvalidGrant, TokenEndpointError, TransportError
 from .token import ClientCredentials, Token
@@ -60,34 +59,6 @@ def basic_authorization(credentials: ClientCredentials) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
-# Runs of token-like characters: a server that echoes a secret may cut it short or
-# percent-encode it, so every run of 8+ such characters found inside a secret is scrubbed too.
-_TOKENISH = re.compile(r"[A-Za-z0-9\-._~+/=%]{8,}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-
-
-def scrub(text: str, secrets: Iterable[str | None], limit: int = 300) -> str:
-    """``text`` from a server, made safe for an exception or a log line.
-
-    Every secret (client secret, refresh token, code, the Basic header) is replaced by
-    ``<redacted>``, raw or percent-encoded, whole or in part (any run of 8+ token characters
-    that occurs inside a secret); control characters are dropped; the result is bounded.
-    """
-    forms: list[str] = []
-    for secret in secrets:
-        # A secret of a few characters (a test's code "c") cannot be told from ordinary text.
-        if secret and len(secret) >= 4:
-            forms += {secret, quote(secret, safe=""), quote_plus(secret)}
-    forms.sort(key=len, reverse=True)
-    for form in forms:
-        text = text.replace(form, "<redacted>")
-    text = _TOKENISH.sub(
-        lambda m: "<redacted>" if any(m.group() in form for form in forms) else m.group(), text
-    )
-    text = _CONTROL.sub(" ", text)
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
 async def request_token(
     session: aiohttp.ClientSession,
     environment: Environment,
@@ -108,11 +79,13 @@ async def request_token(
     """
     authorization = basic_authorization(credentials)
     # Secrets that must never appear in an error message, whatever the server echoes.
-    secrets = (
-        credentials.client_secret,
-        form.get("refresh_token"),
-        form.get("code"),
-        authorization.removeprefix("Basic "),
+    secrets = Secrets(
+        (
+            credentials.client_secret,
+            form.get("refresh_token"),
+            form.get("code"),
+            authorization.removeprefix("Basic "),
+        )
     )
     try:
         async with session.post(

@@ -456,10 +456,15 @@ def render_parts(op: Op, variant: str) -> Rendered:
     is_async = True
     if variant == "download":
         keyword.append("dest: str | os.PathLike[str] | None = None")
-        args.append(("dest", "also write the bytes to this file (atomically)"))
+        if op.kind == "raw":
+            where = "stream the content into this file as it arrives (atomically)"
+        else:
+            where = "write the content to this file (atomically)"
+        args.append(("dest", f"{where} and return its path instead of the bytes"))
         helper = "_raw" if op.kind == "raw" else "_base64"
         call = f"await self.{helper}({op.id!r}, {pp}, dest=dest, timeout=timeout)"
-        annotation, returns = "bytes", "The content as bytes."
+        annotation = "bytes | Path"
+        returns = "The content as bytes; with ``dest``, the :class:`~pathlib.Path` written."
     elif variant in ("list", "iterate"):
         keyword += [
             "filter: odata.FilterLike | None = None",
@@ -530,7 +535,18 @@ def render_method(op: Op, variant: str, name: str) -> str:
     r = render_parts(op, variant)
     doc = _docstring(op, variant, r.args, r.returns)
     head = "async def" if r.is_async else "def"
-    out = [f"    {head} {name}(self, {', '.join(r.signature)}) -> {r.annotation}:"]
+    out = []
+    if variant == "download":  # for type checkers: bytes without dest, the Path with it
+        for dest, returns in (
+            ("dest: None = None", "bytes"),
+            ("dest: str | os.PathLike[str]", "Path"),
+        ):
+            signature = [dest if p.startswith("dest:") else p for p in r.signature]
+            out += [
+                "    @overload",
+                f"    {head} {name}(self, {', '.join(signature)}) -> {returns}: ...",
+            ]
+    out.append(f"    {head} {name}(self, {', '.join(r.signature)}) -> {r.annotation}:")
     out.append('        """' + doc[0])
     out += [("        " + line) if line else "" for line in doc[1:]]
     out.append('        """')
@@ -607,7 +623,13 @@ def render_api(api: str, ops: list[Op]) -> str:
         std.append("import os")
     if "cached_property" in text:
         std.append("from functools import cached_property")
-    std.append("from typing import TYPE_CHECKING")
+    if "-> Path" in text:
+        std.append("from pathlib import Path")
+    std.append(
+        "from typing import TYPE_CHECKING, overload"
+        if "@overload" in text
+        else "from typing import TYPE_CHECKING"
+    )
     imports.append("\n".join(std) + "\n")
     imports.append(f"from ..models import {api} as m")
     base = ["Namespace"]
@@ -686,7 +708,8 @@ def render_docs(operations: Any) -> str:
         "",
         "Every FFN operation and the Python method that performs it (`ffn` is an `FFNClient`).",
         "Paged lists also have an `iterate` twin that follows `nextPageLink`; attachments and",
-        "labels have a `download` twin that returns the decoded bytes.",
+        "labels have a `download` twin that returns the decoded bytes (with `dest=`: writes them to",
+        "that file and returns its path).",
         "",
         "Scope: GET needs `ffn.<api>.read`, every other method `ffn.<api>.write`.",
         "Answers: the documented success status, then the documented error statuses that raise",

@@ -285,11 +285,11 @@ class Namespace:
         *,
         dest: str | os.PathLike[str] | None,
         timeout: float | None,
-    ) -> bytes:
-        """Raw bytes of a binary operation (optionally also written to ``dest``).
+    ) -> bytes | Path:
+        """Raw bytes of a binary operation; with ``dest``, the :class:`~pathlib.Path` of the
+        file the body was streamed into as it arrived (it is never held in memory).
 
-        Limited by the client's ``max_download_size``. With ``dest`` the body is streamed into
-        the file as it arrives (never held twice), then read back for the return value.
+        Limited by the client's ``max_download_size``.
         """
         op = OPERATIONS[op_id]
         response = await self._client.request_raw(
@@ -302,9 +302,7 @@ class Namespace:
             download=True,
             dest=dest,
         )
-        if dest is None:
-            return response.content
-        return await asyncio.to_thread(Path(dest).read_bytes)
+        return response.content if dest is None else Path(dest)
 
     async def _base64(
         self,
@@ -313,8 +311,9 @@ class Namespace:
         *,
         dest: str | os.PathLike[str] | None,
         timeout: float | None,
-    ) -> bytes:
-        """The decoded ``data`` field of a JSON answer (optionally also written to ``dest``)."""
+    ) -> bytes | Path:
+        """The decoded ``data`` field of a JSON answer; with ``dest``, written to that file
+        (atomically) and its :class:`~pathlib.Path` returned."""
         data = (await self._send(op_id, path_params, timeout=timeout)).json()
         encoded = data.get("data") if isinstance(data, dict) else None
         if not isinstance(encoded, str):
@@ -323,11 +322,9 @@ class Namespace:
             content = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
             raise DecodeError(f"{op_id}: the 'data' field is not valid base64") from None
-        return await self._deliver(content, dest)
-
-    @staticmethod
-    async def _deliver(content: bytes, dest: str | os.PathLike[str] | None) -> bytes:
-        if dest is not None:
-            async with replacing(Path(dest)) as file:
-                await asyncio.to_thread(file.write, content)
-        return content
+        if dest is None:
+            return content
+        target = Path(dest)
+        async with replacing(target) as file:
+            await asyncio.to_thread(file.write, content)
+        return target

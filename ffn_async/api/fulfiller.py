@@ -10,7 +10,8 @@ import builtins
 import datetime as dt
 import os
 from functools import cached_property
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, overload
 
 from ..models import fulfiller as m
 from ._base import Namespace, OrderBy, Select
@@ -330,6 +331,24 @@ class FulfillerOutboundsAttachments(Namespace):
             timeout=timeout,
         )
 
+    @overload
+    async def download(
+        self,
+        outbound_id: str,
+        merchant_document_id: str,
+        *,
+        dest: None = None,
+        timeout: float | None = None,
+    ) -> bytes: ...
+    @overload
+    async def download(
+        self,
+        outbound_id: str,
+        merchant_document_id: str,
+        *,
+        dest: str | os.PathLike[str],
+        timeout: float | None = None,
+    ) -> Path: ...
     async def download(
         self,
         outbound_id: str,
@@ -337,7 +356,7 @@ class FulfillerOutboundsAttachments(Namespace):
         *,
         dest: str | os.PathLike[str] | None = None,
         timeout: float | None = None,
-    ) -> bytes:
+    ) -> bytes | Path:
         """GET /v1/fulfiller/outbounds/{outboundId}/attachments/{merchantDocumentId}
 
         Get a specific attachment from an outbound.
@@ -350,11 +369,12 @@ class FulfillerOutboundsAttachments(Namespace):
         Args:
             outbound_id: Outbound identifier.
             merchant_document_id: Merchant document identifier.
-            dest: also write the bytes to this file (atomically).
+            dest: write the content to this file (atomically) and return its path instead of
+                the bytes.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The content as bytes.
+            The content as bytes; with ``dest``, the :class:`~pathlib.Path` written.
 
         Raises:
             Forbidden: 403, the account may not do this (or a missing scope).
@@ -439,6 +459,24 @@ class FulfillerOutboundsShippingLabels(Namespace):
             timeout=timeout,
         )
 
+    @overload
+    async def download(
+        self,
+        outbound_id: str,
+        shipping_label_id: str,
+        *,
+        dest: None = None,
+        timeout: float | None = None,
+    ) -> bytes: ...
+    @overload
+    async def download(
+        self,
+        outbound_id: str,
+        shipping_label_id: str,
+        *,
+        dest: str | os.PathLike[str],
+        timeout: float | None = None,
+    ) -> Path: ...
     async def download(
         self,
         outbound_id: str,
@@ -446,7 +484,7 @@ class FulfillerOutboundsShippingLabels(Namespace):
         *,
         dest: str | os.PathLike[str] | None = None,
         timeout: float | None = None,
-    ) -> bytes:
+    ) -> bytes | Path:
         """GET /v1/fulfiller/outbounds/{outboundId}/shipping-labels/{shippingLabelId}
 
         Get a specific shipping label from an outbound.
@@ -459,11 +497,12 @@ class FulfillerOutboundsShippingLabels(Namespace):
         Args:
             outbound_id: Outbound identifier.
             shipping_label_id: the ``shippingLabelId`` path segment.
-            dest: also write the bytes to this file (atomically).
+            dest: write the content to this file (atomically) and return its path instead of
+                the bytes.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The content as bytes.
+            The content as bytes; with ``dest``, the :class:`~pathlib.Path` written.
 
         Raises:
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
@@ -579,6 +618,14 @@ class FulfillerOutboundsShippingNotifications(Namespace):
 class FulfillerProductsPictures(Namespace):
     """``ffn.fulfiller.products.pictures``: 2 operations."""
 
+    @overload
+    async def download(
+        self, jfsku: str, number: int, *, dest: None = None, timeout: float | None = None
+    ) -> bytes: ...
+    @overload
+    async def download(
+        self, jfsku: str, number: int, *, dest: str | os.PathLike[str], timeout: float | None = None
+    ) -> Path: ...
     async def download(
         self,
         jfsku: str,
@@ -586,7 +633,7 @@ class FulfillerProductsPictures(Namespace):
         *,
         dest: str | os.PathLike[str] | None = None,
         timeout: float | None = None,
-    ) -> bytes:
+    ) -> bytes | Path:
         """GET /v1/fulfiller/products/{jfsku}/pictures/{number}/data
 
         Get a specific picture from a product.
@@ -599,11 +646,12 @@ class FulfillerProductsPictures(Namespace):
         Args:
             jfsku: Product identifer.
             number: The number of the picture you want to receive.
-            dest: also write the bytes to this file (atomically).
+            dest: stream the content into this file as it arrives (atomically) and return
+                its path instead of the bytes.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The content as bytes.
+            The content as bytes; with ``dest``, the :class:`~pathlib.Path` written.
 
         Raises:
             NotFound: 404, no such object for this account.

@@ -10,7 +10,8 @@ import builtins
 import datetime as dt
 import os
 from functools import cached_property
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, overload
 
 from ..models import merchant as m
 from ._base import Namespace, OrderBy, Select
@@ -481,6 +482,24 @@ class MerchantOutboundsAttachments(Namespace):
             timeout=timeout,
         )
 
+    @overload
+    async def download(
+        self,
+        outbound_id: str,
+        merchant_document_id: str,
+        *,
+        dest: None = None,
+        timeout: float | None = None,
+    ) -> bytes: ...
+    @overload
+    async def download(
+        self,
+        outbound_id: str,
+        merchant_document_id: str,
+        *,
+        dest: str | os.PathLike[str],
+        timeout: float | None = None,
+    ) -> Path: ...
     async def download(
         self,
         outbound_id: str,
@@ -488,7 +507,7 @@ class MerchantOutboundsAttachments(Namespace):
         *,
         dest: str | os.PathLike[str] | None = None,
         timeout: float | None = None,
-    ) -> bytes:
+    ) -> bytes | Path:
         """GET /v1/merchant/outbounds/{outboundId}/attachments/{merchantDocumentId}
 
         Get a specific attachment from an outbound.
@@ -504,11 +523,12 @@ class MerchantOutboundsAttachments(Namespace):
         Args:
             outbound_id: Either your unique merchant outbound number or the outbound id.
             merchant_document_id: Your merchant outbound document id.
-            dest: also write the bytes to this file (atomically).
+            dest: write the content to this file (atomically) and return its path instead of
+                the bytes.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The content as bytes.
+            The content as bytes; with ``dest``, the :class:`~pathlib.Path` written.
 
         Raises:
             NotFound: 404, no such object for this account.
@@ -801,6 +821,14 @@ class MerchantProductsPictures(Namespace):
             "merchant.ProductsDeletePicture", {"jfsku": jfsku, "number": number}, timeout=timeout
         )
 
+    @overload
+    async def download(
+        self, jfsku: str, number: int, *, dest: None = None, timeout: float | None = None
+    ) -> bytes: ...
+    @overload
+    async def download(
+        self, jfsku: str, number: int, *, dest: str | os.PathLike[str], timeout: float | None = None
+    ) -> Path: ...
     async def download(
         self,
         jfsku: str,
@@ -808,7 +836,7 @@ class MerchantProductsPictures(Namespace):
         *,
         dest: str | os.PathLike[str] | None = None,
         timeout: float | None = None,
-    ) -> bytes:
+    ) -> bytes | Path:
         """GET /v1/merchant/products/{jfsku}/pictures/{number}/data
 
         Get a specific picture from a product.
@@ -821,11 +849,12 @@ class MerchantProductsPictures(Namespace):
         Args:
             jfsku: Product identifer.
             number: The number of the picture you want to receive.
-            dest: also write the bytes to this file (atomically).
+            dest: stream the content into this file as it arrives (atomically) and return
+                its path instead of the bytes.
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The content as bytes.
+            The content as bytes; with ``dest``, the :class:`~pathlib.Path` written.
 
         Raises:
             NotFound: 404, no such object for this account.

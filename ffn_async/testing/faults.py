@@ -1,4 +1,4 @@
-"""Fault injection: latency, 429, 503 with an HTML page, and dropped connections.
+"""Fault injection: latency, 429, 503 with an HTML page, dropped connections, echoed credentials.
 
 Each kind has a rate (0.0 to 1.0) drawn from a seeded RNG, so a failing run can be replayed;
 :meth:`Faults.inject_next` forces faults on the next requests regardless of the rates.
@@ -10,7 +10,9 @@ import asyncio
 import random
 from collections import deque
 from typing import Literal
+from urllib.parse import quote
 
+import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
@@ -18,10 +20,13 @@ from .stats import FakeStats
 
 __all__ = ["FaultKind", "Faults"]
 
-FaultKind = Literal["latency", "rate_limit", "unavailable", "drop", "drop_after"]
+FaultKind = Literal["latency", "rate_limit", "unavailable", "drop", "drop_after", "echo"]
 """``drop``: the connection is closed before the request is processed. ``drop_after``: a
 non-GET request is processed, then the connection is closed without an answer (it reached the
-server but the answer was lost)."""
+server but the answer was lost). ``echo`` (only through :meth:`Faults.inject_next`): a 400 that
+quotes the request's ``Authorization`` back, as a careless proxy or debug page might: whole,
+percent-encoded and cut in two, in the body's messages, metadata and a response header (to
+check that credentials never reach errors or logs)."""
 
 
 _HTML_503 = (
@@ -114,6 +119,8 @@ class Faults:
                 )
             if kind == "unavailable":
                 return web.Response(status=503, text=_HTML_503, content_type="text/html")
+            if kind == "echo":
+                return _echo(request)
             if kind == "drop_after":
                 await handler(request)
             if request.transport is not None:
@@ -123,3 +130,24 @@ class Faults:
             return web.Response(status=500, text="connection dropped")
 
         return inject
+
+
+def _echo(request: web.Request) -> web.Response:
+    """400 quoting the request's ``Authorization`` header back (the ``echo`` fault)."""
+    header = request.headers.get("Authorization", "")
+    credential = header.partition(" ")[2] or header
+    half = len(credential) // 2
+    body = {
+        "errorCode": {"code": "Shared_Echo", "description": f"rejected {header}"},
+        "errorMessages": [
+            {"message": f"token {credential} is not accepted"},
+            {"message": f"token={quote(credential, safe='')}", "target": "query"},
+        ],
+        "errorMetaData": {"tokenStart": credential[:half], "tokenEnd": credential[half:]},
+    }
+    return web.Response(
+        status=400,
+        body=orjson.dumps(body),
+        content_type="application/json",
+        headers={"X-Echo-Authorization": header},
+    )

@@ -10,9 +10,11 @@ sent at all (validation and scope errors), or where the test inspects request he
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import pytest
@@ -105,12 +107,29 @@ async def test_raw_download_returns_bytes_and_writes_dest(
     picture = bytes(range(256)) * 10
     http.get(ANY, body=picture, content_type="application/octet-stream")
     dest = tmp_path / "picture.png"
-    assert await ffn.fulfiller.products.pictures.download("VZ9N01SJN9E", 2, dest=dest) == picture
+    assert await ffn.fulfiller.products.pictures.download("VZ9N01SJN9E", 2, dest=dest) == dest
     assert dest.read_bytes() == picture
     assert [p.name for p in tmp_path.iterdir()] == ["picture.png"]  # no temp file left behind
     [(key, calls)] = list(http.requests.items())
     assert key[1].raw_path == "/api/v1/fulfiller/products/VZ9N01SJN9E/pictures/2/data"
     assert calls[0].kwargs["headers"]["Accept"].startswith("application/octet-stream")
+
+
+def test_download_methods_are_typed_bytes_or_the_path_written() -> None:
+    """Each ``download`` has two overloads: no ``dest`` gives bytes, a ``dest`` its Path."""
+    from ffn_async.api import merchant, shared
+
+    methods = [
+        cls.download
+        for module in (merchant, fulfiller, shared)
+        for cls in vars(module).values()
+        if isinstance(cls, type) and cls.__module__ == module.__name__ and "download" in vars(cls)
+    ]
+    assert len(methods) == 5
+    for method in methods:
+        hints = [typing.get_type_hints(o) for o in typing.get_overloads(method)]
+        shapes = {(h["dest"], h["return"]) for h in hints}
+        assert shapes == {(type(None), bytes), (str | os.PathLike[str], Path)}, method
 
 
 async def test_bad_base64_is_a_decode_error(ffn: FFNClient, http: aioresponses) -> None:

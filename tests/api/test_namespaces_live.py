@@ -114,7 +114,8 @@ async def test_base64_attachment_download(
     attachment = await attachments.get(created.outbound_id, "Rechnung RE1")
     assert isinstance(attachment, fm.OutboundAttachmentData)
     dest = tmp_path / "invoice.pdf"
-    assert await attachments.download(created.outbound_id, "Rechnung RE1", dest=dest) == pdf
+    assert await attachments.download(created.outbound_id, "Rechnung RE1") == pdf
+    assert await attachments.download(created.outbound_id, "Rechnung RE1", dest=dest) == dest
     assert dest.read_bytes() == pdf
     assert [p.name for p in tmp_path.iterdir()] == ["invoice.pdf"]  # no temp file left behind
     assert ffn_fake.received[-1].path.endswith("/attachments/Rechnung%20RE1")

@@ -129,6 +129,25 @@ async def test_api_unknown_path_is_a_one_line_404(logged_in: TokenManager, run_c
     assert result.out == ""
 
 
+async def test_an_api_error_echoing_the_token_shows_it_redacted(
+    ffn_fake: RunningFake, cli_env: dict[str, str], store_url: str, run_cli
+) -> None:
+    store = await open_store(store_url)
+    token = ffn_fake.server.token()
+    auth = TokenManager(ffn_fake.credentials, store, key="acme", environment=ffn_fake.environment)
+    await auth.store_token(token)
+    await store.close()
+    secret = token.access_token
+    for flags in ((), ("-v",), ("--debug",)):  # the error line, the library log, a traceback
+        ffn_fake.server.faults.inject_next("echo")
+        result = await run_cli(*flags, "api", "GET", "/v1/users/current")
+        assert result.code == 1, result.err
+        assert "Shared_Echo" in result.err
+        assert "<redacted>" in result.err
+        shown = [secret[i : i + 8] for i in range(len(secret) - 7)]
+        assert not [piece for piece in shown if piece in result.err + result.out], flags
+
+
 async def test_api_bad_arguments_are_usage_errors(logged_in: TokenManager, run_cli) -> None:
     result = await run_cli("api", "POST", "/v1/merchant/products", "--data", "{not json")
     assert result.code == 2

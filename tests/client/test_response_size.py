@@ -8,6 +8,8 @@ exceptions keep only the first ERROR_BODY_KEEP bytes of a body.
 from __future__ import annotations
 
 import gzip
+import hashlib
+import tracemalloc
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -84,6 +86,19 @@ async def picture(request: web.Request) -> web.Response:
     return web.Response(body=b"\x89PNG" * (int(request.match_info["number"]) * MIB // 4))
 
 
+STREAM_CHUNK = bytes(range(256)) * 256  # 64 KiB, the one object every write of large() sends
+
+
+async def large(request: web.Request) -> web.StreamResponse:
+    """``number`` MiB, written chunk by chunk: the server holds no more than one chunk."""
+    resp = web.StreamResponse(headers={"Content-Type": "image/png"})
+    resp.content_length = int(request.match_info["number"]) * MIB
+    await resp.prepare(request)
+    for _ in range(resp.content_length // len(STREAM_CHUNK)):
+        await resp.write(STREAM_CHUNK)
+    return resp
+
+
 @pytest.fixture
 async def server() -> AsyncIterator[TestServer]:
     app = web.Application()
@@ -94,6 +109,7 @@ async def server() -> AsyncIterator[TestServer]:
     app.router.add_get("/api/html", not_json)
     app.router.add_get("/api/binary", binary)
     app.router.add_get("/api/v1/fulfiller/products/{jfsku}/pictures/{number}/data", picture)
+    app.router.add_get("/api/v1/merchant/products/{jfsku}/pictures/{number}/data", large)
     async with TestServer(app, host="127.0.0.1") as srv:
         yield srv
 
@@ -157,9 +173,32 @@ async def test_generated_download_methods_stream_under_the_download_limit(
     dest = tmp_path / "picture.png"
     async with client(server, max_response_size=1000, max_download_size=2 * MIB) as ffn:
         pictures = ffn.fulfiller.products.pictures
-        assert await pictures.download("J", 1, dest=dest) == b"\x89PNG" * (MIB // 4)
-        assert dest.stat().st_size == MIB
+        assert await pictures.download("J", 1, dest=dest) == dest
+        assert dest.read_bytes() == b"\x89PNG" * (MIB // 4)
         assert len(await pictures.download("J", 2)) == 2 * MIB  # in memory, same limit
         with pytest.raises(ResponseTooLarge, match="max_download_size"):
             await pictures.download("J", 3, dest=tmp_path / "big.png")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["picture.png"]
+
+
+async def test_a_download_to_a_file_never_holds_the_body_in_memory(
+    server: TestServer, tmp_path: Path
+) -> None:
+    """32 MiB streamed to ``dest``: the process never allocates a fraction of that at once
+    (the body is neither collected nor read back from the file), and the path comes back."""
+    size = 32 * MIB
+    dest = tmp_path / "large.png"
+    async with client(server, max_download_size=size) as ffn:
+        await ffn.merchant.products.pictures.download("J", 1, dest=dest)  # warm: connection
+        tracemalloc.start()
+        try:
+            written = await ffn.merchant.products.pictures.download("J", 32, dest=str(dest))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < size // 8, f"{peak} bytes allocated at once for a {size}-byte download"
+    assert written == dest
+    expected = hashlib.sha256()
+    for _ in range(size // len(STREAM_CHUNK)):
+        expected.update(STREAM_CHUNK)
+    assert hashlib.sha256(dest.read_bytes()).digest() == expected.digest()

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
 import traceback
+from collections.abc import Awaitable
+from urllib.parse import quote, quote_plus
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from ffn_async import ClientCredentials, FFNClient, Token, TokenManager
+from ffn_async import ClientCredentials, FFNClient, StaticToken, Token, TokenManager
+from ffn_async.errors import ApiError
 from ffn_async.testing.oauth import OAuthServer
+from ffn_async.testing.pytest_plugin import RunningFake
 from token_stores import MemoryTokenStore
 
 from ..conftest import environment_for
@@ -105,3 +110,65 @@ async def test_secrets_never_reach_logs_reprs_or_errors(caplog: pytest.LogCaptur
     assert leaked == [], f"secrets leaked: {[s[:6] + '…' for s in leaked]}"
     assert any("refreshed token" in r.getMessage() for r in caplog.records)  # logging did run
     await asyncio.sleep(0)
+
+
+# An opaque token with the characters percent-encoding changes, as long as a JTL access token.
+OPAQUE = ("AbC+dEf/GhI=" + "x1Y2z3W4v5U6t7S8" * 60)[:900]
+CALLER = base64.b64encode(b"caller:own-password-1234").decode()
+
+
+def pieces(*secrets: str) -> set[str]:
+    """Every 8 characters of each secret, raw and percent-encoded: none may be shown."""
+    forms = {form for s in secrets for form in (s, quote(s, safe=""), quote_plus(s))}
+    return {form[i : i + 8] for form in forms for i in range(len(form) - 7)}
+
+
+async def _failure(call: Awaitable[object]) -> ApiError:
+    with pytest.raises(ApiError) as info:
+        await call
+    return info.value
+
+
+async def test_an_echoed_token_never_reaches_errors_logs_or_events(
+    ffn_fake: RunningFake, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server (or proxy) answers 400 quoting the request's Authorization back: whole,
+    percent-encoded and cut in two, in the body and a response header (the fake's ``echo``)."""
+    caplog.set_level(logging.DEBUG)
+    fake, env = ffn_fake.server, ffn_fake.environment
+    events: list[object] = []
+    auth = TokenManager(fake.credentials, MemoryTokenStore(), key="acct", environment=env)
+    await auth.store_token(fake.token())
+    jwt = (await auth.token()).access_token
+    failures: list[ApiError] = []
+    async with FFNClient(auth, observer=events.append) as ffn:
+        fake.faults.inject_next("echo", "echo")
+        failures.append(await _failure(ffn.merchant.products.get("JFSKU1")))
+        failures.append(await _failure(ffn.request("GET", "/v1/merchant/products")))
+    async with FFNClient(StaticToken(OPAQUE), environment=env, observer=events.append) as ffn:
+        fake.faults.inject_next("echo", "echo")
+        failures.append(await _failure(ffn.request("GET", "/v1/users/current")))
+        # A caller's own credentials, to another origin (where no token of ours goes).
+        elsewhere = str(env.api_url).replace("127.0.0.1", "localhost") + "/v1/users/current"
+        failures.append(
+            await _failure(
+                ffn.request("GET", elsewhere, headers={"Authorization": f"Basic {CALLER}"})
+            )
+        )
+    assert fake.stats.faults["echo"] == 4
+    texts: list[str] = []
+    for exc in failures:
+        assert exc.status == 400
+        assert exc.code == "Shared_Echo"
+        assert "<redacted>" in str(exc)  # the message still says what the server said
+        assert exc.headers["X-Echo-Authorization"].endswith(" <redacted>")
+        assert set(exc.metadata) == {"tokenStart", "tokenEnd"}
+        logging.getLogger("app").exception("the call failed", exc_info=exc)
+        texts += [str(exc), repr(exc), "".join(traceback.format_exception(exc))]
+        texts += [exc.body.decode(), repr(exc.metadata), repr(exc.headers), repr(exc.messages)]
+        texts.append(str(exc.description))
+    texts += [caplog.text, *(repr(r.args) for r in caplog.records), repr(events)]
+    blob = "\n".join(texts)
+    shown = sorted(p for p in pieces(jwt, OPAQUE, CALLER) if p in blob)
+    assert shown == [], f"pieces of a credential shown: {shown[:5]}"
+    assert len(events) >= 4  # the observer did see the attempts
