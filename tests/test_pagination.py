@@ -337,8 +337,8 @@ async def test_foreign_next_chunk_url_is_refused(
 
 async def test_feed_rejects_a_body_that_is_not_an_object(ffn: FFNClient) -> None:
     feed = ffn.merchant.fulfillers.updates()
-    with pytest.raises(DecodeError):
-        feed._decode([1, 2])
+    with pytest.raises(DecodeError, match="change feed: expected an object, got list"):
+        feed._decode_bytes(b"[1, 2]")
 
 
 @pytest.fixture
