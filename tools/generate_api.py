@@ -30,13 +30,10 @@ its qualifier (``list_in_warehouse``, ``changes_for``); bytes come from ``downlo
 # ruff: noqa: E501  (the code templates below read best one line per generated line)
 from __future__ import annotations
 
-import argparse
 import json
 import keyword
 import re
-import subprocess
 import sys
-import tempfile
 import textwrap
 from collections.abc import Iterable
 from pathlib import Path
@@ -44,14 +41,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import attrs
-from _generated import markdown_header, python_header
+from _generated import REPO, SPEC_FILES, SPECS, markdown_header, python_header, ruff_format, run
 
-REPO = Path(__file__).resolve().parent.parent
-SPECS = REPO.parent / "shared" / "specs"
-SPEC_FILES = {
-    "merchant": "ffn-merchant-v1.openapi.json",
-    "fulfiller": "ffn-fulfiller-v1.openapi.json",
-}
 API_DIR = REPO / "ffn_async" / "api"
 DOCS = REPO / "docs" / "operations.md"
 ERROR_CODES = REPO / "ffn_async" / "_error_codes.py"
@@ -342,6 +333,20 @@ def _safe_create_paths() -> set[str]:
     return {kind.path for kind in KINDS.values()}
 
 
+def _section(title: str, entries: list[tuple[str, str]]) -> list[str]:
+    """A Google-style docstring section (``Args:``, ``Raises:``), or nothing without entries."""
+    lines = ["", f"{title}:"] if entries else []
+    for name, doc in entries:
+        lines += textwrap.wrap(
+            f"{name}: {doc}.",
+            84,
+            initial_indent="    ",
+            subsequent_indent="        ",
+            break_long_words=False,
+        )
+    return lines
+
+
 def _docstring(op: Op, variant: str, args: list[tuple[str, str]], returns: str) -> list[str]:
     lines = [f"{op.method} {op.path}", "", *textwrap.wrap(op.summary, 88)]
     if variant == "iterate":
@@ -384,16 +389,7 @@ def _docstring(op: Op, variant: str, args: list[tuple[str, str]], returns: str) 
             ),
             88,
         )
-    if args:
-        lines += ["", "Args:"]
-        for name, doc in args:
-            lines += textwrap.wrap(
-                f"{name}: {doc}.",
-                84,
-                initial_indent="    ",
-                subsequent_indent="        ",
-                break_long_words=False,
-            )
+    lines += _section("Args", args)
     lines += ["", "Returns:"]
     lines += textwrap.wrap(returns, 84, initial_indent="    ", subsequent_indent="    ")
     raises = [(ERRORS[code][0], f"{code}, {ERRORS[code][1]}") for code in op.errors]
@@ -403,16 +399,7 @@ def _docstring(op: Op, variant: str, args: list[tuple[str, str]], returns: str) 
         raises.insert(
             0, ("ValidationError", "``body`` breaks a constraint of the spec; nothing was sent")
         )
-    if raises:
-        lines += ["", "Raises:"]
-        for name, doc in raises:
-            lines += textwrap.wrap(
-                f"{name}: {doc}.",
-                84,
-                initial_indent="    ",
-                subsequent_indent="        ",
-                break_long_words=False,
-            )
+    lines += _section("Raises", raises)
     return lines
 
 
@@ -778,21 +765,6 @@ def render_error_codes(codes: dict[str, tuple[str, list[str]]]) -> str:
     return "\n".join(lines)
 
 
-def _ruff_format(files: dict[str, str]) -> dict[str, str]:
-    ruff = Path(sys.executable).with_name("ruff")
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "ffn_async" / "api"
-        root.mkdir(parents=True)
-        for rel, text in files.items():
-            (root / rel).write_text(text)
-        config = ["--config", str(REPO / "pyproject.toml")]
-        paths = [str(root / rel) for rel in files]
-        fix = [str(ruff), "check", "--fix-only", "--select", "I,UP,F401", "--quiet", *config]
-        subprocess.run([*fix, *paths], check=False, capture_output=True)
-        subprocess.run([str(ruff), "format", "--quiet", *config, *paths], check=True)
-        return {rel: (root / rel).read_text() for rel in files}
-
-
 def all_ops(specs_dir: Path = SPECS) -> list[Op]:
     """Every operation: both specs, then the Shared table."""
     ops = []
@@ -815,7 +787,7 @@ def generate(specs_dir: Path = SPECS) -> dict[Path, str]:
     specs = {api: json.loads((specs_dir / n).read_text()) for api, n in SPEC_FILES.items()}
     code["_error_codes.py"] = render_error_codes(error_codes(specs))
     code = {rel: python_header("tools/generate_api.py") + text for rel, text in code.items()}
-    formatted = _ruff_format(code)
+    formatted = ruff_format(code, "ffn_async/api", "I,UP,F401")
     files = {ERROR_CODES: formatted.pop("_error_codes.py")}
     files |= {API_DIR / rel: text for rel, text in formatted.items()}
     files[DOCS] = render_docs({op.id: op for op in ops})
@@ -823,28 +795,7 @@ def generate(specs_dir: Path = SPECS) -> dict[Path, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("specs", nargs="?", type=Path, default=SPECS, help="the specs directory")
-    parser.add_argument("--check", action="store_true", help="exit 1 if committed files differ")
-    args = parser.parse_args(argv)
-    missing = [n for n in SPEC_FILES.values() if not (args.specs / n).is_file()]
-    if missing:
-        print(f"spec not found in {args.specs}: {', '.join(missing)}", file=sys.stderr)
-        return 2
-    files = generate(args.specs)
-    if args.check:
-        bad = [p for p, text in files.items() if not p.is_file() or p.read_text() != text]
-        if bad:
-            names = ", ".join(str(p.relative_to(REPO)) for p in bad)
-            print(f"out of date: {names}; run tools/generate_api.py", file=sys.stderr)
-            return 1
-        print(f"API up to date ({len(files)} files)")
-        return 0
-    for path, text in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    print(f"wrote {len(files)} files")
-    return 0
+    return run(argv, __doc__, generate, what="API modules and docs")
 
 
 if __name__ == "__main__":
