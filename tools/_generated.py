@@ -1,15 +1,19 @@
 """What every generator shares: where the specs are, the header naming the command that
-rewrites a generated file, formatting with the project's ruff, and the ``[--check] [SPECS_DIR]``
-command line that writes the files or compares them with the committed ones."""
+rewrites a generated file, loading a module of the package by path, formatting with the
+project's ruff, and the ``[--check] [SPECS_DIR]`` command line that writes the files or
+compares them with the committed ones."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 __all__ = [
     "COMMAND",
@@ -18,6 +22,7 @@ __all__ = [
     "SPECS",
     "SPEC_FILES",
     "json_note",
+    "load_module",
     "markdown_header",
     "python_header",
     "ruff_format",
@@ -53,6 +58,17 @@ def markdown_header(generator: str) -> str:
 def json_note(generator: str) -> str:
     """The value of :data:`JSON_KEY` in a generated JSON file (JSON has no comments)."""
     return _note(generator)
+
+
+def load_module(path: Path, name: str) -> Any:
+    """The module at ``path`` (a file of ``ffn_async`` with no relative imports), loaded by path
+    as ``name``: the package may be half-generated while a generator runs."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def ruff_format(files: dict[str, str], package: str, fixes: str | None = None) -> dict[str, str]:

@@ -42,7 +42,6 @@ Mapping rules (see also the README section "Models"):
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import keyword
 import re
@@ -52,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _generated import REPO, SPEC_FILES, SPECS, python_header, ruff_format, run
+from _generated import REPO, SPEC_FILES, SPECS, load_module, python_header, ruff_format, run
 
 APIS = tuple(SPEC_FILES)
 OUT = REPO / "ffn_async" / "models"
@@ -60,17 +59,7 @@ OUT = REPO / "ffn_async" / "models"
 Schema = dict[str, Any]
 
 
-def _load_base() -> Any:
-    """Load ``models/_base.py`` by path: the package may be half-generated while we run."""
-    spec = importlib.util.spec_from_file_location("_ffn_models_base", OUT / "_base.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_base = _load_base()
+_base = load_module(OUT / "_base.py", "_ffn_models_base")
 to_camel, to_snake, is_request = _base.to_camel, _base.to_snake, _base.is_request_name
 
 # Where schemas land and what their modules say, and the Shared API's ``User`` (in neither spec;
