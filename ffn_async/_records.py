@@ -2,7 +2,8 @@
 
 Each is one JSON object with a ``format`` number; a record that does not read back (another
 format, damaged bytes, a missing member) is an :class:`~ffn_async.errors.FFNError` naming what
-it was, and the record is left untouched.
+it was, and the record is left untouched. Its owner writes it under the store's lease and
+stops ``commit_margin`` seconds before the lease runs out (:func:`check_lease`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import orjson
 
 from .errors import FFNError
 
-__all__ = ["FORMAT", "dump", "load", "reading"]
+__all__ = ["FORMAT", "check_lease", "dump", "load", "reading"]
 
 FORMAT: Final = 1
 """The format number written into every record."""
@@ -42,3 +43,9 @@ def reading(what: str) -> Iterator[None]:
         yield
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise FFNError(f"{what} cannot be read ({exc})") from None
+
+
+def check_lease(lease_ttl: float, commit_margin: float) -> None:
+    """Refuse a lease that ends before the margin its holder keeps for the last write."""
+    if commit_margin >= lease_ttl:
+        raise ValueError("commit_margin must be shorter than lease_ttl")

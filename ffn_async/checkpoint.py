@@ -200,8 +200,7 @@ class FeedConsumer(Generic[T]):
             raise ValueError("window must be longer than overlap")
         if start is not None and start.utcoffset() is None:
             raise ValueError("start needs a timezone")
-        if commit_margin >= lease_ttl:
-            raise ValueError("commit_margin must be shorter than lease_ttl")
+        _records.check_lease(lease_ttl, commit_margin)
         self.store = store
         self.name = name
         self.record_key = validate_key(CHECKPOINT_PREFIX + name)

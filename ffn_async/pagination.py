@@ -403,21 +403,7 @@ class ChangeFeed(Generic[T]):
         self.to = window_end or self.to_date
 
     def _decode_bytes(self, content: bytes) -> Chunk[T]:
-        from .serialization import decode_envelope, loads
-
-        fast = decode_envelope(content, self._item, "data", _FEED_MEMBERS)
-        if fast is None or fast[0] is None:  # the dict path (and its errors)
-            return self._decode(loads(content) if content else None)
-        return self._chunk(fast[0], fast[1] or [])
-
-    def _decode(self, data: Any) -> Chunk[T]:
-        if not isinstance(data, dict):
-            raise DecodeError(f"change feed: expected an object, got {type(data).__name__}")
-        items = _structure_list(data.get("data"), self._item, "change feed data")
-        return self._chunk(data, items)
-
-    @staticmethod
-    def _chunk(data: dict[str, Any], items: list[T]) -> Chunk[T]:
+        data, items = _chunk_parts(content, self._item, "data", _FEED_MEMBERS, "change feed")
         return Chunk(
             from_date=_parse_time(data.get("from")),
             to_date=_parse_time(data.get("to")),
@@ -425,6 +411,22 @@ class ChangeFeed(Generic[T]):
             more_data_available=bool(data.get("moreDataAvailable")),
             next_chunk_url=data.get("nextChunkUrl") or None,
         )
+
+
+def _chunk_parts(
+    content: bytes, item: type[T], key: str, members: tuple[str, ...], what: str
+) -> tuple[dict[str, Any], list[T]]:
+    """The members of a chunk answer (an object) and its items under ``key``: straight from
+    the bytes as pages do, or by the dict path (lenient, naming the path of an error)."""
+    from .serialization import decode_envelope, loads
+
+    fast = decode_envelope(content, item, key, members)
+    if fast is not None and fast[0] is not None:
+        return fast[0], fast[1] or []
+    data = loads(content) if content else None
+    if not isinstance(data, dict):
+        raise DecodeError(f"{what}: expected an object, got {type(data).__name__}")
+    return data, _structure_list(data.get(key), item, f"{what} {key}")
 
 
 class _ChunkWalk:
@@ -525,22 +527,12 @@ class ChunkedList(Generic[T]):
             what="chunked list",
         )
         while True:
-            data, items = self._decode_bytes(await walk.fetch())
+            data, items = _chunk_parts(
+                await walk.fetch(), self._item, "items", _CHUNK_MEMBERS, "chunked list"
+            )
             if self.date is None:
                 self.date = _parse_time(data.get("date"))
             yield items
             if not data.get("moreDataAvailable"):
                 break
             walk.advance(data.get("nextChunkUrl") or None)
-
-    def _decode_bytes(self, content: bytes) -> tuple[dict[str, Any], list[T]]:
-        """The answer's members and its items, straight from the bytes as pages do."""
-        from .serialization import decode_envelope, loads
-
-        fast = decode_envelope(content, self._item, "items", _CHUNK_MEMBERS)
-        if fast is not None and fast[0] is not None:
-            return fast[0], fast[1] or []
-        data = loads(content) if content else None  # the dict path (and its errors)
-        if not isinstance(data, dict):
-            raise DecodeError(f"chunked list: expected an object, got {type(data).__name__}")
-        return data, _structure_list(data.get("items"), self._item, "chunked list items")

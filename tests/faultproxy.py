@@ -231,8 +231,8 @@ class FaultProxy:
             return
         self._links.add(link)
         pumps = [
-            asyncio.create_task(self._to_upstream(link)),
-            asyncio.create_task(self._to_client(link)),
+            asyncio.create_task(self._pump(link, answers=False)),
+            asyncio.create_task(self._pump(link, answers=True)),
         ]
         self._tasks.update(pumps)
         try:
@@ -245,31 +245,24 @@ class FaultProxy:
             self._tasks.difference_update(pumps)
             self._links.discard(link)
 
-    async def _to_upstream(self, link: _Link) -> None:
+    async def _pump(self, link: _Link, *, answers: bool) -> None:
+        """Forward one direction of ``link`` under the current mode: the client's requests
+        upstream, or (``answers``) the upstream's answers back to the client."""
+        reader, writer = (
+            (link.up_reader, link.client_writer)
+            if answers
+            else (link.client_reader, link.up_writer)
+        )
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
             while not link.closed:
-                data = await link.client_reader.read(_CHUNK)
+                data = await reader.read(_CHUNK)
                 if not data:
                     return
                 if self.mode == "delay":
                     await asyncio.sleep(self._delay)
                 if self.mode == "drop":
                     return
-                link.awaiting_answer = True
-                link.up_writer.write(data)
-                await link.up_writer.drain()
-
-    async def _to_client(self, link: _Link) -> None:
-        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
-            while not link.closed:
-                data = await link.up_reader.read(_CHUNK)
-                if not data:
-                    return
-                if self.mode == "delay":
-                    await asyncio.sleep(self._delay)
-                if self.mode == "drop":
-                    return
-                if self.mode == "cut" and link.awaiting_answer:
+                if answers and self.mode == "cut" and link.awaiting_answer:
                     self.cuts += 1
                     if self._cuts_left is not None:
                         self._cuts_left -= 1
@@ -277,6 +270,6 @@ class FaultProxy:
                             self.mode = "pass"
                             self._cuts_left = None
                     return  # the caller aborts the link: the answer is never delivered
-                link.awaiting_answer = False
-                link.client_writer.write(data)
-                await link.client_writer.drain()
+                link.awaiting_answer = not answers
+                writer.write(data)
+                await writer.drain()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -14,7 +17,28 @@ from ffn_async.models import merchant
 if TYPE_CHECKING:
     from ffn_async.testing import FakeFFN
 
-__all__ = ["fake_variables", "outbound_request", "set_variables", "spawn_cli"]
+__all__ = [
+    "EXAMPLES",
+    "examples_importable",
+    "fake_variables",
+    "outbound_request",
+    "set_variables",
+    "spawn_cli",
+]
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@contextlib.contextmanager
+def examples_importable(monkeypatch: pytest.MonkeyPatch, *modules: str) -> Iterator[None]:
+    """``examples/`` on ``sys.path`` for one test; the example ``modules`` it imported are
+    forgotten afterwards, so that the next test imports them afresh."""
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    try:
+        yield
+    finally:
+        for name in modules:
+            sys.modules.pop(name, None)
 
 
 def fake_variables(fake: FakeFFN, **extra: str) -> dict[str, str]:

@@ -6,9 +6,7 @@ extra for these tests only; neither is a dependency of ffn-async."""
 from __future__ import annotations
 
 import importlib
-import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,18 +17,16 @@ from prometheus_client import CollectorRegistry
 from ffn_async import FFNClient, RetryPolicy, TokenManager
 from ffn_async.observe import Observer, RequestEvent
 from ffn_async.testing import FakeFFN
+from tests.helpers import examples_importable
 from token_stores import MemoryTokenStore
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 FAST = RetryPolicy(base_delay=0.01, max_delay=0.02)
 
 
 @pytest.fixture
 def recipes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.syspath_prepend(str(EXAMPLES))
-    yield
-    for name in ("metrics_prometheus", "metrics_opentelemetry"):
-        sys.modules.pop(name, None)
+    with examples_importable(monkeypatch, "metrics_prometheus", "metrics_opentelemetry"):
+        yield
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from urllib.parse import quote
 import attrs
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from ffn_async import Environment, FFNClient, StaticToken
 from ffn_async.errors import DecodeError, ValidationError
@@ -122,16 +123,9 @@ class FakeApi:
 @pytest.fixture
 async def server() -> AsyncIterator[FakeApi]:
     fake = FakeApi()
-    runner = web.AppRunner(fake.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    fake.base = f"http://127.0.0.1:{port}"
-    try:
+    async with TestServer(fake.app(), host="127.0.0.1") as running:
+        fake.base = f"http://127.0.0.1:{running.port}"
         yield fake
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture
@@ -337,23 +331,17 @@ async def test_foreign_next_chunk_url_is_refused(
 
 async def test_feed_rejects_a_body_that_is_not_an_object(ffn: FFNClient) -> None:
     feed = ffn.merchant.fulfillers.updates()
-    with pytest.raises(DecodeError):
-        feed._decode([1, 2])
+    with pytest.raises(DecodeError, match="change feed: expected an object, got list"):
+        feed._decode_bytes(b"[1, 2]")
 
 
 @pytest.fixture
 async def elsewhere() -> AsyncIterator[FakeApi]:
     """Another server on loopback: a link that leads here must never get a request."""
     fake = FakeApi()
-    runner = web.AppRunner(fake.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    fake.base = f"127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-    try:
+    async with TestServer(fake.app(), host="127.0.0.1") as running:
+        fake.base = f"127.0.0.1:{running.port}"
         yield fake
-    finally:
-        await runner.cleanup()
 
 
 ODD_LINKS = {

@@ -1,11 +1,44 @@
-"""The header every generated file starts with: it names the command that rewrites the file."""
+"""What every generator shares: where the specs are, the header naming the command that
+rewrites a generated file, loading a module of the package by path, formatting with the
+project's ruff, and the ``[--check] [SPECS_DIR]`` command line that writes the files or
+compares them with the committed ones."""
 
 from __future__ import annotations
 
-__all__ = ["COMMAND", "JSON_KEY", "json_note", "markdown_header", "python_header"]
+import argparse
+import importlib.util
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+__all__ = [
+    "COMMAND",
+    "JSON_KEY",
+    "REPO",
+    "SPECS",
+    "SPEC_FILES",
+    "json_note",
+    "load_module",
+    "markdown_header",
+    "python_header",
+    "ruff_format",
+    "run",
+]
 
 COMMAND = "python tools/generate.py"
 JSON_KEY = "_generated"  # sorts before the lowercase keys of the JSON fixtures
+
+REPO = Path(__file__).resolve().parent.parent
+SPECS = REPO.parent / "shared" / "specs"
+"""Where the specs are unless the command line names another directory."""
+SPEC_FILES = {
+    "merchant": "ffn-merchant-v1.openapi.json",
+    "fulfiller": "ffn-fulfiller-v1.openapi.json",
+}
 
 
 def _note(generator: str) -> str:
@@ -25,3 +58,83 @@ def markdown_header(generator: str) -> str:
 def json_note(generator: str) -> str:
     """The value of :data:`JSON_KEY` in a generated JSON file (JSON has no comments)."""
     return _note(generator)
+
+
+def load_module(path: Path, name: str) -> Any:
+    """The module at ``path`` (a file of ``ffn_async`` with no relative imports), loaded by path
+    as ``name``: the package may be half-generated while a generator runs."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def ruff_format(files: dict[str, str], package: str, fixes: str | None = None) -> dict[str, str]:
+    """``files`` (name: text) as ruff writes them in the package directory ``package`` (e.g.
+    ``ffn_async/api``), with the project's config: first the ``fixes`` rules applied (e.g.
+    ``"I,UP,F401"``, import sorting and the like), then formatted. In a scratch directory."""
+    ruff = Path(sys.executable).with_name("ruff")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / package
+        root.mkdir(parents=True)
+        for rel, text in files.items():
+            (root / rel).write_text(text)
+        config = ["--config", str(REPO / "pyproject.toml")]
+        paths = [str(root / rel) for rel in files]
+        if fixes:
+            fix = [str(ruff), "check", "--fix-only", "--select", fixes, "--quiet", *config]
+            subprocess.run([*fix, *paths], check=False, capture_output=True)
+        subprocess.run([str(ruff), "format", "--quiet", *config, *paths], check=True)
+        return {rel: (root / rel).read_text() for rel in files}
+
+
+def run(
+    argv: list[str] | None,
+    doc: str,
+    generate: Callable[[Path], dict[Path, str]],
+    *,
+    what: str,
+    stale: Callable[[], Iterable[Path]] | None = None,
+) -> int:
+    """A generator's command line, ``[--check] [SPECS_DIR]`` (``doc``: its module docstring).
+
+    ``generate(specs_dir)`` gives every file's path and text. Without ``--check`` they are
+    written and the paths ``stale()`` names that were not generated are removed; with it,
+    nothing is written and the exit code is 1 when a committed file differs or is stale. Exit
+    code 2 when a spec is missing.
+    """
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("specs", nargs="?", type=Path, default=SPECS, help="the specs directory")
+    parser.add_argument("--check", action="store_true", help=f"exit 1 if the {what} differ")
+    args = parser.parse_args(argv)
+    missing = [n for n in SPEC_FILES.values() if not (args.specs / n).is_file()]
+    if missing:
+        print(f"spec not found in {args.specs}: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    files = generate(args.specs)
+    removed = [path for path in (stale() if stale else ()) if path not in files]
+    if args.check:
+        bad = [path for path, text in files.items() if not _same(path, text)] + removed
+        if bad:
+            names = ", ".join(sorted(_shown(path) for path in bad))
+            print(f"{what} out of date: {names}; run {COMMAND}", file=sys.stderr)
+            return 1
+        print(f"{what} up to date ({len(files)} files)")
+        return 0
+    for path in removed:
+        path.unlink()
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    print(f"{what}: wrote {len(files)} files")
+    return 0
+
+
+def _same(path: Path, text: str) -> bool:
+    return path.is_file() and path.read_text(encoding="utf-8") == text
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)

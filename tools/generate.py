@@ -31,15 +31,14 @@ import generate_api
 import generate_fake_fixtures
 import generate_models
 import generate_payloads
+from _generated import SPECS
 
 GENERATORS = (generate_models, generate_api, generate_payloads, generate_fake_fixtures)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "specs", nargs="?", type=Path, default=generate_models.SPECS, help="the specs directory"
-    )
+    parser.add_argument("specs", nargs="?", type=Path, default=SPECS, help="the specs directory")
     parser.add_argument("--check", action="store_true", help="exit 1 if a committed file differs")
     args = parser.parse_args(argv)
     code = 0

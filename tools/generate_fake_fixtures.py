@@ -21,21 +21,16 @@ projects what it stores through it, so a merchant answer never carries a fulfill
 
 from __future__ import annotations
 
-import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _generated import JSON_KEY, json_note, python_header
+from _generated import JSON_KEY, REPO, SPEC_FILES, json_note, python_header, ruff_format, run
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_SPECS = REPO.parent / "shared" / "specs"
 OUTPUT = REPO / "tests" / "testing" / "spec_operations.json"
 SHAPES = REPO / "ffn_async" / "testing" / "shapes.py"
-APIS = {"merchant": "ffn-merchant-v1.openapi.json", "fulfiller": "ffn-fulfiller-v1.openapi.json"}
 _PREFIX = "/api"
 _DROPPED = frozenset({"description", "example", "examples", "summary", "tags"})
 _METHODS = ("get", "put", "post", "delete", "patch")
@@ -92,7 +87,7 @@ def _operation(method: str, path: str, op: dict[str, Any], shared: list[Any]) ->
 def build(spec_dir: Path) -> dict[str, Any]:
     """The fixture's content, from the two specs in ``spec_dir``."""
     apis: dict[str, Any] = {}
-    for api, filename in APIS.items():
+    for api, filename in SPEC_FILES.items():
         spec = json.loads((spec_dir / filename).read_text(encoding="utf-8"))
         operations = []
         for path, item in spec["paths"].items():
@@ -143,7 +138,7 @@ def render_shapes(spec_dir: Path) -> str:
         "",
         "SHAPES: dict[str, dict[str, dict[str, str | None]]] = {",
     ]
-    for api, filename in APIS.items():
+    for api, filename in SPEC_FILES.items():
         spec = json.loads((spec_dir / filename).read_text(encoding="utf-8"))
         lines.append(f"    {api!r}: {{")
         seen: set[str] = set()
@@ -164,42 +159,16 @@ def render_shapes(spec_dir: Path) -> str:
         lines.append("    },")
     lines.append("}")
     text = "\n".join(lines).replace("'", '"') + "\n"
-    return _ruff_format(text)
-
-
-def _ruff_format(text: str) -> str:
-    """``text`` as ``ruff format`` writes it (so ``--check`` compares with the committed file)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(SHAPES), "-"],
-        input=text,
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=REPO,
-    )
-    return result.stdout
+    return ruff_format({SHAPES.name: text}, str(SHAPES.parent.relative_to(REPO)))[SHAPES.name]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("spec_dir", nargs="?", type=Path, default=DEFAULT_SPECS)
-    parser.add_argument("--check", action="store_true", help="exit 1 if the fixture differs")
-    args = parser.parse_args(argv)
-    outputs = {OUTPUT: render(args.spec_dir), SHAPES: render_shapes(args.spec_dir)}
-    stale = 0
-    for path, text in outputs.items():
-        name = path.relative_to(REPO)
-        if args.check:
-            current = path.read_text(encoding="utf-8") if path.exists() else ""
-            if current != text:
-                print(f"{name} is out of date: run {Path(__file__).name}")
-                stale += 1
-            else:
-                print(f"{name} is up to date")
-        else:
-            path.write_text(text, encoding="utf-8")
-            print(f"wrote {name}")
-    return 1 if stale else 0
+    return run(
+        argv,
+        __doc__,
+        lambda specs: {OUTPUT: render(specs), SHAPES: render_shapes(specs)},
+        what="fake-server fixtures",
+    )
 
 
 if __name__ == "__main__":

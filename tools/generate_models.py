@@ -41,45 +41,25 @@ Mapping rules (see also the README section "Models"):
 
 from __future__ import annotations
 
-import argparse
 import copy
-import importlib.util
 import json
 import keyword
 import re
-import subprocess
 import sys
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _generated import python_header
+from _generated import REPO, SPEC_FILES, SPECS, load_module, python_header, ruff_format, run
 
-REPO = Path(__file__).resolve().parent.parent
-SPECS = REPO.parent / "shared" / "specs"
-SPEC_FILES = {
-    "merchant": "ffn-merchant-v1.openapi.json",
-    "fulfiller": "ffn-fulfiller-v1.openapi.json",
-}
 APIS = tuple(SPEC_FILES)
 OUT = REPO / "ffn_async" / "models"
 
 Schema = dict[str, Any]
 
 
-def _load_base() -> Any:
-    """Load ``models/_base.py`` by path: the package may be half-generated while we run."""
-    spec = importlib.util.spec_from_file_location("_ffn_models_base", OUT / "_base.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_base = _load_base()
+_base = load_module(OUT / "_base.py", "_ffn_models_base")
 to_camel, to_snake, is_request = _base.to_camel, _base.to_snake, _base.is_request_name
 
 # Where schemas land and what their modules say, and the Shared API's ``User`` (in neither spec;
@@ -427,31 +407,6 @@ if not TYPE_CHECKING:  # type checkers report ``models.Outbound`` as missing, as
         return text
 
 
-def _ruff_format(files: dict[str, str]) -> dict[str, str]:
-    """Format with ruff (the project's formatter and config) in a scratch directory."""
-    ruff = Path(sys.executable).with_name("ruff")
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "ffn_async" / "models"
-        root.mkdir(parents=True)
-        for rel, text in files.items():
-            (root / rel).write_text(text)
-        config = ["--config", str(REPO / "pyproject.toml")]
-        paths = [str(root / rel) for rel in files]
-        fix = [
-            str(ruff),
-            "check",
-            "--fix-only",
-            "--select",
-            "I,UP,F401,RUF022",
-            "--quiet",
-            *config,
-            *paths,
-        ]
-        subprocess.run(fix, check=False, capture_output=True)
-        subprocess.run([str(ruff), "format", "--quiet", *config, *paths], check=True)
-        return {rel: (root / rel).read_text() for rel in files}
-
-
 def generate(specs_dir: Path = SPECS) -> dict[str, str]:
     """Every file of ``ffn_async/models/`` (but ``_base.py``) by name, formatted."""
     apis = load_specs(specs_dir)
@@ -479,7 +434,9 @@ def generate(specs_dir: Path = SPECS) -> dict[str, str]:
         {api: len(schemas) for api, schemas in apis.items()}, len(common)
     )
     header = python_header("tools/generate_models.py")
-    return _ruff_format({rel: header + text for rel, text in files.items()})
+    return ruff_format(
+        {rel: header + text for rel, text in files.items()}, "ffn_async/models", "I,UP,F401,RUF022"
+    )
 
 
 def _generated_files() -> Iterable[Path]:
@@ -487,39 +444,13 @@ def _generated_files() -> Iterable[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("specs", nargs="?", type=Path, default=SPECS, help="the specs directory")
-    parser.add_argument(
-        "--check", action="store_true", help="exit 1 if the committed models differ"
+    return run(
+        argv,
+        __doc__,
+        lambda specs: {OUT / rel: text for rel, text in generate(specs).items()},
+        what="models",
+        stale=_generated_files,
     )
-    args = parser.parse_args(argv)
-    missing = [n for n in SPEC_FILES.values() if not (args.specs / n).is_file()]
-    if missing:
-        print(f"spec not found in {args.specs}: {', '.join(missing)}", file=sys.stderr)
-        return 2
-    files = generate(args.specs)
-    stale = [p for p in _generated_files() if p.name not in files]
-    if args.check:
-        bad = [
-            rel
-            for rel, text in files.items()
-            if not (OUT / rel).is_file() or (OUT / rel).read_text() != text
-        ]
-        bad += [p.name for p in stale]
-        if bad:
-            print(
-                f"models out of date: {', '.join(sorted(bad))}; run tools/generate_models.py",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"models up to date ({len(files)} files)")
-        return 0
-    for path in stale:
-        path.unlink()
-    for rel, text in files.items():
-        (OUT / rel).write_text(text)
-    print(f"wrote {len(files)} files to {OUT.relative_to(REPO)}")
-    return 0
 
 
 if __name__ == "__main__":

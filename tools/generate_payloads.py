@@ -16,7 +16,6 @@ lists every enum schema's values.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -26,9 +25,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import generate_models
-from _generated import JSON_KEY, json_note
+from _generated import JSON_KEY, REPO, SPECS, json_note, run
 
-REPO = generate_models.REPO
 OUT = REPO / "tests" / "models" / "fixtures"
 UNKNOWN_KEY = "someFieldFromTheFuture"
 
@@ -108,7 +106,7 @@ def fixture(schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def generate(specs_dir: Path = generate_models.SPECS) -> dict[str, str]:
+def generate(specs_dir: Path = SPECS) -> dict[str, str]:
     """File name -> text of every fixture."""
     return {
         f"{api}.json": json.dumps(
@@ -121,37 +119,13 @@ def generate(specs_dir: Path = generate_models.SPECS) -> dict[str, str]:
     }
 
 
-def _same(path: Path, text: str) -> bool:
-    return path.is_file() and path.read_text() == text
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "specs", nargs="?", type=Path, default=generate_models.SPECS, help="the specs directory"
+    return run(
+        argv,
+        __doc__,
+        lambda specs: {OUT / name: text for name, text in generate(specs).items()},
+        what="payload fixtures",
     )
-    parser.add_argument("--check", action="store_true", help="exit 1 if the fixtures differ")
-    args = parser.parse_args(argv)
-    missing = [n for n in generate_models.SPEC_FILES.values() if not (args.specs / n).is_file()]
-    if missing:
-        print(f"spec not found in {args.specs}: {', '.join(missing)}", file=sys.stderr)
-        return 2
-    files = generate(args.specs)
-    if args.check:
-        bad = [n for n, text in files.items() if not _same(OUT / n, text)]
-        if bad:
-            print(
-                f"fixtures out of date: {', '.join(bad)}; run tools/generate_payloads.py",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"payload fixtures up to date ({len(files)} files)")
-        return 0
-    OUT.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (OUT / name).write_text(text)
-    print(f"wrote {len(files)} files to {OUT.relative_to(REPO)}")
-    return 0
 
 
 if __name__ == "__main__":

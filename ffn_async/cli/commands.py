@@ -7,12 +7,14 @@ import asyncio
 import datetime as dt
 import sys
 import webbrowser
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from token_stores import TokenStore
 
 from ..auth import StoredToken, TokenManager
 from ..client import FFNClient
@@ -62,14 +64,8 @@ async def _manager(settings: Settings, *, create: bool = False) -> AsyncIterator
         store = await open_store(settings.store_url, settings.token_keys, create=create)
     except StoreAbsent:
         raise TokenMissing(settings.account) from None
-    try:
-        async with settings.token_manager(store) as auth:
-            try:
-                yield auth
-            except CorruptRecord as exc:
-                await _explain_corrupt(settings, store, exc)
-    finally:
-        await store.close()
+    async with _managing(settings, store, settings.token_manager) as auth:
+        yield auth
 
 
 @asynccontextmanager
@@ -78,10 +74,24 @@ async def _reader(settings: Settings) -> AsyncIterator[TokenManager]:
     store = await open_store(settings.store_url, settings.token_keys, create=False)
     # The client is never used to read the store; placeholders keep FFN_CLIENT_ID optional.
     credentials = ClientCredentials(settings.client_id or "unset", "unused")
-    try:
-        async with TokenManager(
+
+    def reading(store: TokenStore) -> TokenManager:
+        return TokenManager(
             credentials, store, key=settings.account, environment=settings.environment
-        ) as auth:
+        )
+
+    async with _managing(settings, store, reading) as auth:
+        yield auth
+
+
+@asynccontextmanager
+async def _managing(
+    settings: Settings, store: TokenStore, manager: Callable[[TokenStore], TokenManager]
+) -> AsyncIterator[TokenManager]:
+    """``manager(store)``, entered; an unreadable record is explained, and the store is closed
+    at the end (also when the manager cannot be built)."""
+    try:
+        async with manager(store) as auth:
             try:
                 yield auth
             except CorruptRecord as exc:

@@ -7,9 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
+from .collection import Collection
 from .grants import Grants
 from .http import ApiFailure, json_response, no_content, read_json, require
-from .resource import patch_changes, read_routes
+from .resource import Handler, patch_changes, read_routes
 from .state import FakeState
 from .views import SIDES, project
 
@@ -22,6 +23,30 @@ _DEFAULT_ADDRESS = {
     "zip": "41836",
     "country": "DE",
 }
+
+
+def _fulfillers_routes(
+    state: FakeState,
+    name: str,
+    schema: str,
+    collection: Collection,
+    key: str,
+    writes: tuple[Handler, Handler, Handler],
+) -> list[web.RouteDef]:
+    """The routes of objects the fulfiller owns: both APIs read them at ``/v1/<side>/<name>``;
+    the fulfiller's API creates, patches and deletes them (``writes``, in that order)."""
+    create, patch, delete = writes
+    base = f"/v1/fulfiller/{name}"
+    return [
+        *(
+            route
+            for side in SIDES
+            for route in read_routes(state, side, f"/v1/{side}/{name}", schema, collection, key)
+        ),
+        web.post(base, create),
+        web.patch(f"{base}/{{{key}}}", patch),
+        web.delete(f"{base}/{{{key}}}", delete),
+    ]
 
 
 class Warehouses:
@@ -48,19 +73,14 @@ class Warehouses:
         return self.collection.get(request.match_info["warehouseId"])
 
     def routes(self) -> list[web.RouteDef]:
-        routes = []
-        for side in SIDES:
-            path = f"/v1/{side}/warehouses"
-            routes += read_routes(
-                self.state, side, path, "Warehouse", self.collection, "warehouseId"
-            )
-        base = "/v1/fulfiller/warehouses"
-        return [
-            *routes,
-            web.post(base, self._create),
-            web.patch(f"{base}/{{warehouseId}}", self._patch),
-            web.delete(f"{base}/{{warehouseId}}", self._delete),
-        ]
+        return _fulfillers_routes(
+            self.state,
+            "warehouses",
+            "Warehouse",
+            self.collection,
+            "warehouseId",
+            (self._create, self._patch, self._delete),
+        )
 
     async def _create(self, request: web.Request) -> web.Response:
         body = await read_json(request)
@@ -119,19 +139,14 @@ class ShippingMethods:
         return self.collection.get(request.match_info["shippingMethodId"])
 
     def routes(self) -> list[web.RouteDef]:
-        routes = []
-        for side in SIDES:
-            path = f"/v1/{side}/shippingmethods"
-            routes += read_routes(
-                self.state, side, path, "ShippingMethod", self.collection, "shippingMethodId"
-            )
-        base = "/v1/fulfiller/shippingmethods"
-        return [
-            *routes,
-            web.post(base, self._create),
-            web.patch(f"{base}/{{shippingMethodId}}", self._patch),
-            web.delete(f"{base}/{{shippingMethodId}}", self._delete),
-        ]
+        return _fulfillers_routes(
+            self.state,
+            "shippingmethods",
+            "ShippingMethod",
+            self.collection,
+            "shippingMethodId",
+            (self._create, self._patch, self._delete),
+        )
 
     async def _create(self, request: web.Request) -> web.Response:
         body = await read_json(request)

@@ -77,6 +77,7 @@ def object_payload(op: Operation, name: str) -> dict[str, Any]:
 
 
 def resolve(ffn: FFNClient, dotted: str) -> Any:
+    """The method (or namespace) ``dotted`` names below ``ffn``: ``merchant.outbounds.get``."""
     target: Any = ffn
     for part in dotted.split("."):
         target = getattr(target, part)
@@ -84,6 +85,7 @@ def resolve(ffn: FFNClient, dotted: str) -> Any:
 
 
 def wire_value(value: Any) -> str:
+    """A query value as it goes over the wire (and the server decodes it)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return value.isoformat() if isinstance(value, dt.datetime) else str(value)

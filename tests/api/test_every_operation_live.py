@@ -45,6 +45,8 @@ from tests.testing.raw_client import (
     shipping_label_body,
 )
 
+from .test_every_operation import resolve, wire_value
+
 # Ids the caller chooses, so they may need percent-encoding in the path.
 ORDER = "ORDER 1/ä"
 INBOUND = "IN 1/ä"
@@ -492,20 +494,6 @@ async def settled() -> dt.datetime:
     return made.astimezone(CEST)
 
 
-def resolve(ffn: FFNClient, dotted: str) -> Any:
-    target: Any = ffn
-    for part in dotted.split("."):
-        target = getattr(target, part)
-    return target
-
-
-def wire(value: Any) -> str:
-    """A query value as the server decodes it."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value.isoformat() if isinstance(value, dt.datetime) else str(value)
-
-
 def expected_path(op: Operation, ids: list[str]) -> str:
     """The operation's path with each parameter percent-encoded (``/`` too)."""
     values = iter(ids)
@@ -516,7 +504,7 @@ def expected_path(op: Operation, ids: list[str]) -> str:
 
 def expected_query(op: Operation, kwargs: dict[str, Any]) -> dict[str, str]:
     names = {"top": "$top", "skip": "$skip", "filter": "$filter", "order_by": "$orderBy"}
-    query = {names.get(k, to_camel(k)): wire(v) for k, v in kwargs.items()}
+    query = {names.get(k, to_camel(k)): wire_value(v) for k, v in kwargs.items()}
     return query
 
 

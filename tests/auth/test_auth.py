@@ -52,6 +52,16 @@ def token_calls(mock: aioresponses) -> list[dict[str, object]]:
     return [c.kwargs for c in mock.requests.get(("POST", URL(TOKEN_URL)), [])]
 
 
+def slow_refreshes(mock: aioresponses, delay: float) -> None:
+    """From now on the mocked token endpoint answers every call ``delay`` seconds late."""
+
+    async def slow(url: URL, **kw: object) -> CallbackResult:
+        await asyncio.sleep(delay)
+        return CallbackResult(payload=token_response())
+
+    mock.post(TOKEN_URL, callback=slow, repeat=True)
+
+
 def peer_record(token: Token, rotation: int) -> bytes:
     """The bytes a peer process stores after rotating to ``token`` (the record format)."""
     return orjson.dumps({"format": 1, "token": token.to_dict(), "rotation": rotation})
@@ -541,15 +551,8 @@ async def test_token_call_is_retried_only_when_it_never_left(creds: ClientCreden
 async def test_500_coroutines_share_one_refresh_mocked(creds: ClientCredentials) -> None:
     auth = manager(creds)
     with aioresponses() as mock:
-        mock.post(TOKEN_URL, payload=token_response())
-
-        async def slow(url: URL, **kw: object) -> CallbackResult:
-            await asyncio.sleep(0.05)
-            return CallbackResult(payload=token_response())
-
-        mock.post(TOKEN_URL, callback=slow, repeat=True)
-        await auth.exchange_code("c")
-        await expire(auth)
+        await login_then_expire(auth, mock)
+        slow_refreshes(mock, 0.05)
         tokens = await asyncio.gather(*(auth.access_token() for _ in range(500)))
         assert len(token_calls(mock)) == 2
     assert len(set(tokens)) == 1
@@ -559,15 +562,8 @@ async def test_two_managers_on_one_store_share_a_refresh(creds: ClientCredential
     store = MemoryTokenStore()
     a, b = manager(creds, store), manager(creds, store)
     with aioresponses() as mock:
-        mock.post(TOKEN_URL, payload=token_response())
-
-        async def slow(url: URL, **kw: object) -> CallbackResult:
-            await asyncio.sleep(0.05)
-            return CallbackResult(payload=token_response())
-
-        mock.post(TOKEN_URL, callback=slow, repeat=True)
-        await a.exchange_code("c")
-        await expire(a)
+        await login_then_expire(a, mock)
+        slow_refreshes(mock, 0.05)
         ta, tb = await asyncio.gather(a.access_token(), b.access_token())
         assert len(token_calls(mock)) == 2
     assert ta == tb
@@ -578,15 +574,8 @@ async def test_cancelled_waiter_does_not_cancel_the_shared_refresh(
 ) -> None:
     auth = manager(creds)
     with aioresponses() as mock:
-        mock.post(TOKEN_URL, payload=token_response())
-
-        async def slow(url: URL, **kw: object) -> CallbackResult:
-            await asyncio.sleep(0.1)
-            return CallbackResult(payload=token_response())
-
-        mock.post(TOKEN_URL, callback=slow, repeat=True)
-        await auth.exchange_code("c")
-        await expire(auth)
+        await login_then_expire(auth, mock)
+        slow_refreshes(mock, 0.1)
         first = asyncio.ensure_future(auth.access_token())
         await asyncio.sleep(0.01)
         second = asyncio.ensure_future(auth.access_token())

@@ -19,7 +19,7 @@ from token_stores import RedisTokenStore, SQLTokenStore, TokenStore
 
 from .. import services
 from ..faultproxy import FaultProxy
-from .test_store_outages import _run
+from .test_store_outages import _run, _run_killing
 
 pytestmark = pytest.mark.services
 
@@ -90,20 +90,12 @@ async def test_mysql_connections_killed_mid_run_lose_no_token() -> None:
     url = services.mysql_url()
     port = URL(url).port
     assert port is not None
-    killed = 0
     async with FaultProxy(port) as proxy:
         store = _store("mysql", proxy.url(url))
         assert isinstance(store, SQLTokenStore)
         await store.create_schema()
-
-        async def kill_connections() -> None:
-            nonlocal killed
-            for _ in range(12):
-                await asyncio.sleep(0.3)
-                killed += await services.kill_mysql_sessions(url, proxy)
-
         try:
-            await _run(store, kill_connections)
+            killed = await _run_killing(store, lambda: services.kill_mysql_sessions(url, proxy))
         finally:
             await store.close()
     print(f"mysql/kill: killed={killed}")

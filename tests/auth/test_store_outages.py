@@ -13,6 +13,7 @@ import asyncio
 import os
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,21 @@ async def _run(store: Any, disrupt: Any) -> None:
     assert stored.rotation == oauth.stats.refreshes >= 5
 
 
+async def _run_killing(store: Any, kill: Callable[[], Awaitable[int]]) -> int:
+    """:func:`_run` while ``kill`` ends the store's database sessions every 0.3 s, 12 times;
+    how many sessions it ended."""
+    killed = 0
+
+    async def kill_connections() -> None:
+        nonlocal killed
+        for _ in range(12):
+            await asyncio.sleep(0.3)
+            killed += await kill()
+
+    await _run(store, kill_connections)
+    return killed
+
+
 async def test_a_redis_restart_loses_no_token(tmp_path: Path) -> None:
     services.redis_url()  # skip (or fail on CI) like every other Redis test
     server = services.RedisServer(persist_dir=tmp_path)
@@ -107,16 +123,8 @@ async def test_postgres_connections_killed_mid_run_lose_no_token() -> None:
     name, connect_args = services.postgres_session_name("ffnoutage")
     store = SQLTokenStore(url, table="ffn_outage_tokens", connect_args=connect_args)
     await store.create_schema()
-    killed = 0
-
-    async def kill_connections() -> None:
-        nonlocal killed
-        for _ in range(12):
-            await asyncio.sleep(0.3)
-            killed += await services.kill_postgres_sessions(url, name)
-
     try:
-        await _run(store, kill_connections)
+        killed = await _run_killing(store, lambda: services.kill_postgres_sessions(url, name))
     finally:
         await store.close()
     assert killed >= 5

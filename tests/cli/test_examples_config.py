@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,17 +13,13 @@ from aiohttp import web
 from ffn_async import TokenManager
 from ffn_async.cli.config import data_dir, default_store_url, open_store
 from ffn_async.testing.pytest_plugin import RunningFake
-from tests.helpers import fake_variables, set_variables
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from tests.helpers import examples_importable, fake_variables, set_variables
 
 
 @pytest.fixture
 def examples_path(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.syspath_prepend(str(EXAMPLES))
-    yield
-    for name in ("web_service", "ffn_env"):
-        sys.modules.pop(name, None)
+    with examples_importable(monkeypatch, "web_service", "ffn_env"):
+        yield
 
 
 @pytest.fixture

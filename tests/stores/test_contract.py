@@ -174,6 +174,22 @@ async def _take(store: TokenStore, key: str, *, timeout: float) -> None:
         pass
 
 
+async def _second_holder(store: TokenStore, key: str) -> tuple[asyncio.Task[None], asyncio.Event]:
+    """Start B, which waits for ``key``'s lock and holds it until the returned event is set;
+    return once B holds it."""
+    holds = asyncio.Event()
+    may_leave = asyncio.Event()
+
+    async def b() -> None:
+        async with store.lock(key, ttl=30, timeout=5):
+            holds.set()
+            await may_leave.wait()
+
+    task = asyncio.create_task(b())
+    await asyncio.wait_for(holds.wait(), 5)
+    return task, may_leave
+
+
 async def test_expired_lease_is_taken_and_only_its_owner_releases(
     spec: StoreSpec, store: TokenStore, key: str
 ) -> None:
@@ -184,22 +200,13 @@ async def test_expired_lease_is_taken_and_only_its_owner_releases(
             with pytest.raises(LockTimeout):
                 await _take(store, key, timeout=0.2)
         return
-    b_holds = asyncio.Event()
-    b_may_leave = asyncio.Event()
-
-    async def b() -> None:
-        async with store.lock(key, ttl=30, timeout=5):
-            b_holds.set()
-            await b_may_leave.wait()
-
     async with store.lock(key, ttl=0.3, timeout=1):  # A: outlives its lease
-        task = asyncio.create_task(b())
-        await asyncio.wait_for(b_holds.wait(), 5)
+        b, b_may_leave = await _second_holder(store, key)
     # A has left its block: B's lock must survive A's release.
     with pytest.raises(LockTimeout):
         await _take(store, key, timeout=0.2)
     b_may_leave.set()
-    await task
+    await b
     await _take(store, key, timeout=0.5)
 
 
@@ -247,22 +254,13 @@ async def test_a_lost_lease_cannot_be_renewed(spec: StoreSpec, store: TokenStore
             await asyncio.sleep(0.2)
             assert await held.renew(30)
         return
-    b_holds = asyncio.Event()
-    b_may_leave = asyncio.Event()
-
-    async def b() -> None:
-        async with store.lock(key, ttl=30, timeout=5):
-            b_holds.set()
-            await b_may_leave.wait()
-
     async with store.lock(key, ttl=0.3, timeout=1) as lease:  # A outlives its lease
-        task = asyncio.create_task(b())
-        await asyncio.wait_for(b_holds.wait(), 5)
+        b, b_may_leave = await _second_holder(store, key)
         assert not await lease.renew(30)  # B holds it now
         with pytest.raises(LockTimeout):  # and B still does
             await _take(store, key, timeout=0.2)
     b_may_leave.set()
-    await task
+    await b
 
 
 #: Keys that differ only in case, a trailing space, an accent, or Unicode normalisation (NFC
