@@ -21,17 +21,13 @@ from aiohttp import web
 from ffn_async import FFNClient, StaticToken, TokenManager
 from ffn_async.cli.config import open_store
 from ffn_async.testing import FakeFFN
-from tests.helpers import fake_variables, outbound_request
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+from tests.helpers import EXAMPLES, examples_importable, fake_variables, outbound_request
 
 
 @pytest.fixture
 def examples_path(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.syspath_prepend(str(EXAMPLES))
-    yield
-    for name in ("web_service", "ffn_env", "order_sync_worker"):
-        sys.modules.pop(name, None)
+    with examples_importable(monkeypatch, "web_service", "ffn_env", "order_sync_worker"):
+        yield
 
 
 def account_env(monkeypatch: pytest.MonkeyPatch, fake: FakeFFN, store_url: str) -> dict[str, str]:
