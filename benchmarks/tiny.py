@@ -1,0 +1,323 @@
+"""Case 8, the tiny request: ffn-async against raw aiohttp, measured so that a few µs show.
+
+A tiny authenticated GET costs raw aiohttp ~50-60 µs of client CPU; ffn-async adds a few. On a
+shared 2-core machine, one run of cases 1 and 7 (1 s per stack, best of 3-4 rounds) swings more
+than that from run to run, so this case is built to resist the noise:
+
+* **Pinned cores.** The server process runs on one CPU, the client process on the other
+  (``os.sched_setaffinity``), so the two never compete for a core nor migrate mid-burst.
+* **Paired short bursts.** One *round* measures raw aiohttp and the ffn-async stacks back to
+  back, ``burst`` seconds each, in an order that rotates every round; each round gives its own
+  ratios (ffn-async's requests/s ÷ raw aiohttp's, and raw aiohttp's client CPU µs per request
+  ÷ ffn-async's), so a disturbance that slows the whole machine for a second moves both sides
+  of the ratio and cancels out.
+* **Median of the per-round ratios**, with the interquartile range; with ``rounds`` rounds, a
+  few disturbed rounds move the median little.
+
+Compared, against the same route of the server of case 1 (``GET /api/v1/users/current``, the
+50-byte body, bearer token checked):
+
+* **raw aiohttp**: ``session.get`` + ``resp.read()`` + ``orjson.loads`` on one ``ClientSession``
+  (``TCPConnector(limit=100)``, the same pool as ``FFNClient``'s default);
+* **ffn-async, untyped**: ``FFNClient.request("GET", ...)`` (a dict);
+* **ffn-async, typed**: ``ffn.shared.users.current()`` (a ``User`` model);
+
+both ffn-async stacks with a ``TokenManager`` over a ``MemoryTokenStore`` (the real auth path).
+
+``python -m benchmarks.tiny --runs 5`` repeats the whole case and prints how far the reported
+ratio moves from run to run (the evidence that the method is stable); ``--no-pin`` leaves the
+scheduler free to place both processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import aiohttp
+import attrs
+import orjson
+
+from .overhead import POOL, TOKEN, Measurement, environment, managed_client, measure
+from .page import tiny_body
+from .report import CaseResult, Table, load_average
+from .server import USER_PATH, ApiServer, api_server
+
+__all__ = ["FULL", "QUICK", "Params", "run", "spread"]
+
+Get = Callable[[str], Awaitable[Any]]
+RAW = "raw aiohttp"
+UNTYPED = "ffn-async request()"
+TYPED = "ffn-async users.current()"
+TARGET = 0.9
+
+
+@attrs.frozen
+class Params:
+    """Sizes of one run."""
+
+    concurrencies: tuple[int, ...] = (1, 100, 1000)
+    rounds: int = 30  # paired rounds per concurrency
+    burst: float = 0.15  # seconds per stack per round
+    warmup: int = 300  # requests per stack before measuring
+    pin: bool = True  # server on one CPU, client on another
+
+
+FULL = Params()
+QUICK = Params(concurrencies=(1, 100), rounds=6, burst=0.05, warmup=50)
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    """Median, quartiles, min and max of ``values``."""
+    ordered = sorted(values)
+    if len(ordered) >= 2:
+        q1, _, q3 = statistics.quantiles(ordered, n=4, method="inclusive")
+    else:
+        q1 = q3 = ordered[0]
+    return {
+        "median": statistics.median(ordered),
+        "q1": q1,
+        "q3": q3,
+        "min": ordered[0],
+        "max": ordered[-1],
+    }
+
+
+@contextmanager
+def _pinned(cpu: int | None) -> Iterator[None]:
+    """This process on ``cpu`` only, for the duration (``None``: left as it is)."""
+    if cpu is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def _cpus(pin: bool) -> tuple[int | None, int | None]:
+    """(client CPU, server CPU): two distinct CPUs this process may use, else no pinning."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if not pin or len(allowed) < 2:
+        return None, None
+    return allowed[0], allowed[1]
+
+
+async def _stacks(server: ApiServer) -> tuple[dict[str, Get], list[Callable[[], Awaitable[Any]]]]:
+    base = server.api_url
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=POOL))
+    header = {"Authorization": f"Bearer {TOKEN}"}
+
+    async def raw(path: str) -> Any:
+        async with session.get(base + path, headers=header) as resp:
+            body = await resp.read()
+            if resp.status != 200:
+                raise RuntimeError(f"raw aiohttp got {resp.status}")
+            return orjson.loads(body)
+
+    ffn = await managed_client(environment(base))
+
+    async def untyped(path: str) -> Any:
+        return await ffn.request("GET", path)
+
+    async def typed(path: str) -> Any:
+        return await ffn.shared.users.current()
+
+    return {RAW: raw, UNTYPED: untyped, TYPED: typed}, [session.close, ffn.aclose]
+
+
+def _ratios(rounds: list[dict[str, Measurement]], name: str) -> dict[str, Any]:
+    rps = [r[name].rps / r[RAW].rps for r in rounds]
+    cpu = [r[RAW].cpu_us_per_request / r[name].cpu_us_per_request for r in rounds]
+    return {
+        "rps_ratio": {k: round(v, 3) for k, v in spread(rps).items()},
+        "cpu_ratio": {k: round(v, 3) for k, v in spread(cpu).items()},
+        "rounds_rps_ratio": [round(v, 3) for v in rps],
+        "rounds_cpu_ratio": [round(v, 3) for v in cpu],
+    }
+
+
+async def _run(params: Params, server: ApiServer) -> dict[str, Any]:
+    stacks, closers = await _stacks(server)
+    names = list(stacks)
+    results: dict[str, Any] = {}
+    try:
+        for get in stacks.values():  # warm up: connections, caches, compiled decoders
+            await asyncio.gather(*(get(USER_PATH) for _ in range(params.warmup)))
+        for concurrency in params.concurrencies:
+            rounds: list[dict[str, Measurement]] = []
+            for r in range(params.rounds):
+                gc.collect()  # not inside a burst, and the same for every round
+                shift = r % len(names)
+                order = names[shift:] + names[:shift]
+                if (r // len(names)) % 2:
+                    order.reverse()
+                rounds.append(
+                    {
+                        name: await measure(stacks[name], USER_PATH, concurrency, params.burst)
+                        for name in order
+                    }
+                )
+            errors = sum(m.errors for r in rounds for m in r.values())
+            results[str(concurrency)] = {
+                "concurrency": concurrency,
+                "errors": errors,
+                "median_rps": {
+                    n: round(statistics.median(r[n].rps for r in rounds), 1) for n in names
+                },
+                "median_cpu_us": {
+                    n: round(statistics.median(r[n].cpu_us_per_request for r in rounds), 2)
+                    for n in names
+                },
+                "vs_raw": {n: _ratios(rounds, n) for n in names if n != RAW},
+            }
+    finally:
+        for close in reversed(closers):
+            await close()
+    return results
+
+
+def measure_all(params: Params) -> dict[str, Any]:
+    """One run of the case: its results and where the processes ran."""
+    client_cpu, server_cpu = _cpus(params.pin)
+    with api_server(TOKEN, tiny_body(), b"[]", cpu=server_cpu) as server, _pinned(client_cpu):
+        cpu0 = server.cpu_seconds()
+        began = time.perf_counter()
+        results = asyncio.run(_run(params, server))
+        server_share = (server.cpu_seconds() - cpu0) / (time.perf_counter() - began)
+    return {
+        "results": results,
+        "client_cpu": client_cpu,
+        "server_cpu": server_cpu,
+        "server_core_share": round(server_share, 2),
+    }
+
+
+def _cell(s: dict[str, float]) -> str:
+    return f"{s['median']:.3f}x ({s['q1']:.3f}-{s['q3']:.3f})"
+
+
+def run(params: Params = FULL) -> CaseResult:
+    """Start the pinned server, measure the paired rounds, and summarise."""
+    started = time.perf_counter()
+    load_before = load_average()
+    measured = measure_all(params)
+    results = measured["results"]
+    rows = []
+    notes = []
+    for cell in results.values():
+        c = cell["concurrency"]
+        for name, ratio in cell["vs_raw"].items():
+            rows.append(
+                (
+                    str(c),
+                    name,
+                    f"{cell['median_rps'][RAW]:,.0f} / {cell['median_rps'][name]:,.0f}",
+                    _cell(ratio["rps_ratio"]),
+                    f"{cell['median_cpu_us'][RAW]:.1f} / {cell['median_cpu_us'][name]:.1f}",
+                    _cell(ratio["cpu_ratio"]),
+                )
+            )
+            if c == 100:
+                r = ratio["rps_ratio"]["median"]
+                notes.append(
+                    f"target (tiny @ 100, {name} ≥ {TARGET}x raw aiohttp): "
+                    f"{'met' if r >= TARGET else 'MISSED'} — {r:.3f}x by requests/s, "
+                    f"{ratio['cpu_ratio']['median']:.3f}x by client CPU"
+                )
+        if cell["errors"]:
+            notes.append(f"⚠ {cell['errors']} failed requests at concurrency {c}")
+    pinned = measured["client_cpu"] is not None
+    notes[:0] = [
+        f"{params.rounds} rounds per concurrency; each round runs every stack for "
+        f"{params.burst:g} s back to back, order rotated (and reversed every other cycle); "
+        "ratio per round, median and interquartile range over the rounds",
+        (
+            f"client pinned to CPU {measured['client_cpu']}, server to CPU {measured['server_cpu']}"
+            if pinned
+            else "not pinned: the scheduler placed client and server"
+        )
+        + f"; the server used {measured['server_core_share']:.0%} of a core over the run",
+        "CPU ratio: raw aiohttp's client CPU µs per request ÷ the stack's (process CPU time "
+        "of the client; above 1: less CPU than raw)",
+        f"load average before: {load_before}, after: {load_average()}",
+    ]
+    return CaseResult(
+        name="tiny",
+        title="8. The tiny request, paired: ffn-async vs raw aiohttp on pinned cores",
+        tables=(
+            Table(
+                "Tiny authenticated GET: median of per-round ratios to raw aiohttp (interquartile "
+                "range)",
+                (
+                    "concurrency",
+                    "stack",
+                    "req/s raw / stack (median)",
+                    "req/s ratio",
+                    "client CPU µs raw / stack (median)",
+                    "CPU ratio",
+                ),
+                tuple(rows),
+            ),
+        ),
+        data={"params": attrs.asdict(params), **measured},
+        notes=tuple(notes),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.tiny",
+        description="Repeat case 8 and show how far its ratios move from run to run.",
+    )
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=FULL.rounds)
+    parser.add_argument("--burst", type=float, default=FULL.burst)
+    parser.add_argument(
+        "--concurrency", type=int, action="append", help="repeatable (default: 1, 100, 1000)"
+    )
+    parser.add_argument("--no-pin", action="store_true", help="do not pin client and server")
+    args = parser.parse_args(argv)
+    params = Params(
+        concurrencies=tuple(args.concurrency or FULL.concurrencies),
+        rounds=args.rounds,
+        burst=args.burst,
+        pin=not args.no_pin,
+    )
+    per_run: dict[tuple[int, str, str], list[float]] = {}
+    for i in range(args.runs):
+        results = measure_all(params)["results"]
+        line = []
+        for cell in results.values():
+            for name, ratio in cell["vs_raw"].items():
+                for kind in ("rps_ratio", "cpu_ratio"):
+                    per_run.setdefault((cell["concurrency"], name, kind), []).append(
+                        ratio[kind]["median"]
+                    )
+                line.append(
+                    f"c={cell['concurrency']} {name}: {ratio['rps_ratio']['median']:.3f}x "
+                    f"(cpu {ratio['cpu_ratio']['median']:.3f}x)"
+                )
+        print(f"run {i + 1} [load {load_average()}]: " + "; ".join(line), flush=True)
+    print("\nacross runs (median of per-round ratios, one per run): min / median / max, range")
+    for (c, name, kind), values in per_run.items():
+        s = spread(values)
+        print(
+            f"  c={c:<5} {name:<26} {kind:<9} {s['min']:.3f} / {s['median']:.3f} / "
+            f"{s['max']:.3f}  range {s['max'] - s['min']:.3f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
