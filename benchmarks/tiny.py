@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import gc
 import os
+import resource
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -45,7 +46,7 @@ import aiohttp
 import attrs
 import orjson
 
-from .overhead import POOL, TOKEN, Measurement, environment, managed_client, measure
+from .overhead import POOL, TOKEN, environment, managed_client
 from .page import tiny_body
 from .report import CaseResult, Table, load_average
 from .server import USER_PATH, ApiServer, api_server
@@ -135,14 +136,59 @@ async def _stacks(server: ApiServer) -> tuple[dict[str, Get], list[Callable[[], 
     return {RAW: raw, UNTYPED: untyped, TYPED: typed}, [session.close, ffn.aclose]
 
 
-def _ratios(rounds: list[dict[str, Measurement]], name: str) -> dict[str, Any]:
+@attrs.frozen
+class Burst:
+    """One stack's share of a round: requests done, wall seconds, client CPU seconds."""
+
+    requests: int
+    seconds: float
+    errors: int
+    cpu: float  # client process CPU (``time.process_time``: user + kernel, exact)
+    user: float  # its user-mode part (``getrusage``, split by 4 ms tick samples: rough)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def us(self, seconds: float) -> float:
+        return seconds / self.requests * 1e6 if self.requests else float("inf")
+
+
+async def burst(get: Get, path: str, concurrency: int, duration: float) -> Burst:
+    """``concurrency`` request loops for ``duration`` seconds; what completed and its cost."""
+    done = errors = 0
+    deadline = time.perf_counter() + duration
+
+    async def loop() -> None:
+        nonlocal done, errors
+        while time.perf_counter() < deadline:
+            try:
+                await get(path)
+                done += 1
+            except Exception:
+                errors += 1
+
+    user0, cpu0 = resource.getrusage(resource.RUSAGE_SELF).ru_utime, time.process_time()
+    start = time.perf_counter()
+    await asyncio.gather(*(loop() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - start
+    cpu, user = time.process_time() - cpu0, resource.getrusage(resource.RUSAGE_SELF).ru_utime
+    return Burst(done, elapsed, errors, cpu, user - user0)
+
+
+def _ratios(rounds: list[dict[str, Burst]], name: str) -> dict[str, Any]:
+    def rounded(values: list[float]) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in spread(values).items()}
+
     rps = [r[name].rps / r[RAW].rps for r in rounds]
-    cpu = [r[RAW].cpu_us_per_request / r[name].cpu_us_per_request for r in rounds]
+    cpu = [r[RAW].us(r[RAW].cpu) / r[name].us(r[name].cpu) for r in rounds]
+    user = [r[RAW].us(r[RAW].user) / r[name].us(r[name].user) for r in rounds]
     return {
-        "rps_ratio": {k: round(v, 3) for k, v in spread(rps).items()},
-        "cpu_ratio": {k: round(v, 3) for k, v in spread(cpu).items()},
+        "rps_ratio": rounded(rps),
+        "cpu_ratio": rounded(cpu),
+        "user_cpu_ratio": rounded(user),
         "rounds_rps_ratio": [round(v, 3) for v in rps],
-        "rounds_cpu_ratio": [round(v, 3) for v in cpu],
+        "rounds_user_cpu_ratio": [round(v, 3) for v in user],
     }
 
 
@@ -154,7 +200,7 @@ async def _run(params: Params, server: ApiServer) -> dict[str, Any]:
         for get in stacks.values():  # warm up: connections, caches, compiled decoders
             await asyncio.gather(*(get(USER_PATH) for _ in range(params.warmup)))
         for concurrency in params.concurrencies:
-            rounds: list[dict[str, Measurement]] = []
+            rounds: list[dict[str, Burst]] = []
             for r in range(params.rounds):
                 gc.collect()  # not inside a burst, and the same for every round
                 shift = r % len(names)
@@ -163,7 +209,7 @@ async def _run(params: Params, server: ApiServer) -> dict[str, Any]:
                     order.reverse()
                 rounds.append(
                     {
-                        name: await measure(stacks[name], USER_PATH, concurrency, params.burst)
+                        name: await burst(stacks[name], USER_PATH, concurrency, params.burst)
                         for name in order
                     }
                 )
@@ -174,9 +220,12 @@ async def _run(params: Params, server: ApiServer) -> dict[str, Any]:
                 "median_rps": {
                     n: round(statistics.median(r[n].rps for r in rounds), 1) for n in names
                 },
-                "median_cpu_us": {
-                    n: round(statistics.median(r[n].cpu_us_per_request for r in rounds), 2)
+                "median_user_us": {
+                    n: round(statistics.median(r[n].us(r[n].user) for r in rounds), 2)
                     for n in names
+                },
+                "median_cpu_us": {
+                    n: round(statistics.median(r[n].us(r[n].cpu) for r in rounds), 2) for n in names
                 },
                 "vs_raw": {n: _ratios(rounds, n) for n in names if n != RAW},
             }
@@ -275,6 +324,29 @@ def run(params: Params = FULL) -> CaseResult:
     )
 
 
+def _old_method(concurrency: int) -> dict[str, float]:
+    """The tiny cells of cases 1 and 7 as they measure them (1 s per stack, best round)."""
+    from . import overhead, typed
+
+    old = overhead.run(
+        overhead.Params(concurrencies=(concurrency,), bodies=("tiny",), warmup=FULL.warmup)
+    ).data["results"][f"tiny@{concurrency}"]["clients"]
+    raw, ffn = old["raw aiohttp"], old["ffn-async (TokenManager)"]
+    cell = typed.run(typed.Params(cells=(("tiny", concurrency),))).data["results"]
+    t = cell[f"tiny@{concurrency}"]["clients"]
+    t_raw, t_ffn = t[typed.RAW], t[typed.TYPED]
+    return {
+        f"old case 1 {UNTYPED} rps_ratio": ffn["best_rps"] / raw["best_rps"],
+        f"old case 1 {UNTYPED} cpu_ratio": (
+            raw["client_cpu_us_per_request"] / ffn["client_cpu_us_per_request"]
+        ),
+        f"old case 7 {TYPED} rps_ratio": t_ffn["best_rps"] / t_raw["best_rps"],
+        f"old case 7 {TYPED} cpu_ratio": (
+            t_raw["client_cpu_us_per_request"] / t_ffn["client_cpu_us_per_request"]
+        ),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.tiny",
@@ -287,6 +359,12 @@ def main(argv: list[str] | None = None) -> int:
         "--concurrency", type=int, action="append", help="repeatable (default: 1, 100, 1000)"
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin client and server")
+    parser.add_argument(
+        "--versus-old",
+        action="store_true",
+        help="before each run, measure the tiny cells of cases 1 and 7 the way they do (at the "
+        "first --concurrency), so both methods' spreads come from the same minutes",
+    )
     args = parser.parse_args(argv)
     params = Params(
         concurrencies=tuple(args.concurrency or FULL.concurrencies),
@@ -294,27 +372,27 @@ def main(argv: list[str] | None = None) -> int:
         burst=args.burst,
         pin=not args.no_pin,
     )
-    per_run: dict[tuple[int, str, str], list[float]] = {}
+    per_run: dict[str, list[float]] = {}
     for i in range(args.runs):
-        results = measure_all(params)["results"]
         line = []
+        if args.versus_old:
+            for key, value in _old_method(params.concurrencies[0]).items():
+                per_run.setdefault(key, []).append(value)
+                line.append(f"{key} {value:.3f}x")
+        results = measure_all(params)["results"]
         for cell in results.values():
             for name, ratio in cell["vs_raw"].items():
-                for kind in ("rps_ratio", "cpu_ratio"):
-                    per_run.setdefault((cell["concurrency"], name, kind), []).append(
-                        ratio[kind]["median"]
-                    )
-                line.append(
-                    f"c={cell['concurrency']} {name}: {ratio['rps_ratio']['median']:.3f}x "
-                    f"(cpu {ratio['cpu_ratio']['median']:.3f}x)"
-                )
+                for kind in ("rps_ratio", "cpu_ratio", "user_cpu_ratio"):
+                    key = f"c={cell['concurrency']} {name} {kind}"
+                    per_run.setdefault(key, []).append(ratio[kind]["median"])
+                    line.append(f"{key} {ratio[kind]['median']:.3f}x")
         print(f"run {i + 1} [load {load_average()}]: " + "; ".join(line), flush=True)
-    print("\nacross runs (median of per-round ratios, one per run): min / median / max, range")
-    for (c, name, kind), values in per_run.items():
+    print("\nacross runs (one reported ratio per run): min / median / max, range")
+    for key, values in per_run.items():
         s = spread(values)
         print(
-            f"  c={c:<5} {name:<26} {kind:<9} {s['min']:.3f} / {s['median']:.3f} / "
-            f"{s['max']:.3f}  range {s['max'] - s['min']:.3f}"
+            f"  {key:<50} {s['min']:.3f} / {s['median']:.3f} / {s['max']:.3f}  "
+            f"range {s['max'] - s['min']:.3f}"
         )
     return 0
 

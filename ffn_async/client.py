@@ -6,8 +6,9 @@ checks the scope and encodes the body, then hands the request down three layers 
 
 1. :meth:`FFNClient._send_with_retries`: the retry loop; :class:`~ffn_async.retry.RetryPolicy`
    decides whether and how long to wait.
-2. :meth:`FFNClient._send_handling_auth`: one attempt with the current token, and on a 401 one
-   forced refresh and a resend (not counted as a retry).
+2. :meth:`FFNClient._send_handling_auth`: one attempt with the current token (the auth's
+   synchronous ``fresh_token()`` while it is fresh, else ``await access_token()``), and on a
+   401 one forced refresh and a resend (not counted as a retry).
 3. :meth:`FFNClient._send_single_request`: one HTTP exchange within the size limits.
 
 An error answer left after the retries becomes its exception in
