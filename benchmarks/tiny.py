@@ -44,9 +44,8 @@ from typing import Any
 
 import aiohttp
 import attrs
-import orjson
 
-from .overhead import POOL, TOKEN, environment, managed_client
+from .overhead import POOL, TOKEN, environment, managed_client, raw_get, request_loops
 from .page import tiny_body
 from .report import CaseResult, Table, load_average
 from .server import USER_PATH, ApiServer, api_server
@@ -65,8 +64,8 @@ class Params:
     """Sizes of one run."""
 
     concurrencies: tuple[int, ...] = (1, 100, 1000)
-    rounds: int = 30  # paired rounds per concurrency
-    burst: float = 0.15  # seconds per stack per round
+    rounds: int = 80  # paired rounds per concurrency
+    burst: float = 0.1  # seconds per stack per round
     warmup: int = 300  # requests per stack before measuring
     pin: bool = True  # server on one CPU, client on another
 
@@ -116,15 +115,7 @@ def _cpus(pin: bool) -> tuple[int | None, int | None]:
 async def _stacks(server: ApiServer) -> tuple[dict[str, Get], list[Callable[[], Awaitable[Any]]]]:
     base = server.api_url
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=POOL))
-    header = {"Authorization": f"Bearer {TOKEN}"}
-
-    async def raw(path: str) -> Any:
-        async with session.get(base + path, headers=header) as resp:
-            body = await resp.read()
-            if resp.status != 200:
-                raise RuntimeError(f"raw aiohttp got {resp.status}")
-            return orjson.loads(body)
-
+    raw = raw_get(session, base)
     ffn = await managed_client(environment(base))
 
     async def untyped(path: str) -> Any:
@@ -156,21 +147,9 @@ class Burst:
 
 async def burst(get: Get, path: str, concurrency: int, duration: float) -> Burst:
     """``concurrency`` request loops for ``duration`` seconds; what completed and its cost."""
-    done = errors = 0
-    deadline = time.perf_counter() + duration
-
-    async def loop() -> None:
-        nonlocal done, errors
-        while time.perf_counter() < deadline:
-            try:
-                await get(path)
-                done += 1
-            except Exception:
-                errors += 1
-
     user0, cpu0 = resource.getrusage(resource.RUSAGE_SELF).ru_utime, time.process_time()
     start = time.perf_counter()
-    await asyncio.gather(*(loop() for _ in range(concurrency)))
+    done, errors = await request_loops(get, path, concurrency, start + duration)
     elapsed = time.perf_counter() - start
     cpu, user = time.process_time() - cpu0, resource.getrusage(resource.RUSAGE_SELF).ru_utime
     return Burst(done, elapsed, errors, cpu, user - user0)
