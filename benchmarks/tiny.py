@@ -171,6 +171,15 @@ def _ratios(rounds: list[dict[str, Burst]], name: str) -> dict[str, Any]:
     }
 
 
+def _burst_and_rounds(params: Params, concurrency: int) -> tuple[float, int]:
+    """Above 200 loops a burst grows (each loop must finish several requests in it, or the
+    ramp-up and the last stragglers are the measurement) and the rounds shrink to match."""
+    if concurrency <= 200:
+        return params.burst, params.rounds
+    scale = concurrency / 200
+    return params.burst * scale, max(3, round(params.rounds * 2 / scale))
+
+
 async def _run(params: Params, server: ApiServer) -> dict[str, Any]:
     stacks, closers = await _stacks(server)
     names = list(stacks)
@@ -179,8 +188,9 @@ async def _run(params: Params, server: ApiServer) -> dict[str, Any]:
         for get in stacks.values():  # warm up: connections, caches, compiled decoders
             await asyncio.gather(*(get(USER_PATH) for _ in range(params.warmup)))
         for concurrency in params.concurrencies:
+            seconds, count = _burst_and_rounds(params, concurrency)
             rounds: list[dict[str, Burst]] = []
-            for r in range(params.rounds):
+            for r in range(count):
                 gc.collect()  # not inside a burst, and the same for every round
                 shift = r % len(names)
                 order = names[shift:] + names[:shift]
@@ -188,7 +198,7 @@ async def _run(params: Params, server: ApiServer) -> dict[str, Any]:
                     order.reverse()
                 rounds.append(
                     {
-                        name: await burst(stacks[name], USER_PATH, concurrency, params.burst)
+                        name: await burst(stacks[name], USER_PATH, concurrency, seconds)
                         for name in order
                     }
                 )
@@ -266,9 +276,14 @@ def run(params: Params = FULL) -> CaseResult:
             notes.append(f"⚠ {cell['errors']} failed requests at concurrency {c}")
     pinned = measured["client_cpu"] is not None
     notes[:0] = [
-        f"{params.rounds} rounds per concurrency; each round runs every stack for "
-        f"{params.burst:g} s back to back, order rotated (and reversed every other cycle); "
-        "ratio per round, median and interquartile range over the rounds",
+        "rounds (seconds per burst) by concurrency: "
+        + ", ".join(
+            f"{c}: {n} ({b:g} s)"
+            for c in params.concurrencies
+            for b, n in [_burst_and_rounds(params, c)]
+        )
+        + "; each round runs every stack once, back to back, order rotated (and reversed "
+        "every other cycle); ratio per round, median and interquartile range over the rounds",
         (
             f"client pinned to CPU {measured['client_cpu']}, server to CPU {measured['server_cpu']}"
             if pinned
