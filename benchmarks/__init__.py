@@ -26,4 +26,5 @@ CASES: dict[str, Callable[[], ModuleType]] = {
     "memory": _case("memory"),
     "fast_path": _case("fast_path"),
     "typed": _case("typed"),
+    "tiny": _case("tiny"),
 }

@@ -30,7 +30,17 @@ from .page import outbound_page, tiny_body
 from .report import CaseResult, Table, median
 from .server import PAGE_PATH, TINY_PATH, ApiServer, api_server
 
-__all__ = ["FULL", "QUICK", "Params", "environment", "managed_client", "measure", "run"]
+__all__ = [
+    "FULL",
+    "QUICK",
+    "Params",
+    "environment",
+    "managed_client",
+    "measure",
+    "raw_get",
+    "request_loops",
+    "run",
+]
 
 TOKEN = "bench-access-token." + "x" * 900  # about the length of JTL's JWT access tokens
 CREDS = ClientCredentials("bench-client", "bench-secret")
@@ -90,6 +100,20 @@ async def managed_client(env: Environment) -> FFNClient:
     return client
 
 
+def raw_get(session: aiohttp.ClientSession, base: str) -> Get:
+    """Raw aiohttp's authenticated GET: ``session.get`` + ``resp.read()`` + ``orjson.loads``."""
+    header = {"Authorization": f"Bearer {TOKEN}"}
+
+    async def raw(path: str) -> Any:
+        async with session.get(base + path, headers=header) as resp:
+            body = await resp.read()
+            if resp.status != 200:
+                raise RuntimeError(f"raw aiohttp got {resp.status}")
+            return orjson.loads(body)
+
+    return raw
+
+
 class _Stacks:
     """The client stacks under test, each reduced to ``get(path) -> decoded JSON``."""
 
@@ -100,18 +124,10 @@ class _Stacks:
 
     async def open(self) -> dict[str, Get]:
         base = self.server.api_url
-        auth_header = {"Authorization": f"Bearer {TOKEN}"}
-
         session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=POOL))
         self._closers.append(session.close)
 
-        async def raw(path: str) -> Any:
-            async with session.get(base + path, headers=auth_header) as resp:
-                body = await resp.read()
-                if resp.status != 200:
-                    raise RuntimeError(f"raw aiohttp got {resp.status}")
-                return orjson.loads(body)
-
+        raw = raw_get(session, base)
         managed = await managed_client(self.env)
         static = FFNClient(StaticToken(TOKEN), environment=self.env, connector_limit=POOL)
         await static.__aenter__()
@@ -162,15 +178,10 @@ class _Stacks:
             await close()
 
 
-async def measure(
-    get: Get, path: str, concurrency: int, duration: float, server: ApiServer | None = None
-) -> Measurement:
-    """Run ``concurrency`` request loops for ``duration`` seconds; count what completed."""
+async def request_loops(get: Get, path: str, concurrency: int, deadline: float) -> tuple[int, int]:
+    """``concurrency`` loops calling ``get(path)`` until ``deadline`` (``perf_counter``):
+    requests completed and failed."""
     done = errors = 0
-    cpu0 = server.cpu_seconds() if server else 0.0
-    own0 = time.process_time()
-    start = time.perf_counter()
-    deadline = start + duration
 
     async def loop() -> None:
         nonlocal done, errors
@@ -182,6 +193,17 @@ async def measure(
                 errors += 1
 
     await asyncio.gather(*(loop() for _ in range(concurrency)))
+    return done, errors
+
+
+async def measure(
+    get: Get, path: str, concurrency: int, duration: float, server: ApiServer | None = None
+) -> Measurement:
+    """Run ``concurrency`` request loops for ``duration`` seconds; count what completed."""
+    cpu0 = server.cpu_seconds() if server else 0.0
+    own0 = time.process_time()
+    start = time.perf_counter()
+    done, errors = await request_loops(get, path, concurrency, start + duration)
     elapsed = time.perf_counter() - start
     own = time.process_time() - own0
     cpu = (server.cpu_seconds() - cpu0) / elapsed if server else 0.0

@@ -28,7 +28,9 @@ USER_PATH = "/v1/users/current"  # the tiny body, for ffn.shared.users.current()
 OUTBOUNDS_PATH = "/v1/fulfiller/outbounds"  # the page, for ffn.fulfiller.outbounds.list()
 
 
-def _serve(conn: Connection, token: str, tiny: bytes, page: bytes) -> None:
+def _serve(conn: Connection, token: str, tiny: bytes, page: bytes, cpu: int | None) -> None:
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
     expected = f"Bearer {token}"
 
     def route(body: bytes) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -71,11 +73,16 @@ class ApiServer:
 
 
 @contextmanager
-def api_server(token: str, tiny: bytes, page: bytes) -> Iterator[ApiServer]:
-    """Start the server in a spawned process on a free loopback port; stop it on exit."""
+def api_server(
+    token: str, tiny: bytes, page: bytes, *, cpu: int | None = None
+) -> Iterator[ApiServer]:
+    """Start the server in a spawned process on a free loopback port; stop it on exit.
+
+    ``cpu``: pin the server process to this CPU (``os.sched_setaffinity``).
+    """
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
-    process = ctx.Process(target=_serve, args=(child, token, tiny, page), daemon=True)
+    process = ctx.Process(target=_serve, args=(child, token, tiny, page, cpu), daemon=True)
     process.start()
     try:
         ready = wait([parent, process.sentinel], timeout=30)

@@ -6,7 +6,8 @@ this order (each step is there because some library skipped it and its users pai
 report or standard behind a step is named with it):
 
 1. Fast path: a cached access token that is not due for refresh is returned with no I/O and no
-   lock.
+   lock (:meth:`TokenManager.fresh_token`, synchronous: the request pipeline tries it before
+   awaiting :meth:`TokenManager.access_token`, which starts at the same check).
 2. One refresh in flight per account and event loop, shared by every ``TokenManager`` on the
    same store and key (authlib #673: a lock per client instance is no lock).
 3. A lock-free read of the store adopts a token another process already rotated.
@@ -119,7 +120,12 @@ _LOCK_SLICE = 1.0
 
 @runtime_checkable
 class Auth(Protocol):
-    """What :class:`~ffn_async.FFNClient` needs from an auth strategy."""
+    """What :class:`~ffn_async.FFNClient` needs from an auth strategy.
+
+    A strategy may also have a synchronous ``fresh_token() -> str | None`` (as
+    :class:`TokenManager` and :class:`StaticToken` do): the token to send now if it is at hand
+    without I/O, else ``None``; the client then awaits :meth:`access_token`.
+    """
 
     async def access_token(self) -> str:
         """A bearer token to send now."""
@@ -150,6 +156,10 @@ class StaticToken:
 
     def __repr__(self) -> str:
         return f"StaticToken(<{fingerprint(self.token)}>)"
+
+    def fresh_token(self) -> str:
+        """The token (for the request pipeline's synchronous fast path)."""
+        return self.token
 
     async def access_token(self) -> str:
         return self.token
@@ -584,8 +594,13 @@ class TokenManager:
 
     # ------------------------------------------------------------------ access
 
-    async def access_token(self) -> str:
-        """A valid access token, refreshed first if it is due. No I/O while it is fresh."""
+    def fresh_token(self) -> str | None:
+        """The cached access token if it is not due for refresh yet, else ``None``.
+
+        Synchronous, no I/O: the request pipeline tries it before awaiting
+        :meth:`access_token`, which is what runs (and refreshes, once for all waiters) when
+        this returns ``None``.
+        """
         token = self._account.stored.token
         if token is not self._due_for:
             # Another manager (or this one) adopted a new token: recompute when it falls due.
@@ -593,6 +608,13 @@ class TokenManager:
             self._due_at = token.refresh_due_at(self.leeway) if token is not None else 0.0
         if token is not None and time.time() < self._due_at:
             return token.access_token
+        return None
+
+    async def access_token(self) -> str:
+        """A valid access token, refreshed first if it is due. No I/O while it is fresh."""
+        fresh = self.fresh_token()
+        if fresh is not None:
+            return fresh
         return (await self._obtain(None)).access_token
 
     async def token(self) -> Token:

@@ -6,8 +6,9 @@ checks the scope and encodes the body, then hands the request down three layers 
 
 1. :meth:`FFNClient._send_with_retries`: the retry loop; :class:`~ffn_async.retry.RetryPolicy`
    decides whether and how long to wait.
-2. :meth:`FFNClient._send_handling_auth`: one attempt with the current token, and on a 401 one
-   forced refresh and a resend (not counted as a retry).
+2. :meth:`FFNClient._send_handling_auth`: one attempt with the current token (the auth's
+   synchronous ``fresh_token()`` while it is fresh, else ``await access_token()``), and on a
+   401 one forced refresh and a resend (not counted as a retry).
 3. :meth:`FFNClient._send_single_request`: one HTTP exchange within the size limits.
 
 An error answer left after the retries becomes its exception in
@@ -20,7 +21,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -111,15 +112,26 @@ def _too_large(
     )
 
 
-async def _read_limited(
+def _read_limited(
     resp: aiohttp.ClientResponse, limit: tuple[int, str], method: str, url: URL
-) -> bytes:
-    """The whole body, or :class:`ResponseTooLarge` as soon as it exceeds ``limit``."""
+) -> Awaitable[bytes]:
+    """The whole body, or :class:`ResponseTooLarge` as soon as it exceeds ``limit``.
+
+    Not a coroutine itself: with an announced size it hands back ``resp.read()`` (the parser
+    reads exactly that many bytes), so the common case adds no frame to the awaiting chain.
+    """
     size = _announced_size(resp)
     if size is not None:
         if size > limit[0]:
             raise _too_large(resp, limit, method, url, size)
-        return await resp.read()  # the fast path: the parser reads exactly ``size`` bytes
+        return resp.read()
+    return _read_chunks(resp, limit, method, url)
+
+
+async def _read_chunks(
+    resp: aiohttp.ClientResponse, limit: tuple[int, str], method: str, url: URL
+) -> bytes:
+    """A body of unknown size, chunk by chunk, stopped as soon as it exceeds ``limit``."""
     chunks: list[bytes] = []
     total = 0
     async for chunk in resp.content.iter_any():
@@ -187,6 +199,10 @@ def _encode_query(params: Mapping[str, Any]) -> str:
         for item in values:
             parts.append(f"{quote(key, safe='$')}={quote(_query_value(item), safe=_QUERY_SAFE)}")
     return "&".join(parts)
+
+
+def _no_token() -> None:
+    return None
 
 
 def _scope_satisfied(needed: str, granted: Iterable[str]) -> bool:
@@ -297,7 +313,7 @@ class FFNClient:
             environment = (
                 auth.environment if isinstance(auth, TokenManager) else Environment.PRODUCTION
             )
-        self.auth = auth
+        self.auth = auth  # also binds _fresh_token (the property below)
         self.environment = environment
         self.retry = retry or RetryPolicy()
         self.safe_creates = safe_creates
@@ -332,6 +348,18 @@ class FFNClient:
 
     def __repr__(self) -> str:
         return f"FFNClient(environment={self.environment.name!r}, auth={self.auth!r})"
+
+    @property
+    def auth(self) -> Auth:
+        """The auth strategy (a :class:`TokenManager`, :class:`StaticToken` or your own)."""
+        return self._auth
+
+    @auth.setter
+    def auth(self, auth: Auth) -> None:
+        self._auth = auth
+        # The synchronous fast path of the auth layer: the token at hand without I/O, or None
+        # (then ``access_token()`` is awaited). Strategies without one always take the await.
+        self._fresh_token: Callable[[], str | None] = getattr(auth, "fresh_token", _no_token)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -627,7 +655,9 @@ class FFNClient:
         if not exchange.authorize:
             return await self._send_single_request(exchange, attempt)
         while True:
-            token = await self.auth.access_token()
+            token = self._fresh_token()  # no coroutine while the cached token is fresh
+            if token is None:
+                token = await self._auth.access_token()
             if token is not None:
                 if token is not self._bearer_for:  # the header string is built once per token
                     self._bearer_for, self._bearer = token, f"Bearer {token}"
@@ -636,7 +666,7 @@ class FFNClient:
             if response.status != 401 or token is None or exchange.refreshed:
                 return response
             exchange.refreshed = True
-            if not await self.auth.handle_unauthorized(token):
+            if not await self._auth.handle_unauthorized(token):
                 return response
 
     def _url(

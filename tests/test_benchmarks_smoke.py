@@ -24,6 +24,7 @@ from benchmarks import (
     rivals_pydantic,
     roundtrips,
     storm,
+    tiny,
     typed,
 )
 from benchmarks import __main__ as runner
@@ -183,6 +184,32 @@ def test_typed_case(page: bytes) -> None:
     assert any("target (tiny @ 100" in note for note in result.notes)
 
 
+def test_tiny_case() -> None:
+    params = tiny.Params(concurrencies=(1, 10), rounds=3, burst=0.02, warmup=3)
+    result = tiny.run(params)
+    cells = result.data["results"]
+    assert set(cells) == {"1", "10"}
+    for cell in cells.values():
+        assert cell["errors"] == 0
+        assert set(cell["vs_raw"]) == {tiny.UNTYPED, tiny.TYPED}
+        for ratio in cell["vs_raw"].values():
+            assert len(ratio["rounds_rps_ratio"]) == 3
+            s = ratio["rps_ratio"]
+            assert 0 < s["min"] <= s["q1"] <= s["median"] <= s["q3"] <= s["max"]
+    assert len(result.tables[0].rows) == 4  # two stacks at two concurrencies
+
+
+def test_spread_reports_quartiles() -> None:
+    assert tiny.spread([5.0, 1.0, 3.0, 2.0, 4.0]) == {
+        "median": 3.0,
+        "q1": 2.0,
+        "q3": 4.0,
+        "min": 1.0,
+        "max": 5.0,
+    }
+    assert tiny.spread([2.0])["q1"] == 2.0
+
+
 def test_every_decoder_yields_the_same_typed_page(page: bytes) -> None:
     for codec in decoding.codecs():
         decoding.check(page, codec, 5)  # raises if a contender decoded something else
@@ -271,6 +298,7 @@ def test_every_case_is_registered() -> None:
         "memory",
         "fast_path",
         "typed",
+        "tiny",
     ]
     for load in CASES.values():
         module = load()

@@ -17,7 +17,7 @@ import base64
 import binascii
 import datetime as dt
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
@@ -83,7 +83,7 @@ class Namespace:
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
 
-    async def _send(
+    def _send(
         self,
         op_id: str,
         path_params: PathParams,
@@ -91,11 +91,15 @@ class Namespace:
         params: Mapping[str, Any] | None = None,
         body: object = None,
         timeout: float | None,
-    ) -> Response:
+    ) -> Awaitable[Response]:
         """The operation's answer, body undecoded. A model ``body`` is validated and encoded
-        by the client (:func:`ffn_async.serialization.dumps`)."""
+        by the client (:func:`ffn_async.serialization.dumps`).
+
+        Returns the client's coroutine itself (not a coroutine of its own awaiting it): one
+        frame fewer for every resume of every typed call.
+        """
         op: Operation = OPERATIONS[op_id]
-        return await self._client.request_raw(
+        return self._client.request_raw(
             op.method,
             op.path,
             path_params=path_params,

@@ -237,6 +237,23 @@ async def test_fresh_token_is_served_without_io(creds: ClientCredentials) -> Non
     assert await auth.access_token() == token.access_token
 
 
+async def test_fresh_token_is_the_synchronous_fast_path_of_access_token(
+    creds: ClientCredentials,
+) -> None:
+    """``fresh_token()`` (what the pipeline tries first) answers only while the token is not
+    due; then it is ``None`` and ``access_token()`` refreshes."""
+    auth = manager(creds)
+    assert auth.fresh_token() is None  # nothing stored yet
+    with aioresponses() as mock:
+        await login_then_expire(auth, mock)
+        assert auth.fresh_token() is None  # due: the pipeline must await access_token()
+        mock.post(TOKEN_URL, payload=token_response())
+        refreshed = await auth.access_token()
+        assert len(token_calls(mock)) == 2
+    assert auth.fresh_token() == refreshed
+    assert StaticToken("t").fresh_token() == "t"
+
+
 async def test_expired_token_is_refreshed_and_rotation_persisted(creds: ClientCredentials) -> None:
     auth = manager(creds)
     first, second = token_response(), token_response()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -18,6 +19,7 @@ from ffn_async import (
     FFNClient,
     RetryPolicy,
     StaticToken,
+    Token,
     TokenManager,
 )
 from ffn_async.errors import (
@@ -292,6 +294,85 @@ async def test_401_forces_one_refresh_and_one_retry(creds: ClientCredentials) ->
         token_calls = len(mock.requests[("POST", URL(str(TEST_ENV.token_url)))])
     assert seen == [f"Bearer {first['access_token']}", f"Bearer {second['access_token']}"]
     assert token_calls == 2  # the code exchange and exactly one refresh
+
+
+async def test_a_due_token_is_refreshed_once_for_concurrent_requests(
+    creds: ClientCredentials,
+) -> None:
+    """The pipeline's synchronous token fast path never sends a due token: every request of
+    a burst waits for the one shared refresh and carries its token."""
+    auth = TokenManager(creds, MemoryTokenStore(), key="acct", environment=TEST_ENV)
+    first, second = token_response(), token_response(expires_in=3600)
+    with aioresponses() as mock:
+        mock.post(str(TEST_ENV.token_url), payload=first)
+        await auth.exchange_code("code-1")
+        old = (await auth.stored()).token
+        assert old is not None
+        await auth.store_token(Token(old.access_token, old.refresh_token, time.time() - 1))
+        mock.post(str(TEST_ENV.token_url), payload=second)
+        seen: list[str] = []
+
+        def answer(url: URL, **kw: object) -> CallbackResult:
+            seen.append(kw["headers"]["Authorization"])  # type: ignore[index]
+            return CallbackResult(payload={})
+
+        mock.get(f"{API}/v1/x", callback=answer, repeat=True)
+        async with FFNClient(auth) as ffn:
+            await asyncio.gather(*(ffn.request("GET", "/v1/x") for _ in range(20)))
+        token_calls = len(mock.requests[("POST", URL(str(TEST_ENV.token_url)))])
+    assert token_calls == 2  # the code exchange and exactly one refresh
+    assert seen == [f"Bearer {second['access_token']}"] * 20
+
+
+class _CountingAuth:
+    """An auth strategy of a user's own: ``access_token()`` only (maybe ``fresh_token()``)."""
+
+    def __init__(self, fresh: str | None = None, *, has_fresh: bool = False) -> None:
+        self.awaited = 0
+        if has_fresh:
+            self.fresh_token = lambda: fresh
+
+    async def access_token(self) -> str:
+        self.awaited += 1
+        return f"awaited-{self.awaited}"
+
+    async def handle_unauthorized(self, failed_access_token: str) -> bool:
+        return False
+
+    def granted_scopes(self) -> tuple[str, ...] | None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("auth", "expected"),
+    [
+        (_CountingAuth(), ["Bearer awaited-1", "Bearer awaited-2"]),  # no fast path: awaited
+        (_CountingAuth(None, has_fresh=True), ["Bearer awaited-1", "Bearer awaited-2"]),
+        (_CountingAuth("at-hand", has_fresh=True), ["Bearer at-hand", "Bearer at-hand"]),
+    ],
+)
+async def test_the_token_fast_path_falls_back_to_access_token(
+    auth: _CountingAuth, expected: list[str]
+) -> None:
+    with aioresponses() as mock:
+        mock.get(f"{API}/v1/x", payload={}, repeat=True)
+        async with FFNClient(auth, environment=TEST_ENV) as ffn:
+            await ffn.request("GET", "/v1/x")
+            await ffn.request("GET", "/v1/x")
+            calls = sent(mock)
+    assert [kw["headers"]["Authorization"] for _, _, kw in calls] == expected  # type: ignore[index]
+    assert auth.awaited == (0 if expected[0] == "Bearer at-hand" else 2)
+
+
+async def test_replacing_the_auth_replaces_the_token_sent(ffn: FFNClient) -> None:
+    with aioresponses() as mock:
+        mock.get(f"{API}/v1/x", payload={}, repeat=True)
+        await ffn.request("GET", "/v1/x")
+        ffn.auth = StaticToken("replacement")
+        await ffn.request("GET", "/v1/x")
+        calls = sent(mock)
+    assert calls[-1][2]["headers"]["Authorization"] == "Bearer replacement"  # type: ignore[index]
+    assert calls[0][2]["headers"]["Authorization"] != "Bearer replacement"  # type: ignore[index]
 
 
 async def test_401_twice_raises_unauthorized(creds: ClientCredentials) -> None:
