@@ -133,11 +133,12 @@ class _Stacks:
         await static.__aenter__()
         self._closers += [managed.aclose, static.aclose]
 
-        async def ffn_managed(path: str) -> Any:
-            return await managed.request("GET", path)
+        # The client's own coroutine, awaited as a caller's code awaits it (no adapter frame).
+        def ffn_managed(path: str) -> Awaitable[Any]:
+            return managed.request("GET", path)
 
-        async def ffn_static(path: str) -> Any:
-            return await static.request("GET", path)
+        def ffn_static(path: str) -> Awaitable[Any]:
+            return static.request("GET", path)
 
         import httpx
 

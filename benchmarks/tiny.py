@@ -118,11 +118,13 @@ async def _stacks(server: ApiServer) -> tuple[dict[str, Get], list[Callable[[], 
     raw = raw_get(session, base)
     ffn = await managed_client(environment(base))
 
-    async def untyped(path: str) -> Any:
-        return await ffn.request("GET", path)
+    # The clients' own coroutines, awaited by the request loop as a caller's code awaits them:
+    # no adapter frame of ours on their await chain (raw aiohttp's ``raw`` is the caller's code).
+    def untyped(path: str) -> Awaitable[Any]:
+        return ffn.request("GET", path)
 
-    async def typed(path: str) -> Any:
-        return await ffn.shared.users.current()
+    def typed(path: str) -> Awaitable[Any]:
+        return ffn.shared.users.current()
 
     return {RAW: raw, UNTYPED: untyped, TYPED: typed}, [session.close, ffn.aclose]
 

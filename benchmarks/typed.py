@@ -70,8 +70,8 @@ async def _stacks(server: ApiServer) -> tuple[dict[str, dict[str, Get]], list[An
         assert len(page.items) == 100
         return page
 
-    async def typed_user(path: str) -> Any:
-        return await ffn.shared.users.current()
+    def typed_user(path: str) -> Awaitable[Any]:  # the client's coroutine, no adapter frame
+        return ffn.shared.users.current()
 
     stacks = {
         "page": {RAW: raw, TYPED: typed_page},
