@@ -1,0 +1,193 @@
+"""A rotation mark whose save lost its answer is lifted as soon as the store answers again.
+
+The mark is written before the token call; if the store raises ``StoreUnavailable`` for that
+save, the mark may have landed all the same (a connection cut after the command was sent).
+Nothing was spent, but peers honour the mark for ``in_flight_timeout`` (120 s by default) and
+this worker ignores its own: without the lifter a peer waits for a save that never comes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from yarl import URL
+
+from ffn_async import ClientCredentials, TokenManager
+from ffn_async.auth import StoredToken, _decode
+from ffn_async.errors import StoreUnavailable
+from tests.http_mock import CallbackResult, aioresponses
+from token_stores import MemoryTokenStore, Record, TokenStore
+
+from ..conftest import TEST_ENV, token_response
+from .test_auth import TOKEN_URL, login_then_expire, token_calls
+
+
+class LostAnswer:
+    """Wraps a store. ``armed``: the next in-flight mark save lands, then raises
+    ``StoreUnavailable`` (and the store stays away if ``down_after``). While ``down`` every
+    load and save raises. ``before_load`` runs once, at the start of the next load."""
+
+    def __init__(self, inner: TokenStore, *, down_after: bool = False) -> None:
+        self.inner = inner
+        self.down_after = down_after
+        self.armed = False
+        self.down = False
+        self.before_load: Callable[[], Awaitable[None]] | None = None
+
+    async def save(self, key: str, data: bytes, expected_version: int | None) -> int:
+        if self.down:
+            raise StoreUnavailable("the store is unreachable (test outage)")
+        version = await self.inner.save(key, data, expected_version)
+        if self.armed and b'"rotating":{' in data:
+            self.armed = False
+            self.down = self.down_after
+            raise StoreUnavailable("connection reset after the command was sent")
+        return version
+
+    async def load(self, key: str) -> Record | None:
+        hook, self.before_load = self.before_load, None
+        if hook is not None:
+            await hook()
+        if self.down:
+            raise StoreUnavailable("the store is unreachable (test outage)")
+        return await self.inner.load(key)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+_created: list[TokenManager] = []
+
+
+def manager(creds: ClientCredentials, store: LostAnswer, **kw: Any) -> TokenManager:
+    """A worker on ``store``; each wrapper object is another process (its own owner id)."""
+    kw.setdefault("request_timeout", 0.3)
+    auth = TokenManager(creds, store, key="acct", environment=TEST_ENV, **kw)  # type: ignore[arg-type]
+    _created.append(auth)
+    return auth
+
+
+@pytest.fixture(autouse=True)
+async def _close_managers() -> AsyncIterator[None]:
+    yield
+    while _created:
+        await _created.pop().aclose()
+
+
+async def record(inner: MemoryTokenStore) -> StoredToken:
+    return _decode("acct", await inner.load("acct"))
+
+
+async def test_a_peer_is_not_stalled_by_a_mark_whose_save_lost_its_answer(
+    creds: ClientCredentials,
+) -> None:
+    inner = MemoryTokenStore()
+    a = manager(creds, store_a := LostAnswer(inner))
+    b = manager(creds, LostAnswer(inner), lock_timeout=2.0)  # far below in_flight_timeout
+    with aioresponses() as mock:
+        await login_then_expire(a, mock)
+        login = (await record(inner)).token
+        assert login is not None
+        refreshed = token_response()
+        mock.post(TOKEN_URL, payload=refreshed)
+        store_a.armed = True
+        with pytest.raises(StoreUnavailable):
+            await a.access_token()  # A needs no token again (idle, exiting)
+        assert (await record(inner)).rotating_by == a._account.owner  # the mark landed
+        assert await b.access_token() == refreshed["access_token"]  # not LockTimeout
+        calls = token_calls(mock)
+    assert [c["data"]["grant_type"] for c in calls] == ["authorization_code", "refresh_token"]  # type: ignore[index]
+    assert calls[1]["data"]["refresh_token"] == login.refresh_token  # type: ignore[index]
+    stored = await record(inner)
+    assert (stored.rotation, stored.rotating_by) == (1, None)
+    assert stored.token is not None
+    assert stored.token.access_token == refreshed["access_token"]
+
+
+@pytest.mark.parametrize("by", ["own", "peer"])
+async def test_the_lifter_leaves_a_later_rotations_mark_alone(
+    creds: ClientCredentials, by: str
+) -> None:
+    """Before the lifter reads, a later rotation marked the record and called the token
+    endpoint: A's own (which ignores A's marks) or B's (which presumed A dead)."""
+    inner = MemoryTokenStore()
+    a = manager(creds, store_a := LostAnswer(inner))
+    b = manager(creds, LostAnswer(inner), in_flight_timeout=0.5, lock_timeout=10.0)
+    later = a if by == "own" else b
+    called = asyncio.Event()
+    release = asyncio.Event()
+    refreshed = token_response()
+
+    async def held_refresh(url: URL, **kw: Any) -> CallbackResult:
+        called.set()
+        await release.wait()
+        return CallbackResult(payload=refreshed)
+
+    rotations: list[asyncio.Future[str]] = []
+
+    async def later_rotation_in_flight() -> None:
+        rotations.append(asyncio.ensure_future(later.access_token()))
+        await called.wait()  # its mark is written and its token call in flight
+
+    with aioresponses() as mock:
+        await login_then_expire(a, mock)
+        login = (await record(inner)).token
+        assert login is not None
+        mock.post(TOKEN_URL, callback=held_refresh)
+        store_a.armed = True
+        with pytest.raises(StoreUnavailable):
+            await a.access_token()
+        lost = await record(inner)
+        assert lost.rotating_by == a._account.owner
+        lifters = set(a._account.lifters)
+        assert lifters
+        store_a.before_load = later_rotation_in_flight  # the lifter's first read waits for it
+        await asyncio.wait_for(asyncio.wait(lifters), 10)
+        held = await record(inner)
+        assert held.rotating_by == later._account.owner
+        assert held.rotating_since != lost.rotating_since  # the later mark is still there
+        release.set()
+        assert await asyncio.wait_for(rotations[0], 10) == refreshed["access_token"]
+        calls = token_calls(mock)
+    assert len(calls) == 2  # the login and one refresh
+    assert calls[1]["data"]["refresh_token"] == login.refresh_token  # type: ignore[index]
+    stored = await record(inner)
+    assert (stored.rotation, stored.rotating_by) == (1, None)
+    assert stored.token is not None
+    assert stored.token.access_token == refreshed["access_token"]
+
+
+async def test_aclose_lifts_the_mark_once_the_store_answers(creds: ClientCredentials) -> None:
+    inner = MemoryTokenStore()
+    a = manager(creds, store_a := LostAnswer(inner, down_after=True), close_timeout=10.0)
+    with aioresponses() as mock:
+        await login_then_expire(a, mock)
+        store_a.armed = True
+        with pytest.raises(StoreUnavailable):
+            await a.access_token()
+        assert (await record(inner)).rotating_by == a._account.owner
+        store_a.down = False
+        await asyncio.wait_for(a.aclose(), 10)
+        assert len(token_calls(mock)) == 1  # the login only: nothing was spent
+    assert not a._account.lifters
+    stored = await record(inner)
+    assert (stored.rotation, stored.rotating_by) == (0, None)
+
+
+async def test_aclose_does_not_hang_on_a_store_that_stays_away(creds: ClientCredentials) -> None:
+    inner = MemoryTokenStore()
+    a = manager(creds, store_a := LostAnswer(inner, down_after=True), close_timeout=0.2)
+    with aioresponses() as mock:
+        await login_then_expire(a, mock)
+        store_a.armed = True
+        with pytest.raises(StoreUnavailable):
+            await a.access_token()
+        lifters = set(a._account.lifters)
+        assert lifters
+        await asyncio.wait_for(a.aclose(), 10)
+    assert all(t.done() for t in lifters)
+    assert not a._account.lifters
+    assert (await record(inner)).rotating_by == a._account.owner  # left to expire
