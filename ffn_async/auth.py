@@ -1081,7 +1081,7 @@ class TokenManager:
                     and latest.token == marked.token
                     and latest.rotation == marked.rotation
                 ):
-                    log.info("account %r: the rotation mark is not in the store: nothing to lift", self.key)
+                    log.info("account %r: our rotation mark is gone: nothing to lift", self.key)
                     return
                 cleared = attrs.evolve(latest, rotating_by=None, rotating_since=None)
                 await self._store.save(self.key, _encode(self.key, cleared), latest.version)

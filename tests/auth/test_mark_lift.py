@@ -9,6 +9,7 @@ this worker ignores its own: without the lifter a peer waits for a save that nev
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -17,27 +18,33 @@ from yarl import URL
 
 from ffn_async import ClientCredentials, TokenManager
 from ffn_async.auth import StoredToken, _decode
-from ffn_async.errors import StoreUnavailable
+from ffn_async.errors import StoreUnavailable, TokenEndpointError
 from tests.http_mock import CallbackResult, aioresponses
-from token_stores import MemoryTokenStore, Record, TokenStore
+from token_stores import MemoryTokenStore, Record, RedisTokenStore, TokenStore
 
+from .. import services
 from ..conftest import TEST_ENV, token_response
 from .test_auth import TOKEN_URL, login_then_expire, token_calls
 
 
 class LostAnswer:
     """Wraps a store. ``armed``: the next in-flight mark save lands, then raises
-    ``StoreUnavailable`` (and the store stays away if ``down_after``). While ``down`` every
-    load and save raises. ``before_load`` runs once, at the start of the next load."""
+    ``StoreUnavailable`` (and the store stays away if ``down_after``). ``refuse_unmark``: the
+    next save lifting a mark raises without landing. While ``down`` every load and save
+    raises. ``before_load`` runs once, at the start of the next load."""
 
     def __init__(self, inner: TokenStore, *, down_after: bool = False) -> None:
         self.inner = inner
         self.down_after = down_after
         self.armed = False
+        self.refuse_unmark = False
         self.down = False
         self.before_load: Callable[[], Awaitable[None]] | None = None
 
     async def save(self, key: str, data: bytes, expected_version: int | None) -> int:
+        if self.refuse_unmark and b'"rotating":null' in data:
+            self.refuse_unmark = False
+            raise StoreUnavailable("the store is unreachable (test outage)")
         if self.down:
             raise StoreUnavailable("the store is unreachable (test outage)")
         version = await self.inner.save(key, data, expected_version)
@@ -77,14 +84,28 @@ async def _close_managers() -> AsyncIterator[None]:
         await _created.pop().aclose()
 
 
-async def record(inner: MemoryTokenStore) -> StoredToken:
+@pytest.fixture(params=["memory", "redis"])
+async def shared(request: pytest.FixtureRequest) -> AsyncIterator[TokenStore]:
+    """The store both workers use: in memory, or a real Redis server."""
+    if request.param == "memory":
+        yield MemoryTokenStore()
+        return
+    store = RedisTokenStore(services.redis_url(), prefix=f"mark-lift-{secrets.token_hex(4)}:")
+    try:
+        yield store
+    finally:
+        await store.delete("acct")
+        await store.close()
+
+
+async def record(inner: TokenStore) -> StoredToken:
     return _decode("acct", await inner.load("acct"))
 
 
 async def test_a_peer_is_not_stalled_by_a_mark_whose_save_lost_its_answer(
-    creds: ClientCredentials,
+    creds: ClientCredentials, shared: TokenStore
 ) -> None:
-    inner = MemoryTokenStore()
+    inner = shared
     a = manager(creds, store_a := LostAnswer(inner))
     b = manager(creds, LostAnswer(inner), lock_timeout=2.0)  # far below in_flight_timeout
     with aioresponses() as mock:
@@ -105,6 +126,27 @@ async def test_a_peer_is_not_stalled_by_a_mark_whose_save_lost_its_answer(
     assert (stored.rotation, stored.rotating_by) == (1, None)
     assert stored.token is not None
     assert stored.token.access_token == refreshed["access_token"]
+
+
+async def test_a_mark_that_could_not_be_lifted_after_a_failed_token_call_is_lifted_later(
+    creds: ClientCredentials,
+) -> None:
+    """The token call failed (nothing issued) and lifting the mark met the store away."""
+    inner = MemoryTokenStore()
+    a = manager(creds, store_a := LostAnswer(inner))
+    b = manager(creds, LostAnswer(inner), lock_timeout=2.0)
+    with aioresponses() as mock:
+        await login_then_expire(a, mock)
+        mock.post(TOKEN_URL, status=500, payload={"error": "server_error"})
+        store_a.refuse_unmark = True
+        with pytest.raises(TokenEndpointError):
+            await a.access_token()
+        assert (await record(inner)).rotating_by == a._account.owner
+        refreshed = token_response()
+        mock.post(TOKEN_URL, payload=refreshed)
+        assert await b.access_token() == refreshed["access_token"]  # not LockTimeout
+        assert len(token_calls(mock)) == 3  # the login, A's failed call, B's refresh
+    assert (await record(inner)).rotation == 1
 
 
 @pytest.mark.parametrize("by", ["own", "peer"])
