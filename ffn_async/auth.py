@@ -1093,9 +1093,7 @@ class TokenManager:
             except (CorruptRecord, ValueError) as exc:
                 log.error("account %r: cannot lift the rotation mark (%s)", self.key, exc)
                 return
-            log.warning(
-                "account %r: lifted a rotation mark whose save had lost its answer", self.key
-            )
+            log.warning("account %r: lifted a rotation mark left by a store outage", self.key)
             return
         log.warning(
             "account %r: the store did not answer within in_flight_timeout; the rotation mark "

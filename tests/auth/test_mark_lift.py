@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import attrs
 import pytest
 from yarl import URL
 
 from ffn_async import ClientCredentials, TokenManager
-from ffn_async.auth import StoredToken, _decode
+from ffn_async.auth import StoredToken, _decode, _encode
 from ffn_async.errors import StoreUnavailable, TokenEndpointError
 from tests.http_mock import CallbackResult, aioresponses
 from token_stores import MemoryTokenStore, Record, RedisTokenStore, TokenStore
@@ -31,7 +33,7 @@ class LostAnswer:
     """Wraps a store. ``armed``: the next in-flight mark save lands, then raises
     ``StoreUnavailable`` (and the store stays away if ``down_after``). ``refuse_unmark``: the
     next save lifting a mark raises without landing. While ``down`` every load and save
-    raises. ``before_load`` runs once, at the start of the next load."""
+    raises. ``before_load``/``before_save`` run once, at the start of the next load/save."""
 
     def __init__(self, inner: TokenStore, *, down_after: bool = False) -> None:
         self.inner = inner
@@ -40,8 +42,12 @@ class LostAnswer:
         self.refuse_unmark = False
         self.down = False
         self.before_load: Callable[[], Awaitable[None]] | None = None
+        self.before_save: Callable[[], Awaitable[None]] | None = None
 
     async def save(self, key: str, data: bytes, expected_version: int | None) -> int:
+        hook, self.before_save = self.before_save, None
+        if hook is not None:
+            await hook()
         if self.refuse_unmark and b'"rotating":null' in data:
             self.refuse_unmark = False
             raise StoreUnavailable("the store is unreachable (test outage)")
@@ -200,6 +206,33 @@ async def test_the_lifter_leaves_a_later_rotations_mark_alone(
     assert (stored.rotation, stored.rotating_by) == (1, None)
     assert stored.token is not None
     assert stored.token.access_token == refreshed["access_token"]
+
+
+async def test_the_lifter_does_not_clear_a_mark_written_between_its_read_and_its_write(
+    creds: ClientCredentials,
+) -> None:
+    """A peer presumed A dead and marked its own rotation after the lifter read A's mark:
+    the lifter's compare-and-set on the version it read is refused, and it leaves it."""
+    inner = MemoryTokenStore()
+    a = manager(creds, store_a := LostAnswer(inner))
+
+    async def peer_marks() -> None:
+        latest = await record(inner)
+        assert latest.rotating_by == a._account.owner  # the lifter read A's own mark
+        peer = attrs.evolve(latest, rotating_by="peer", rotating_since=time.time())
+        await inner.save("acct", _encode("acct", peer), latest.version)
+
+    with aioresponses() as mock:
+        await login_then_expire(a, mock)
+        store_a.armed = True
+        with pytest.raises(StoreUnavailable):
+            await a.access_token()
+        lifters = set(a._account.lifters)
+        assert lifters
+        store_a.before_save = peer_marks  # runs as the lifter writes
+        await asyncio.wait_for(asyncio.wait(lifters), 10)
+    assert store_a.before_save is None  # the lifter did try to write
+    assert (await record(inner)).rotating_by == "peer"
 
 
 async def test_aclose_lifts_the_mark_once_the_store_answers(creds: ClientCredentials) -> None:
