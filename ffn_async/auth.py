@@ -1061,17 +1061,10 @@ class TokenManager:
         wrote over it. A rotation racing the clear loses or wins the compare-and-set; either
         way no mark but ours is cleared. Gives up when the mark has expired for peers anyway.
         """
-        account = self._account
         deadline = time.monotonic() + self.in_flight_timeout
         pause = 0.05
         while time.monotonic() < deadline:
-            answered = account.store_answered
-            if answered is not None:
-                answered.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(answered.wait(), pause)
-            else:
-                await asyncio.sleep(pause)
+            await self._pause_for_store(pause)
             pause = min(pause * 2, _MAX_SAVE_PAUSE)
             try:
                 latest = await self._read()
@@ -1100,6 +1093,17 @@ class TokenManager:
             "(if it landed) has expired for peers",
             self.key,
         )
+
+    async def _pause_for_store(self, seconds: float) -> None:
+        """Sleep ``seconds``, cut short when the store answers any read (a background save or
+        mark lift then tries at once)."""
+        answered = self._account.store_answered
+        if answered is None:
+            await asyncio.sleep(seconds)
+            return
+        answered.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(answered.wait(), seconds)
 
     async def _renew(self, lease: Lease) -> bool:
         try:
@@ -1186,13 +1190,7 @@ class TokenManager:
         started = time.monotonic()
         try:
             while True:
-                answered = account.store_answered
-                if answered is not None:
-                    answered.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(answered.wait(), pause)
-                else:
-                    await asyncio.sleep(pause)
+                await self._pause_for_store(pause)
                 pause = min(pause * 2, _MAX_SAVE_PAUSE)
                 try:
                     version = await self._save_once(fresh, data, expected)

@@ -78,7 +78,7 @@ _created: list[TokenManager] = []
 def manager(creds: ClientCredentials, store: LostAnswer, **kw: Any) -> TokenManager:
     """A worker on ``store``; each wrapper object is another process (its own owner id)."""
     kw.setdefault("request_timeout", 0.3)
-    auth = TokenManager(creds, store, key="acct", environment=TEST_ENV, **kw)  # type: ignore[arg-type]
+    auth = TokenManager(creds, store, key="acct", environment=TEST_ENV, **kw)
     _created.append(auth)
     return auth
 
@@ -88,6 +88,29 @@ async def _close_managers() -> AsyncIterator[None]:
     yield
     while _created:
         await _created.pop().aclose()
+
+
+async def lose_mark_answer(a: TokenManager, store_a: LostAnswer, mock: aioresponses) -> None:
+    """Log A in with a token due for refresh; A's rotation then writes its mark, whose save
+    lands but answers ``StoreUnavailable`` (A spends nothing and raises)."""
+    await login_then_expire(a, mock)
+    store_a.armed = True
+    with pytest.raises(StoreUnavailable):
+        await a.access_token()
+
+
+async def assert_refreshed_once(
+    calls: list[dict[str, Any]], lost: StoredToken, inner: TokenStore, refreshed: dict[str, Any]
+) -> None:
+    """The login and one refresh, which spent the refresh token of the record A marked; its
+    token is stored and no mark is left."""
+    assert lost.token is not None
+    assert [c["data"]["grant_type"] for c in calls] == ["authorization_code", "refresh_token"]
+    assert calls[1]["data"]["refresh_token"] == lost.token.refresh_token
+    stored = await record(inner)
+    assert (stored.rotation, stored.rotating_by) == (1, None)
+    assert stored.token is not None
+    assert stored.token.access_token == refreshed["access_token"]
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -115,23 +138,14 @@ async def test_a_peer_is_not_stalled_by_a_mark_whose_save_lost_its_answer(
     a = manager(creds, store_a := LostAnswer(inner))
     b = manager(creds, LostAnswer(inner), lock_timeout=2.0)  # far below in_flight_timeout
     with aioresponses() as mock:
-        await login_then_expire(a, mock)
-        login = (await record(inner)).token
-        assert login is not None
+        await lose_mark_answer(a, store_a, mock)  # A needs no token again (idle, exiting)
+        lost = await record(inner)
+        assert lost.rotating_by == a._account.owner  # the mark landed
         refreshed = token_response()
         mock.post(TOKEN_URL, payload=refreshed)
-        store_a.armed = True
-        with pytest.raises(StoreUnavailable):
-            await a.access_token()  # A needs no token again (idle, exiting)
-        assert (await record(inner)).rotating_by == a._account.owner  # the mark landed
         assert await b.access_token() == refreshed["access_token"]  # not LockTimeout
         calls = token_calls(mock)
-    assert [c["data"]["grant_type"] for c in calls] == ["authorization_code", "refresh_token"]  # type: ignore[index]
-    assert calls[1]["data"]["refresh_token"] == login.refresh_token  # type: ignore[index]
-    stored = await record(inner)
-    assert (stored.rotation, stored.rotating_by) == (1, None)
-    assert stored.token is not None
-    assert stored.token.access_token == refreshed["access_token"]
+    await assert_refreshed_once(calls, lost, inner, refreshed)
 
 
 async def test_a_mark_that_could_not_be_lifted_after_a_failed_token_call_is_lifted_later(
@@ -181,15 +195,10 @@ async def test_the_lifter_leaves_a_later_rotations_mark_alone(
         await called.wait()  # its mark is written and its token call in flight
 
     with aioresponses() as mock:
-        await login_then_expire(a, mock)
-        login = (await record(inner)).token
-        assert login is not None
-        mock.post(TOKEN_URL, callback=held_refresh)
-        store_a.armed = True
-        with pytest.raises(StoreUnavailable):
-            await a.access_token()
+        await lose_mark_answer(a, store_a, mock)
         lost = await record(inner)
         assert lost.rotating_by == a._account.owner
+        mock.post(TOKEN_URL, callback=held_refresh)
         lifters = set(a._account.lifters)
         assert lifters
         store_a.before_load = later_rotation_in_flight  # the lifter's first read waits for it
@@ -200,12 +209,7 @@ async def test_the_lifter_leaves_a_later_rotations_mark_alone(
         release.set()
         assert await asyncio.wait_for(rotations[0], 10) == refreshed["access_token"]
         calls = token_calls(mock)
-    assert len(calls) == 2  # the login and one refresh
-    assert calls[1]["data"]["refresh_token"] == login.refresh_token  # type: ignore[index]
-    stored = await record(inner)
-    assert (stored.rotation, stored.rotating_by) == (1, None)
-    assert stored.token is not None
-    assert stored.token.access_token == refreshed["access_token"]
+    await assert_refreshed_once(calls, lost, inner, refreshed)
 
 
 async def test_the_lifter_does_not_clear_a_mark_written_between_its_read_and_its_write(
@@ -223,10 +227,7 @@ async def test_the_lifter_does_not_clear_a_mark_written_between_its_read_and_its
         await inner.save("acct", _encode("acct", peer), latest.version)
 
     with aioresponses() as mock:
-        await login_then_expire(a, mock)
-        store_a.armed = True
-        with pytest.raises(StoreUnavailable):
-            await a.access_token()
+        await lose_mark_answer(a, store_a, mock)
         lifters = set(a._account.lifters)
         assert lifters
         store_a.before_save = peer_marks  # runs as the lifter writes
@@ -239,10 +240,7 @@ async def test_aclose_lifts_the_mark_once_the_store_answers(creds: ClientCredent
     inner = MemoryTokenStore()
     a = manager(creds, store_a := LostAnswer(inner, down_after=True), close_timeout=10.0)
     with aioresponses() as mock:
-        await login_then_expire(a, mock)
-        store_a.armed = True
-        with pytest.raises(StoreUnavailable):
-            await a.access_token()
+        await lose_mark_answer(a, store_a, mock)
         assert (await record(inner)).rotating_by == a._account.owner
         store_a.down = False
         await asyncio.wait_for(a.aclose(), 10)
@@ -256,10 +254,7 @@ async def test_aclose_does_not_hang_on_a_store_that_stays_away(creds: ClientCred
     inner = MemoryTokenStore()
     a = manager(creds, store_a := LostAnswer(inner, down_after=True), close_timeout=0.2)
     with aioresponses() as mock:
-        await login_then_expire(a, mock)
-        store_a.armed = True
-        with pytest.raises(StoreUnavailable):
-            await a.access_token()
+        await lose_mark_answer(a, store_a, mock)
         lifters = set(a._account.lifters)
         assert lifters
         await asyncio.wait_for(a.aclose(), 10)
