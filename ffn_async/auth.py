@@ -24,6 +24,14 @@ report or standard behind a step is named with it):
    one more ``request_timeout``, counted from when this process first saw it expired (a
    holder whose store just came back saves within a second), then treated as abandoned (the
    holder died). The lease is renewed while the holder works.
+   If the mark's save fails without an answer (``StoreUnavailable``: it may have landed all
+   the same, e.g. a connection cut after the command was sent), nothing was spent, but peers
+   would honour a mark nobody clears for ``in_flight_timeout``. A background task therefore
+   reads the record as soon as the store answers again and, only if it still holds exactly
+   that mark (our worker id and its ``since``, unique per mark, on the same token), lifts it
+   with compare-and-set on the version it read; a later rotation (ours or a peer's) wrote
+   another mark or version, which it leaves alone. The same happens when lifting the mark
+   after a failed token call cannot reach the store.
 6. The new token is saved with compare-and-set on the marked version (which also clears the
    mark) before memory changes. If the store cannot take it, the token is *not* dropped: it is
    served from memory while a background task keeps saving it, at once when the store answers
@@ -40,7 +48,8 @@ report or standard behind a step is named with it):
    :class:`~ffn_async.errors.Unauthorized` with a hint, not a reason to rotate again.
 9. ``on_refresh`` hooks run after the lock is released, so a hook may use the client.
 10. :meth:`TokenManager.aclose` (and leaving an ``FFNClient``) waits, up to ``close_timeout``,
-    for a refresh in flight and an unsaved token to land.
+    for a refresh in flight, an unsaved token to land and a lost mark to be lifted; a mark
+    still not lifted then is left to expire (its task is cancelled).
 
 The token endpoint never follows redirects (the body carries the grant), and a login
 (:meth:`TokenManager.store_token`) over an unreadable record replaces it after keeping its
@@ -55,6 +64,7 @@ import hashlib
 import hmac
 import inspect
 import logging
+import math
 import secrets
 import time
 import weakref
@@ -268,6 +278,11 @@ class _Account:
     store_answered: asyncio.Event | None = None
     # (record version, monotonic time) when a peer's in-flight mark was first seen expired.
     expired_mark: tuple[int | None, float] | None = None
+    # ``rotating_since`` of the last mark this process wrote: each new mark is later, so a
+    # mark is identified by it (the mark lifter must not take a later mark for its own).
+    last_mark: float = 0.0
+    # Tasks lifting marks whose save lost its answer (step 5 of the module docstring).
+    lifters: set[asyncio.Task[None]] = attrs.Factory(set)
 
 
 _ACCOUNTS: weakref.WeakKeyDictionary[Any, dict[str, _Account]] = weakref.WeakKeyDictionary()
@@ -392,6 +407,11 @@ class TokenManager:
         and logged; the store is the caller's to close.
         """
         await self.settle()
+        lifters = set(self._account.lifters)
+        for lifter in lifters:  # not lifted within close_timeout: the mark expires by itself
+            lifter.cancel()
+        if lifters:
+            await asyncio.wait(lifters)
         if self._own_session is not None:
             await self._own_session.close()
             self._own_session = None
@@ -412,6 +432,7 @@ class TokenManager:
                 pending.add(flight)
         if self._account.unsaved is not None and not self._account.unsaved.done():
             pending.add(self._account.unsaved)
+        pending.update(t for t in self._account.lifters if not t.done())
         if not pending:
             return True
         log.info(
@@ -430,11 +451,17 @@ class TokenManager:
                 self.key,
                 timeout,
             )
-        elif left:
+        elif left - self._account.lifters:
             log.error(
                 "account %r: closing while a token refresh is still in flight after %.0fs",
                 self.key,
                 timeout,
+            )
+        elif left:
+            log.warning(
+                "account %r: closing before the store answered again to lift a rotation mark "
+                "whose save lost its answer; if it landed, peers wait up to in_flight_timeout",
+                self.key,
             )
         return not left
 
@@ -910,7 +937,11 @@ class TokenManager:
             raise _LeaseLapsed
         # Mark the rotation in flight first (compare-and-set): from here on the refresh token
         # may be spent, and no peer may present it until this rotation's result is saved.
-        marked = attrs.evolve(stored, rotating_by=self._account.owner, rotating_since=time.time())
+        account = self._account
+        # Strictly later than any earlier mark of ours: the mark lifter tells them apart by it.
+        since = max(time.time(), math.nextafter(account.last_mark, math.inf))
+        account.last_mark = since
+        marked = attrs.evolve(stored, rotating_by=account.owner, rotating_since=since)
         try:
             marked = attrs.evolve(
                 marked,
@@ -918,14 +949,18 @@ class TokenManager:
             )
         except StoreConflict:
             raise _LeaseLapsed from None  # someone wrote since our read: take it from the top
+        except StoreUnavailable:
+            # Nothing was spent, but the mark may have landed with its answer lost.
+            self._lift_later(marked)
+            raise
         async with self._lease_kept(lease):
             try:
                 new = await self._refresh_grant(token.refresh_token, unauthorized)
             except InvalidGrant:
                 return await self._after_invalid_grant(marked, token, lease)
-            except BaseException:
+            except BaseException as exc:
                 # Nothing was issued to us: lift the mark so peers need not wait for it.
-                await self._unmark(marked)
+                await self._unmark(marked, later=not isinstance(exc, asyncio.CancelledError))
                 raise
             if new.refresh_token is None:  # RFC 6749 §6: the server may keep the old one
                 new = new.with_refresh_token(token.refresh_token)
@@ -976,10 +1011,21 @@ class TokenManager:
             event = RefreshEvent(self.key, outcome, time.monotonic() - started, unauthorized)
             notify(observer, event)
 
-    async def _unmark(self, marked: StoredToken) -> None:
+    async def _unmark(self, marked: StoredToken, *, later: bool = True) -> None:
+        """Lift ``marked``'s in-flight mark; if the store does not answer, keep lifting it in
+        the background (``later``; not while being cancelled, the event loop may be ending)."""
         cleared = attrs.evolve(marked, rotating_by=None, rotating_since=None)
         try:
             await self._store.save(self.key, _encode(self.key, cleared), marked.version)
+        except StoreUnavailable:
+            if later:
+                self._lift_later(marked)
+            else:
+                log.warning(
+                    "account %r: could not lift the in-flight mark (StoreUnavailable); peers "
+                    "wait for it up to in_flight_timeout",
+                    self.key,
+                )
         except StoreError as exc:
             log.warning(
                 "account %r: could not lift the in-flight mark (%s); peers wait for it up to "
@@ -987,6 +1033,77 @@ class TokenManager:
                 self.key,
                 type(exc).__name__,
             )
+
+    def _lift_later(self, marked: StoredToken) -> None:
+        """Lift ``marked``'s mark (which may or may not be in the store) in the background.
+
+        Peers honour a mark for ``in_flight_timeout``; this process ignores its own, so
+        without this a mark whose save lost its answer stalls the fleet until it expires
+        whenever this process needs no token again. Tracked for :meth:`settle`/:meth:`aclose`.
+        """
+        account = self._account
+        log.warning(
+            "account %r: the store did not answer while the rotation mark was written or "
+            "lifted; lifting it as soon as the store answers again",
+            self.key,
+        )
+        if account.store_answered is None:
+            account.store_answered = asyncio.Event()
+        task = asyncio.get_running_loop().create_task(self._lift_mark(marked))
+        account.lifters.add(task)
+        task.add_done_callback(account.lifters.discard)
+
+    async def _lift_mark(self, marked: StoredToken) -> None:
+        """Clear ``marked``'s mark with compare-and-set if the record still holds exactly it.
+
+        Anything else means there is nothing to do: the mark never landed or was lifted, or a
+        later rotation (ours, which ignores our own mark, or a peer's that presumed us dead)
+        wrote over it. A rotation racing the clear loses or wins the compare-and-set; either
+        way no mark but ours is cleared. Gives up when the mark has expired for peers anyway.
+        """
+        deadline = time.monotonic() + self.in_flight_timeout
+        pause = 0.05
+        while time.monotonic() < deadline:
+            await self._pause_for_store(pause)
+            pause = min(pause * 2, _MAX_SAVE_PAUSE)
+            try:
+                latest = await self._read()
+                if not (
+                    latest.rotating_by == marked.rotating_by
+                    and latest.rotating_since == marked.rotating_since
+                    and latest.token == marked.token
+                    and latest.rotation == marked.rotation
+                ):
+                    log.info("account %r: our rotation mark is gone: nothing to lift", self.key)
+                    return
+                cleared = attrs.evolve(latest, rotating_by=None, rotating_since=None)
+                await self._store.save(self.key, _encode(self.key, cleared), latest.version)
+            except StoreUnavailable:
+                continue
+            except StoreConflict:
+                pause = 0.05  # written meanwhile: read again soon (nothing to lift, likely)
+                continue
+            except (CorruptRecord, ValueError) as exc:
+                log.error("account %r: cannot lift the rotation mark (%s)", self.key, exc)
+                return
+            log.warning("account %r: lifted a rotation mark left by a store outage", self.key)
+            return
+        log.warning(
+            "account %r: the store did not answer within in_flight_timeout; the rotation mark "
+            "(if it landed) has expired for peers",
+            self.key,
+        )
+
+    async def _pause_for_store(self, seconds: float) -> None:
+        """Sleep ``seconds``, cut short when the store answers any read (a background save or
+        mark lift then tries at once)."""
+        answered = self._account.store_answered
+        if answered is None:
+            await asyncio.sleep(seconds)
+            return
+        answered.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(answered.wait(), seconds)
 
     async def _renew(self, lease: Lease) -> bool:
         try:
@@ -1073,13 +1190,7 @@ class TokenManager:
         started = time.monotonic()
         try:
             while True:
-                answered = account.store_answered
-                if answered is not None:
-                    answered.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(answered.wait(), pause)
-                else:
-                    await asyncio.sleep(pause)
+                await self._pause_for_store(pause)
                 pause = min(pause * 2, _MAX_SAVE_PAUSE)
                 try:
                     version = await self._save_once(fresh, data, expected)
