@@ -399,14 +399,14 @@ class TokenManager:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def aclose(self) -> None:
+    async def aclose(self, *, timeout: float | None = None) -> None:
         """Wait for a refresh in flight to land, then close the session this manager created.
 
         Leaving during a refresh would cut the token request after the server may have
-        rotated, and the new token would be lost. The wait is bounded by ``close_timeout``
-        and logged; the store is the caller's to close.
+        rotated, and the new token would be lost. The wait is bounded by ``timeout`` (default
+        ``close_timeout``) and logged; the store is the caller's to close.
         """
-        await self.settle()
+        await self.settle(timeout)
         lifters = set(self._account.lifters)
         for lifter in lifters:  # not lifted within close_timeout: the mark expires by itself
             lifter.cancel()

@@ -378,13 +378,21 @@ class FFNClient:
         caller's ``asyncio.wait_for`` timed out) never cuts a token request the server may
         already have answered with a rotated token.
         """
-        if isinstance(self.auth, TokenManager):
-            await self.auth.settle()
+        auth = self.auth
+        if not isinstance(auth, TokenManager):
+            await self._close_session()
+            return
+        # One close_timeout for both waits: before the session goes (a refresh in flight may
+        # be using it) and the manager's own, which would otherwise wait as long again.
+        deadline = time.monotonic() + auth.close_timeout
+        await auth.settle()
+        await self._close_session()
+        await auth.aclose(timeout=max(deadline - time.monotonic(), 0.0))
+
+    async def _close_session(self) -> None:
         if self._owns_session and self._session is not None:
             await self._session.close()
             self._session = None
-        if isinstance(self.auth, TokenManager):
-            await self.auth.aclose()
 
     def _lend(self, session: aiohttp.ClientSession) -> None:
         if isinstance(self.auth, TokenManager):

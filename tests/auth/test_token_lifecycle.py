@@ -4,6 +4,7 @@ loops, and the session token calls go through. Each test failed before its fix."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import threading
@@ -75,6 +76,36 @@ async def test_closing_waits_only_up_to_close_timeout(caplog: pytest.LogCaptureF
         await refresh  # it still lands: nothing cancelled it
         await auth.aclose()
     assert any("still in flight" in r.getMessage() for r in caplog.records)
+
+
+async def test_leaving_the_client_waits_one_close_timeout_not_two() -> None:
+    """FFNClient.aclose waits for pending token work before closing its session, then closes
+    the manager, which waits again: both share one close_timeout (they waited two)."""
+    async with strict_server(token_lifetime=1800, token_latency=5.0) as (oauth, env):
+        auth = TokenManager(CREDS, MemoryTokenStore(), key="acct", environment=env)
+        auth.close_timeout = 0.3
+        await auth.store_token(expired(oauth))
+        waits: list[float | None] = []
+        settle = auth.settle
+
+        async def recording(timeout: float | None = None) -> bool:
+            waits.append(timeout)
+            return await settle(timeout)
+
+        auth.settle = recording  # type: ignore[method-assign]
+        ffn = FFNClient(auth)
+        await ffn.__aenter__()
+        refresh = asyncio.ensure_future(auth.access_token())
+        await asyncio.sleep(0.1)  # the token request is on its way
+        await ffn.aclose()
+        assert len(waits) == 2
+        assert waits[0] is None  # the first wait: close_timeout
+        second = waits[1]
+        assert second is not None
+        assert second < auth.close_timeout  # only what is left of it
+        refresh.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await refresh
 
 
 # --------------------------------------------------------------------------- defect 6: corrupt
