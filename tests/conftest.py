@@ -15,7 +15,6 @@ from aiohttp.test_utils import BaseTestServer
 
 import ffn_async.retry as retry_module
 from ffn_async import ClientCredentials, Environment
-from tests.services import unavailable
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "tools") not in sys.path:  # the generators, for tests/tools and tests/models
@@ -73,16 +72,6 @@ def env() -> Environment:
 @pytest.fixture
 def creds() -> ClientCredentials:
     return ClientCredentials("client-id", "s3cr3t-client-secret", "http://127.0.0.1/callback")
-
-
-@pytest.fixture
-def specs() -> Path:
-    """``../shared/specs`` for the generator checks (skipped on a laptop without it, CI fails)."""
-    import generate_models
-
-    if not all((generate_models.SPECS / n).is_file() for n in generate_models.SPEC_FILES.values()):
-        unavailable(f"the specs are not in {generate_models.SPECS}")
-    return Path(generate_models.SPECS)
 
 
 @pytest.fixture
