@@ -68,7 +68,7 @@ import math
 import secrets
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
@@ -1047,9 +1047,7 @@ class TokenManager:
             "lifted; lifting it as soon as the store answers again",
             self.key,
         )
-        if account.store_answered is None:
-            account.store_answered = asyncio.Event()
-        task = asyncio.get_running_loop().create_task(self._lift_mark(marked))
+        task = self._until_store_answers(self._lift_mark(marked))
         account.lifters.add(task)
         task.add_done_callback(account.lifters.discard)
 
@@ -1093,6 +1091,13 @@ class TokenManager:
             "(if it landed) has expired for peers",
             self.key,
         )
+
+    def _until_store_answers(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run ``work``, a loop that waits for the store with :meth:`_pause_for_store`, as a
+        task; from now on every read tells such loops that the store answers."""
+        if self._account.store_answered is None:
+            self._account.store_answered = asyncio.Event()
+        return asyncio.get_running_loop().create_task(work)
 
     async def _pause_for_store(self, seconds: float) -> None:
         """Sleep ``seconds``, cut short when the store answers any read (a background save or
@@ -1178,10 +1183,7 @@ class TokenManager:
             self.key,
             fresh.token.fingerprint if fresh.token else "no token",
         )
-        if account.store_answered is None:
-            account.store_answered = asyncio.Event()
-        task = asyncio.get_running_loop().create_task(self._save_in_background(fresh, expected))
-        account.unsaved = task
+        account.unsaved = self._until_store_answers(self._save_in_background(fresh, expected))
 
     async def _save_in_background(self, fresh: StoredToken, expected: int | None) -> None:
         account = self._account
