@@ -78,14 +78,13 @@ async def request_token(
         TransportError: the endpoint could not be reached or did not answer in ``timeout``.
     """
     authorization = basic_authorization(credentials)
-    # Secrets that must never appear in an error message, whatever the server echoes.
-    secrets = Secrets(
-        (
-            credentials.client_secret,
-            form.get("refresh_token"),
-            form.get("code"),
-            authorization.removeprefix("Basic "),
-        )
+    # Secrets that must never appear in an error message, whatever the server echoes (made
+    # into a Secrets only for an error: building one is not free, and a refresh holds the lock).
+    secrets = (
+        credentials.client_secret,
+        form.get("refresh_token"),
+        form.get("code"),
+        authorization.removeprefix("Basic "),
     )
     try:
         async with session.post(
@@ -134,10 +133,11 @@ async def request_token(
                 status=status,
             ) from None
 
+    redactor = Secrets(secrets)
     raw_error = payload.get("error") if isinstance(payload, dict) else None
-    error = scrub(str(raw_error), secrets, limit=64) if raw_error is not None else None
+    error = scrub(str(raw_error), redactor, limit=64) if raw_error is not None else None
     raw_description = payload.get("error_description") if isinstance(payload, dict) else None
-    description = scrub(str(raw_description), secrets) if raw_description else ""
+    description = scrub(str(raw_description), redactor) if raw_description else ""
     suffix = f": {description}" if description else ""
     if error == "invalid_client" or status == 401:
         raise InvalidClient(
