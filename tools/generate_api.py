@@ -799,11 +799,35 @@ def render_error_codes(codes: dict[str, tuple[str, list[str]]]) -> str:
     return "\n".join(lines)
 
 
+ENDPOINTS_FILE = "ffn-merchant-shared-endpoints.md"
+
+
+def check_shared_rows(endpoints: str, rows: list[tuple[Any, ...]] = SHARED) -> None:
+    """Every Shared row of ``tools/data/api.json`` as the endpoints file has it: its table
+    row (``| GET | `/v1/users/current` | … | **A** … |``) with the same method, path and
+    evidence grade. ``SystemExit`` naming the row when not."""
+    for row in rows:
+        method, path = row[1].split(" ", 1)
+        found = [
+            line for line in endpoints.splitlines() if line.startswith(f"| {method} | `{path}` |")
+        ]
+        grades = {g for line in found for g in re.findall(r"\*\*([A-D][+-]?)\*\*", line)}
+        if grades != {row[3]}:
+            raise SystemExit(
+                f"tools/data/api.json: {row[1]} has grade {row[3]!r}, the endpoints file "
+                f"{'has ' + ', '.join(sorted(grades)) if grades else 'has no such row'}"
+            )
+
+
 def all_ops(specs_dir: Path = SPECS) -> list[Op]:
-    """Every operation: both specs, then the Shared table."""
+    """Every operation: both specs, then the Shared table (checked against the endpoints
+    file when it is beside the specs)."""
     ops = []
     for api, name in SPEC_FILES.items():
         ops += spec_ops(api, json.loads((specs_dir / name).read_text()))
+    endpoints = specs_dir / ENDPOINTS_FILE
+    if endpoints.is_file():
+        check_shared_rows(endpoints.read_text(encoding="utf-8"))
     ops += table_ops("shared", SHARED)
     ids = [op.id for op in ops]
     if len(set(ids)) != len(ids):
