@@ -27,4 +27,5 @@ CASES: dict[str, Callable[[], ModuleType]] = {
     "fast_path": _case("fast_path"),
     "typed": _case("typed"),
     "tiny": _case("tiny"),
+    "instructions": _case("instructions"),
 }

@@ -1,6 +1,6 @@
 """Run the ffn-async benchmarks and write results.md and results.json.
 
-    python -m benchmarks                      # everything, about 8 minutes on 2 cores
+    python -m benchmarks                      # everything, about 10 minutes on 2 cores
     python -m benchmarks --quick              # small sizes, under a minute (noisy)
     python -m benchmarks --case overhead --case decoding
 

@@ -122,17 +122,16 @@ async def verify_no_io(calls: int = 1000) -> dict[str, int]:
 
 class _InstantResponse:
     status = 200
-    headers = CIMultiDictProxy(CIMultiDict({"Content-Type": "application/json"}))
     body = b'{"userId":"MERC"}'
-    content_length = len(body)  # announced, as aiohttp reads it from Content-Length
+    headers = CIMultiDictProxy(
+        CIMultiDict({"Content-Type": "application/json", "Content-Length": str(len(body))})
+    )
+    connection = None  # a body read to its end has handed the connection back
 
     async def read(self) -> bytes:
         return self.body
 
-    async def __aenter__(self) -> _InstantResponse:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
+    def release(self) -> None:
         return None
 
 
@@ -141,7 +140,7 @@ class _InstantSession:
 
     closed = False
 
-    def request(self, method: str, url: object, **options: object) -> _InstantResponse:
+    async def request(self, method: str, url: object, **options: object) -> _InstantResponse:
         return _InstantResponse()
 
     async def close(self) -> None:

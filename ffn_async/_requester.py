@@ -8,8 +8,8 @@ none of them imports the client and the client imports them freely (no import cy
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, TypeVar
 
 import attrs
 import orjson
@@ -20,7 +20,9 @@ from .environment import Environment
 from .errors import ERROR_BODY_KEEP, DecodeError
 from .retry import RetryPolicy
 
-__all__ = ["Requester", "Response", "display"]
+__all__ = ["Requester", "Response", "as_is", "display"]
+
+T = TypeVar("T")
 
 
 def display(url: URL) -> str:
@@ -58,6 +60,11 @@ class Response:
             ) from None
 
 
+def as_is(response: Response) -> Response:
+    """The answer itself, undecoded: the ``decode`` of calls that want the :class:`Response`."""
+    return response
+
+
 class Requester(Protocol):
     """The part of :class:`~ffn_async.FFNClient` the rest of the package calls."""
 
@@ -68,6 +75,25 @@ class Requester(Protocol):
     @property
     def retry(self) -> RetryPolicy:
         """The client's retry policy (safe creates pace their look-ups with it)."""
+
+    def _start(
+        self,
+        method: str,
+        path: str,
+        path_params: Mapping[str, str | int] | None,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+        scope: str | None,
+        idempotent: bool | None,
+        timeout: float | None,
+        safe_create: bool | None,
+        download: bool,
+        dest: str | os.PathLike[str] | None,
+        decode: Callable[[Response], T],
+    ) -> Awaitable[T]:
+        """The pipeline's entry (``FFNClient._start``): the awaitable that sends the request and
+        applies ``decode`` to its answer; the typed namespaces call it directly."""
 
     async def request_raw(
         self,

@@ -382,26 +382,30 @@ def _compile_decode(cls: type, strict: bool) -> None:
             wire.__annotations__[field.name] = tp
 
 
-def _staged(make: Callable[[bool], Callable[[bytes], T]]) -> Callable[[bytes], T]:
+Stage = tuple[Callable[[bytes], Any], Callable[[Any], T]]
+
+
+def _staged(make: Callable[[bool], Stage[T]]) -> Callable[[bytes], T]:
     """Run the strict stage, or the tolerant one once the strict stage has refused a body
-    the tolerant one decoded."""
-    strict = make(True)
-    tolerant: Callable[[bytes], T] | None = None  # compiled when first needed
+    the tolerant one decoded. A stage is (msgspec's decode, the copy into our classes), called
+    here one after the other: no function of ours between them on every body."""
+    parse, finish = make(True)
+    tolerant: Stage[T] | None = None  # compiled when first needed
     strict_ok = True
 
     def run(data: bytes) -> T:
         nonlocal strict_ok, tolerant
         if strict_ok:
             try:
-                return strict(data)
+                return finish(parse(data))
             except msgspec.ValidationError:
                 with COMPILE_LOCK:
                     tolerant = tolerant or make(False)
-                result = tolerant(data)  # when this raises too, the strict stage stays
+                result = tolerant[1](tolerant[0](data))  # when this raises, strict stays
                 strict_ok = False
                 return result
         assert tolerant is not None
-        return tolerant(data)
+        return tolerant[1](tolerant[0](data))
 
     return run
 
@@ -423,23 +427,22 @@ def _make_decoder(cls: type) -> Callable[[bytes], Any]:
     if origin is list and attrs.has(cls.__args__[0]):  # type: ignore[attr-defined]
         item = cls.__args__[0]  # type: ignore[attr-defined]
 
-        def make(strict: bool) -> Callable[[bytes], Any]:
+        def make(strict: bool) -> Stage[Any]:
             _compile_decode(item, strict)
             name = f"{_prefix(strict)}_{_token(item)}"
             wire = globals()[f"_w{name}"]
             decode = msgspec.json.Decoder(list[wire], float_hook=Decimal).decode  # type: ignore[valid-type]
             copy = globals()[f"_d{name}"]
-            return lambda data: list(map(copy, decode(data)))
+            return decode, lambda found: list(map(copy, found))
 
         fast = _staged(make)
     elif isinstance(cls, type) and attrs.has(cls):
 
-        def make(strict: bool) -> Callable[[bytes], Any]:
+        def make(strict: bool) -> Stage[Any]:
             _compile_decode(cls, strict)
             name = f"{_prefix(strict)}_{_token(cls)}"
             decode = msgspec.json.Decoder(globals()[f"_w{name}"], float_hook=Decimal).decode
-            copy = globals()[f"_d{name}"]
-            return lambda data: copy(decode(data))
+            return decode, globals()[f"_d{name}"]
 
         fast = _staged(make)
     else:
@@ -477,7 +480,7 @@ def _make_envelope_decoder(
         return fast
     attributes = [f"m{i}" for i in range(len(members))]
 
-    def make(strict: bool) -> Callable[[bytes], tuple[dict[str, Any] | None, list[Any] | None]]:
+    def make(strict: bool) -> Stage[tuple[dict[str, Any] | None, list[Any] | None]]:
         _compile_decode(item, strict)
         token = f"{_prefix(strict)}_{_token(item)}"
         name = f"_env{token}_{next(_counter)}"
@@ -497,15 +500,14 @@ def _make_envelope_decoder(
         ).decode
         copy = globals()[f"_d{token}"]
 
-        def run(data: bytes) -> tuple[dict[str, Any] | None, list[Any] | None]:
-            found = decode(data)
+        def finish(found: Any) -> tuple[dict[str, Any] | None, list[Any] | None]:
             if type(found) is list:
                 return None, list(map(copy, found))
             items = found.items
             wanted = {m: getattr(found, a) for m, a in zip(members, attributes, strict=True)}
             return wanted, None if items is None else list(map(copy, items))
 
-        return run
+        return decode, finish
 
     fast = _envelopes[cache_key] = _staged(make)
     return fast

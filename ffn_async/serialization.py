@@ -70,6 +70,7 @@ __all__ = [
     "converter",
     "decode",
     "decode_envelope",
+    "decoder",
     "dumps",
     "loads",
     "structure",
@@ -697,11 +698,28 @@ def decode(data: bytes | bytearray | memoryview | str, cls: type[T]) -> T:
 
     Raises :class:`~ffn_async.errors.DecodeError` naming the class and the field path.
     """
-    try:
-        result: T = _wire.decoder(cls)(data)  # type: ignore[arg-type]
-        return result
-    except _wire.REFUSED:  # odd but acceptable input, or an error to word: the dict path
-        return structure(_loads_exact(data), cls)
+    return decoder(cls)(data)
+
+
+_decoders: dict[Any, Callable[[Any], Any]] = {}
+
+
+def decoder(cls: type[T]) -> Callable[[bytes | bytearray | memoryview | str], T]:
+    """:func:`decode` bound to ``cls``: made (and the class's decoder compiled) once per class,
+    for callers that decode many bodies into one class."""
+    bound = _decoders.get(cls)
+    if bound is None:
+        fast = _wire.decoder(cls)
+
+        def bound(data: bytes | bytearray | memoryview | str) -> T:
+            try:
+                result: T = fast(data)  # type: ignore[arg-type]
+                return result
+            except _wire.REFUSED:  # odd but acceptable input, or an error to word: the dict path
+                return structure(_loads_exact(data), cls)
+
+        _decoders[cls] = bound
+    return bound
 
 
 def decode_envelope(

@@ -18,6 +18,7 @@ from benchmarks import (
     CASES,
     decoding,
     fast_path,
+    instructions,
     memory,
     overhead,
     rivals_msgspec,
@@ -202,6 +203,26 @@ def test_tiny_case() -> None:
     assert len(result.tables[0].rows) == 4  # two stacks at two concurrencies
 
 
+def test_instructions_case() -> None:
+    """Counted for real under callgrind (valgrind is on every machine of this project)."""
+    missing = instructions.tools_missing()
+    if missing is not None:
+        unavailable(missing)
+    result = instructions.run(instructions.Params(requests=30, concurrency=10, warmup=20))
+    per = result.data["per_request"]
+    assert set(per) == {tiny.RAW, tiny.UNTYPED, tiny.TYPED}
+    assert all(50_000 < count < 5_000_000 for count in per.values()), per
+    assert result.data["control_calls"] > 0
+    assert [row[0] for row in result.tables[0].rows] == [tiny.RAW, tiny.UNTYPED, tiny.TYPED]
+
+
+def test_instructions_case_without_valgrind_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(instructions.shutil, "which", lambda tool: None)
+    result = instructions.run(instructions.QUICK)
+    assert result.tables == ()
+    assert result.notes == ("not measured: valgrind not found (Debian: apt-get install valgrind)",)
+
+
 def test_spread_reports_quartiles() -> None:
     assert tiny.spread([5.0, 1.0, 3.0, 2.0, 4.0]) == {
         "median": 3.0,
@@ -302,6 +323,7 @@ def test_every_case_is_registered() -> None:
         "fast_path",
         "typed",
         "tiny",
+        "instructions",
     ]
     for load in CASES.values():
         module = load()

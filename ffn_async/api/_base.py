@@ -17,15 +17,16 @@ import base64
 import binascii
 import datetime as dt
 import os
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from .. import odata
 from .._files import replacing
+from .._requester import as_is
 from ..errors import DecodeError
 from ..pagination import ChangeFeed, ChunkedList, ListPage, Paginator, _Source
-from ..serialization import decode, decode_envelope, loads, structure
+from ..serialization import decode_envelope, decoder, loads, structure
 from ._operation import Operation
 from ._registry import OPERATIONS
 
@@ -43,9 +44,25 @@ OrderBy: TypeAlias = str | Sequence[str | odata.OrderKey | odata.Field] | None
 """``$orderBy``: a raw string or a sequence of keys (``odata.desc("x")``)."""
 
 
-def _decode(content: bytes, cls: type[T]) -> T:
-    # bytes straight into the model; an empty body reads as null (a DecodeError naming cls)
-    return decode(content or b"null", cls)
+def _nothing(response: Response) -> None:
+    return None
+
+
+_readers: dict[Any, Callable[[Response], Any]] = {}
+
+
+def _reader(cls: type[T]) -> Callable[[Response], T]:
+    """``Response -> cls``, made once per class: the body's bytes straight into the model; an
+    empty body reads as null (a DecodeError naming ``cls``)."""
+    read = _readers.get(cls)
+    if read is None:
+        decode = decoder(cls)
+
+        def read(response: Response) -> T:
+            return decode(response.content or b"null")
+
+        _readers[cls] = read
+    return read
 
 
 def _odata_params(
@@ -83,6 +100,27 @@ class Namespace:
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
 
+    def _call(
+        self,
+        op_id: str,
+        path_params: PathParams,
+        params: Mapping[str, Any] | None,
+        body: object,
+        timeout: float | None,
+        decode: Callable[[Response], T],
+    ) -> Awaitable[T]:
+        """The operation's answer through ``decode``. A model ``body`` is validated and encoded
+        by the client (:func:`ffn_async.serialization.dumps`).
+
+        Returns the client's own coroutine, which decodes the answer too: a typed call awaits
+        it directly, with no coroutine of this module in between on every resume.
+        """
+        op: Operation = OPERATIONS[op_id]
+        return self._client._start(
+            op.method, op.path, path_params, params, body, None, op.scope, None, timeout, None,
+            False, None, decode,
+        )  # fmt: skip
+
     def _send(
         self,
         op_id: str,
@@ -92,24 +130,10 @@ class Namespace:
         body: object = None,
         timeout: float | None,
     ) -> Awaitable[Response]:
-        """The operation's answer, body undecoded. A model ``body`` is validated and encoded
-        by the client (:func:`ffn_async.serialization.dumps`).
+        """The operation's :class:`Response`, body undecoded."""
+        return self._call(op_id, path_params, params, body, timeout, as_is)
 
-        Returns the client's coroutine itself (not a coroutine of its own awaiting it): one
-        frame fewer for every resume of every typed call.
-        """
-        op: Operation = OPERATIONS[op_id]
-        return self._client.request_raw(
-            op.method,
-            op.path,
-            path_params=path_params,
-            params=params,
-            json=body,
-            scope=op.scope,
-            timeout=timeout,
-        )
-
-    async def _model(
+    def _model(
         self,
         op_id: str,
         path_params: PathParams,
@@ -118,12 +142,11 @@ class Namespace:
         params: Mapping[str, Any] | None = None,
         body: object = None,
         timeout: float | None = None,
-    ) -> T:
+    ) -> Awaitable[T]:
         """An operation answering one object of ``returns``."""
-        response = await self._send(op_id, path_params, params=params, body=body, timeout=timeout)
-        return _decode(response.content, returns)
+        return self._call(op_id, path_params, params, body, timeout, _reader(returns))
 
-    async def _none(
+    def _none(
         self,
         op_id: str,
         path_params: PathParams,
@@ -131,9 +154,9 @@ class Namespace:
         params: Mapping[str, Any] | None = None,
         body: object = None,
         timeout: float | None = None,
-    ) -> None:
+    ) -> Awaitable[None]:
         """An operation answering without content (201/204)."""
-        await self._send(op_id, path_params, params=params, body=body, timeout=timeout)
+        return self._call(op_id, path_params, params, body, timeout, _nothing)
 
     async def _array(
         self,
