@@ -560,9 +560,11 @@ class FFNClient:
                 return self._safe_create(
                     kind, json, number, path_params, params, headers, timeout, decode
                 )
-        url = self._url(path, path_params, params, absolute)
+        url = None if path_params or params else self._url_cache.get(path)
+        if url is None:
+            url = self._url(path, path_params, params, absolute)
         if scope is not None:
-            granted = self.auth.granted_scopes()
+            granted = self._auth.granted_scopes()
             if granted is not None and not _scope_satisfied(scope, granted):
                 raise MissingScope(scope, granted, method=method, url=display(url))
         body = None
@@ -753,11 +755,9 @@ class FFNClient:
         params: Mapping[str, Any] | None,
         absolute: bool,
     ) -> URL:
+        """The request's URL, built; a parameterless one is kept in ``_url_cache``, where
+        :meth:`_start` looks first."""
         cacheable = not (path_params or params)
-        if cacheable:
-            cached = self._url_cache.get(path)
-            if cached is not None:
-                return cached
         if absolute:
             base = URL(path)
             raw_path, inline_query = base.raw_path, base.raw_query_string
@@ -791,7 +791,7 @@ class FFNClient:
         """One HTTP exchange: the body read within its limit (or streamed to the target), an
         error body only up to :data:`ERROR_BODY_KEEP`; :class:`TransportError` when there is
         no answer."""
-        method, url, limit, target = exchange.method, exchange.url, exchange.limit, exchange.target
+        method, url = exchange.method, exchange.url
         debug = log.isEnabledFor(logging.DEBUG)
         observer = self.observer
         t0 = time.monotonic() if debug or observer is not None else 0.0
@@ -803,7 +803,7 @@ class FFNClient:
             # Awaited, not ``async with``: leaving that block costs four coroutines per request,
             # and a body read to its end has already handed the connection back. On any
             # failure the response is released as leaving the block would.
-            resp = await self._http().request(
+            resp = await (self._session or self._http()).request(
                 method,
                 url,
                 data=exchange.body,
@@ -818,11 +818,11 @@ class FFNClient:
                 if resp.status >= 400:
                     content, truncated = await _read_prefix(resp, ERROR_BODY_KEEP)
                     response = Response(resp.status, resp.headers, content, url, method, truncated)
-                elif target is not None:
-                    await _stream_to_file(resp, target, limit, method, url)
+                elif exchange.target is not None:
+                    await _stream_to_file(resp, exchange.target, exchange.limit, method, url)
                     response = Response(resp.status, resp.headers, b"", url, method)
                 else:
-                    content = await _read_limited(resp, limit, method, url)
+                    content = await _read_limited(resp, exchange.limit, method, url)
                     response = Response(resp.status, resp.headers, content, url, method)
             except BaseException:
                 resp.release()

@@ -437,3 +437,29 @@ async def test_a_session_passed_in_is_used_and_left_open() -> None:
                 mock.get(f"{API}/v1/x", payload={})
                 await ffn.request("GET", "/v1/x")
         assert not session.closed
+
+
+async def test_a_client_left_can_be_used_again_with_a_new_session() -> None:
+    ffn = FFNClient(StaticToken("t"), environment=TEST_ENV)
+    with aioresponses() as mock:
+        mock.get(f"{API}/v1/x", payload={"n": 1}, repeat=True)
+        async with ffn:
+            first = ffn._session
+            assert await ffn.request("GET", "/v1/x") == {"n": 1}
+        assert first is not None
+        assert first.closed
+        assert ffn._session is None
+        assert await ffn.request("GET", "/v1/x") == {"n": 1}  # a session of its own again
+        assert ffn._session is not None
+        assert ffn._session is not first
+        await ffn.aclose()
+
+
+async def test_a_callers_session_closed_under_the_client_is_an_error_not_replaced() -> None:
+    """Replacing it silently would drop the caller's connector, headers and tracing."""
+    session = aiohttp.ClientSession()
+    ffn = FFNClient(StaticToken("t"), environment=TEST_ENV, session=session)
+    await session.close()
+    with pytest.raises(RuntimeError, match="Session is closed"):
+        await ffn.request("GET", "/v1/x")
+    assert ffn._session is session
