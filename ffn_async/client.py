@@ -796,6 +796,7 @@ class FFNClient:
         observer = self.observer
         t0 = time.monotonic() if debug or observer is not None else 0.0
         failure: TransportError | None
+        status: int | None = None  # the answer's, once its head has come
         semaphore = self._semaphore
         if semaphore is not None:
             await semaphore.acquire()
@@ -814,16 +815,17 @@ class FFNClient:
                     {"attempt": attempt, "template": exchange.template} if self._traced else None
                 ),
             )
+            status = resp.status
             try:
-                if resp.status >= 400:
+                if status >= 400:
                     content, truncated = await _read_prefix(resp, ERROR_BODY_KEEP)
-                    response = Response(resp.status, resp.headers, content, url, method, truncated)
+                    response = Response(status, resp.headers, content, url, method, truncated)
                 elif exchange.target is not None:
                     await _stream_to_file(resp, exchange.target, exchange.limit, method, url)
-                    response = Response(resp.status, resp.headers, b"", url, method)
+                    response = Response(status, resp.headers, b"", url, method)
                 else:
                     content = await _read_limited(resp, exchange.limit, method, url)
-                    response = Response(resp.status, resp.headers, content, url, method)
+                    response = Response(status, resp.headers, content, url, method)
             except BaseException:
                 resp.release()
                 raise
@@ -840,6 +842,20 @@ class FFNClient:
             failure = TransportError(
                 f"{method} {display(url)}: {detail} (the request may have reached the server)"
             )
+        except BaseException as exc:  # a body over its limit, a cancellation: observed too
+            if observer is not None:
+                notify(
+                    observer,
+                    RequestEvent(
+                        operation_for(method, exchange.template),
+                        method,
+                        status,
+                        type(exc).__name__,
+                        time.monotonic() - t0,
+                        attempt,
+                    ),
+                )
+            raise
         else:
             failure = None
         finally:

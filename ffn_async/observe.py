@@ -43,7 +43,10 @@ log = logging.getLogger("ffn_async.observe")
 
 @attrs.define(slots=True)  # not frozen: a frozen class costs 3x as much to build, per attempt
 class RequestEvent:
-    """One HTTP attempt ended: with an answer (``status``) or without one (``error``).
+    """One HTTP attempt ended: with an answer (``status``) or without a usable one (``error``:
+    ``"TransportError"``; ``"ResponseTooLarge"`` with the answer's ``status``, its body over
+    the limit; ``"CancelledError"`` when the caller gave up, ``status`` set if the answer's head
+    had come).
 
     ``operation`` is ``"<api>.<operationId>"`` (:data:`ffn_async.api.OPERATIONS`) for typed calls
     and for ``request()`` on a documented route, else the path template (an absolute URL: its

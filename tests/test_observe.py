@@ -17,7 +17,7 @@ import ffn_async.auth as auth_module
 import ffn_async.client as client_module
 import ffn_async.retry as retry_module
 from ffn_async import ClientCredentials, FFNClient, RetryPolicy, StaticToken, TokenManager
-from ffn_async.errors import StoreUnavailable
+from ffn_async.errors import ResponseTooLarge, StoreUnavailable
 from ffn_async.observe import (
     Event,
     LockWaitEvent,
@@ -319,3 +319,43 @@ async def test_without_an_observer_nothing_is_measured(
         assert ffn.observer is None
         assert auth.observer is None
         assert len(mock.requests[("GET", URL(f"{API}/v1/users/current"))]) == 3
+
+
+async def test_an_attempt_over_the_size_limit_or_cancelled_is_reported() -> None:
+    """Before, only answers and transport failures were: a body over ``max_response_size`` and
+    a caller's cancellation ended the attempt without an event."""
+    recorder = Recorder()
+    started = asyncio.Event()
+
+    async def slow(url: URL, **kwargs: object) -> CallbackResult:
+        started.set()
+        await asyncio.sleep(30)
+        return CallbackResult(payload={})
+
+    async with FFNClient(
+        StaticToken(make_jwt()), environment=TEST_ENV, observer=recorder, max_response_size=100
+    ) as client:
+        with aioresponses() as mock:
+            mock.get(f"{API}/v1/big", body=b"[" + b"1," * 100 + b"1]")
+            mock.get(f"{API}/v1/slow", callback=slow)
+            with pytest.raises(ResponseTooLarge):
+                await client.request("GET", "/v1/big")
+            task = asyncio.ensure_future(client.request("GET", "/v1/slow"))
+            await started.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    big, cancelled = recorder.of(RequestEvent)
+    assert (big.operation, big.status, big.error, big.attempt) == (
+        "/v1/big",
+        200,
+        "ResponseTooLarge",
+        1,
+    )
+    assert (cancelled.operation, cancelled.status, cancelled.error) == (
+        "/v1/slow",
+        None,
+        "CancelledError",
+    )
+    assert big.duration >= 0
+    assert cancelled.duration >= 0
