@@ -34,12 +34,14 @@ from yarl import URL
 
 from . import retry as _retry
 from ._files import replacing
+from ._redact import Secrets
 from ._requester import Response, as_is, display
 from .auth import Auth, TokenManager
 from .environment import Environment
 from .errors import (
     ERROR_BODY_KEEP,
     UNAUTHORIZED_HINT,
+    DecodeError,
     MissingScope,
     ResponseTooLarge,
     TransportError,
@@ -661,7 +663,10 @@ class FFNClient:
             else:
                 status = response.status
                 if status < 400:
-                    return decode(response)
+                    try:
+                        return decode(response)
+                    except DecodeError as exc:
+                        raise self._redacted(exc, exchange) from None
                 if status == 401 and token is not None and not exchange.refreshed:
                     exchange.refreshed = True
                     if await self._auth.handle_unauthorized(token):
@@ -730,6 +735,15 @@ class FFNClient:
             attempt,
         )
         return wait
+
+    def _redacted(self, exc: DecodeError, exchange: _Exchange) -> DecodeError:
+        """``exc`` with the request's credentials redacted from its message and ``body``: a
+        success that is not what was promised (a proxy's page, say) may quote them too."""
+        secrets = Secrets(self._credentials(exchange.headers))
+        if secrets:
+            exc.body = secrets.redact_bytes(exc.body)
+            exc.args = tuple(secrets.redact(a) if isinstance(a, str) else a for a in exc.args)
+        return exc
 
     def _error(self, exchange: _Exchange, response: Response) -> Exception:
         """The exception for the final error answer, redacted of the request's credentials."""

@@ -46,7 +46,8 @@ are copied). So ``except FFNError`` catches a store outage, and ``except
 token_stores.StoreUnavailable`` keeps working. No message ever holds a token or a secret:
 bodies of token-endpoint responses are never quoted, and in an API error answer every
 credential the request carried (its access token …) is redacted wherever the server echoed it:
-in the message, ``body``, ``metadata`` and ``headers``.
+in the message, ``body``, ``metadata`` and ``headers``; so it is in a :class:`DecodeError`'s
+message and ``body`` (a success that is not what the call promises).
 """
 
 from __future__ import annotations

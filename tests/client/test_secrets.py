@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from ffn_async import ClientCredentials, FFNClient, StaticToken, Token, TokenManager
-from ffn_async.errors import ApiError
+from ffn_async.errors import ApiError, DecodeError
 from ffn_async.testing.oauth import OAuthServer
 from ffn_async.testing.pytest_plugin import RunningFake
 from token_stores import MemoryTokenStore
@@ -172,3 +172,27 @@ async def test_an_echoed_token_never_reaches_errors_logs_or_events(
     shown = sorted(p for p in pieces(jwt, OPAQUE, CALLER) if p in blob)
     assert shown == [], f"pieces of a credential shown: {shown[:5]}"
     assert len(events) >= 4  # the observer did see the attempts
+
+
+async def test_a_success_that_is_not_json_keeps_no_credential() -> None:
+    """A 200 whose body is not what the call promises (a proxy's page quoting the request) is a
+    DecodeError: its message and ``body`` (kept for inspection) are redacted too; they were
+    kept as received."""
+
+    async def proxy_page(request: web.Request) -> web.Response:
+        sent = request.headers["Authorization"]
+        page = f"<html>you sent: {sent} ({quote(sent, safe='')})</html>"
+        return web.Response(text=page, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/api/v1/proxied", proxy_page)
+    async with TestServer(app, host="127.0.0.1") as server:
+        env = environment_for(server)
+        async with FFNClient(StaticToken(OPAQUE), environment=env) as ffn:
+            with pytest.raises(DecodeError) as info:
+                await ffn.request("GET", "/v1/proxied")
+    exc = info.value
+    assert exc.body.startswith(b"<html>you sent: Bearer <redacted>")
+    texts = [str(exc), repr(exc), exc.body.decode(), "".join(traceback.format_exception(exc))]
+    blob = "\n".join(texts)
+    assert not [p for p in pieces(OPAQUE) if p in blob]
