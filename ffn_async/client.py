@@ -214,6 +214,28 @@ def _no_token() -> None:
     return None
 
 
+def _observe(
+    observer: Observer,
+    exchange: _Exchange,
+    attempt: int,
+    status: int | None,
+    error: str | None,
+    t0: float,
+) -> None:
+    """Report one attempt's end (its answer's ``status``, or the ``error`` that ended it)."""
+    notify(
+        observer,
+        RequestEvent(
+            operation_for(exchange.method, exchange.template),
+            exchange.method,
+            status,
+            error,
+            time.monotonic() - t0,
+            attempt,
+        ),
+    )
+
+
 def _scope_satisfied(needed: str, granted: Iterable[str]) -> bool:
     granted = tuple(granted)
     if needed in granted:
@@ -858,17 +880,7 @@ class FFNClient:
             )
         except BaseException as exc:  # a body over its limit, a cancellation: observed too
             if observer is not None:
-                notify(
-                    observer,
-                    RequestEvent(
-                        operation_for(method, exchange.template),
-                        method,
-                        status,
-                        type(exc).__name__,
-                        time.monotonic() - t0,
-                        attempt,
-                    ),
-                )
+                _observe(observer, exchange, attempt, status, type(exc).__name__, t0)
             raise
         else:
             failure = None
@@ -876,17 +888,10 @@ class FFNClient:
             if semaphore is not None:
                 semaphore.release()
         if observer is not None:
-            notify(
-                observer,
-                RequestEvent(
-                    operation_for(method, exchange.template),
-                    method,
-                    None if failure is not None else response.status,
-                    "TransportError" if failure is not None else None,
-                    time.monotonic() - t0,
-                    attempt,
-                ),
-            )
+            if failure is not None:
+                _observe(observer, exchange, attempt, None, "TransportError", t0)
+            else:
+                _observe(observer, exchange, attempt, status, None, t0)
         if failure is not None:
             raise failure  # raised outside the handler: no aiohttp traceback chained to it
         if debug:
