@@ -20,7 +20,7 @@ from .environment import Environment
 from .errors import ERROR_BODY_KEEP, DecodeError
 from .retry import RetryPolicy
 
-__all__ = ["Requester", "Response", "as_is", "display"]
+__all__ = ["Requester", "Response", "as_is", "display", "get"]
 
 T = TypeVar("T")
 
@@ -112,3 +112,21 @@ class Requester(Protocol):
         dest: str | os.PathLike[str] | None = None,
     ) -> Response:
         """:meth:`FFNClient.request_raw <ffn_async.FFNClient.request_raw>`."""
+
+
+def get(
+    client: Requester,
+    path: str,
+    path_params: Mapping[str, str | int] | None,
+    params: Mapping[str, Any] | None,
+    scope: str | None,
+    timeout: float | None,
+    decode: Callable[[Response], T],
+) -> Awaitable[T]:
+    """A GET through ``client``'s pipeline, its answer read by ``decode`` there: a body that
+    is not what was promised raises inside the pipeline, where the request's credentials are
+    redacted from the :class:`~ffn_async.errors.DecodeError` as from any error answer."""
+    return client._start(
+        "GET", path, path_params, params, None, None, scope, None, timeout, None, False, None,
+        decode,
+    )  # fmt: skip

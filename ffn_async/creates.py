@@ -37,12 +37,13 @@ import orjson
 
 from . import odata
 from . import retry as _retry
+from ._requester import Response, get
 from .errors import ApiError, ErrorCode, Locked, NotFound, ServerError, TransportError
 from .models import merchant as m
 from .models.common import OutboundStatusType
 
 if TYPE_CHECKING:
-    from ._requester import Requester, Response
+    from ._requester import Requester
 
 __all__ = [
     "INBOUND",
@@ -175,11 +176,15 @@ async def _get_live(
     client: Requester, path: str, params: Mapping[str, str | int], field: str, number: str
 ) -> Response | None:
     """:func:`_get`, kept only if it is live and carries ``number`` in ``field``."""
-    found = await _get(client, path, params)
-    if found is None:
+    try:
+        found, obj = await get(client, path, params, None, _READ, None, _with_json)
+    except NotFound:
         return None
-    obj = found.json()
     return found if _live(obj) and obj.get(field) == number else None
+
+
+def _with_json(response: Response) -> tuple[Response, Any]:
+    return response, response.json()
 
 
 async def _first_id(
@@ -195,8 +200,7 @@ async def _first_id(
     Lists answer a paged envelope (``$filter``) or, for sub-resources, a bare array.
     """
     query = {"$filter": odata.filter_text(odata.F(field).eq(number)), "$top": 10}
-    answer = await client.request_raw("GET", path, path_params=params, params=query, scope=_READ)
-    page = answer.json()
+    page = await get(client, path, params, query, _READ, None, Response.json)
     items = page.get("items") if isinstance(page, dict) else page
     for item in items or ():
         if isinstance(item, dict) and item.get(field) == number and _live(item):

@@ -27,6 +27,7 @@ from urllib.parse import unquote
 
 import attrs
 
+from ._requester import get
 from .errors import DecodeError, ForeignLinkError, ValidationError
 from .links import api_link
 
@@ -46,6 +47,7 @@ __all__ = [
 
 T = TypeVar("T")
 G = TypeVar("G")
+R = TypeVar("R")
 
 _PAGE_MEMBERS: Final = ("_page", "_links", "nextPageLink", "count")
 _FEED_MEMBERS: Final = ("from", "to", "moreDataAvailable", "nextChunkUrl")
@@ -117,15 +119,11 @@ class _Source(Generic[T]):
             path, params, path_params = self.path, self.params, self.path_params
         else:
             path, params, path_params = self.resolve(link)
-        response = await self.client.request_raw(
-            "GET",
-            path,
-            path_params=path_params,
-            params=params,
-            scope=self.scope,
-            timeout=self.timeout,
-        )
-        return ListPage.from_bytes(response.content, self, requested_top=self.params.get("$top"))
+        top = self.params.get("$top")
+        return await get(
+            self.client, path, path_params, params, self.scope, self.timeout,
+            lambda response: ListPage.from_bytes(response.content, self, requested_top=top),
+        )  # fmt: skip
 
 
 @attrs.frozen
@@ -394,7 +392,7 @@ class ChangeFeed(Generic[T]):
         )
         window_end: dt.datetime | None = None
         while True:
-            chunk = self._decode_bytes(await walk.fetch())
+            chunk = await walk.fetch(self._decode_bytes)
             window_end = window_end or chunk.to_date
             yield chunk
             if not chunk.more_data_available:
@@ -456,17 +454,12 @@ class _ChunkWalk:
         self._what = what
         self._seen: set[str] = set()
 
-    async def fetch(self) -> bytes:
-        """The current chunk's body."""
-        response = await self._client.request_raw(
-            "GET",
-            self._path,
-            path_params=self._path_params,
-            params=self._params,
-            scope=self._scope,
-            timeout=self._timeout,
-        )
-        return response.content
+    def fetch(self, decode: Callable[[bytes], R]) -> Awaitable[R]:
+        """The current chunk, its body through ``decode``."""
+        return get(
+            self._client, self._path, self._path_params, self._params, self._scope,
+            self._timeout, lambda response: decode(response.content),
+        )  # fmt: skip
 
     def advance(self, link: str | None) -> None:
         """Move to the chunk ``link`` names, or to the next page number without one."""
@@ -527,12 +520,13 @@ class ChunkedList(Generic[T]):
             what="chunked list",
         )
         while True:
-            data, items = _chunk_parts(
-                await walk.fetch(), self._item, "items", _CHUNK_MEMBERS, "chunked list"
-            )
+            data, items = await walk.fetch(self._parts)
             if self.date is None:
                 self.date = _parse_time(data.get("date"))
             yield items
             if not data.get("moreDataAvailable"):
                 break
             walk.advance(data.get("nextChunkUrl") or None)
+
+    def _parts(self, content: bytes) -> tuple[dict[str, Any], list[T]]:
+        return _chunk_parts(content, self._item, "items", _CHUNK_MEMBERS, "chunked list")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from .. import odata
 from .._files import replacing
-from .._requester import as_is
+from .._requester import Response, as_is
 from ..errors import DecodeError
 from ..pagination import ChangeFeed, ChunkedList, ListPage, Paginator, _Source
 from ..serialization import decode_envelope, decoder, loads, structure
@@ -31,7 +31,7 @@ from ._operation import Operation
 from ._registry import OPERATIONS
 
 if TYPE_CHECKING:
-    from .._requester import Requester, Response
+    from .._requester import Requester
 
 __all__ = ["Namespace", "OrderBy", "PathParams", "Select"]
 
@@ -110,7 +110,8 @@ class Namespace:
         decode: Callable[[Response], T],
     ) -> Awaitable[T]:
         """The operation's answer through ``decode``. A model ``body`` is validated and encoded
-        by the client (:func:`ffn_async.serialization.dumps`).
+        by the client (:func:`ffn_async.serialization.dumps`). Decoding there, not after, also
+        redacts the request's credentials from a :class:`DecodeError`.
 
         Returns the client's own coroutine, which decodes the answer too: a typed call awaits
         it directly, with no coroutine of this module in between on every resume.
@@ -169,18 +170,21 @@ class Namespace:
         timeout: float | None = None,
     ) -> list[T]:
         """An operation answering a bare JSON array (tolerates a paged envelope too)."""
-        content = (
-            await self._send(op_id, path_params, params=params, body=body, timeout=timeout)
-        ).content
-        fast = decode_envelope(content, item, "items", ())
-        if fast is not None and fast[1] is not None:
-            return fast[1]
-        data = loads(content) if content else None  # the dict path: lenient, names errors
-        if isinstance(data, dict) and isinstance(data.get("items"), list):
-            data = data["items"]
-        if not isinstance(data, list):
-            raise DecodeError(f"{op_id}: expected a JSON array, got {type(data).__name__}")
-        return structure(data, list[item])  # type: ignore[valid-type]
+
+        def read(response: Response) -> list[T]:
+            content = response.content
+            fast = decode_envelope(content, item, "items", ())
+            if fast is not None and fast[1] is not None:
+                return fast[1]
+            data = loads(content) if content else None  # the dict path: lenient, names errors
+            if isinstance(data, dict) and isinstance(data.get("items"), list):
+                data = data["items"]
+            if not isinstance(data, list):
+                raise DecodeError(f"{op_id}: expected a JSON array, got {type(data).__name__}")
+            return structure(data, list[item])  # type: ignore[valid-type]
+
+        # Decoded inside the pipeline, as every answer is: see _call.
+        return await self._call(op_id, path_params, params, body, timeout, read)
 
     def _source(
         self,
@@ -341,7 +345,7 @@ class Namespace:
     ) -> bytes | Path:
         """The decoded ``data`` field of a JSON answer; with ``dest``, written to that file
         (atomically) and its :class:`~pathlib.Path` returned."""
-        data = (await self._send(op_id, path_params, timeout=timeout)).json()
+        data = await self._call(op_id, path_params, None, None, timeout, Response.json)
         encoded = data.get("data") if isinstance(data, dict) else None
         if not isinstance(encoded, str):
             raise DecodeError(f"{op_id}: the answer has no base64 'data' field")

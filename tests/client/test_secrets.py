@@ -7,7 +7,7 @@ import base64
 import logging
 import time
 import traceback
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -174,10 +174,27 @@ async def test_an_echoed_token_never_reaches_errors_logs_or_events(
     assert len(events) >= 4  # the observer did see the attempts
 
 
-async def test_a_success_that_is_not_json_keeps_no_credential() -> None:
+async def _feed_chunk(ffn: FFNClient) -> object:
+    async for item in ffn.merchant.inbounds.shipping_notifications.updates():
+        return item
+    return None
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda ffn: ffn.request("GET", "/v1/proxied"), id="request"),
+        pytest.param(lambda ffn: ffn.merchant.credentials.amazon_sfp.list(), id="array"),
+        pytest.param(lambda ffn: ffn.merchant.stocks.changes.list(), id="page"),
+        pytest.param(_feed_chunk, id="change-feed"),
+    ],
+)
+async def test_a_success_that_is_not_json_keeps_no_credential(
+    call: Callable[[FFNClient], Awaitable[object]],
+) -> None:
     """A 200 whose body is not what the call promises (a proxy's page quoting the request) is a
-    DecodeError: its message and ``body`` (kept for inspection) are redacted too; they were
-    kept as received."""
+    DecodeError: its message and ``body`` (kept for inspection) are redacted too, whether the
+    call reads one object, an array, a page or a change feed; they were kept as received."""
 
     async def proxy_page(request: web.Request) -> web.Response:
         sent = request.headers["Authorization"]
@@ -185,12 +202,12 @@ async def test_a_success_that_is_not_json_keeps_no_credential() -> None:
         return web.Response(text=page, content_type="text/html")
 
     app = web.Application()
-    app.router.add_get("/api/v1/proxied", proxy_page)
+    app.router.add_get("/{tail:.*}", proxy_page)
     async with TestServer(app, host="127.0.0.1") as server:
         env = environment_for(server)
         async with FFNClient(StaticToken(OPAQUE), environment=env) as ffn:
             with pytest.raises(DecodeError) as info:
-                await ffn.request("GET", "/v1/proxied")
+                await call(ffn)
     exc = info.value
     assert exc.body.startswith(b"<html>you sent: Bearer <redacted>")
     texts = [str(exc), repr(exc), exc.body.decode(), "".join(traceback.format_exception(exc))]
