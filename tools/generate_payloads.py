@@ -6,7 +6,7 @@ Usage::
     python tools/generate_payloads.py --check [SPECS_DIR]  # exit 1 if the committed ones differ
 
 The tests decode and re-encode these payloads with the generated models, so they run on a
-fresh clone without ``../shared/specs``; CI checks that the committed fixtures still follow the
+fresh clone without the generators; CI checks that the committed fixtures still follow the
 specs. Every property is filled: the spec's example where it fits the constraints, else a value
 made up per type/format; every object also carries an unknown field (:data:`UNKNOWN_KEY`).
 Values are in the canonical form the converter emits (ISO-8601 with microseconds and offset),
