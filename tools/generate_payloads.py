@@ -57,7 +57,14 @@ class PayloadBuilder:
             return prop["enum"][-1]
         kind, fmt = prop.get("type"), prop.get("format", "")
         if kind == "array":
-            count = 0 if depth > 2 else max(2, prop.get("minLength", 0))
+            # two items show a list is a list; one where the items must differ (uniqueItems)
+            count = (
+                0
+                if depth > 2
+                else 1
+                if prop.get("uniqueItems")
+                else max(2, prop.get("minLength", 0))
+            )
             return [self.value(key, prop["items"], depth + 1) for _ in range(count)]
         if kind == "integer":
             low, high = prop.get("minimum", 1), prop.get("maximum", 10**6)
