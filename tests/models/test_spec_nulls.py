@@ -246,3 +246,13 @@ def test_the_models_docstring_says_how_the_specs_are_read() -> None:
     doc = models.__doc__ or ""
     for words in ("minLength", "at least one item", "nullable", "UNSET"):
         assert words in doc
+
+
+def test_a_whole_answer_or_a_list_item_is_never_none() -> None:
+    """The blanket ``nullable`` is read where a property holds the object, not for a whole
+    answer or a list item (README "Models"): those stay typed errors naming the place."""
+    with pytest.raises(errors.DecodeError, match=r"\(root\): must not be null"):
+        serialization.decode(b"null", merchant.Outbound)
+    page = orjson.dumps([payload("merchant", "Outbound"), None])
+    with pytest.raises(errors.DecodeError, match=r"\[1\]: must not be null"):
+        serialization.decode(page, list[merchant.Outbound])
