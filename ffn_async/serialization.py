@@ -289,6 +289,8 @@ def _enc_locate(exc: _PathError, where: tuple[str, str | None], obj: Any) -> _Pa
             try:
                 _NS[item](value)
             except (_PathError, ValueError, TypeError, AttributeError):
+                if value is None:  # not "None has no attribute …" from inside the item
+                    exc = _PathError("must not be null")
                 exc.at(f"[{index}]")
                 break
     return exc.at(name)
@@ -331,7 +333,13 @@ def _ref(prefix: str, obj: Any) -> str:
 
 
 def _decoder_name(kind: _Kind) -> str:
-    """Name of a one-argument function decoding a value of ``kind`` (for list items)."""
+    """Name of a one-argument function decoding a value of ``kind`` (for list items: a
+    nullable item kind, ``list[str | None]``, lets ``None`` through)."""
+    if kind.nullable:
+        inner = _decoder_name(attrs.evolve(kind, nullable=False))
+        name = f"{inner}_or_none"
+        _NS.setdefault(name, lambda v: None if v is None else _NS[inner](v))
+        return name
     if kind.name == "model":
         return _structure_fn_name(kind.target)
     if kind.name == "enum":
@@ -368,7 +376,7 @@ def _decode_lines(kind: _Kind) -> list[str]:
     if k == "list":  # the comprehension inline; _list for errors (and to locate the index)
         item = _decoder_name(kind.target)
         return [f"v = [{item}(x) for x in v] if type(v) is list else _list(v, {item})"]
-    return [f"v = {_decoder_name(kind)}(v)"]
+    return [f"v = {_decoder_name(attrs.evolve(kind, nullable=False))}(v)"]  # None handled
 
 
 def _structure_fn_name(cls: type) -> str:
@@ -439,7 +447,15 @@ def _compile_structure(cls: type, fn_name: str) -> None:
 
 
 def _encoder_name(kind: _Kind, checked: bool) -> str | None:
-    """Name of a one-argument encoder for list items, or None if items pass through."""
+    """Name of a one-argument encoder for list items, or None if items pass through (a
+    nullable item kind lets ``None`` through)."""
+    if kind.nullable:
+        inner = _encoder_name(attrs.evolve(kind, nullable=False), checked)
+        if inner is None:
+            return None
+        name = f"{inner}_or_none"
+        _NS.setdefault(name, lambda v: None if v is None else _NS[inner](v))
+        return name
     if kind.name == "model":
         return _unstructure_fn_name(kind.target, checked)
     if kind.name == "list":
@@ -467,7 +483,8 @@ def _encode_expr(kind: _Kind, var: str, checked: bool) -> str:
         fn = _encoder_name(kind.target, checked)
         if fn is None:
             return f"list({var}) if type({var}) is list else _enc_list({var}, None)"
-        item = fn + "(x)" if kind.target.name == "list" else _encode_expr(kind.target, "x", checked)
+        nested = kind.target.name == "list" or kind.target.nullable
+        item = fn + "(x)" if nested else _encode_expr(kind.target, "x", checked)
         return f"[{item} for x in {var}] if type({var}) is list else _enc_list({var}, {fn})"
     fn = _encoder_name(kind, checked)
     return f"{fn}({var})" if fn else var

@@ -33,8 +33,9 @@ COMMAND = "python tools/generate.py"
 JSON_KEY = "_generated"  # sorts before the lowercase keys of the JSON fixtures
 
 REPO = Path(__file__).resolve().parent.parent
-SPECS = REPO.parent / "shared" / "specs"
-"""Where the specs are unless the command line names another directory."""
+SPECS = REPO / "specs"
+"""Where the specs are unless the command line names another directory: the committed copies
+(``specs/README.md`` says where they come from; ``specs/SHA256SUMS`` holds their hashes)."""
 SPEC_FILES = {
     "merchant": "ffn-merchant-v1.openapi.json",
     "fulfiller": "ffn-fulfiller-v1.openapi.json",

@@ -5,7 +5,7 @@ Usage::
     python tools/generate.py [SPECS_DIR]          # rewrite every generated file
     python tools/generate.py --check [SPECS_DIR]  # exit 1 if a committed file differs (CI)
 
-SPECS_DIR defaults to ``<repo>/../shared/specs``. In order:
+SPECS_DIR defaults to ``<repo>/specs`` (the committed copies). In order:
 
 * ``tools/generate_models.py``: ``ffn_async/models/`` (per-API models);
 * ``tools/generate_api.py``: ``ffn_async/api/`` namespaces and registry, ``docs/operations.md``,

@@ -5,7 +5,7 @@ Usage::
     python tools/generate_api.py [SPECS_DIR]          # write the files
     python tools/generate_api.py --check [SPECS_DIR]  # exit 1 if the committed files differ
 
-SPECS_DIR defaults to ``<repo>/../shared/specs``. Merchant and Fulfiller operations come from
+SPECS_DIR defaults to ``<repo>/specs`` (the committed copies). Merchant and Fulfiller operations come from
 their specs (operationId, method, path, parameters, request and response models, documented
 statuses); where each lands in Python is ``tools/data/operation_names.json``. The
 Shared API (``users/current``) has no spec: ``tools/data/api.json`` transcribes

@@ -5,13 +5,13 @@ Usage::
     python tools/generate_fake_fixtures.py [SPEC_DIR]          # write both files
     python tools/generate_fake_fixtures.py --check [SPEC_DIR]  # exit 1 if a committed one differs
 
-SPEC_DIR defaults to ``<repo>/../shared/specs`` (``ffn-merchant-v1.openapi.json`` and
-``ffn-fulfiller-v1.openapi.json``). The output, ``tests/testing/spec_operations.json``, holds what
-``tests/testing/test_conformance.py`` needs so that a fresh clone's tests never read the specs:
-per API, every operation (operationId, method, path without the ``/api`` prefix, parameters,
-request body schema, documented statuses with their response schema) and the API's schema
-table (``$ref``s kept, pointing into it). Text that does not validate (``description``,
-``example``, ``examples``, ``summary``, ``tags``) is left out; keys are sorted so the output is
+SPEC_DIR defaults to ``<repo>/specs``, the committed copies of ``ffn-merchant-v1.openapi.json``
+and ``ffn-fulfiller-v1.openapi.json``. The output, ``tests/testing/spec_operations.json``, holds
+what ``tests/testing/test_conformance.py`` needs so that its tests never read the specs: per
+API, every operation (operationId, method, path without the ``/api`` prefix, parameters, request
+body schema, documented statuses with their response schema) and the API's schema table
+(``$ref``s kept, pointing into it). Text that does not validate (``description``, ``example``,
+``examples``, ``summary``, ``tags``) is left out; keys are sorted so the output is
 deterministic.
 
 ``ffn_async/testing/shapes.py`` is the fake's own view of the specs: per API, each object

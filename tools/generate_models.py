@@ -5,10 +5,10 @@ Usage::
     python tools/generate_models.py [SPECS_DIR]          # write the modules
     python tools/generate_models.py --check [SPECS_DIR]  # exit 1 if the committed files differ
 
-SPECS_DIR defaults to ``<repo>/../shared/specs`` and must hold ``ffn-merchant-v1.openapi.json``
-and ``ffn-fulfiller-v1.openapi.json``. The output is deterministic and formatted with
-``ruff format`` (taken from the running interpreter's environment), so ``--check`` compares
-byte for byte.
+SPECS_DIR defaults to ``<repo>/specs`` (the committed copies) and must hold
+``ffn-merchant-v1.openapi.json`` and ``ffn-fulfiller-v1.openapi.json``. The output is
+deterministic and formatted with ``ruff format`` (taken from the running interpreter's
+environment), so ``--check`` compares byte for byte.
 
 Layout: one module per API, each exporting every schema of its spec under the spec's name
 (dotted names: last segment):
@@ -32,6 +32,8 @@ Mapping rules (see also the README section "Models"):
 * ``required`` properties have no default; the others default to ``None`` (omitted on encode);
   in response models, required arrays default to an empty list so that a server leaving one out
   does not break decoding; ``Update*`` models are PATCH bodies: every field defaults to ``UNSET``;
+* a ``nullable`` inline array item is ``T | None``; a ``$ref`` to a nullable object schema is
+  ``X | None`` in response and PATCH models, not in the other requests (README "Models");
 * enum-typed fields are ``EnumType | str`` so values unknown to this version stay plain strings;
 * ``number``/``decimal`` maps to ``Decimal``, ``date-time`` to an aware ``datetime``, ``byte`` to
   the base64 ``str`` as sent;
@@ -202,7 +204,10 @@ class Renderer:
             return f"{target} | str"
         kind, fmt = prop.get("type"), prop.get("format", "")
         if kind == "array":
-            return f"list[{self.py_type(prop['items'], uses)}]"
+            items = prop["items"]
+            # inline item schemas say ``nullable`` themselves (``serialnumbers``: [null] is valid)
+            null = " | None" if items.get("nullable") and "$ref" not in items else ""
+            return f"list[{self.py_type(items, uses)}{null}]"
         if kind == "string":
             return {"date-time": "dt.datetime", "date": "dt.date"}.get(fmt, "str")
         if kind == "number":
@@ -264,7 +269,12 @@ class Renderer:
             nullable = bool(prop.get("nullable")) and "$ref" not in prop
             if "$ref" in prop:
                 target = self.schemas[prop["$ref"].rsplit("/", 1)[-1].rsplit(".", 1)[-1]]
-                nullable = "enum" in target and bool(target.get("nullable"))
+                # A nullable object schema: responses may carry null (a tolerant reader) and a
+                # PATCH may send it (clear the value); a create never sends null for an object
+                # it requires (README "Models" says why).
+                nullable = bool(target.get("nullable")) and (
+                    "enum" in target or patch or not request
+                )
             args: list[str] = []
             if patch:
                 typ += " | None" if nullable else ""
@@ -368,6 +378,16 @@ fulfiller one a required ``merchant_id``), so this package exports no schema its
 the API you call (``from ffn_async.models import merchant``, then ``merchant.Outbound``) and
 an ``Outbound`` can never be the other API's. Asking this package for a schema name raises an
 ``AttributeError`` that names the right module.
+
+How the specs are read where they say little (README "Models" gives the reasons):
+
+* ``nullable`` array items are typed so: ``serialnumbers: list[str | None]``;
+* an object whose schema is ``nullable`` (nearly all of them) may arrive as ``None`` in an
+  answer, so response fields referring to one are ``X | None``; a PATCH (``Update*``) may send
+  it as ``null`` (``None`` clears the value, ``UNSET`` leaves it out); a create never sends
+  ``null`` for an object it requires;
+* ``minLength`` on an array (``CreateOutboundRequest.items`` and 8 more) is kept as the author's
+  "at least one item": checked on requests, not on answers.
 
 {GENERATED_NOTE}
 """

@@ -6,7 +6,7 @@ Usage::
     python tools/generate_payloads.py --check [SPECS_DIR]  # exit 1 if the committed ones differ
 
 The tests decode and re-encode these payloads with the generated models, so they run on a
-fresh clone without ``../shared/specs``; CI checks that the committed fixtures still follow the
+fresh clone without the generators; CI checks that the committed fixtures still follow the
 specs. Every property is filled: the spec's example where it fits the constraints, else a value
 made up per type/format; every object also carries an unknown field (:data:`UNKNOWN_KEY`).
 Values are in the canonical form the converter emits (ISO-8601 with microseconds and offset),
@@ -57,7 +57,14 @@ class PayloadBuilder:
             return prop["enum"][-1]
         kind, fmt = prop.get("type"), prop.get("format", "")
         if kind == "array":
-            count = 0 if depth > 2 else max(2, prop.get("minLength", 0))
+            # two items show a list is a list; one where the items must differ (uniqueItems)
+            count = (
+                0
+                if depth > 2
+                else 1
+                if prop.get("uniqueItems")
+                else max(2, prop.get("minLength", 0))
+            )
             return [self.value(key, prop["items"], depth + 1) for _ in range(count)]
         if kind == "integer":
             low, high = prop.get("minimum", 1), prop.get("maximum", 10**6)

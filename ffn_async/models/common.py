@@ -625,7 +625,7 @@ class OutboundShippingNotificationItem:
     batch: str | None = attrs.field(default=None, metadata={"max_length": 255})
     """Batch of the item within the outbound shipping notification."""
 
-    serialnumbers: list[str] = attrs.field(factory=list)
+    serialnumbers: list[str | None] = attrs.field(factory=list)
     """Serial numbers of the item within the outbound shipping notification."""
 
 
@@ -743,7 +743,7 @@ class InboundShippingNotificationItem:
     batch: str | None = attrs.field(default=None, metadata={"max_length": 255})
     """Batch of the item within the inbound shipping notification."""
 
-    serialnumbers: list[str] = attrs.field(factory=list)
+    serialnumbers: list[str | None] = attrs.field(factory=list)
     """Serial numbers of the item within the inbound shipping notification."""
 
 
@@ -932,7 +932,7 @@ class ReturnItemChange:
 class ReturnItemStockChange:
     """The ``ReturnItemStockChange`` schema."""
 
-    stock_change_id: StockChangeId
+    stock_change_id: StockChangeId | None
 
     merchant_sku: str = attrs.field(metadata={"max_length": 255})
     """The SKU (stock keeping unit) of the merchant for that outbound item."""

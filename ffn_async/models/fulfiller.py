@@ -464,7 +464,7 @@ class CreateOutboundShippingNotificationItemRequest:
     batch: str | None = None
     """Batch of the item within the outbound shipping notification."""
 
-    serialnumbers: list[str] | None = None
+    serialnumbers: list[str | None] | None = None
     """Serial numbers of the item within the outbound shipping notification."""
 
 
@@ -616,7 +616,7 @@ class Outbound:
 
     shipping_type: ShippingType | str | None = None
 
-    shipping_address: Address
+    shipping_address: Address | None
 
     sender_address: Address | None = None
 
@@ -637,7 +637,7 @@ class Outbound:
     attachments: list[OutboundAttachment] = attrs.field(factory=list)
     """Attachments for the outbounds. For example an invoice in PDF format."""
 
-    modification_info: ModificationInfo
+    modification_info: ModificationInfo | None
 
     status_timestamp: StatusTimestamp | None = None
 
@@ -714,7 +714,7 @@ class OutboundShippingNotification:
     note: str | None = attrs.field(default=None, metadata={"max_length": 4096})
     """Note of an outbound shipping notification."""
 
-    modification_info: ModificationInfo
+    modification_info: ModificationInfo | None
 
 
 @attrs.define(kw_only=True)
@@ -836,7 +836,7 @@ class Inbound:
     attributes: list[Attribute] = attrs.field(factory=list)
     """Attributes of the inbound. Attributes are flexible custom fields."""
 
-    modification_info: ModificationInfo
+    modification_info: ModificationInfo | None
 
     supplier: InboundSupplier | None = None
 
@@ -896,7 +896,7 @@ class InboundShippingNotification:
     note: str | None = attrs.field(default=None, metadata={"max_length": 4096})
     """Note of the inbound."""
 
-    modification_info: ModificationInfo
+    modification_info: ModificationInfo | None
 
 
 @attrs.define(kw_only=True)
@@ -1126,7 +1126,7 @@ class Product:
 
     condition: ConditionType | str | None = None
 
-    modification_info: ModificationInfo
+    modification_info: ModificationInfo | None
 
 
 @attrs.define(kw_only=True)
@@ -1170,7 +1170,7 @@ class ProductPageItem:
 
     identifier: Identifier
 
-    specifications: Specifications
+    specifications: Specifications | None
 
     dimensions: Dimensions | None = None
 
@@ -1187,7 +1187,7 @@ class ProductPageItem:
 
     condition: ConditionType | str | None = None
 
-    modification_info: ModificationInfo
+    modification_info: ModificationInfo | None
 
 
 @attrs.define(kw_only=True)
@@ -1432,7 +1432,7 @@ class Return:
     external_note: str | None = attrs.field(default=None, metadata={"max_length": 4096})
     """External note of the return."""
 
-    customer_address: Address
+    customer_address: Address | None
 
     state: ReturnType | str
 
@@ -1531,7 +1531,7 @@ class UpdateReturnRequest:
     internal_note: str = attrs.field(default=UNSET, metadata={"max_length": 4096})
     """Internal note of the outbound. This note is for the fulfiller only."""
 
-    customer_address: UpdateAddressRequest = UNSET
+    customer_address: UpdateAddressRequest | None = UNSET
 
     external_note: str = attrs.field(default=UNSET, metadata={"max_length": 4096})
     """External note of the outbound. This note can be shown to the customer who will receive the shipment."""
@@ -1690,7 +1690,7 @@ class Stock:
 class StockChange:
     """A change of the stock of a product."""
 
-    stock_change_id: StockChangeId
+    stock_change_id: StockChangeId | None
 
     fulfiller_stock_change_id: str | None = attrs.field(default=None, metadata={"max_length": 255})
     """The stock change id of the fulfiller."""
@@ -1739,7 +1739,7 @@ class StockChange:
 
     current: bool
 
-    modification_info: ModificationInfo
+    modification_info: ModificationInfo | None
 
     merchant_sku: str = attrs.field(metadata={"max_length": 255})
     """SKU (Stock Keeping Unit) of the merchant."""
@@ -1751,7 +1751,7 @@ class StockChange:
 class StockChangeWithProduct:
     """A change of the stock of a product."""
 
-    stock_change_id: StockChangeId
+    stock_change_id: StockChangeId | None
 
     fulfiller_stock_change_id: str | None = attrs.field(default=None, metadata={"max_length": 255})
     """The stock change id of the fulfiller."""
@@ -1929,7 +1929,7 @@ class UpdateWarehouseRequest:
     name: str = UNSET
     """The new name of the warehouse."""
 
-    address: UpdateAddressRequest = UNSET
+    address: UpdateAddressRequest | None = UNSET
 
 
 @attrs.define(kw_only=True)
@@ -1945,9 +1945,9 @@ class Warehouse:
     name: str = attrs.field(metadata={"max_length": 255})
     """Name of the warehouse."""
 
-    address: Address
+    address: Address | None
 
-    modification_info: ModificationInfo
+    modification_info: ModificationInfo | None
 
 
 @attrs.define(kw_only=True)
@@ -2082,7 +2082,7 @@ class ShippingMethod:
 
     fulfiller_shipping_method_number: str = attrs.field(metadata={"max_length": 255})
 
-    modification_info: ModificationInfo
+    modification_info: ModificationInfo | None
 
 
 @attrs.define(kw_only=True)
@@ -2142,9 +2142,9 @@ class Merchant:
 
     is_active: bool
 
-    address: Address
+    address: Address | None
 
-    modification_info: ModificationInfo
+    modification_info: ModificationInfo | None
 
 
 @attrs.define(kw_only=True)

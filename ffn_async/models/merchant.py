@@ -554,7 +554,7 @@ class UpdateDimensionsRequest:
 class UpdateIdentifierRequest:
     """Updates identifiers of a product."""
 
-    mpn: UpdateMpnRequest = UNSET
+    mpn: UpdateMpnRequest | None = UNSET
 
     ean: str | None = UNSET
     """New EAN of the product."""
@@ -801,7 +801,7 @@ class Outbound:
 
     shipping_type: ShippingType | str | None = None
 
-    shipping_address: Address
+    shipping_address: Address | None
 
     sender_address: Address | None = None
 
@@ -824,7 +824,7 @@ class Outbound:
 
     shipping_label_provider_data: ShippingLabelProviderData | None = None
 
-    modification_info: ModificationInfo
+    modification_info: ModificationInfo | None
 
     status_timestamp: StatusTimestamp | None = None
 
@@ -886,7 +886,7 @@ class OutboundShippingNotification:
     note: str | None = attrs.field(default=None, metadata={"max_length": 4096})
     """Note of an outbound shipping notification."""
 
-    modification_info: ModificationInfo
+    modification_info: ModificationInfo | None
 
 
 @attrs.define(kw_only=True)
@@ -987,9 +987,9 @@ class UpdateOutboundRequest:
 
     shipping_type: ShippingType | str = UNSET
 
-    shipping_address: UpdateAddressRequest = UNSET
+    shipping_address: UpdateAddressRequest | None = UNSET
 
-    sender_address: UpdateAddressRequest = UNSET
+    sender_address: UpdateAddressRequest | None = UNSET
 
     shipping_fee: Decimal | None = UNSET
     """Shipping fee of the outbound."""
@@ -999,7 +999,7 @@ class UpdateOutboundRequest:
 
     items: list[CreateOutboundItemRequest] = attrs.field(default=UNSET, metadata={"min_items": 1})
 
-    shipping_label_provider_data: UpdateShippingLabelProviderDataRequest = UNSET
+    shipping_label_provider_data: UpdateShippingLabelProviderDataRequest | None = UNSET
 
 
 # --------------------------------------------------------------------------- inbounds
@@ -1089,7 +1089,7 @@ class CreateInboundShippingNotificationItemRequest:
     batch: str | None = None
     """Batch of the item within the outbound shipping notification."""
 
-    serialnumbers: list[str] | None = None
+    serialnumbers: list[str | None] | None = None
     """Serial numbers of the item within the outbound shipping notification."""
 
 
@@ -1209,7 +1209,7 @@ class Inbound:
     attributes: list[Attribute] = attrs.field(factory=list)
     """Attributes of the inbound. Attributes are flexible custom fields."""
 
-    modification_info: ModificationInfo
+    modification_info: ModificationInfo | None
 
     supplier: InboundSupplier | None = None
 
@@ -1270,7 +1270,7 @@ class InboundShippingNotification:
     note: str | None = attrs.field(default=None, metadata={"max_length": 4096})
     """Note of the inbound."""
 
-    modification_info: ModificationInfo
+    modification_info: ModificationInfo | None
 
 
 @attrs.define(kw_only=True)
@@ -1604,7 +1604,7 @@ class Product:
 
     condition: ConditionType | str | None = None
 
-    modification_info: ModificationInfo
+    modification_info: ModificationInfo | None
 
 
 @attrs.define(kw_only=True)
@@ -1670,7 +1670,7 @@ class ProductPageItem:
 
     condition: ConditionType | str | None = None
 
-    modification_info: ModificationInfo
+    modification_info: ModificationInfo | None
 
 
 @attrs.define(kw_only=True)
@@ -1755,15 +1755,15 @@ class UpdateProductRequest:
     note: str | None = attrs.field(default=UNSET, metadata={"max_length": 4096})
     """Note for your fulfiller regarding that product."""
 
-    identifier: UpdateIdentifierRequest = UNSET
+    identifier: UpdateIdentifierRequest | None = UNSET
 
-    specifications: UpdateSpecificationsRequest = UNSET
+    specifications: UpdateSpecificationsRequest | None = UNSET
 
-    dimensions: UpdateDimensionsRequest = UNSET
+    dimensions: UpdateDimensionsRequest | None = UNSET
 
     attributes: list[Attribute] | None = UNSET
 
-    net_retail_price: UpdatePriceRequest = UNSET
+    net_retail_price: UpdatePriceRequest | None = UNSET
 
     bundles: list[ProductBundle] | None = UNSET
 
@@ -1932,7 +1932,7 @@ class Return:
     external_note: str | None = attrs.field(default=None, metadata={"max_length": 4096})
     """External note of the return."""
 
-    customer_address: Address
+    customer_address: Address | None
 
     state: ReturnType | str
 
@@ -2025,7 +2025,7 @@ class UpdateReturnRequest:
     internal_note: str = attrs.field(default=UNSET, metadata={"max_length": 4096})
     """Internal note of the outbound. This note is for the fulfiller only."""
 
-    customer_address: UpdateAddressRequest = UNSET
+    customer_address: UpdateAddressRequest | None = UNSET
 
     external_note: str = attrs.field(default=UNSET, metadata={"max_length": 4096})
     """External note of the outbound. This note can be shown to the customer who will receive the shipment."""
@@ -2154,7 +2154,7 @@ class Stock:
 class StockChange:
     """A change of the stock of a product."""
 
-    stock_change_id: StockChangeId
+    stock_change_id: StockChangeId | None
 
     fulfiller_stock_change_id: str | None = attrs.field(default=None, metadata={"max_length": 255})
     """The stock change id of the fulfiller."""
@@ -2203,7 +2203,7 @@ class StockChange:
 
     current: bool
 
-    modification_info: ModificationInfo
+    modification_info: ModificationInfo | None
 
     merchant_sku: str = attrs.field(metadata={"max_length": 255})
     """SKU (Stock Keeping Unit) of the merchant."""
@@ -2215,7 +2215,7 @@ class StockChange:
 class StockChangeWithProduct:
     """The ``StockChangeWithProduct`` schema."""
 
-    stock_change_id: StockChangeId
+    stock_change_id: StockChangeId | None
 
     fulfiller_stock_change_id: str | None = attrs.field(default=None, metadata={"max_length": 255})
     """The stock change id of the fulfiller."""
@@ -2424,12 +2424,12 @@ class Warehouse:
     name: str = attrs.field(metadata={"max_length": 255})
     """Name of the warehouse."""
 
-    address: Address
+    address: Address | None
 
-    shipping_method_ids: list[str] = attrs.field(factory=list)
+    shipping_method_ids: list[str | None] = attrs.field(factory=list)
     """Available shipping methods for this warehouse."""
 
-    modification_info: ModificationInfo
+    modification_info: ModificationInfo | None
 
 
 # --------------------------------------------------------------------------- shipping_methods
@@ -2495,7 +2495,7 @@ class ShippingMethod:
     note: str | None = attrs.field(default=None, metadata={"max_length": 4096})
     """Note of the shipping method."""
 
-    modification_info: ModificationInfo
+    modification_info: ModificationInfo | None
 
 
 # --------------------------------------------------------------------------- partners
@@ -2511,9 +2511,9 @@ class Fulfiller:
 
     is_active: bool
 
-    address: Address
+    address: Address | None
 
-    modification_info: ModificationInfo
+    modification_info: ModificationInfo | None
 
 
 @attrs.define(kw_only=True)
@@ -2523,7 +2523,7 @@ class FulfillerAuthorization:
     fulfiller_id: str = attrs.field(metadata={"min_length": 4, "max_length": 4})
     """Fulfiller identifier."""
 
-    modification_info: ModificationInfo
+    modification_info: ModificationInfo | None
 
 
 @attrs.define(kw_only=True)
@@ -2650,4 +2650,6 @@ class UpdateAmazonSfpShippingLabelProviderDataRequest:
 class UpdateShippingLabelProviderDataRequest:
     """The ``UpdateShippingLabelProviderDataRequest`` schema."""
 
-    amazon_sfp_shipping_label_provider_data: UpdateAmazonSfpShippingLabelProviderDataRequest = UNSET
+    amazon_sfp_shipping_label_provider_data: (
+        UpdateAmazonSfpShippingLabelProviderDataRequest | None
+    ) = UNSET

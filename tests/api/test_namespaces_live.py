@@ -119,3 +119,22 @@ async def test_base64_attachment_download(
     assert dest.read_bytes() == pdf
     assert [p.name for p in tmp_path.iterdir()] == ["invoice.pdf"]  # no temp file left behind
     assert ffn_fake.received[-1].path.endswith("/attachments/Rechnung%20RE1")
+
+
+async def test_patch_clears_a_nullable_object_and_the_answer_reads_none(
+    ffn_fake: RunningFake, live_ffn: FFNClient
+) -> None:
+    """``None`` on a PATCH field whose schema is nullable is sent as ``null`` (README "Models"),
+    and the outbound read back carries ``null`` there, which decodes as ``None``."""
+    created = await live_ffn.merchant.outbounds.create(outbound(ffn_fake, "ORDER 2"))
+    sender = mm.UpdateAddressRequest(street="Side 2", city="Köln", zip="50667", country="DE")
+    await live_ffn.merchant.outbounds.update(
+        created.outbound_id, mm.UpdateOutboundRequest(sender_address=sender)
+    )
+    assert (await live_ffn.merchant.outbounds.get(created.outbound_id)).sender_address is not None
+    await live_ffn.merchant.outbounds.update(
+        created.outbound_id, mm.UpdateOutboundRequest(sender_address=None)
+    )
+    patch = [r for r in ffn_fake.received if r.method == "PATCH"][-1]
+    assert patch.json() == {"senderAddress": None}
+    assert (await live_ffn.merchant.outbounds.get(created.outbound_id)).sender_address is None

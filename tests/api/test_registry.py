@@ -24,7 +24,7 @@ import generate_api  # noqa: E402
 ERROR_NAMES = {code: name for code, (name, _) in generate_api.ERRORS.items()}
 
 # Every operation of both specs as `python tools/generate.py` extracted it (CI checks the file
-# against ../shared/specs; the suite runs without the specs).
+# against the committed specs/; the suite reads only this fixture).
 SPEC_OPERATIONS = REPO / "tests" / "testing" / "spec_operations.json"
 COUNTS = {"merchant": 74, "fulfiller": 73, "shared": 1}
 

@@ -14,7 +14,7 @@ from mypy import api as mypy_api
 REPO = Path(__file__).resolve().parents[2]
 
 
-# The committed files against the real specs (../shared/specs) is `python tools/generate.py
+# The committed files against the committed specs (specs/) is `python tools/generate.py
 # --check`, a step of .ci/run: the suite itself must run on a clone without the specs. Here the
 # generator's own behaviour is checked on a tiny spec pair written for the test.
 TINY_SCHEMAS: dict[str, Any] = {

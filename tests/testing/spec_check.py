@@ -1,7 +1,7 @@
 """The specs' operations and response schemas, from the committed fixture, as validators.
 
 ``spec_operations.json`` is written by ``tools/generate_fake_fixtures.py`` from
-``../shared/specs``; tests read only the fixture, so a fresh clone needs no spec.
+the committed ``specs/``; tests read only the fixture.
 Validation uses OpenAPI 3.0 semantics (``nullable``) through ``openapi-schema-validator``, with
 ``additionalProperties: false`` added to every object schema that lists its properties: the
 fake must answer each API's shape exactly, not a superset of both.
