@@ -135,6 +135,15 @@ class StoreUnavailable(StoreError):
     """The backing service (Redis, a database, the file system) could not be reached."""
 
 
+class StoreBusy(StoreUnavailable):
+    """Every connection of the store's pool stayed in use for the whole pool wait.
+
+    The service answers; this process asks more of it at once than its pool allows (many
+    accounts refreshing together). A ``StoreUnavailable`` too, so outage handling applies;
+    the message names the pool's size and wait and the options that raise them.
+    """
+
+
 class CorruptRecord(StoreError):
     """Stored data cannot be read back (truncated, not ours, tampered, or wrongly keyed).
 

@@ -37,6 +37,9 @@ Design:
   users can read are logged as a warning.
 * SQLite with several processes: engines built here set a 30 s busy timeout and WAL journaling,
   and every statement is its own short transaction, so writers queue instead of failing.
+* SQLAlchemy's pool waits for a free connection (``pool_size`` 5 + ``max_overflow`` 10,
+  ``pool_timeout`` 30 s by default; engine options of the store): a wait that runs out raises
+  :class:`StoreBusy` naming the pool, not an outage.
 * Connection failures raise :class:`StoreUnavailable`. An operation that fails on a connection
   the driver reports as dead is retried once (SQLAlchemy then discards every pooled connection
   of that age), so the same store works again as soon as the database is back; no
@@ -61,6 +64,7 @@ from .base import (
     DEFAULT_LOCK_TTL,
     Lease,
     Record,
+    StoreBusy,
     StoreConflict,
     StoreUnavailable,
     validate_key,
@@ -70,6 +74,7 @@ try:
     import sqlalchemy as sa
     from sqlalchemy import event
     from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
@@ -268,9 +273,23 @@ class SQLTokenStore:
                 if exc.connection_invalidated and attempt == 1:
                     continue
                 raise self._unavailable(exc) from exc.orig
+            except PoolTimeout:
+                raise self._busy() from None
             except (SQLAlchemyError, OSError, TimeoutError) as exc:
                 raise self._unavailable(exc) from None
         raise AssertionError("unreachable")
+
+    def _busy(self) -> StoreBusy:
+        pool = self._engine.pool
+        size = getattr(pool, "size", lambda: "?")()
+        overflow = getattr(pool, "_max_overflow", "?")
+        wait = getattr(pool, "_timeout", "?")
+        return StoreBusy(
+            f"database {self._where()} answers, but every connection of its pool "
+            f"(pool_size {size}, max_overflow {overflow}) stayed in use for {wait} s: more "
+            "statements at once than the pool allows; raise pool_size, max_overflow or "
+            "pool_timeout (engine options of SQLTokenStore)"
+        )
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
         # str(DBAPIError) carries the statement's parameters (secret data): use the driver's
