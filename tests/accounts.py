@@ -36,26 +36,32 @@ def _errors(outcomes: list[Any]) -> list[str]:
     return [f"{type(o).__name__}: {o}" for o in outcomes if isinstance(o, BaseException)]
 
 
+def due_tokens(oauth: OAuthServer, accounts: int) -> list[Token]:
+    """One login per account, issued two hours ago: due for the client, its refresh token
+    still live."""
+    issued = time.time() - 7200
+    return [Token.from_response(oauth.issue_tokens(), now=issued) for _ in range(accounts)]
+
+
 async def run_wave(
     store: TokenStore,
-    oauth: OAuthServer,
+    tokens: list[Token],
     env: Environment,
     *,
-    accounts: int,
     prefix: str,
+    requests: int = 1,
     manager_options: dict[str, Any] | None = None,
     client_options: dict[str, Any] | None = None,
 ) -> WaveResult:
-    """Log ``accounts`` accounts in at once, then send one request per account at once."""
+    """Log every account in at once (one per token), then send ``requests`` requests per
+    account, all at once."""
     options = manager_options or {}
     managers = [
         TokenManager(CREDS, store, key=f"{prefix}{i}", environment=env, **options)
-        for i in range(accounts)
+        for i in range(len(tokens))
     ]
-    # Issued two hours ago: due for the client, its refresh token still live.
-    issued = time.time() - 7200
     logins = await asyncio.gather(
-        *(m.store_token(Token.from_response(oauth.issue_tokens(), now=issued)) for m in managers),
+        *(m.store_token(t) for m, t in zip(managers, tokens, strict=True)),
         return_exceptions=True,
     )
     clients = [FFNClient(m, **(client_options or {})) for m in managers]
@@ -68,7 +74,9 @@ async def run_wave(
 
     began = time.perf_counter()
     try:
-        outcomes = await asyncio.gather(*(one(c) for c in clients), return_exceptions=True)
+        outcomes = await asyncio.gather(
+            *(one(c) for c in clients for _ in range(requests)), return_exceptions=True
+        )
     finally:
         seconds = time.perf_counter() - began
         for ffn in clients:
@@ -81,3 +89,31 @@ async def run_wave(
         tuple(sorted(latencies)),
         seconds,
     )
+
+
+def fd_limited_wave(
+    env: Environment, tokens: list[dict[str, Any]], open_files: int, requests: int, out: Any
+) -> None:
+    """Child process: under ``RLIMIT_NOFILE = open_files``, run a wave of one client per
+    account, each built the default way (no ``session=``), on a memory store."""
+    import resource
+
+    from token_stores import MemoryTokenStore
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, hard))
+
+    async def main() -> WaveResult:
+        return await run_wave(
+            MemoryTokenStore(),
+            [Token.from_dict(t) for t in tokens],
+            env,
+            prefix="acct-",
+            requests=requests,
+        )
+
+    try:
+        out.put(attrs.asdict(asyncio.run(main())))
+    except BaseException as exc:
+        out.put({"crashed": f"{type(exc).__name__}: {exc}"})
+        raise

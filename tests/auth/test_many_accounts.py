@@ -19,7 +19,7 @@ from ffn_async.testing import OAuthServer
 from token_stores import RedisTokenStore, SQLTokenStore, StoreBusy, StoreUnavailable
 
 from .. import services
-from ..accounts import run_wave
+from ..accounts import due_tokens, run_wave
 from ..fleet import strict_server
 
 
@@ -60,9 +60,8 @@ async def _wave(store: RedisTokenStore | SQLTokenStore, accounts: int) -> None:
     ):
         result = await run_wave(
             store,
-            oauth,
+            due_tokens(oauth, accounts),
             env,
-            accounts=accounts,
             prefix="acct-",
             client_options={"session": session},
         )
