@@ -9,18 +9,28 @@ request must succeed, the excess waiting for a connection. A wait that runs out 
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import time
+from collections import Counter
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 
+from ffn_async import FFNClient, Token, TokenManager
 from ffn_async.testing import OAuthServer
-from token_stores import RedisTokenStore, SQLTokenStore, StoreBusy, StoreUnavailable
+from token_stores import (
+    MemoryTokenStore,
+    RedisTokenStore,
+    SQLTokenStore,
+    StoreBusy,
+    StoreUnavailable,
+)
 
 from .. import services
 from ..accounts import due_tokens, run_wave
-from ..fleet import strict_server
+from ..fleet import CREDS, strict_server
 
 
 @pytest.fixture
@@ -126,3 +136,72 @@ async def test_sql_pool_wait_that_runs_out_is_store_busy_not_unreachable() -> No
     assert "running and reachable" not in message
     assert "pool_size" in message
     assert "pool_timeout" in message
+
+
+def _due_share(managers: list[TokenManager], at: float) -> float:
+    """The share of ``managers`` whose token is due at Unix time ``at`` (no I/O)."""
+    real = time.time
+    time.time = lambda: at  # type: ignore[assignment]  # fresh_token() is synchronous
+    try:
+        return sum(m.fresh_token() is None for m in managers) / len(managers)
+    finally:
+        time.time = real  # type: ignore[assignment]
+
+
+async def test_tokens_expiring_together_fall_due_spread_over_the_jitter_window() -> None:
+    """Default settings: 1,000 accounts whose tokens expire in the same second fall due over
+    ``leeway`` + 120 s before expiry, not all at ``leeway``. Before: all at once."""
+    store = MemoryTokenStore()
+    issued = time.time()
+    tokens = [
+        Token(access_token=f"a{i}", refresh_token=f"r{i}", expires_at=issued + 1800.0,
+              issued_at=issued)
+        for i in range(1000)
+    ]  # fmt: skip
+    managers = [TokenManager(CREDS, store, key=f"acct-{i}") for i in range(1000)]
+    for manager, token in zip(managers, tokens, strict=True):
+        await manager.store_token(token)
+    expiry = issued + 1800.0
+    assert _due_share(managers, expiry - 60 - 120 - 1) == 0  # before the window
+    assert 0.4 < _due_share(managers, expiry - 60 - 60) < 0.6  # half-way through it
+    assert _due_share(managers, expiry - 60) == 1  # leeway: every one of them
+    # The offset is the account's: another worker's manager of one account agrees.
+    twin = TokenManager(CREDS, store, key="acct-7")
+    assert twin.fresh_token() == managers[7].fresh_token()
+    assert _due_share([twin], expiry - 90) == _due_share([managers[7]], expiry - 90)
+
+
+async def test_jittered_refresh_storm_is_spread_in_real_time() -> None:
+    """200 accounts, tokens expiring together, 2 s of jitter: the refreshes (through the real
+    token endpoint) spread over the window instead of one wave."""
+    refreshed: list[float] = []
+
+    def hook(_: Token) -> None:
+        refreshed.append(time.monotonic())
+
+    async with strict_server(token_lifetime=1800.0) as (oauth, env):
+        store = MemoryTokenStore()
+        # Expiring in 62 s: the 2 s jitter window (before the 60 s leeway) starts now.
+        issued = time.time() - 1800.0 + 62.0
+        managers = [
+            TokenManager(CREDS, store, key=f"acct-{i}", environment=env, refresh_jitter=2.0,
+                         on_refresh=hook)
+            for i in range(200)
+        ]  # fmt: skip
+        for manager in managers:
+            await manager.store_token(Token.from_response(oauth.issue_tokens(), now=issued))
+        refreshed.clear()  # store_token's own calls of the hook
+        began = time.monotonic()
+        async with aiohttp.ClientSession() as session:
+            clients = [FFNClient(m, session=session) for m in managers]
+
+            async def poll(ffn: FFNClient) -> None:
+                while time.monotonic() - began < 2.5:
+                    await ffn.request("GET", "/v1/users/current")
+                    await asyncio.sleep(0.05)
+
+            await asyncio.gather(*(poll(c) for c in clients))
+    assert len(refreshed) == oauth.stats.refreshes == 200  # each account once
+    buckets = Counter(int((t - began) / 0.25) for t in refreshed)
+    assert max(buckets.values()) <= 50  # uniform: 25 per quarter second; a wave: 200
+    assert max(refreshed) - min(refreshed) > 1.5
