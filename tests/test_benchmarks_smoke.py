@@ -341,6 +341,7 @@ def test_every_case_is_registered() -> None:
         "typed",
         "tiny",
         "instructions",
+        "accounts",
     ]
     for load in CASES.values():
         module = load()
