@@ -138,9 +138,10 @@ class StoreUnavailable(StoreError):
 class StoreBusy(StoreUnavailable):
     """Every connection of the store's pool stayed in use for the whole pool wait.
 
-    The service answers; this process asks more of it at once than its pool allows (many
-    accounts refreshing together). A ``StoreUnavailable`` too, so outage handling applies;
-    the message names the pool's size and wait and the options that raise them.
+    This process asked more of the service at once than its pool allows (many accounts
+    refreshing together), or the service answers too slowly to free connections in time. A
+    ``StoreUnavailable`` too, so outage handling applies; the message names the pool's size
+    and wait and the options that raise them (never "unreachable").
     """
 
 

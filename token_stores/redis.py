@@ -236,10 +236,10 @@ class RedisTokenStore:
         held = f"a pool of {size} connection{plural}" if size else "its connection pool"
         waited = f"for {wait:g} s" if wait is not None else "(the pool does not wait)"
         return StoreBusy(
-            f"Redis at {self._where()} answers, but every connection of {held} stayed in use "
-            f"{waited}: more commands at once than the pool allows; raise max_connections or "
-            "pool_timeout of RedisTokenStore (or give your own client a "
-            "redis.asyncio.BlockingConnectionPool)"
+            f"Redis at {self._where()}: every connection of {held} stayed in use {waited} "
+            "(more commands at once than the pool allows, or a server too slow to answer "
+            "them); raise max_connections or pool_timeout of RedisTokenStore (or give your own "
+            "client a redis.asyncio.BlockingConnectionPool)"
         )
 
     async def _discover_cluster(self) -> None:

@@ -285,10 +285,10 @@ class SQLTokenStore:
         overflow = getattr(pool, "_max_overflow", "?")
         wait = getattr(pool, "_timeout", "?")
         return StoreBusy(
-            f"database {self._where()} answers, but every connection of its pool "
-            f"(pool_size {size}, max_overflow {overflow}) stayed in use for {wait} s: more "
-            "statements at once than the pool allows; raise pool_size, max_overflow or "
-            "pool_timeout (engine options of SQLTokenStore)"
+            f"database {self._where()}: every connection of its pool (pool_size {size}, "
+            f"max_overflow {overflow}) stayed in use for {wait} s (more statements at once "
+            "than the pool allows, or a server too slow to answer them); raise pool_size, "
+            "max_overflow or pool_timeout (engine options of SQLTokenStore)"
         )
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
