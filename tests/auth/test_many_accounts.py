@@ -178,8 +178,9 @@ async def test_tokens_expiring_together_fall_due_spread_over_the_jitter_window()
 
 
 async def test_jittered_refresh_storm_is_spread_in_real_time() -> None:
-    """200 accounts, tokens expiring together, 2 s of jitter: the refreshes (through the real
-    token endpoint) spread over the window instead of one wave."""
+    """200 accounts, tokens expiring together, 3 s of jitter: the refreshes (through the real
+    token endpoint) spread over the window instead of one wave. Loose bounds: a loaded
+    machine stalls the loop now and then, bunching what fell due meanwhile."""
     refreshed: list[float] = []
 
     def hook(_: Token) -> None:
@@ -187,10 +188,10 @@ async def test_jittered_refresh_storm_is_spread_in_real_time() -> None:
 
     async with strict_server(token_lifetime=1800.0) as (oauth, env):
         store = MemoryTokenStore()
-        # Expiring in 62 s: the 2 s jitter window (before the 60 s leeway) starts now.
-        issued = time.time() - 1800.0 + 62.0
+        # Expiring in 63 s: the 3 s jitter window (before the 60 s leeway) starts now.
+        issued = time.time() - 1800.0 + 63.0
         managers = [
-            TokenManager(CREDS, store, key=f"acct-{i}", environment=env, refresh_jitter=2.0,
+            TokenManager(CREDS, store, key=f"acct-{i}", environment=env, refresh_jitter=3.0,
                          on_refresh=hook)
             for i in range(200)
         ]  # fmt: skip
@@ -202,12 +203,12 @@ async def test_jittered_refresh_storm_is_spread_in_real_time() -> None:
             clients = [FFNClient(m, session=session) for m in managers]
 
             async def poll(ffn: FFNClient) -> None:
-                while time.monotonic() - began < 2.5:
+                while time.monotonic() - began < 3.5:
                     await ffn.request("GET", "/v1/users/current")
-                    await asyncio.sleep(0.05)
+                    await asyncio.sleep(0.1)
 
             await asyncio.gather(*(poll(c) for c in clients))
     assert len(refreshed) == oauth.stats.refreshes == 200  # each account once
-    buckets = Counter(int((t - began) / 0.25) for t in refreshed)
-    assert max(buckets.values()) <= 50  # uniform: 25 per quarter second; a wave: 200
-    assert max(refreshed) - min(refreshed) > 1.5
+    buckets = Counter(int((t - began) / 0.5) for t in refreshed)
+    assert max(buckets.values()) <= 80  # uniform: ~33 per half second; one wave: 200
+    assert max(refreshed) - min(refreshed) > 2.0
