@@ -28,4 +28,5 @@ CASES: dict[str, Callable[[], ModuleType]] = {
     "typed": _case("typed"),
     "tiny": _case("tiny"),
     "instructions": _case("instructions"),
+    "accounts": _case("accounts"),
 }

@@ -117,6 +117,8 @@ _DEAD_RECHECK_SECONDS = 1.0
 DEFAULT_IN_FLIGHT_TIMEOUT = 120.0
 #: Default of ``TokenManager(close_timeout=...)``.
 DEFAULT_CLOSE_TIMEOUT = 30.0
+#: Default of ``TokenManager(refresh_jitter=...)``: refreshes spread over this many seconds.
+DEFAULT_REFRESH_JITTER = 120.0
 # Largest pause between two attempts to save an unsaved token (or to re-read a record a
 # peer is rotating); a store that answers anything in between cuts the pause short.
 _MAX_SAVE_PAUSE = 1.0
@@ -314,6 +316,12 @@ class TokenManager:
             an :class:`~ffn_async.FFNClient` using this manager lends its session (so token
             calls are traced and limited like API calls), else one is created.
         leeway: refresh this many seconds before expiry (at most half the token's life).
+        refresh_jitter: refresh up to this many seconds earlier still, by an offset drawn per
+            account and token: accounts whose tokens expire together (logins come in waves)
+            refresh spread over this window instead of in one storm on the token endpoint and
+            the store. The offset is a hash of the key and the expiry, so every worker of one
+            account agrees on it. ``leeway`` plus the offset is at most half the token's life;
+            ``0`` refreshes exactly ``leeway`` before expiry.
         request_timeout: limit of one token-endpoint call; must be shorter than ``lock_ttl``.
         lock_ttl: lease of the cross-process lock held while refreshing (renewed while the
             holder works, where the store's lease expires).
@@ -345,6 +353,7 @@ class TokenManager:
         environment: Environment = Environment.PRODUCTION,
         session: aiohttp.ClientSession | None = None,
         leeway: float = 60.0,
+        refresh_jitter: float = DEFAULT_REFRESH_JITTER,
         request_timeout: float = 10.0,
         lock_ttl: float = DEFAULT_LOCK_TTL,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
@@ -370,6 +379,9 @@ class TokenManager:
         self.key = validate_key(key)
         self.environment = environment
         self.leeway = leeway
+        if refresh_jitter < 0:
+            raise ValueError(f"refresh_jitter must be 0 or more seconds, not {refresh_jitter}")
+        self.refresh_jitter = refresh_jitter
         self.request_timeout = request_timeout
         self.lock_ttl = lock_ttl
         self.lock_timeout = lock_timeout
@@ -632,7 +644,7 @@ class TokenManager:
         if token is not self._due_for:
             # Another manager (or this one) adopted a new token: recompute when it falls due.
             self._due_for = token
-            self._due_at = token.refresh_due_at(self.leeway) if token is not None else 0.0
+            self._due_at = self._refresh_due_at(token) if token is not None else 0.0
         if token is not None and time.time() < self._due_at:
             return token.access_token
         return None
@@ -726,8 +738,18 @@ class TokenManager:
         return (
             token is not None
             and token.access_token != stale
-            and time.time() < token.refresh_due_at(self.leeway)
+            and time.time() < self._refresh_due_at(token)
         )
+
+    def _refresh_due_at(self, token: Token) -> float:
+        """When ``token`` falls due here: ``leeway`` plus this account's jitter before expiry."""
+        if not self.refresh_jitter:
+            return token.refresh_due_at(self.leeway)
+        digest = hashlib.blake2b(
+            f"{self.key}\0{token.expires_at!r}".encode(), digest_size=8
+        ).digest()
+        share = int.from_bytes(digest, "big") / 2**64  # uniform in [0, 1), fixed per token
+        return token.refresh_due_at(self.leeway + share * self.refresh_jitter)
 
     async def _read(self) -> StoredToken:
         record = await self._store.load(self.key)

@@ -32,6 +32,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
+from . import _sessions
 from . import retry as _retry
 from ._files import replacing
 from ._redact import Secrets
@@ -297,18 +298,26 @@ class FFNClient:
     Use it as ``async with FFNClient(auth) as ffn:`` so its connections are closed. One client
     per process serves any number of concurrent coroutines.
 
+    Clients built without ``session=`` (and without ``trace_configs``) in one event loop share
+    one session and connection pool (per ``connector_limit`` and ``user_agent``), closed when
+    the last of them closes: a process serving 1,000 accounts (a client each) holds at most
+    ``connector_limit`` sockets, not 1,000 pools.
+
     Args:
         auth: a :class:`TokenManager` (refreshing) or :class:`StaticToken`.
         environment: where the API is; defaults to the TokenManager's, else production.
-        session: an ``aiohttp.ClientSession`` to use (it stays yours to close).
+        session: an ``aiohttp.ClientSession`` to use (it stays yours to close; a closed one is
+            an error, never replaced). Without one, the loop's shared session is used.
         timeout: total seconds for one HTTP attempt, unless a call overrides it.
         retry: the retry policy (see :mod:`ffn_async.retry`).
         max_concurrency: cap on requests in flight from this client.
         user_agent: replaces ``ffn-async/<version>``.
         trace_configs: aiohttp ``TraceConfig`` objects for metrics and tracing; each attempt's
             ``trace_request_ctx`` is ``{"attempt": n, "template": path_template}``
-            (``"<token endpoint>"`` for token calls).
-        connector_limit: connection pool size of the session this client creates.
+            (``"<token endpoint>"`` for token calls). A client with trace configs gets a
+            session of its own (tracing is per session).
+        connector_limit: connection pool size of the shared session (or of the client's own
+            one, with ``trace_configs``): connections to the API, for every client sharing it.
         safe_creates: creates of outbounds, inbounds, products, returns and inbound shipping
             notifications are retried after a lost answer without ever making a duplicate
             (:mod:`ffn_async.creates`); ``False`` sends them once, like any other POST.
@@ -356,6 +365,7 @@ class FFNClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session = session
         self._owns_session = session is None
+        self._share: _sessions.Share | None = None
         self._trace_configs = trace_configs
         self._connector_limit = connector_limit
         self._semaphore = asyncio.Semaphore(max_concurrency) if max_concurrency else None
@@ -418,9 +428,10 @@ class FFNClient:
         await auth.aclose(timeout=max(deadline - time.monotonic(), 0.0))
 
     async def _close_session(self) -> None:
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+        session, share = self._session, self._share
+        if self._owns_session and session is not None:
+            self._session = self._share = None
+            await (share.leave() if share is not None else session.close())
 
     def _lend(self, session: aiohttp.ClientSession) -> None:
         if isinstance(self.auth, TokenManager):
@@ -429,13 +440,18 @@ class FFNClient:
     def _http(self) -> aiohttp.ClientSession:
         session = self._session
         if session is None:
-            # Created lazily, inside the running loop (stripe-python PR #1271).
-            session = self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._connector_limit),
-                headers=self._headers,
-                timeout=self._timeout,
-                trace_configs=self._trace_configs,
-            )
+            # Created (or joined) lazily, inside the running loop (stripe-python PR #1271).
+            if self._trace_configs:
+                session = aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(limit=self._connector_limit),
+                    headers=self._headers,
+                    timeout=self._timeout,
+                    trace_configs=self._trace_configs,
+                )
+            else:
+                self._share = _sessions.join(self._connector_limit, self._headers)
+                session = self._share.session
+            self._session = session
             self._owns_session = True
             self._lend(session)
         return session
@@ -671,6 +687,8 @@ class FFNClient:
             if exchange.authorize:
                 token = self._fresh_token()
                 if token is None:
+                    if self._session is None:
+                        self._http()  # lend it first: a client used without ``async with``
                     token = await self._auth.access_token()
                 if token is not None:
                     if token is not self._bearer_for:  # the header string is built once per token

@@ -31,6 +31,7 @@ The whole tree (``*`` marks a class that also derives from the same-named class 
     │   ├── StoreConflict *          compare-and-set lost
     │   ├── LockTimeout *            the store's lease lock was not had in time (auth.py)
     │   ├── StoreUnavailable *       the store's service cannot be reached
+    │   │   └── StoreBusy *          its connection pool stayed busy for the whole pool wait
     │   └── CorruptRecord *          a stored record cannot be read back (left untouched)
     ├── WrongEventLoop (RuntimeError) an object bound to one event loop used from another
     └── LeaseLost                    a feed consumer lost its lease (in ffn_async.checkpoint)
@@ -91,6 +92,7 @@ __all__ = [
     "ReauthorizationRequired",
     "ResponseTooLarge",
     "ServerError",
+    "StoreBusy",
     "StoreConflict",
     "StoreError",
     "StoreUnavailable",
@@ -490,6 +492,11 @@ class StoreUnavailable(StoreError, _stores.StoreUnavailable):
     """The store's service could not be reached; also a ``token_stores.StoreUnavailable``."""
 
 
+class StoreBusy(StoreUnavailable, _stores.StoreBusy):
+    """The store's connection pool stayed busy for the whole pool wait; also a
+    ``token_stores.StoreBusy``."""
+
+
 class CorruptRecord(StoreError, _stores.CorruptRecord):
     """The stored record cannot be read back (left untouched); also a
     ``token_stores.CorruptRecord``."""
@@ -500,6 +507,7 @@ _STORE_ERRORS: tuple[tuple[type[_stores.StoreError], type[StoreError]], ...] = (
     (_stores.StoreConflict, StoreConflict),
     (_stores.LockTimeout, LockTimeout),
     (_stores.CorruptRecord, CorruptRecord),
+    (_stores.StoreBusy, StoreBusy),
     (_stores.StoreUnavailable, StoreUnavailable),
     (_stores.StoreError, StoreError),
 )

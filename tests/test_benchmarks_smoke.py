@@ -16,6 +16,7 @@ import pytest
 
 from benchmarks import (
     CASES,
+    accounts,
     decoding,
     fast_path,
     instructions,
@@ -278,6 +279,22 @@ def test_storm_case_refreshes_once_per_store() -> None:
     assert result.data["all_ok"] is True
 
 
+def test_accounts_case_reports_every_run() -> None:
+    params = accounts.Params(
+        accounts=20, requests=2, jitter=0.5, poll_interval=0.2, poll_seconds=0.6, postgres=False
+    )
+    result = accounts.run(params)
+    if "skipped" in result.data:
+        unavailable(f"the accounts case needs Redis: {result.data['skipped']}")
+    waves = {r["run"]: r for r in result.data["waves"]}
+    assert len(waves) == 4
+    assert all(r["failures"] == 0 for r in waves.values())  # 20 accounts fit any pool
+    assert all(r.get("refreshes", 20) == 20 for r in waves.values())
+    assert [r["refreshes"] for r in result.data["jitter"]] == [20, 20]
+    assert result.data["throughput"]["requests"] == 40
+    assert result.data["memory"]["bytes_per_account"] > 0
+
+
 def test_store_round_trip_case() -> None:
     params = roundtrips.Params(ops=5, keys=5, processes=(2,), stores=("memory", "sqlite"))
     result = roundtrips.run(params)
@@ -324,6 +341,7 @@ def test_every_case_is_registered() -> None:
         "typed",
         "tiny",
         "instructions",
+        "accounts",
     ]
     for load in CASES.values():
         module = load()

@@ -135,6 +135,16 @@ class StoreUnavailable(StoreError):
     """The backing service (Redis, a database, the file system) could not be reached."""
 
 
+class StoreBusy(StoreUnavailable):
+    """Every connection of the store's pool stayed in use for the whole pool wait.
+
+    This process asked more of the service at once than its pool allows (many accounts
+    refreshing together), or the service answers too slowly to free connections in time. A
+    ``StoreUnavailable`` too, so outage handling applies; the message names the pool's size
+    and wait and the options that raise them (never "unreachable").
+    """
+
+
 class CorruptRecord(StoreError):
     """Stored data cannot be read back (truncated, not ours, tampered, or wrongly keyed).
 

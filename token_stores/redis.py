@@ -16,6 +16,11 @@ tag (``{...}``), so both keys live in one slot and the store also works on Redis
 * While Redis is unreachable every call raises :class:`StoreUnavailable`; the connection pool
   reconnects by itself, so the same store object works again as soon as Redis is back. Scripts
   are registered once and re-sent automatically after a Redis restart emptied the script cache.
+* A store built from a URL uses a *blocking* pool (``max_connections``, default 100): when many
+  accounts refresh at once, a command finding every connection busy waits for one, up to
+  ``pool_timeout`` seconds (default 10), instead of failing at once as redis-py's default pool
+  does. A wait that runs out raises :class:`StoreBusy` (a ``StoreUnavailable``) naming the
+  pool; a pool that is full is not an outage, and the message never says "unreachable".
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from .base import (
     CorruptRecord,
     Lease,
     Record,
+    StoreBusy,
     StoreConflict,
     StoreUnavailable,
     validate_key,
@@ -43,7 +49,7 @@ from .base import (
 try:
     import redis.asyncio as aioredis
     from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import RedisClusterException, RedisError
+    from redis.exceptions import MaxConnectionsError, RedisClusterException, RedisError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
@@ -53,10 +59,36 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 if TYPE_CHECKING:
     from redis.commands.core import AsyncScript
 
-__all__ = ["RedisTokenStore"]
+__all__ = ["DEFAULT_MAX_CONNECTIONS", "DEFAULT_POOL_TIMEOUT", "RedisTokenStore"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: Connections of the pool a store built from a URL opens at most (redis-py's default).
+DEFAULT_MAX_CONNECTIONS = 100
+#: Seconds a command waits for a free connection of that pool before :class:`StoreBusy`.
+DEFAULT_POOL_TIMEOUT = 10.0
+
+
+class _PoolWaitTimeout(RedisConnectionError):
+    """The blocking pool's wait for a free connection ran out (not a connection failure)."""
+
+
+class _WaitingPool(aioredis.BlockingConnectionPool):
+    """redis-py's blocking pool, whose wait running out is told apart from an outage.
+
+    Its own timeout raises a plain ``ConnectionError("No connection available.")``, the same
+    class as a refused connection; this one raises :class:`_PoolWaitTimeout` instead.
+    """
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+        except RedisConnectionError as exc:
+            if isinstance(exc.__cause__, asyncio.TimeoutError):
+                raise _PoolWaitTimeout(str(exc)) from exc
+            raise
+
 
 # KEYS[1] record hash; ARGV[1] data, ARGV[2] expected version ("" = create-only).
 # Returns {1, new_version} or {0, actual_version} (0 = no record).
@@ -95,11 +127,20 @@ class RedisTokenStore:
         *,
         client: aioredis.Redis | aioredis.RedisCluster | None = None,
         prefix: str = "ffn:",
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        pool_timeout: float = DEFAULT_POOL_TIMEOUT,
         **client_options: Any,
     ) -> None:
         """Connect with ``url`` (``redis://``, ``rediss://``, ``unix://``; Redis Cluster:
         ``redis+cluster://host:port`` or ``rediss+cluster://``, naming any one node) or use
         ``client`` (a ``redis.asyncio.Redis`` or ``RedisCluster``).
+
+        ``max_connections`` and ``pool_timeout`` size the blocking pool of a store built from a
+        (non-cluster) ``url``: at most that many connections, and a command finding all busy
+        waits up to ``pool_timeout`` seconds for one (then :class:`StoreBusy`). One store
+        serves any number of accounts; 100 connections carry a 1,000-account refresh wave
+        (see the README's "Many accounts and many workers"). A ``client`` passed in keeps its
+        own pool: give it a ``redis.asyncio.BlockingConnectionPool`` for the same behaviour.
 
         ``client_options`` go to ``Redis.from_url`` (``RedisCluster.from_url``). A client
         passed in stays the caller's to close; one built from ``url`` is closed by
@@ -122,7 +163,12 @@ class RedisTokenStore:
                 client = aioredis.RedisCluster.from_url(plain, **client_options)
                 self._cluster_node = urlsplit(plain).netloc.rpartition("@")[2]
             else:
-                client = aioredis.Redis.from_url(url, **client_options)
+                client = aioredis.Redis.from_pool(
+                    _WaitingPool.from_url(
+                        url, max_connections=max_connections, timeout=pool_timeout,
+                        **client_options,
+                    )
+                )  # fmt: skip
             self._owns_client = True
         else:
             self._owns_client = False
@@ -165,6 +211,8 @@ class RedisTokenStore:
             if not self._cluster_ready:
                 await self._discover_cluster()
             result = await op()
+        except (_PoolWaitTimeout, MaxConnectionsError) as exc:
+            raise self._busy() from exc
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise StoreUnavailable(
                 f"Redis at {self._where()} is unreachable ({type(exc).__name__}); check that it "
@@ -179,6 +227,20 @@ class RedisTokenStore:
             # deliver it, or a cancelled lock waiter would keep polling (and take the lock).
             raise asyncio.CancelledError
         return result
+
+    def _busy(self) -> StoreBusy:
+        pool = getattr(self._client, "connection_pool", None)
+        size = getattr(pool, "max_connections", None)
+        wait = getattr(pool, "timeout", None) if isinstance(pool, _WaitingPool) else None
+        plural = "" if size == 1 else "s"
+        held = f"a pool of {size} connection{plural}" if size else "its connection pool"
+        waited = f"for {wait:g} s" if wait is not None else "(the pool does not wait)"
+        return StoreBusy(
+            f"Redis at {self._where()}: every connection of {held} stayed in use {waited} "
+            "(more commands at once than the pool allows, or a server too slow to answer "
+            "them); raise max_connections or pool_timeout of RedisTokenStore (or give your own "
+            "client a redis.asyncio.BlockingConnectionPool)"
+        )
 
     async def _discover_cluster(self) -> None:
         async with self._cluster_lock:

@@ -37,6 +37,10 @@ Design:
   users can read are logged as a warning.
 * SQLite with several processes: engines built here set a 30 s busy timeout and WAL journaling,
   and every statement is its own short transaction, so writers queue instead of failing.
+* Operations wait for a free connection of SQLAlchemy's pool (``pool_size`` 5 +
+  ``max_overflow`` 10, ``pool_timeout`` 30 s by default; engine options of the store) in
+  arrival order (the pool itself lets newcomers overtake waiters): a wait that runs out
+  raises :class:`StoreBusy` naming the pool, not an outage.
 * Connection failures raise :class:`StoreUnavailable`. An operation that fails on a connection
   the driver reports as dead is retried once (SQLAlchemy then discards every pooled connection
   of that age), so the same store works again as soon as the database is back; no
@@ -48,6 +52,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -61,6 +66,7 @@ from .base import (
     DEFAULT_LOCK_TTL,
     Lease,
     Record,
+    StoreBusy,
     StoreConflict,
     StoreUnavailable,
     validate_key,
@@ -70,6 +76,7 @@ try:
     import sqlalchemy as sa
     from sqlalchemy import event
     from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
@@ -188,6 +195,10 @@ class SQLTokenStore:
         self._table = _table(table)
         self._now = sa.literal_column(_NOW[dialect], sa.Double)
         self._dialect = dialect
+        self._capacity, self._pool_wait = _pool_limits(engine)
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def __repr__(self) -> str:
         return f"SQLTokenStore({self._where()}, table={self._table.name!r})"
@@ -257,6 +268,40 @@ class SQLTokenStore:
         ``single``: ``op`` runs one statement, which is atomic on its own, so where it pays it
         runs in autocommit mode without BEGIN and COMMIT round trips.
         """
+        gate = self._gate()
+        if gate is None:
+            return await self._on_connection(op, single)
+        try:
+            async with asyncio.timeout(self._pool_wait):
+                await gate.acquire()
+        except TimeoutError:
+            raise self._busy() from None
+        try:
+            return await self._on_connection(op, single)
+        finally:
+            gate.release()
+
+    def _gate(self) -> asyncio.Semaphore | None:
+        """This loop's queue in front of the pool: first come, first served.
+
+        SQLAlchemy's async pool is not fair: a connection handed back goes to whichever
+        coroutine asks next, and a waiter that was woken but beaten to it queues again at the
+        back. With 1,000 accounts refreshing at once some waiters starved past
+        ``pool_timeout`` (``StoreBusy``) while the pool kept serving others. Waiting here, in
+        order, for one of the pool's ``pool_size + max_overflow`` connections keeps every
+        wait as long as the queue ahead of it, bounded by the same ``pool_timeout``.
+        """
+        if not self._capacity:
+            return None
+        loop = asyncio.get_running_loop()
+        gate = self._gates.get(loop)
+        if gate is None:
+            gate = self._gates[loop] = asyncio.Semaphore(self._capacity)
+        return gate
+
+    async def _on_connection(
+        self, op: Callable[[AsyncConnection], Awaitable[T]], single: bool
+    ) -> T:
         engine = self._autocommit if single else self._engine
         for attempt in (1, 2):
             try:
@@ -268,9 +313,23 @@ class SQLTokenStore:
                 if exc.connection_invalidated and attempt == 1:
                     continue
                 raise self._unavailable(exc) from exc.orig
+            except PoolTimeout:
+                raise self._busy() from None
             except (SQLAlchemyError, OSError, TimeoutError) as exc:
                 raise self._unavailable(exc) from None
         raise AssertionError("unreachable")
+
+    def _busy(self) -> StoreBusy:
+        pool = self._engine.pool
+        size = getattr(pool, "size", lambda: "?")()
+        overflow = getattr(pool, "_max_overflow", "?")
+        wait = getattr(pool, "_timeout", "?")
+        return StoreBusy(
+            f"database {self._where()}: every connection of its pool (pool_size {size}, "
+            f"max_overflow {overflow}) stayed in use for {wait} s (more statements at once "
+            "than the pool allows, or a server too slow to answer them); raise pool_size, "
+            "max_overflow or pool_timeout (engine options of SQLTokenStore)"
+        )
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
         # str(DBAPIError) carries the statement's parameters (secret data): use the driver's
@@ -451,6 +510,14 @@ def _before_sqlite_connect(_dialect: Any, _record: Any, cargs: Any, _cparams: An
     # SQLite creates the database on its first connection: make it private first.
     if cargs and isinstance(cargs[0], str):
         _private_sqlite_files(cargs[0])
+
+
+def _pool_limits(engine: AsyncEngine) -> tuple[int, float]:
+    """The most connections ``engine``'s pool hands out and its wait (``0``: no limit)."""
+    pool = engine.pool
+    if not isinstance(pool, sa.pool.QueuePool) or pool._max_overflow < 0:
+        return 0, 0.0
+    return pool.size() + pool._max_overflow, pool._timeout
 
 
 def _create_engine(url: str, options: dict[str, Any]) -> AsyncEngine:
