@@ -33,6 +33,7 @@ import aiohttp
 from yarl import URL
 
 from . import retry as _retry
+from ._bodies import announced_size, read_limited, too_large
 from ._files import replacing
 from ._redact import Secrets
 from ._requester import Response, as_is, display
@@ -43,7 +44,6 @@ from .errors import (
     UNAUTHORIZED_HINT,
     DecodeError,
     MissingScope,
-    ResponseTooLarge,
     TransportError,
     ValidationError,
     error_for_status,
@@ -102,58 +102,9 @@ def _query_value(value: Any) -> str:
     return str(value)
 
 
-def _announced_size(resp: aiohttp.ClientResponse) -> int | None:
-    """``Content-Length`` if it is the size of the body we will read (not compressed)."""
-    headers = resp.headers
-    encoding = headers.get("Content-Encoding")
-    if encoding is not None and encoding.lower() != "identity":
-        return None  # aiohttp decompresses: the body may be far larger than announced
-    length = headers.get("Content-Length")
-    return None if length is None else int(length)
-
-
-def _too_large(
-    resp: aiohttp.ClientResponse, limit: tuple[int, str], method: str, url: URL, size: int | None
-) -> ResponseTooLarge:
-    resp.close()  # drop the connection instead of reading (or draining) the rest
-    return ResponseTooLarge(
-        method=method, url=display(url), limit=limit[0], setting=limit[1], size=size
-    )
-
-
-def _read_limited(
-    resp: aiohttp.ClientResponse, limit: tuple[int, str], method: str, url: URL
-) -> Awaitable[bytes]:
-    """The whole body, or :class:`ResponseTooLarge` as soon as it exceeds ``limit``.
-
-    Not a coroutine itself: with an announced size it hands back ``resp.read()`` (the parser
-    reads exactly that many bytes), so the common case adds no frame to the awaiting chain.
-    """
-    size = _announced_size(resp)
-    if size is not None:
-        if size > limit[0]:
-            raise _too_large(resp, limit, method, url, size)
-        return resp.read()
-    return _read_chunks(resp, limit, method, url)
-
-
-async def _read_chunks(
-    resp: aiohttp.ClientResponse, limit: tuple[int, str], method: str, url: URL
-) -> bytes:
-    """A body of unknown size, chunk by chunk, stopped as soon as it exceeds ``limit``."""
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in resp.content.iter_any():
-        total += len(chunk)
-        if total > limit[0]:
-            raise _too_large(resp, limit, method, url, None)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def _read_prefix(resp: aiohttp.ClientResponse, keep: int) -> tuple[bytes, bool]:
     """At most ``keep`` bytes of the body, and whether there was more (then left unread)."""
-    size = _announced_size(resp)
+    size = announced_size(resp)
     if size is not None and size <= keep:
         return await resp.read(), False
     chunks: list[bytes] = []
@@ -171,15 +122,15 @@ async def _stream_to_file(
     resp: aiohttp.ClientResponse, target: Path, limit: tuple[int, str], method: str, url: URL
 ) -> None:
     """Write the body to ``target`` via a temporary file beside it; never half a file."""
-    size = _announced_size(resp)
+    size = announced_size(resp)
     if size is not None and size > limit[0]:
-        raise _too_large(resp, limit, method, url, size)
+        raise too_large(resp, limit, method, url, size)
     async with replacing(target) as file:
         total = 0
         async for chunk in resp.content.iter_chunked(_DOWNLOAD_CHUNK):
             total += len(chunk)
             if total > limit[0]:
-                raise _too_large(resp, limit, method, url, size)
+                raise too_large(resp, limit, method, url, size)
             await asyncio.to_thread(file.write, chunk)
 
 
@@ -861,7 +812,7 @@ class FFNClient:
                     await _stream_to_file(resp, exchange.target, exchange.limit, method, url)
                     response = Response(status, resp.headers, b"", url, method)
                 else:
-                    content = await _read_limited(resp, exchange.limit, method, url)
+                    content = await read_limited(resp, exchange.limit, method, url)
                     response = Response(status, resp.headers, content, url, method)
             except BaseException:
                 resp.release()

@@ -369,11 +369,19 @@ class ResponseTooLarge(FFNError):
 
     ``limit`` is the limit in bytes, ``setting`` the ``FFNClient`` argument that sets it
     (``max_response_size`` for JSON, ``max_download_size`` for binary downloads), ``size`` the
-    announced ``Content-Length`` (``None`` when the server did not announce one).
+    announced ``Content-Length`` (``None`` when the server did not announce one). ``advice``
+    replaces the message's last sentence where no client setting applies (a token answer).
     """
 
     def __init__(
-        self, *, method: str, url: str, limit: int, setting: str, size: int | None = None
+        self,
+        *,
+        method: str,
+        url: str,
+        limit: int,
+        setting: str,
+        size: int | None = None,
+        advice: str | None = None,
     ) -> None:
         self.method = method
         self.url = url
@@ -381,9 +389,11 @@ class ResponseTooLarge(FFNError):
         self.setting = setting
         self.size = size
         announced = f" (Content-Length: {size})" if size is not None else ""
+        advice = advice or (
+            f"if such an answer is expected, raise the limit with FFNClient({setting}=...)"
+        )
         super().__init__(
-            f"{method} {url}: the response body is larger than {limit} bytes{announced}; if such "
-            f"an answer is expected, raise the limit with FFNClient({setting}=...)"
+            f"{method} {url}: the response body is larger than {limit} bytes{announced}; {advice}"
         )
 
 

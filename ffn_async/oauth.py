@@ -16,12 +16,14 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from ._bodies import FIXED, read_limited
 from ._redact import Secrets, scrub
 from .environment import Environment
 from .errors import InvalidClient, InvalidGrant, TokenEndpointError, TransportError
 from .token import ClientCredentials, Token
 
 __all__ = [
+    "MAX_TOKEN_ANSWER_SIZE",
     "TOKEN_TEMPLATE",
     "InvalidGrant",
     "authorize_url",
@@ -34,6 +36,10 @@ log = logging.getLogger("ffn_async.auth")
 
 #: The ``template`` a token-endpoint call carries in aiohttp's ``trace_request_ctx``.
 TOKEN_TEMPLATE = "<token endpoint>"
+#: Largest token-endpoint answer read, in bytes: two tokens of at most 16 KiB each (see
+#: :mod:`ffn_async.token`) and their fields fit many times over; JTL's answer is ~2 KiB.
+MAX_TOKEN_ANSWER_SIZE = 256 * 1024
+_LIMIT = (MAX_TOKEN_ANSWER_SIZE, FIXED)
 
 
 def authorize_url(
@@ -76,6 +82,12 @@ async def request_token(
         TokenEndpointError: any other error answer, a redirect (never followed), HTML,
             malformed JSON, or a token that is not usable (see :meth:`Token.from_response`).
         TransportError: the endpoint could not be reached or did not answer in ``timeout``.
+        ResponseTooLarge: the answer is over :data:`MAX_TOKEN_ANSWER_SIZE` (not read further;
+            like a lost answer, the grant may have been used).
+
+    An answer that carries a usable refresh token is returned even if other fields are
+    unusable (repaired, with a warning: see :meth:`Token.salvage`): the server has spent the
+    grant, and dropping what it issued would cost the chain.
     """
     authorization = basic_authorization(credentials)
     # Secrets that must never appear in an error message, whatever the server echoes (made
@@ -100,7 +112,11 @@ async def request_token(
             status = response.status
             content_type = response.content_type
             location = response.headers.get("Location")
-            body = b"" if 300 <= status < 400 else await response.read()
+            body = (
+                b""
+                if 300 <= status < 400
+                else await read_limited(response, _LIMIT, "POST", environment.token_url)
+            )
     except aiohttp.ClientConnectorError as exc:
         raise TransportError(
             f"cannot reach the token endpoint {environment.token_url}: {exc.os_error}", sent=False
@@ -127,11 +143,21 @@ async def request_token(
         try:
             return Token.from_response(payload)
         except ValueError as exc:
-            reason = scrub(str(exc), secrets)
+            refused = exc
+        try:
+            token, problems = Token.salvage(payload)
+        except ValueError:
+            reason = scrub(str(refused), secrets)
             raise TokenEndpointError(
                 f"the token endpoint answered 200 without a usable token: {reason}",
                 status=status,
             ) from None
+        log.warning(
+            "the token endpoint's answer carries a refresh token but is otherwise unusable "
+            "(%s); keeping it with those fields repaired",
+            scrub("; ".join(problems), secrets),
+        )
+        return token
 
     redactor = Secrets(secrets)
     raw_error = payload.get("error") if isinstance(payload, dict) else None

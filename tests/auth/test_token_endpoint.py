@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestServer
 
 from ffn_async import ClientCredentials, Token, TokenManager
 from ffn_async.errors import InvalidClient, TokenEndpointError
+from ffn_async.token import MAX_EXPIRES_IN
 from tests.http_mock import aioresponses
 from token_stores import MemoryTokenStore
 
@@ -113,19 +114,38 @@ async def test_a_redirect_from_the_token_endpoint_is_never_followed(
         '""',
     ],
 )
-async def test_unusable_expires_in_is_refused_and_nothing_is_stored(
-    creds: ClientCredentials, literal: str
+@pytest.mark.parametrize("with_refresh_token", [True, False], ids=["rotated", "no-refresh"])
+async def test_unusable_expires_in_is_repaired_only_when_a_refresh_token_came(
+    creds: ClientCredentials, literal: str, with_refresh_token: bool
 ) -> None:
+    """An answer carrying a refresh token is kept (the grant is spent), with ``expires_in``
+    clamped or defaulted; without a refresh token nothing was issued and nothing is stored."""
     store = MemoryTokenStore()
+    answer = {**token_response(), "expires_in": "__X__"}
+    if not with_refresh_token:
+        del answer["refresh_token"]
     # The JSON text is built by hand: orjson would not write 1e999 or a 400-digit integer.
-    text = orjson.dumps({**token_response(), "expires_in": "__X__"}).decode()
-    body = text.replace('"__X__"', literal)
+    body = orjson.dumps(answer).decode().replace('"__X__"', literal)
+    try:
+        orjson.loads(body)
+        readable = True
+    except orjson.JSONDecodeError:
+        readable = False  # not JSON at all: nothing can be read from it
     async with TokenManager(creds, store, key="acct", environment=TEST_ENV) as auth:
         with aioresponses() as mock:
             mock.post(TOKEN_URL, body=body, content_type="application/json")
-            with pytest.raises(TokenEndpointError, match="expires_in|malformed JSON"):
-                await auth.exchange_code("c")
-    assert await store.load("acct") is None
+            if with_refresh_token and readable:
+                token = await auth.exchange_code("c")
+            else:
+                with pytest.raises(TokenEndpointError, match="expires_in|malformed JSON"):
+                    await auth.exchange_code("c")
+    if with_refresh_token and readable:
+        stored = await auth.stored()
+        assert stored.token == token
+        assert token.refresh_token == answer["refresh_token"]
+        assert 0 < token.expires_in() <= MAX_EXPIRES_IN
+    else:
+        assert await store.load("acct") is None
 
 
 @pytest.mark.parametrize("expires_in", [1800, 1800.5, "3600", 1, None])
@@ -148,10 +168,30 @@ async def test_usable_expires_in_is_accepted(creds: ClientCredentials, expires_i
 async def test_an_access_token_a_header_cannot_carry_is_refused(
     creds: ClientCredentials, access: str
 ) -> None:
+    """Never sent; the refresh token that came with it is kept, so the next call refreshes."""
     store = MemoryTokenStore()
+    answer = {**token_response(), "access_token": access}
     async with TokenManager(creds, store, key="acct", environment=TEST_ENV) as auth:
         with aioresponses() as mock:
-            mock.post(TOKEN_URL, payload={**token_response(), "access_token": access})
+            mock.post(TOKEN_URL, payload=answer)
+            with pytest.raises(TokenEndpointError, match="no usable access token"):
+                await auth.exchange_code("c")
+        stored = await auth.stored()
+    assert stored.token is not None
+    assert stored.token.refresh_token == answer["refresh_token"]
+    assert stored.token.access_token == ""
+    assert stored.token.is_expired()
+
+
+async def test_an_unusable_access_token_without_refresh_token_stores_nothing(
+    creds: ClientCredentials,
+) -> None:
+    store = MemoryTokenStore()
+    answer = {**token_response(), "access_token": "has space"}
+    del answer["refresh_token"]
+    async with TokenManager(creds, store, key="acct", environment=TEST_ENV) as auth:
+        with aioresponses() as mock:
+            mock.post(TOKEN_URL, payload=answer)
             with pytest.raises(TokenEndpointError, match="access_token"):
                 await auth.exchange_code("c")
     assert await store.load("acct") is None
