@@ -35,8 +35,8 @@ from yarl import URL
 from . import retry as _retry
 from ._bodies import announced_size, read_limited, too_large
 from ._files import replacing
-from ._redact import Secrets
-from ._requester import Response, as_is, display
+from ._redact import credentials_in
+from ._requester import Response, as_is, display, redacted
 from .auth import Auth, TokenManager
 from .environment import Environment
 from .errors import (
@@ -90,8 +90,6 @@ DEFAULT_MAX_RESPONSE_SIZE: Final = 64 * 1024 * 1024
 #: Default limit of a binary download (``download`` methods), in bytes.
 DEFAULT_MAX_DOWNLOAD_SIZE: Final = 512 * 1024 * 1024
 _DOWNLOAD_CHUNK: Final = 256 * 1024
-# Request headers whose value (after the scheme) is redacted from an error answer.
-_CREDENTIAL_HEADERS: Final = frozenset({"authorization", "proxy-authorization"})
 
 
 def _query_value(value: Any) -> str:
@@ -587,18 +585,24 @@ class FFNClient:
             self, kind, json, number=number, path_params=path_params, params=params,
             headers=headers, timeout=timeout,
         )  # fmt: skip
-        return decode(response)
+        try:
+            return decode(response)  # after the pipeline: redacted here as it would be there
+        except DecodeError as exc:
+            raise redacted(exc, response) from None
 
-    def _credentials(self, headers: Mapping[str, str]) -> list[str]:
-        """The credentials a request carried (the access token sent on its last attempt, a
-        caller's own ``Authorization``), to be redacted from an error answer."""
-        found = []
-        defaults = self._session.headers if self._session is not None else {}
-        for name, value in (*headers.items(), *defaults.items()):
-            if name.lower() in _CREDENTIAL_HEADERS:
-                scheme, _, credential = value.strip().partition(" ")
-                found.append(credential.strip() or scheme)
-        return found
+    def _sent(self, headers: Mapping[str, str]) -> tuple[Mapping[str, str], ...]:
+        """What a request carried, for redaction: its own headers (the access token sent on
+        its last attempt, a caller's own ``Authorization``), the session's defaults and the
+        cookies of the session's jar."""
+        session = self._session
+        if session is None:
+            return (headers,)
+        jar = session.cookie_jar
+        if not len(jar):  # the usual case: the API sets no cookies
+            return (headers, session.headers)
+        # Cookies the session's jar sends by itself never show in ``headers``.
+        cookies = {"Cookie": "; ".join(f"{m.key}={m.value}" for m in jar)}
+        return (headers, session.headers, cookies)
 
     # The pipeline below: _send (the attempts: token, retries, the one forced refresh after a
     # 401), then _send_single_request (one HTTP exchange within the size limits).
@@ -639,7 +643,7 @@ class FFNClient:
                     try:
                         return decode(response)
                     except DecodeError as exc:
-                        raise self._redacted(exc, exchange) from None
+                        raise redacted(exc, response) from None
                 if status == 401 and token is not None and not exchange.refreshed:
                     exchange.refreshed = True
                     if await self._auth.handle_unauthorized(token):
@@ -709,15 +713,6 @@ class FFNClient:
         )
         return wait
 
-    def _redacted(self, exc: DecodeError, exchange: _Exchange) -> DecodeError:
-        """``exc`` with the request's credentials redacted from its message and ``body``: a
-        success that is not what was promised (a proxy's page, say) may quote them too."""
-        secrets = Secrets(self._credentials(exchange.headers))
-        if secrets:
-            exc.body = secrets.redact_bytes(exc.body)
-            exc.args = tuple(secrets.redact(a) if isinstance(a, str) else a for a in exc.args)
-        return exc
-
     def _error(self, exchange: _Exchange, response: Response) -> Exception:
         """The exception for the final error answer, redacted of the request's credentials."""
         hint = None
@@ -732,7 +727,7 @@ class FFNClient:
             headers=response.headers,
             truncated=response.truncated,
             hint=hint,
-            secrets=self._credentials(exchange.headers),
+            secrets=credentials_in(response.sent),
         )
 
     def _url(
@@ -807,13 +802,15 @@ class FFNClient:
             try:
                 if status >= 400:
                     content, truncated = await _read_prefix(resp, ERROR_BODY_KEEP)
-                    response = Response(status, resp.headers, content, url, method, truncated)
+                    sent = self._sent(exchange.headers)
+                    response = Response(status, resp.headers, content, url, method, truncated, sent)
                 elif exchange.target is not None:
                     await _stream_to_file(resp, exchange.target, exchange.limit, method, url)
                     response = Response(status, resp.headers, b"", url, method)
                 else:
                     content = await read_limited(resp, exchange.limit, method, url)
-                    response = Response(status, resp.headers, content, url, method)
+                    sent = self._sent(exchange.headers)
+                    response = Response(status, resp.headers, content, url, method, False, sent)
             except BaseException:
                 resp.release()
                 raise

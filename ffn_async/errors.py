@@ -63,7 +63,7 @@ from yarl import URL
 from token_stores import base as _stores
 
 from ._error_codes import ErrorCode
-from ._redact import Secrets
+from ._redact import Secrets, redact_cookies
 from .retry import parse_retry_after
 
 __all__ = [
@@ -295,7 +295,10 @@ def error_for_status(
     redactor = Secrets(secrets)
     if redactor:  # a server or proxy may echo the request's Authorization header
         content = redactor.redact_bytes(content)
-        headers = CIMultiDict((name, redactor.redact(value)) for name, value in headers.items())
+    # A cookie the answer sets is a credential too: its value never rides on the exception.
+    headers = CIMultiDict(
+        (name, redactor.redact(redact_cookies(name, value))) for name, value in headers.items()
+    )
     payload = None
     if content and not truncated:
         try:
