@@ -16,7 +16,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from ffn_async import ClientCredentials, Token, TokenManager
-from ffn_async.errors import InvalidClient, TokenEndpointError
+from ffn_async.errors import InvalidClient, ResponseTooLarge, TokenEndpointError
+from ffn_async.oauth import MAX_TOKEN_ANSWER_SIZE
 from ffn_async.token import MAX_EXPIRES_IN
 from tests.http_mock import aioresponses
 from token_stores import MemoryTokenStore
@@ -239,3 +240,44 @@ async def test_an_echoed_request_is_scrubbed_from_error_and_description(
 def test_stored_records_never_hold_an_unreadable_expiry() -> None:
     with pytest.raises(ValueError, match="finite"):
         Token.from_dict({"access_token": "a", "refresh_token": "r", "expires_at": float("inf")})
+
+
+@pytest.mark.parametrize("announced", [True, False], ids=["content-length", "chunked"])
+async def test_an_oversized_token_answer_is_not_read(
+    creds: ClientCredentials, announced: bool
+) -> None:
+    """A token answer beyond MAX_TOKEN_ANSWER_SIZE raises ResponseTooLarge, as an API answer
+    beyond its limit does; the reading stops there (here a 4 MiB stream: the server is told
+    to stop by the connection closing, long before the end)."""
+    chunk = b" " * 65536
+    sent: list[int] = []
+
+    async def huge(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        if announced:
+            response.content_length = 64 * len(chunk)
+        await response.prepare(request)
+        try:
+            for _ in range(64):
+                await response.write(chunk)
+                sent.append(len(chunk))
+        except (ConnectionError, RuntimeError):
+            pass
+        return response
+
+    app = web.Application()
+    app.router.add_post("/token", huge)
+    async with TestServer(app, host="127.0.0.1") as server:
+        env = environment_for(server)
+        store = MemoryTokenStore()
+        async with TokenManager(creds, store, key="acct", environment=env) as auth:
+            await auth.store_token(Token("old-access", "refresh-kept-1234", time.time() - 5))
+            with pytest.raises(ResponseTooLarge) as caught:
+                await auth.access_token()
+            stored = await auth.stored()
+    assert caught.value.limit == MAX_TOKEN_ANSWER_SIZE
+    assert "token" in str(caught.value)
+    assert "FFNClient(" not in str(caught.value)  # no client setting changes this limit
+    assert stored.rotating_by is None  # nothing usable was issued: the mark was lifted
+    assert sum(sent) < 4 * 1024 * 1024
