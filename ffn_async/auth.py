@@ -1408,14 +1408,13 @@ class TokenManager:
     ) -> Token:
         # Retried only where the grant was provably not consumed: no connection, or the
         # server said it is unavailable. Anything else may have spent a single-use token.
-        # ``fence`` runs right before each attempt and raises when it must not be sent.
+        # ``fence`` runs right before each attempt's first byte leaves, and raises (nothing is
+        # sent) when the attempt must not be made.
         deadline = time.monotonic() + self.request_timeout
         delay = 0.1
         attempt = 0
         while True:
             attempt += 1
-            if fence is not None:
-                await fence()
             remaining = deadline - time.monotonic()
             try:
                 return await request_token(
@@ -1425,6 +1424,7 @@ class TokenManager:
                     form,
                     timeout=max(remaining, 0.1),
                     trace_request_ctx={"attempt": attempt, "template": TOKEN_TEMPLATE},
+                    fence=fence,
                 )
             except TransportError as exc:
                 if exc.sent or time.monotonic() + delay >= deadline:

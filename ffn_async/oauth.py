@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import orjson
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.payload import BytesPayload
 from yarl import URL
 
 from ._bodies import FIXED, read_limited
@@ -65,6 +68,40 @@ def basic_authorization(credentials: ClientCredentials) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
+class _FencedForm(BytesPayload):
+    """The form body, written only once ``fence`` has passed.
+
+    aiohttp writes a body once the connection is established, and sends the request's headers
+    along with its first bytes; so the fence runs after any connect (and TLS handshake), right
+    before the first byte of the request leaves. If it raises, nothing at all was sent: the
+    connection is closed, and :func:`request_token` raises what the fence raised.
+    """
+
+    def __init__(self, form: dict[str, str], fence: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(
+            urlencode(form).encode("ascii"), content_type="application/x-www-form-urlencoded"
+        )
+        self._fence = fence
+        self.refused: BaseException | None = None
+
+    async def _pass(self) -> None:
+        try:
+            await self._fence()
+        except BaseException as exc:
+            self.refused = exc
+            raise
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        await self._pass()
+        await super().write(writer)
+
+    async def write_with_length(
+        self, writer: AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        await self._pass()
+        await super().write_with_length(writer, content_length)
+
+
 async def request_token(
     session: aiohttp.ClientSession,
     environment: Environment,
@@ -73,8 +110,12 @@ async def request_token(
     *,
     timeout: float,
     trace_request_ctx: dict[str, Any] | None = None,
+    fence: Callable[[], Awaitable[None]] | None = None,
 ) -> Token:
     """POST ``form`` to the token endpoint and return the issued :class:`Token`.
+
+    ``fence`` runs right before the request's first byte leaves (see :class:`_FencedForm`);
+    what it raises is raised instead of sending anything.
 
     Raises:
         InvalidClient: the client id or secret was rejected.
@@ -98,10 +139,11 @@ async def request_token(
         form.get("code"),
         authorization.removeprefix("Basic "),
     )
+    body_out = form if fence is None else _FencedForm(form, fence)
     try:
         async with session.post(
             environment.token_url,
-            data=form,
+            data=body_out,
             headers={"Accept": "application/json", "Authorization": authorization},
             timeout=aiohttp.ClientTimeout(total=timeout),
             # Never follow a redirect: the body carries the refresh token or the code, and a
@@ -122,6 +164,9 @@ async def request_token(
             f"cannot reach the token endpoint {environment.token_url}: {exc.os_error}", sent=False
         ) from None
     except (TimeoutError, aiohttp.ClientError) as exc:
+        refused = body_out.refused if isinstance(body_out, _FencedForm) else None
+        if refused is not None:
+            raise refused from None  # the fence stopped it: not a byte was sent
         # The request may have reached the server: with a refresh grant, its refresh token may
         # already be spent. Never retried here; the caller re-reads the store instead.
         raise TransportError(

@@ -141,11 +141,14 @@ async def test_a_cookie_from_the_jar_quoted_back_is_redacted() -> None:
     async with TestServer(app, host="127.0.0.1") as server:
         env = environment_for(server)
         # unsafe=True: a jar takes cookies from an IP address (127.0.0.1) only then.
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-            async with FFNClient(StaticToken(OPAQUE), environment=env, session=session) as ffn:
-                await ffn.request("GET", "/v1/login")
-                with pytest.raises(DecodeError) as info:
-                    await ffn.request("GET", "/v1/users/current")
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with (
+            aiohttp.ClientSession(cookie_jar=jar) as session,
+            FFNClient(StaticToken(OPAQUE), environment=env, session=session) as ffn,
+        ):
+            await ffn.request("GET", "/v1/login")
+            with pytest.raises(DecodeError) as info:
+                await ffn.request("GET", "/v1/users/current")
     shown = _shown(info.value)
     assert "cookie: sticky=<redacted>" in shown
     assert SET_COOKIE not in shown
