@@ -1143,6 +1143,8 @@ class TokenManager:
                     "wait for it up to in_flight_timeout",
                     self.key,
                 )
+        except StoreConflict:
+            log.info("account %r: the in-flight mark was written over; nothing to lift", self.key)
         except StoreError as exc:
             log.warning(
                 "account %r: could not lift the in-flight mark (%s); peers wait for it up to "

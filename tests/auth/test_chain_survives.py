@@ -14,6 +14,8 @@ import signal
 import socket
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from ffn_async import Environment, Token, TokenManager
 from ffn_async.auth import StoredToken, _encode
 from ffn_async.errors import LockTimeout
 from ffn_async.token import MAX_EXPIRES_IN
-from token_stores import FileTokenStore, MemoryTokenStore
+from token_stores import FileTokenStore, Lease, MemoryTokenStore
 
 from .. import services
 from ..fleet import CREDS, strict_server
@@ -100,6 +102,7 @@ async def test_a_holder_paused_past_its_lease_does_not_spend_the_old_refresh_tok
         await peer.aclose()
     await store.close()
     assert outcome == {"token": token}  # the holder adopted the peer's rotation
+    assert oauth.stats.token_requests == 1  # the fenced holder sent nothing at all
     assert oauth.stats.reuse_attempts == 0
     assert oauth.families_revoked == 0
     assert oauth.stats.refreshes == 1
@@ -257,3 +260,38 @@ async def test_a_rotated_answer_with_an_absurd_expires_in_keeps_the_chain() -> N
     assert oauth.stats.refreshes == 2
     assert oauth.stats.reuse_attempts == 0
     assert oauth.families_revoked == 0
+
+
+class _LeaseLost:
+    """Delegates to a store whose lease cannot be renewed (it was lost, or the store is
+    away): the holder finds out at the fence, right before its token request."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    @asynccontextmanager
+    async def lock(self, key: str, **kwargs: Any) -> AsyncIterator[Lease]:
+        async with self.inner.lock(key, **kwargs) as lease:
+
+            async def lost(ttl: float) -> bool:
+                return False
+
+            yield Lease(lease.key, lease.deadline, lost)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_a_lease_that_cannot_be_renewed_stops_the_rotation_before_the_spend() -> None:
+    """Item 1: a failed renewal used to be logged while the token request went out anyway."""
+    store: Any = _LeaseLost(MemoryTokenStore())
+    async with strict_server(token_lifetime=1800) as (oauth, env):
+        auth = TokenManager(CREDS, store, key="acct", environment=env, lock_timeout=2.0)
+        await auth.store_token(expired(oauth))
+        with pytest.raises(LockTimeout, match="lease kept running out"):
+            await auth.access_token()
+        record = await auth.stored()
+        await auth.aclose()
+    assert oauth.stats.token_requests == 0
+    assert record.rotating_by is None  # each attempt lifted its mark
+    assert record.rotation == 0
