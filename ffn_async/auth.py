@@ -23,7 +23,12 @@ report or standard behind a step is named with it):
    spent it already and be unable to reach the store. A mark older than that is honoured for
    one more ``request_timeout``, counted from when this process first saw it expired (a
    holder whose store just came back saves within a second), then treated as abandoned (the
-   holder died). The lease is renewed while the holder works.
+   holder died). A mark's age is this process's monotonic time since it first saw that mark:
+   the writer's wall clock may be skewed. The lease is renewed while the holder works.
+   Right before the refresh token leaves (after the connect), the holder fences: it renews
+   the lease and re-writes its mark with compare-and-set (:meth:`TokenManager._fence`); a
+   holder paused past its lease and presumed dead sends nothing and re-reads instead. A
+   forked child gets a worker id of its own (``os.register_at_fork``).
    If the mark's save fails without an answer (``StoreUnavailable``: it may have landed all
    the same, e.g. a connection cut after the command was sent), nothing was spent, but peers
    would honour a mark nobody clears for ``in_flight_timeout``. A background task therefore
