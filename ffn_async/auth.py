@@ -1126,6 +1126,9 @@ class TokenManager:
         except InvalidGrant:
             outcome = "invalid_grant"
             raise
+        except _Fenced:
+            outcome = "fenced"
+            raise
         except BaseException as exc:
             outcome = type(exc).__name__
             raise

@@ -1,4 +1,4 @@
-"""The residual-window benchmark runs at a tiny size and reports sane figures (no timing asserts)."""
+"""The residual-window benchmark runs at a tiny size with sane figures (no timing asserts)."""
 
 from __future__ import annotations
 

@@ -25,6 +25,7 @@ import pytest
 from ffn_async import Environment, Token, TokenManager
 from ffn_async.auth import StoredToken, _encode
 from ffn_async.errors import LockTimeout
+from ffn_async.observe import RefreshEvent
 from ffn_async.token import MAX_EXPIRES_IN
 from token_stores import FileTokenStore, Lease, MemoryTokenStore
 
@@ -285,13 +286,17 @@ class _LeaseLost:
 async def test_a_lease_that_cannot_be_renewed_stops_the_rotation_before_the_spend() -> None:
     """Item 1: a failed renewal used to be logged while the token request went out anyway."""
     store: Any = _LeaseLost(MemoryTokenStore())
+    events: list[Any] = []
     async with strict_server(token_lifetime=1800) as (oauth, env):
-        auth = TokenManager(CREDS, store, key="acct", environment=env, lock_timeout=2.0)
+        auth = TokenManager(
+            CREDS, store, key="acct", environment=env, lock_timeout=2.0, observer=events.append
+        )
         await auth.store_token(expired(oauth))
         with pytest.raises(LockTimeout, match="lease kept running out"):
             await auth.access_token()
         record = await auth.stored()
         await auth.aclose()
     assert oauth.stats.token_requests == 0
+    assert [e.outcome for e in events if isinstance(e, RefreshEvent)] == ["fenced"] * 3
     assert record.rotating_by is None  # each attempt lifted its mark
     assert record.rotation == 0
