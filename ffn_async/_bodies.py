@@ -16,7 +16,7 @@ from yarl import URL
 from ._requester import display
 from .errors import ResponseTooLarge
 
-__all__ = ["FIXED", "announced_size", "read_limited", "too_large"]
+__all__ = ["announced_size", "read_limited", "too_large"]
 
 
 def announced_size(resp: aiohttp.ClientResponse) -> int | None:
@@ -29,16 +29,17 @@ def announced_size(resp: aiohttp.ClientResponse) -> int | None:
     return None if length is None else int(length)
 
 
-#: The ``setting`` of a limit no client argument changes (a token-endpoint answer's).
-FIXED = "fixed"
-_FIXED_ADVICE = "the answer is not a token answer: check Environment.token_url and any proxy"
-
-
 def too_large(
     resp: aiohttp.ClientResponse, limit: tuple[int, str], method: str, url: URL, size: int | None
 ) -> ResponseTooLarge:
     resp.close()  # drop the connection instead of reading (or draining) the rest
-    advice = _FIXED_ADVICE if limit[1] == FIXED else None
+    # A limit named by a module constant (``ffn_async.oauth.MAX_TOKEN_ANSWER_SIZE``) is no
+    # client argument: the answer itself is wrong, not the setting.
+    advice = (
+        f"no answer of this kind is that large ({limit[1]}): check the URL and any proxy"
+        if "." in limit[1]
+        else None
+    )
     return ResponseTooLarge(
         method=method, url=display(url), limit=limit[0], setting=limit[1], size=size, advice=advice
     )

@@ -48,7 +48,7 @@ class Response:
     url: URL
     method: str
     truncated: bool = False
-    sent: tuple[Mapping[str, str], ...] = attrs.field(default=(), repr=False)
+    sent: tuple[Mapping[str, str], ...] = attrs.field(default=(), repr=False, eq=False)
 
     def json(self) -> Any:
         """The body decoded as JSON (``None`` when empty)."""

@@ -19,7 +19,7 @@ from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import BytesPayload
 from yarl import URL
 
-from ._bodies import FIXED, read_limited
+from ._bodies import read_limited
 from ._redact import Secrets, scrub
 from .environment import Environment
 from .errors import InvalidClient, InvalidGrant, TokenEndpointError, TransportError
@@ -42,7 +42,7 @@ TOKEN_TEMPLATE = "<token endpoint>"
 #: Largest token-endpoint answer read, in bytes: two tokens of at most 16 KiB each (see
 #: :mod:`ffn_async.token`) and their fields fit many times over; JTL's answer is ~2 KiB.
 MAX_TOKEN_ANSWER_SIZE = 256 * 1024
-_LIMIT = (MAX_TOKEN_ANSWER_SIZE, FIXED)
+_LIMIT = (MAX_TOKEN_ANSWER_SIZE, "ffn_async.oauth.MAX_TOKEN_ANSWER_SIZE")
 
 
 def authorize_url(
