@@ -35,7 +35,7 @@ from yarl import URL
 from . import retry as _retry
 from ._bodies import announced_size, read_limited, too_large
 from ._files import replacing
-from ._redact import credentials_in
+from ._redact import Secrets, credentials_in
 from ._requester import Response, as_is, display, redacted
 from .auth import Auth, TokenManager
 from .environment import Environment
@@ -823,7 +823,11 @@ class FFNClient:
         except aiohttp.ConnectionTimeoutError:
             failure = TransportError(f"timed out connecting to {url.host}:{url.port}", sent=False)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            detail = str(exc) or type(exc).__name__
+            # aiohttp's text may quote the full URL (its query included) and bytes the server
+            # sent (a header line it could not parse): shown by path, without credentials.
+            detail = Secrets(credentials_in(self._sent(exchange.headers))).redact(
+                (str(exc) or type(exc).__name__).replace(str(url), display(url))
+            )
             failure = TransportError(
                 f"{method} {display(url)}: {detail} (the request may have reached the server)"
             )

@@ -8,6 +8,7 @@ by an answer) are credentials too.
 
 from __future__ import annotations
 
+import asyncio
 import traceback
 from collections.abc import Awaitable, Callable
 from urllib.parse import quote
@@ -17,8 +18,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from ffn_async import FFNClient, StaticToken
-from ffn_async.errors import ApiError, DecodeError
+from ffn_async import Environment, FFNClient, StaticToken
+from ffn_async.errors import ApiError, DecodeError, TransportError
 
 from ..conftest import environment_for
 from ..sync import builders
@@ -152,3 +153,32 @@ async def test_a_cookie_from_the_jar_quoted_back_is_redacted() -> None:
     shown = _shown(info.value)
     assert "cookie: sticky=<redacted>" in shown
     assert SET_COOKIE not in shown
+
+
+async def test_a_transport_error_quotes_neither_the_query_nor_an_echoed_token() -> None:
+    """aiohttp's text for an answer it cannot parse quotes the full URL and the start of the
+    offending header line: a proxy echoing the Authorization header there leaked the token,
+    and a signed link's query its signature."""
+
+    async def echo_in_a_huge_header(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        sent = next(line for line in head.split("\r\n") if line.startswith("Authorization"))
+        writer.write(f"HTTP/1.1 200 OK\r\nX-Echo: {sent}{'a' * 9000}\r\n\r\n".encode())
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(echo_in_a_huge_header, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    env = Environment(f"{base}/api", f"{base}/authorize", f"{base}/token", name="echo")
+    signature = "sig-Zq8Wm3Kx9Lp2Vn7R"
+    async with server, FFNClient(StaticToken(OPAQUE), environment=env) as ffn:
+        with pytest.raises(TransportError) as info:
+            await ffn.request("GET", f"/v1/chunk?signature={signature}", idempotent=False)
+    shown = _shown(info.value)
+    assert "Got more than" in shown  # aiohttp's reason is kept
+    assert "/api/v1/chunk" in shown
+    assert signature not in shown
+    assert not [p for p in pieces(OPAQUE) if p in shown]
