@@ -22,7 +22,8 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+import weakref
+from collections.abc import Awaitable, Callable, ItemsView, Iterable, Iterator, Mapping
 from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -196,6 +197,44 @@ def _scope_satisfied(needed: str, granted: Iterable[str]) -> bool:
     return any(s.startswith(api) and s not in coarse for s in granted)
 
 
+class _SessionSent(Mapping[str, str]):
+    """What every request of a client carries besides its own headers: the session's default
+    headers and the cookies of its jar (a ``Cookie`` entry), for redaction.
+
+    Read only when something is redacted, never on the way: reading a cookie jar costs
+    microseconds, more than a whole pass through the pipeline. Holds the client weakly, so
+    a kept :class:`Response` does not keep the client alive.
+    """
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: FFNClient) -> None:
+        self._client = weakref.ref(client)
+
+    def _now(self) -> dict[str, str]:
+        client = self._client()
+        session = client._session if client is not None else None
+        if session is None:
+            return {}
+        found = dict(session.headers)
+        jar = "; ".join(f"{m.key}={m.value}" for m in session.cookie_jar)
+        if jar:
+            found["Cookie"] = f"{found['Cookie']}; {jar}" if "Cookie" in found else jar
+        return found
+
+    def items(self) -> ItemsView[str, str]:
+        return self._now().items()
+
+    def __getitem__(self, name: str) -> str:
+        return self._now()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._now())
+
+    def __len__(self) -> int:
+        return len(self._now())
+
+
 class _Exchange:
     """One request as the pipeline's layers pass it down: built once, sent per attempt.
 
@@ -304,6 +343,7 @@ class FFNClient:
             auth.use_observer(observer)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session = session
+        self._session_sent = _SessionSent(self)
         self._owns_session = session is None
         self._trace_configs = trace_configs
         self._connector_limit = connector_limit
@@ -590,20 +630,6 @@ class FFNClient:
         except DecodeError as exc:
             raise redacted(exc, response) from None
 
-    def _sent(self, headers: Mapping[str, str]) -> tuple[Mapping[str, str], ...]:
-        """What a request carried, for redaction: its own headers (the access token sent on
-        its last attempt, a caller's own ``Authorization``), the session's defaults and the
-        cookies of the session's jar."""
-        session = self._session
-        if session is None:
-            return (headers,)
-        jar = session.cookie_jar
-        if not len(jar):  # the usual case: the API sets no cookies
-            return (headers, session.headers)
-        # Cookies the session's jar sends by itself never show in ``headers``.
-        cookies = {"Cookie": "; ".join(f"{m.key}={m.value}" for m in jar)}
-        return (headers, session.headers, cookies)
-
     # The pipeline below: _send (the attempts: token, retries, the one forced refresh after a
     # 401), then _send_single_request (one HTTP exchange within the size limits).
 
@@ -802,14 +828,14 @@ class FFNClient:
             try:
                 if status >= 400:
                     content, truncated = await _read_prefix(resp, ERROR_BODY_KEEP)
-                    sent = self._sent(exchange.headers)
+                    sent = (exchange.headers, self._session_sent)
                     response = Response(status, resp.headers, content, url, method, truncated, sent)
                 elif exchange.target is not None:
                     await _stream_to_file(resp, exchange.target, exchange.limit, method, url)
                     response = Response(status, resp.headers, b"", url, method)
                 else:
                     content = await read_limited(resp, exchange.limit, method, url)
-                    sent = self._sent(exchange.headers)
+                    sent = (exchange.headers, self._session_sent)
                     response = Response(status, resp.headers, content, url, method, False, sent)
             except BaseException:
                 resp.release()
@@ -825,7 +851,7 @@ class FFNClient:
         except (TimeoutError, aiohttp.ClientError) as exc:
             # aiohttp's text may quote the full URL (its query included) and bytes the server
             # sent (a header line it could not parse): shown by path, without credentials.
-            detail = Secrets(credentials_in(self._sent(exchange.headers))).redact(
+            detail = Secrets(credentials_in((exchange.headers, self._session_sent))).redact(
                 (str(exc) or type(exc).__name__).replace(str(url), display(url))
             )
             failure = TransportError(
