@@ -10,11 +10,11 @@ Used for token-endpoint answers (:mod:`ffn_async.oauth`) and API error answers
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Final
 from urllib.parse import quote, quote_plus
 
-__all__ = ["REDACTED", "Secrets", "scrub"]
+__all__ = ["REDACTED", "Secrets", "credentials_in", "redact_cookies", "scrub"]
 
 REDACTED: Final = "<redacted>"
 
@@ -25,6 +25,46 @@ _SHORTEST: Final = 4
 # Runs of token characters: only inside them are pieces of a secret looked for.
 _TOKENISH: Final = re.compile(rf"[A-Za-z0-9\-._~+/=%]{{{_PIECE},}}")
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+# Request headers whose value (after the scheme) is a credential.
+_CREDENTIAL_HEADERS: Final = frozenset({"authorization", "proxy-authorization"})
+
+
+def _cookie_values(header: str) -> list[str]:
+    """The values of a ``Cookie`` (``a=1; b=2``) or ``Set-Cookie`` (``a=1; Path=/``) header."""
+    values = []
+    for part in header.split(";"):
+        _, eq, value = part.strip().partition("=")
+        if eq and value.strip():
+            values.append(value.strip().strip('"'))
+    return values
+
+
+def credentials_in(headers: Iterable[Mapping[str, str]]) -> list[str]:
+    """The credentials a request carried in ``headers`` (each mapping searched): the value
+    of ``Authorization``/``Proxy-Authorization`` after its scheme, and every cookie's value
+    (a session cookie is a bearer credential too)."""
+    found: list[str] = []
+    for mapping in headers:
+        for name, value in mapping.items():
+            lowered = name.lower()
+            if lowered in _CREDENTIAL_HEADERS:
+                scheme, _, credential = value.strip().partition(" ")
+                found.append(credential.strip() or scheme)
+            elif lowered == "cookie":
+                found += _cookie_values(value)
+    return found
+
+
+def redact_cookies(name: str, value: str) -> str:
+    """A response header's ``value`` with the cookie it sets redacted when it is a
+    ``Set-Cookie`` (its name and attributes stay readable), else ``value`` unchanged."""
+    if name.lower() != "set-cookie":
+        return value
+    cookie, sep, attributes = value.partition(";")
+    cookie_name, eq, _ = cookie.partition("=")
+    return f"{cookie_name}{eq}{REDACTED}{sep}{attributes}" if eq else value
 
 
 class Secrets:

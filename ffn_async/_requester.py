@@ -16,11 +16,12 @@ import orjson
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+from ._redact import Secrets, credentials_in
 from .environment import Environment
 from .errors import ERROR_BODY_KEEP, DecodeError
 from .retry import RetryPolicy
 
-__all__ = ["Requester", "Response", "as_is", "display", "get"]
+__all__ = ["Requester", "Response", "as_is", "display", "get", "redacted"]
 
 T = TypeVar("T")
 
@@ -36,6 +37,9 @@ class Response:
 
     ``content`` is empty when the body was streamed to a file; ``truncated`` is true when only
     the first :data:`~ffn_async.errors.ERROR_BODY_KEEP` bytes of an error body were read.
+    ``sent``: the request's headers (its own, the session's), so that whatever credential
+    they carried is redacted from an error raised while decoding the body, wherever that
+    happens (:meth:`json` on an answer ``request_raw`` returned, say).
     """
 
     status: int
@@ -44,6 +48,7 @@ class Response:
     url: URL
     method: str
     truncated: bool = False
+    sent: tuple[Mapping[str, str], ...] = attrs.field(default=(), repr=False, eq=False)
 
     def json(self) -> Any:
         """The body decoded as JSON (``None`` when empty)."""
@@ -53,11 +58,25 @@ class Response:
             return orjson.loads(self.content)
         except orjson.JSONDecodeError:
             ctype = self.headers.get("Content-Type", "no content type")
-            raise DecodeError(
-                f"{self.method} {display(self.url)} answered {self.status} with a body that is "
-                f"not JSON ({ctype}, {len(self.content)} bytes)",
-                body=self.content[:ERROR_BODY_KEEP],
+            raise redacted(
+                DecodeError(
+                    f"{self.method} {display(self.url)} answered {self.status} with a body that "
+                    f"is not JSON ({ctype}, {len(self.content)} bytes)",
+                    body=self.content[:ERROR_BODY_KEEP],
+                ),
+                self,
             ) from None
+
+
+def redacted(exc: DecodeError, response: Response) -> DecodeError:
+    """``exc`` with the credentials ``response``'s request carried redacted from its message
+    and ``body``: a success that is not what was promised (a proxy's page, say) may quote
+    them. The one place every decoding error of an answer passes through."""
+    secrets = Secrets(credentials_in(response.sent))
+    if secrets:
+        exc.body = secrets.redact_bytes(exc.body)
+        exc.args = tuple(secrets.redact(a) if isinstance(a, str) else a for a in exc.args)
+    return exc
 
 
 def as_is(response: Response) -> Response:

@@ -23,7 +23,12 @@ report or standard behind a step is named with it):
    spent it already and be unable to reach the store. A mark older than that is honoured for
    one more ``request_timeout``, counted from when this process first saw it expired (a
    holder whose store just came back saves within a second), then treated as abandoned (the
-   holder died). The lease is renewed while the holder works.
+   holder died). A mark's age is this process's monotonic time since it first saw that mark:
+   the writer's wall clock may be skewed. The lease is renewed while the holder works.
+   Right before the refresh token leaves (after the connect), the holder fences: it renews
+   the lease and re-writes its mark with compare-and-set (:meth:`TokenManager._fence`); a
+   holder paused past its lease and presumed dead sends nothing and re-reads instead. A
+   forked child gets a worker id of its own (``os.register_at_fork``).
    If the mark's save fails without an answer (``StoreUnavailable``: it may have landed all
    the same, e.g. a connection cut after the command was sent), nothing was spent, but peers
    would honour a mark nobody clears for ``in_flight_timeout``. A background task therefore
@@ -65,6 +70,7 @@ import hmac
 import inspect
 import logging
 import math
+import os
 import secrets
 import time
 import weakref
@@ -264,6 +270,18 @@ class _LeaseLapsed(Exception):
     """The lease no longer covers a token request; the refresh must re-take the lock."""
 
 
+class _Fenced(_LeaseLapsed):
+    """The fence before the token request failed: nothing was spent; re-take and re-read.
+
+    ``ours``: the mark in the store is still this holder's (to be lifted); otherwise someone
+    wrote over it, and it is theirs to keep.
+    """
+
+    def __init__(self, *, ours: bool) -> None:
+        super().__init__()
+        self.ours = ours
+
+
 @attrs.define(eq=False)
 class _Account:
     """In-process state of one account, shared by every TokenManager on the same store and key."""
@@ -280,14 +298,46 @@ class _Account:
     store_answered: asyncio.Event | None = None
     # (record version, monotonic time) when a peer's in-flight mark was first seen expired.
     expired_mark: tuple[int | None, float] | None = None
+    # ((rotating_by, rotating_since), monotonic time) when a peer's mark was first seen: a
+    # mark's age is measured on this process's clock alone (the writer's may be skewed).
+    seen_mark: tuple[tuple[str, float], float] | None = None
     # ``rotating_since`` of the last mark this process wrote: each new mark is later, so a
     # mark is identified by it (the mark lifter must not take a later mark for its own).
     last_mark: float = 0.0
     # Tasks lifting marks whose save lost its answer (step 5 of the module docstring).
     lifters: set[asyncio.Task[None]] = attrs.Factory(set)
 
+    def __attrs_post_init__(self) -> None:
+        _EVERY_ACCOUNT.add(self)
+
+    def forget_parent(self) -> None:
+        """In a child of ``fork``: become a process of its own.
+
+        The child inherited the parent's worker id, so without a new one it would take the
+        parent's (or a sibling's) in-flight mark for its own and spend the refresh token under
+        it; the parent's tasks and event loop do not exist here. The token is kept (a cache).
+        """
+        self.owner = secrets.token_hex(8)
+        self.flights = {}
+        self.unsaved = None
+        self.store_answered = None
+        self.expired_mark = None
+        self.seen_mark = None
+        self.lifters = set()
+
 
 _ACCOUNTS: weakref.WeakKeyDictionary[Any, dict[str, _Account]] = weakref.WeakKeyDictionary()
+# Every account state of this process, so that a forked child can renew each one's identity.
+_EVERY_ACCOUNT: weakref.WeakSet[_Account] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for account in list(_EVERY_ACCOUNT):
+        account.forget_parent()
+
+
+# os.fork (multiprocessing's "fork", gunicorn's pre-fork workers) runs this in every child.
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _account_for(store: TokenStore, key: str) -> _Account:
@@ -564,7 +614,7 @@ class TokenManager:
             form["redirect_uri"] = self.credentials.redirect_uri
         token = await self._call_token_endpoint(form)
         await self.store_token(token)
-        return token
+        return self._with_access(token)
 
     @translate_store_errors  # store errors leave as FFNError subclasses
     async def store_token(self, token: Token) -> None:
@@ -775,11 +825,19 @@ class TokenManager:
         once it ran out), or ``None`` if no other worker's rotation is marked."""
         if stored.rotating_by is None or stored.rotating_since is None:
             return None
-        if stored.rotating_by == self._account.owner:
+        account = self._account
+        if stored.rotating_by == account.owner:
             # Our own mark, left by a rotation of ours that ended (its clearing failed): we
             # know it holds no unsaved token, since _adopt_or_rotate first waits for that one.
             return None
-        return stored.rotating_since + self.in_flight_timeout - time.time()
+        # One clock decides "presumed dead": this process's monotonic time since it first saw
+        # this very mark. The mark's ``since`` is the writer's wall clock, and another host's
+        # clock running ahead would presume a live holder dead; here it only names the mark.
+        mark = (stored.rotating_by, stored.rotating_since)
+        seen = account.seen_mark
+        if seen is None or seen[0] != mark:
+            seen = account.seen_mark = (mark, time.monotonic())
+        return seen[1] + self.in_flight_timeout - time.monotonic()
 
     async def _await_unsaved(self) -> None:
         """Before rotating again, the token kept in memory must be in the store."""
@@ -904,7 +962,18 @@ class TokenManager:
             new.fingerprint,
         )
         await self._fire_hooks(new)
-        return new
+        return self._with_access(new)
+
+    def _with_access(self, token: Token) -> Token:
+        """``token``, unless the endpoint issued no usable access token with its refresh token
+        (kept and saved all the same: :meth:`Token.salvage`)."""
+        if not token.access_token:
+            raise TokenEndpointError(
+                f"account {self.key!r}: the token endpoint issued a refresh token (saved) but no "
+                "usable access token; the next call refreshes again",
+                status=200,
+            )
+        return token
 
     def _grace_left(self, stored: StoredToken) -> float:
         """Seconds of grace still given to ``stored``'s expired in-flight mark.
@@ -959,11 +1028,9 @@ class TokenManager:
             raise _LeaseLapsed
         # Mark the rotation in flight first (compare-and-set): from here on the refresh token
         # may be spent, and no peer may present it until this rotation's result is saved.
-        account = self._account
-        # Strictly later than any earlier mark of ours: the mark lifter tells them apart by it.
-        since = max(time.time(), math.nextafter(account.last_mark, math.inf))
-        account.last_mark = since
-        marked = attrs.evolve(stored, rotating_by=account.owner, rotating_since=since)
+        marked = attrs.evolve(
+            stored, rotating_by=self._account.owner, rotating_since=self._next_since()
+        )
         try:
             marked = attrs.evolve(
                 marked,
@@ -975,11 +1042,20 @@ class TokenManager:
             # Nothing was spent, but the mark may have landed with its answer lost.
             self._lift_later(marked)
             raise
+
+        async def fence() -> None:
+            nonlocal marked
+            marked = await self._fence(lease, marked)
+
         async with self._lease_kept(lease):
             try:
-                new = await self._refresh_grant(token.refresh_token, unauthorized)
+                new = await self._refresh_grant(token.refresh_token, unauthorized, fence)
             except InvalidGrant:
                 return await self._after_invalid_grant(marked, token, lease)
+            except _Fenced as exc:
+                if exc.ours:  # nothing was spent: lift the mark so peers need not wait for it
+                    await self._unmark(marked)
+                raise
             except BaseException as exc:
                 # Nothing was issued to us: lift the mark so peers need not wait for it.
                 await self._unmark(marked, later=not isinstance(exc, asyncio.CancelledError))
@@ -1013,18 +1089,67 @@ class TokenManager:
         self._adopt(attrs.evolve(rotated, version=version))
         return new
 
-    async def _refresh_grant(self, refresh_token: str, unauthorized: bool) -> Token:
-        """Spend ``refresh_token`` at the token endpoint (reported to the observer, if any)."""
+    def _next_since(self) -> float:
+        """A new mark's ``since``: strictly later than any earlier mark of ours, since the mark
+        lifter tells our marks apart by it (it names a mark; no peer measures age with it)."""
+        account = self._account
+        since = max(time.time(), math.nextafter(account.last_mark, math.inf))
+        account.last_mark = since
+        return since
+
+    async def _fence(self, lease: Lease | None, marked: StoredToken) -> StoredToken:
+        """Prove, right before the refresh token is sent, that this rotation is still ours.
+
+        A holder paused after writing its mark (SIGSTOP, a stop-the-world GC, a suspended VM
+        or container, a debugger) may have been presumed dead meanwhile, and a peer may have
+        spent the refresh token. So the lease is renewed (a lost lease stops the rotation),
+        then the mark is written again with compare-and-set on the version this holder wrote:
+        if anyone wrote since, nothing is spent and the caller re-reads. The new mark also
+        restarts every peer's count towards presuming this holder dead. Returns the record
+        as now marked. What no client can close is the time from this write's answer to the
+        request leaving the socket (README, "Reliability").
+        """
+        if lease is not None and not await self._renew(lease):
+            log.warning(
+                "account %r: the refresh lease could not be renewed before the token request "
+                "(lost during a pause, or the store is away); not spending the refresh token",
+                self.key,
+            )
+            raise _Fenced(ours=True)
+        restamped = attrs.evolve(marked, rotating_since=self._next_since())
+        try:
+            version = await self._store.save(self.key, _encode(self.key, restamped), marked.version)
+        except StoreConflict:
+            log.warning(
+                "account %r: the record changed after this process marked its rotation (a peer "
+                "presumed it dead during a pause?); re-reading instead of spending the refresh "
+                "token",
+                self.key,
+            )
+            raise _Fenced(ours=False) from None
+        except StoreUnavailable:
+            self._lift_later(restamped)  # it may have landed; the caller lifts ``marked``
+            raise
+        return attrs.evolve(restamped, version=version)
+
+    async def _refresh_grant(
+        self, refresh_token: str, unauthorized: bool, fence: Callable[[], Awaitable[None]]
+    ) -> Token:
+        """Spend ``refresh_token`` at the token endpoint, each attempt right after ``fence``
+        (reported to the observer, if any)."""
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         observer = self.observer
         if observer is None:
-            return await self._call_token_endpoint(form)
+            return await self._call_token_endpoint(form, fence)
         started = time.monotonic()
         outcome = "ok"
         try:
-            return await self._call_token_endpoint(form)
+            return await self._call_token_endpoint(form, fence)
         except InvalidGrant:
             outcome = "invalid_grant"
+            raise
+        except _Fenced:
+            outcome = "fenced"
             raise
         except BaseException as exc:
             outcome = type(exc).__name__
@@ -1048,6 +1173,8 @@ class TokenManager:
                     "wait for it up to in_flight_timeout",
                     self.key,
                 )
+        except StoreConflict:
+            log.info("account %r: the in-flight mark was written over; nothing to lift", self.key)
         except StoreError as exc:
             log.warning(
                 "account %r: could not lift the in-flight mark (%s); peers wait for it up to "
@@ -1308,9 +1435,13 @@ class TokenManager:
         log.error("account %r needs a new login: %s", self.key, reason)
         raise ReauthorizationRequired(self.key, reason)
 
-    async def _call_token_endpoint(self, form: dict[str, str]) -> Token:
+    async def _call_token_endpoint(
+        self, form: dict[str, str], fence: Callable[[], Awaitable[None]] | None = None
+    ) -> Token:
         # Retried only where the grant was provably not consumed: no connection, or the
         # server said it is unavailable. Anything else may have spent a single-use token.
+        # ``fence`` runs right before each attempt's first byte leaves, and raises (nothing is
+        # sent) when the attempt must not be made.
         deadline = time.monotonic() + self.request_timeout
         delay = 0.1
         attempt = 0
@@ -1325,6 +1456,7 @@ class TokenManager:
                     form,
                     timeout=max(remaining, 0.1),
                     trace_request_ctx={"attempt": attempt, "template": TOKEN_TEMPLATE},
+                    fence=fence,
                 )
             except TransportError as exc:
                 if exc.sent or time.monotonic() + delay >= deadline:

@@ -22,7 +22,8 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+import weakref
+from collections.abc import Awaitable, Callable, ItemsView, Iterable, Iterator, Mapping
 from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -34,9 +35,10 @@ from yarl import URL
 
 from . import _sessions
 from . import retry as _retry
+from ._bodies import announced_size, read_limited, too_large
 from ._files import replacing
-from ._redact import Secrets
-from ._requester import Response, as_is, display
+from ._redact import Secrets, credentials_in
+from ._requester import Response, as_is, display, redacted
 from .auth import Auth, TokenManager
 from .environment import Environment
 from .errors import (
@@ -44,7 +46,6 @@ from .errors import (
     UNAUTHORIZED_HINT,
     DecodeError,
     MissingScope,
-    ResponseTooLarge,
     TransportError,
     ValidationError,
     error_for_status,
@@ -91,8 +92,6 @@ DEFAULT_MAX_RESPONSE_SIZE: Final = 64 * 1024 * 1024
 #: Default limit of a binary download (``download`` methods), in bytes.
 DEFAULT_MAX_DOWNLOAD_SIZE: Final = 512 * 1024 * 1024
 _DOWNLOAD_CHUNK: Final = 256 * 1024
-# Request headers whose value (after the scheme) is redacted from an error answer.
-_CREDENTIAL_HEADERS: Final = frozenset({"authorization", "proxy-authorization"})
 
 
 def _query_value(value: Any) -> str:
@@ -103,58 +102,9 @@ def _query_value(value: Any) -> str:
     return str(value)
 
 
-def _announced_size(resp: aiohttp.ClientResponse) -> int | None:
-    """``Content-Length`` if it is the size of the body we will read (not compressed)."""
-    headers = resp.headers
-    encoding = headers.get("Content-Encoding")
-    if encoding is not None and encoding.lower() != "identity":
-        return None  # aiohttp decompresses: the body may be far larger than announced
-    length = headers.get("Content-Length")
-    return None if length is None else int(length)
-
-
-def _too_large(
-    resp: aiohttp.ClientResponse, limit: tuple[int, str], method: str, url: URL, size: int | None
-) -> ResponseTooLarge:
-    resp.close()  # drop the connection instead of reading (or draining) the rest
-    return ResponseTooLarge(
-        method=method, url=display(url), limit=limit[0], setting=limit[1], size=size
-    )
-
-
-def _read_limited(
-    resp: aiohttp.ClientResponse, limit: tuple[int, str], method: str, url: URL
-) -> Awaitable[bytes]:
-    """The whole body, or :class:`ResponseTooLarge` as soon as it exceeds ``limit``.
-
-    Not a coroutine itself: with an announced size it hands back ``resp.read()`` (the parser
-    reads exactly that many bytes), so the common case adds no frame to the awaiting chain.
-    """
-    size = _announced_size(resp)
-    if size is not None:
-        if size > limit[0]:
-            raise _too_large(resp, limit, method, url, size)
-        return resp.read()
-    return _read_chunks(resp, limit, method, url)
-
-
-async def _read_chunks(
-    resp: aiohttp.ClientResponse, limit: tuple[int, str], method: str, url: URL
-) -> bytes:
-    """A body of unknown size, chunk by chunk, stopped as soon as it exceeds ``limit``."""
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in resp.content.iter_any():
-        total += len(chunk)
-        if total > limit[0]:
-            raise _too_large(resp, limit, method, url, None)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def _read_prefix(resp: aiohttp.ClientResponse, keep: int) -> tuple[bytes, bool]:
     """At most ``keep`` bytes of the body, and whether there was more (then left unread)."""
-    size = _announced_size(resp)
+    size = announced_size(resp)
     if size is not None and size <= keep:
         return await resp.read(), False
     chunks: list[bytes] = []
@@ -172,15 +122,15 @@ async def _stream_to_file(
     resp: aiohttp.ClientResponse, target: Path, limit: tuple[int, str], method: str, url: URL
 ) -> None:
     """Write the body to ``target`` via a temporary file beside it; never half a file."""
-    size = _announced_size(resp)
+    size = announced_size(resp)
     if size is not None and size > limit[0]:
-        raise _too_large(resp, limit, method, url, size)
+        raise too_large(resp, limit, method, url, size)
     async with replacing(target) as file:
         total = 0
         async for chunk in resp.content.iter_chunked(_DOWNLOAD_CHUNK):
             total += len(chunk)
             if total > limit[0]:
-                raise _too_large(resp, limit, method, url, size)
+                raise too_large(resp, limit, method, url, size)
             await asyncio.to_thread(file.write, chunk)
 
 
@@ -246,6 +196,44 @@ def _scope_satisfied(needed: str, granted: Iterable[str]) -> bool:
     api = needed.rsplit(".", 1)[0] + "."
     coarse = {api + "read", api + "write"}
     return any(s.startswith(api) and s not in coarse for s in granted)
+
+
+class _SessionSent(Mapping[str, str]):
+    """What every request of a client carries besides its own headers: the session's default
+    headers and the cookies of its jar (a ``Cookie`` entry), for redaction.
+
+    Read only when something is redacted, never on the way: reading a cookie jar costs
+    microseconds, more than a whole pass through the pipeline. Holds the client weakly, so
+    a kept :class:`Response` does not keep the client alive.
+    """
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: FFNClient) -> None:
+        self._client = weakref.ref(client)
+
+    def _now(self) -> dict[str, str]:
+        client = self._client()
+        session = client._session if client is not None else None
+        if session is None:
+            return {}
+        found = dict(session.headers)
+        jar = "; ".join(f"{m.key}={m.value}" for m in session.cookie_jar)
+        if jar:
+            found["Cookie"] = f"{found['Cookie']}; {jar}" if "Cookie" in found else jar
+        return found
+
+    def items(self) -> ItemsView[str, str]:
+        return self._now().items()
+
+    def __getitem__(self, name: str) -> str:
+        return self._now()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._now())
+
+    def __len__(self) -> int:
+        return len(self._now())
 
 
 class _Exchange:
@@ -364,6 +352,7 @@ class FFNClient:
             auth.use_observer(observer)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session = session
+        self._session_sent = _SessionSent(self)
         self._owns_session = session is None
         self._share: _sessions.Share | None = None
         self._trace_configs = trace_configs
@@ -652,18 +641,10 @@ class FFNClient:
             self, kind, json, number=number, path_params=path_params, params=params,
             headers=headers, timeout=timeout,
         )  # fmt: skip
-        return decode(response)
-
-    def _credentials(self, headers: Mapping[str, str]) -> list[str]:
-        """The credentials a request carried (the access token sent on its last attempt, a
-        caller's own ``Authorization``), to be redacted from an error answer."""
-        found = []
-        defaults = self._session.headers if self._session is not None else {}
-        for name, value in (*headers.items(), *defaults.items()):
-            if name.lower() in _CREDENTIAL_HEADERS:
-                scheme, _, credential = value.strip().partition(" ")
-                found.append(credential.strip() or scheme)
-        return found
+        try:
+            return decode(response)  # after the pipeline: redacted here as it would be there
+        except DecodeError as exc:
+            raise redacted(exc, response) from None
 
     # The pipeline below: _send (the attempts: token, retries, the one forced refresh after a
     # 401), then _send_single_request (one HTTP exchange within the size limits).
@@ -706,7 +687,7 @@ class FFNClient:
                     try:
                         return decode(response)
                     except DecodeError as exc:
-                        raise self._redacted(exc, exchange) from None
+                        raise redacted(exc, response) from None
                 if status == 401 and token is not None and not exchange.refreshed:
                     exchange.refreshed = True
                     if await self._auth.handle_unauthorized(token):
@@ -776,15 +757,6 @@ class FFNClient:
         )
         return wait
 
-    def _redacted(self, exc: DecodeError, exchange: _Exchange) -> DecodeError:
-        """``exc`` with the request's credentials redacted from its message and ``body``: a
-        success that is not what was promised (a proxy's page, say) may quote them too."""
-        secrets = Secrets(self._credentials(exchange.headers))
-        if secrets:
-            exc.body = secrets.redact_bytes(exc.body)
-            exc.args = tuple(secrets.redact(a) if isinstance(a, str) else a for a in exc.args)
-        return exc
-
     def _error(self, exchange: _Exchange, response: Response) -> Exception:
         """The exception for the final error answer, redacted of the request's credentials."""
         hint = None
@@ -799,7 +771,7 @@ class FFNClient:
             headers=response.headers,
             truncated=response.truncated,
             hint=hint,
-            secrets=self._credentials(exchange.headers),
+            secrets=credentials_in(response.sent),
         )
 
     def _url(
@@ -874,13 +846,15 @@ class FFNClient:
             try:
                 if status >= 400:
                     content, truncated = await _read_prefix(resp, ERROR_BODY_KEEP)
-                    response = Response(status, resp.headers, content, url, method, truncated)
+                    sent = (exchange.headers, self._session_sent)
+                    response = Response(status, resp.headers, content, url, method, truncated, sent)
                 elif exchange.target is not None:
                     await _stream_to_file(resp, exchange.target, exchange.limit, method, url)
                     response = Response(status, resp.headers, b"", url, method)
                 else:
-                    content = await _read_limited(resp, exchange.limit, method, url)
-                    response = Response(status, resp.headers, content, url, method)
+                    content = await read_limited(resp, exchange.limit, method, url)
+                    sent = (exchange.headers, self._session_sent)
+                    response = Response(status, resp.headers, content, url, method, False, sent)
             except BaseException:
                 resp.release()
                 raise
@@ -893,7 +867,11 @@ class FFNClient:
         except aiohttp.ConnectionTimeoutError:
             failure = TransportError(f"timed out connecting to {url.host}:{url.port}", sent=False)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            detail = str(exc) or type(exc).__name__
+            # aiohttp's text may quote the full URL (its query included) and bytes the server
+            # sent (a header line it could not parse): shown by path, without credentials.
+            detail = Secrets(credentials_in((exchange.headers, self._session_sent))).redact(
+                (str(exc) or type(exc).__name__).replace(str(url), display(url))
+            )
             failure = TransportError(
                 f"{method} {display(url)}: {detail} (the request may have reached the server)"
             )

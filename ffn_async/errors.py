@@ -64,7 +64,7 @@ from yarl import URL
 from token_stores import base as _stores
 
 from ._error_codes import ErrorCode
-from ._redact import Secrets
+from ._redact import Secrets, redact_cookies
 from .retry import parse_retry_after
 
 __all__ = [
@@ -297,7 +297,10 @@ def error_for_status(
     redactor = Secrets(secrets)
     if redactor:  # a server or proxy may echo the request's Authorization header
         content = redactor.redact_bytes(content)
-        headers = CIMultiDict((name, redactor.redact(value)) for name, value in headers.items())
+    # A cookie the answer sets is a credential too: its value never rides on the exception.
+    headers = CIMultiDict(
+        (name, redactor.redact(redact_cookies(name, value))) for name, value in headers.items()
+    )
     payload = None
     if content and not truncated:
         try:
@@ -371,11 +374,19 @@ class ResponseTooLarge(FFNError):
 
     ``limit`` is the limit in bytes, ``setting`` the ``FFNClient`` argument that sets it
     (``max_response_size`` for JSON, ``max_download_size`` for binary downloads), ``size`` the
-    announced ``Content-Length`` (``None`` when the server did not announce one).
+    announced ``Content-Length`` (``None`` when the server did not announce one). ``advice``
+    replaces the message's last sentence where no client setting applies (a token answer).
     """
 
     def __init__(
-        self, *, method: str, url: str, limit: int, setting: str, size: int | None = None
+        self,
+        *,
+        method: str,
+        url: str,
+        limit: int,
+        setting: str,
+        size: int | None = None,
+        advice: str | None = None,
     ) -> None:
         self.method = method
         self.url = url
@@ -383,9 +394,11 @@ class ResponseTooLarge(FFNError):
         self.setting = setting
         self.size = size
         announced = f" (Content-Length: {size})" if size is not None else ""
+        advice = advice or (
+            f"if such an answer is expected, raise the limit with FFNClient({setting}=...)"
+        )
         super().__init__(
-            f"{method} {url}: the response body is larger than {limit} bytes{announced}; if such "
-            f"an answer is expected, raise the limit with FFNClient({setting}=...)"
+            f"{method} {url}: the response body is larger than {limit} bytes{announced}; {advice}"
         )
 
 

@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import orjson
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.payload import BytesPayload
 from yarl import URL
 
+from ._bodies import read_limited
 from ._redact import Secrets, scrub
 from .environment import Environment
 from .errors import InvalidClient, InvalidGrant, TokenEndpointError, TransportError
 from .token import ClientCredentials, Token
 
 __all__ = [
+    "MAX_TOKEN_ANSWER_SIZE",
     "TOKEN_TEMPLATE",
     "InvalidGrant",
     "authorize_url",
@@ -34,6 +39,10 @@ log = logging.getLogger("ffn_async.auth")
 
 #: The ``template`` a token-endpoint call carries in aiohttp's ``trace_request_ctx``.
 TOKEN_TEMPLATE = "<token endpoint>"
+#: Largest token-endpoint answer read, in bytes: two tokens of at most 16 KiB each (see
+#: :mod:`ffn_async.token`) and their fields fit many times over; JTL's answer is ~2 KiB.
+MAX_TOKEN_ANSWER_SIZE = 256 * 1024
+_LIMIT = (MAX_TOKEN_ANSWER_SIZE, "ffn_async.oauth.MAX_TOKEN_ANSWER_SIZE")
 
 
 def authorize_url(
@@ -59,6 +68,40 @@ def basic_authorization(credentials: ClientCredentials) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
+class _FencedForm(BytesPayload):
+    """The form body, written only once ``fence`` has passed.
+
+    aiohttp writes a body once the connection is established, and sends the request's headers
+    along with its first bytes; so the fence runs after any connect (and TLS handshake), right
+    before the first byte of the request leaves. If it raises, nothing at all was sent: the
+    connection is closed, and :func:`request_token` raises what the fence raised.
+    """
+
+    def __init__(self, form: dict[str, str], fence: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(
+            urlencode(form).encode("ascii"), content_type="application/x-www-form-urlencoded"
+        )
+        self._fence = fence
+        self.refused: BaseException | None = None
+
+    async def _pass(self) -> None:
+        try:
+            await self._fence()
+        except BaseException as exc:
+            self.refused = exc
+            raise
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        await self._pass()
+        await super().write(writer)
+
+    async def write_with_length(
+        self, writer: AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        await self._pass()
+        await super().write_with_length(writer, content_length)
+
+
 async def request_token(
     session: aiohttp.ClientSession,
     environment: Environment,
@@ -67,8 +110,12 @@ async def request_token(
     *,
     timeout: float,
     trace_request_ctx: dict[str, Any] | None = None,
+    fence: Callable[[], Awaitable[None]] | None = None,
 ) -> Token:
     """POST ``form`` to the token endpoint and return the issued :class:`Token`.
+
+    ``fence`` runs right before the request's first byte leaves (see :class:`_FencedForm`);
+    what it raises is raised instead of sending anything.
 
     Raises:
         InvalidClient: the client id or secret was rejected.
@@ -76,6 +123,12 @@ async def request_token(
         TokenEndpointError: any other error answer, a redirect (never followed), HTML,
             malformed JSON, or a token that is not usable (see :meth:`Token.from_response`).
         TransportError: the endpoint could not be reached or did not answer in ``timeout``.
+        ResponseTooLarge: the answer is over :data:`MAX_TOKEN_ANSWER_SIZE` (not read further;
+            like a lost answer, the grant may have been used).
+
+    An answer that carries a usable refresh token is returned even if other fields are
+    unusable (repaired, with a warning: see :meth:`Token.salvage`): the server has spent the
+    grant, and dropping what it issued would cost the chain.
     """
     authorization = basic_authorization(credentials)
     # Secrets that must never appear in an error message, whatever the server echoes (made
@@ -86,10 +139,11 @@ async def request_token(
         form.get("code"),
         authorization.removeprefix("Basic "),
     )
+    body_out = form if fence is None else _FencedForm(form, fence)
     try:
         async with session.post(
             environment.token_url,
-            data=form,
+            data=body_out,
             headers={"Accept": "application/json", "Authorization": authorization},
             timeout=aiohttp.ClientTimeout(total=timeout),
             # Never follow a redirect: the body carries the refresh token or the code, and a
@@ -100,12 +154,19 @@ async def request_token(
             status = response.status
             content_type = response.content_type
             location = response.headers.get("Location")
-            body = b"" if 300 <= status < 400 else await response.read()
+            body = (
+                b""
+                if 300 <= status < 400
+                else await read_limited(response, _LIMIT, "POST", environment.token_url)
+            )
     except aiohttp.ClientConnectorError as exc:
         raise TransportError(
             f"cannot reach the token endpoint {environment.token_url}: {exc.os_error}", sent=False
         ) from None
     except (TimeoutError, aiohttp.ClientError) as exc:
+        refused = body_out.refused if isinstance(body_out, _FencedForm) else None
+        if refused is not None:
+            raise refused from None  # the fence stopped it: not a byte was sent
         # The request may have reached the server: with a refresh grant, its refresh token may
         # already be spent. Never retried here; the caller re-reads the store instead.
         raise TransportError(
@@ -127,11 +188,21 @@ async def request_token(
         try:
             return Token.from_response(payload)
         except ValueError as exc:
-            reason = scrub(str(exc), secrets)
+            refused = exc
+        try:
+            token, problems = Token.salvage(payload)
+        except ValueError:
+            reason = scrub(str(refused), secrets)
             raise TokenEndpointError(
                 f"the token endpoint answered 200 without a usable token: {reason}",
                 status=status,
             ) from None
+        log.warning(
+            "the token endpoint's answer carries a refresh token but is otherwise unusable "
+            "(%s); keeping it with those fields repaired",
+            scrub("; ".join(problems), secrets),
+        )
+        return token
 
     redactor = Secrets(secrets)
     raw_error = payload.get("error") if isinstance(payload, dict) else None

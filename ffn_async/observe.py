@@ -82,7 +82,8 @@ class RetryEvent:
 class RefreshEvent:
     """This process called the token endpoint to rotate account ``key``'s token.
 
-    ``outcome`` is ``"ok"``, ``"invalid_grant"`` (the refresh token was refused), or the name of
+    ``outcome`` is ``"ok"``, ``"invalid_grant"`` (the refresh token was refused), ``"fenced"``
+    (the rotation turned out not to be this process's any more: nothing was sent), or the name of
     the exception that ended the call (``"TransportError"``, ``"AuthError"``, ``"CancelledError"``
     …). ``unauthorized`` is true for a refresh forced by a 401 from the API. Refreshes a peer did
     (the token adopted from the store) emit no event: only the store calls that found it.

@@ -53,6 +53,58 @@ def _expires_in(raw: Any) -> float:
     return value
 
 
+def _repaired_expires_in(raw: Any) -> float:
+    """An ``expires_in`` :func:`_expires_in` refused, made usable: a number beyond the limit is
+    clamped to it, anything else (not a number, not positive, not finite) is the default."""
+    try:
+        value = float(raw) if not isinstance(raw, bool) else math.nan
+    except (TypeError, ValueError, OverflowError):
+        value = math.nan
+    if value > MAX_EXPIRES_IN:  # inf too
+        return MAX_EXPIRES_IN
+    return _DEFAULT_EXPIRES_IN
+
+
+def _read_answer(payload: Mapping[str, Any], now: float | None) -> tuple[Token, list[str]]:
+    """A token-endpoint answer read field by field: the token with every unusable field
+    repaired (see :meth:`Token.salvage`), and what was wrong, in the order checked."""
+    problems: list[str] = []
+    access = payload.get("access_token")
+    if not isinstance(access, str) or not access:
+        problems.append("the response has no access_token")
+        access = ""
+    elif len(access) > _MAX_TOKEN_LENGTH or not _ACCESS_CHARS.fullmatch(access):
+        problems.append("access_token holds characters a bearer token cannot carry")
+        access = ""
+    refresh = payload.get("refresh_token")
+    if refresh is not None and not isinstance(refresh, str):
+        problems.append("refresh_token is not a string")
+        refresh = None
+    elif refresh and (len(refresh) > _MAX_TOKEN_LENGTH or not _REFRESH_CHARS.fullmatch(refresh)):
+        problems.append("refresh_token holds characters a refresh token cannot carry")
+        refresh = None
+    raw_expires_in = payload.get("expires_in")
+    try:
+        expires_in = _expires_in(raw_expires_in)
+    except ValueError as exc:
+        problems.append(str(exc))
+        expires_in = _repaired_expires_in(raw_expires_in)
+    scope = payload.get("scope")
+    scopes = tuple(scope.split()) if isinstance(scope, str) else _jwt_scopes(access)
+    token_type = payload.get("token_type") or "Bearer"
+    issued = time.time() if now is None else now
+    token = Token(
+        access_token=access,
+        refresh_token=refresh or None,
+        # Without a usable access token the token is due at once (its refresh token is not).
+        expires_at=issued + expires_in if access else issued,
+        token_type=str(token_type),
+        scopes=scopes,
+        issued_at=issued,
+    )
+    return token, problems
+
+
 def fingerprint(secret: str) -> str:
     """A short, non-reversible label for a secret (first 8 hex digits of its SHA-256)."""
     return hashlib.sha256(secret.encode()).hexdigest()[:8]
@@ -133,29 +185,28 @@ class Token:
         store: the tokens are non-empty visible ASCII of bounded length, and ``expires_in``
         is a finite number of seconds in ``(0, MAX_EXPIRES_IN]`` (1800 when absent).
         """
-        access = payload.get("access_token")
-        if not isinstance(access, str) or not access:
-            raise ValueError("the response has no access_token")
-        if len(access) > _MAX_TOKEN_LENGTH or not _ACCESS_CHARS.fullmatch(access):
-            raise ValueError("access_token holds characters a bearer token cannot carry")
-        refresh = payload.get("refresh_token")
-        if refresh is not None and not isinstance(refresh, str):
-            raise ValueError("refresh_token is not a string")
-        if refresh and (len(refresh) > _MAX_TOKEN_LENGTH or not _REFRESH_CHARS.fullmatch(refresh)):
-            raise ValueError("refresh_token holds characters a refresh token cannot carry")
-        expires_in = _expires_in(payload.get("expires_in"))
-        scope = payload.get("scope")
-        scopes = tuple(scope.split()) if isinstance(scope, str) else _jwt_scopes(access)
-        token_type = payload.get("token_type") or "Bearer"
-        issued = time.time() if now is None else now
-        return cls(
-            access_token=access,
-            refresh_token=refresh or None,
-            expires_at=issued + expires_in,
-            token_type=str(token_type),
-            scopes=scopes,
-            issued_at=issued,
-        )
+        token, problems = _read_answer(payload, now)
+        if problems:
+            raise ValueError(problems[0])
+        return token
+
+    @classmethod
+    def salvage(
+        cls, payload: Mapping[str, Any], *, now: float | None = None
+    ) -> tuple[Token, tuple[str, ...]]:
+        """What can be kept of an answer :meth:`from_response` refuses, and why it refused.
+
+        A rotating server has spent the old refresh token once it answers, so an answer that
+        carries a usable refresh token must be kept whatever else is wrong with it: an
+        ``expires_in`` beyond :data:`MAX_EXPIRES_IN` is clamped to it, one that is no usable
+        number becomes the default (1800 s), an unusable access token becomes ``""`` (due for
+        refresh at once). Raises ``ValueError`` when there is no usable refresh token: then
+        nothing was issued that could be kept.
+        """
+        token, problems = _read_answer(payload, now)
+        if token.refresh_token is None:
+            raise ValueError(problems[0] if problems else "the response has no refresh_token")
+        return token, tuple(problems)
 
     def expires_in(self, now: float | None = None) -> float:
         """Seconds until the access token expires (negative once expired)."""

@@ -159,8 +159,8 @@ async def test_a_401_refresh_reports_the_refresh_and_its_store_calls(
     assert (refresh.key, refresh.outcome, refresh.unauthorized) == ("acct", "ok", True)
     assert refresh.duration >= 0
     store_ops = [e.operation for e in recorder.of(StoreEvent)]
-    # lock-free look, lock, look again under it, mark in flight, save the new token
-    assert store_ops == ["load", "lock", "load", "save", "save"]
+    # lock-free look, lock, look again under it, mark in flight, its fence, save the new token
+    assert store_ops == ["load", "lock", "load", "save", "save", "save"]
     assert all(e.error is None for e in recorder.of(StoreEvent))
     (wait,) = recorder.of(LockWaitEvent)
     assert isinstance(wait, LockWaitEvent)

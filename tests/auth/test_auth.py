@@ -458,7 +458,7 @@ async def test_a_save_whose_answer_was_lost_counts_as_saved(creds: ClientCredent
     assert calls == 2
     stored = await auth.stored()
     assert stored.rotation == 1
-    assert stored.version == 4  # login, expired copy, in-flight mark, rotation
+    assert stored.version == 5  # login, expired copy, in-flight mark, its fence, rotation
 
 
 async def test_a_login_is_saved_through_a_short_store_outage(creds: ClientCredentials) -> None:

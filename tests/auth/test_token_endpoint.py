@@ -16,7 +16,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from ffn_async import ClientCredentials, Token, TokenManager
-from ffn_async.errors import InvalidClient, TokenEndpointError
+from ffn_async.errors import InvalidClient, ResponseTooLarge, TokenEndpointError
+from ffn_async.oauth import MAX_TOKEN_ANSWER_SIZE
+from ffn_async.token import MAX_EXPIRES_IN
 from tests.http_mock import aioresponses
 from token_stores import MemoryTokenStore
 
@@ -113,19 +115,38 @@ async def test_a_redirect_from_the_token_endpoint_is_never_followed(
         '""',
     ],
 )
-async def test_unusable_expires_in_is_refused_and_nothing_is_stored(
-    creds: ClientCredentials, literal: str
+@pytest.mark.parametrize("with_refresh_token", [True, False], ids=["rotated", "no-refresh"])
+async def test_unusable_expires_in_is_repaired_only_when_a_refresh_token_came(
+    creds: ClientCredentials, literal: str, with_refresh_token: bool
 ) -> None:
+    """An answer carrying a refresh token is kept (the grant is spent), with ``expires_in``
+    clamped or defaulted; without a refresh token nothing was issued and nothing is stored."""
     store = MemoryTokenStore()
+    answer = {**token_response(), "expires_in": "__X__"}
+    if not with_refresh_token:
+        del answer["refresh_token"]
     # The JSON text is built by hand: orjson would not write 1e999 or a 400-digit integer.
-    text = orjson.dumps({**token_response(), "expires_in": "__X__"}).decode()
-    body = text.replace('"__X__"', literal)
+    body = orjson.dumps(answer).decode().replace('"__X__"', literal)
+    try:
+        orjson.loads(body)
+        readable = True
+    except orjson.JSONDecodeError:
+        readable = False  # not JSON at all: nothing can be read from it
     async with TokenManager(creds, store, key="acct", environment=TEST_ENV) as auth:
         with aioresponses() as mock:
             mock.post(TOKEN_URL, body=body, content_type="application/json")
-            with pytest.raises(TokenEndpointError, match="expires_in|malformed JSON"):
-                await auth.exchange_code("c")
-    assert await store.load("acct") is None
+            if with_refresh_token and readable:
+                token = await auth.exchange_code("c")
+            else:
+                with pytest.raises(TokenEndpointError, match="expires_in|malformed JSON"):
+                    await auth.exchange_code("c")
+    if with_refresh_token and readable:
+        stored = await auth.stored()
+        assert stored.token == token
+        assert token.refresh_token == answer["refresh_token"]
+        assert 0 < token.expires_in() <= MAX_EXPIRES_IN
+    else:
+        assert await store.load("acct") is None
 
 
 @pytest.mark.parametrize("expires_in", [1800, 1800.5, "3600", 1, None])
@@ -148,10 +169,30 @@ async def test_usable_expires_in_is_accepted(creds: ClientCredentials, expires_i
 async def test_an_access_token_a_header_cannot_carry_is_refused(
     creds: ClientCredentials, access: str
 ) -> None:
+    """Never sent; the refresh token that came with it is kept, so the next call refreshes."""
     store = MemoryTokenStore()
+    answer = {**token_response(), "access_token": access}
     async with TokenManager(creds, store, key="acct", environment=TEST_ENV) as auth:
         with aioresponses() as mock:
-            mock.post(TOKEN_URL, payload={**token_response(), "access_token": access})
+            mock.post(TOKEN_URL, payload=answer)
+            with pytest.raises(TokenEndpointError, match="no usable access token"):
+                await auth.exchange_code("c")
+        stored = await auth.stored()
+    assert stored.token is not None
+    assert stored.token.refresh_token == answer["refresh_token"]
+    assert stored.token.access_token == ""
+    assert stored.token.is_expired()
+
+
+async def test_an_unusable_access_token_without_refresh_token_stores_nothing(
+    creds: ClientCredentials,
+) -> None:
+    store = MemoryTokenStore()
+    answer = {**token_response(), "access_token": "has space"}
+    del answer["refresh_token"]
+    async with TokenManager(creds, store, key="acct", environment=TEST_ENV) as auth:
+        with aioresponses() as mock:
+            mock.post(TOKEN_URL, payload=answer)
             with pytest.raises(TokenEndpointError, match="access_token"):
                 await auth.exchange_code("c")
     assert await store.load("acct") is None
@@ -199,3 +240,44 @@ async def test_an_echoed_request_is_scrubbed_from_error_and_description(
 def test_stored_records_never_hold_an_unreadable_expiry() -> None:
     with pytest.raises(ValueError, match="finite"):
         Token.from_dict({"access_token": "a", "refresh_token": "r", "expires_at": float("inf")})
+
+
+@pytest.mark.parametrize("announced", [True, False], ids=["content-length", "chunked"])
+async def test_an_oversized_token_answer_is_not_read(
+    creds: ClientCredentials, announced: bool
+) -> None:
+    """A token answer beyond MAX_TOKEN_ANSWER_SIZE raises ResponseTooLarge, as an API answer
+    beyond its limit does; the reading stops there (here a 4 MiB stream: the server is told
+    to stop by the connection closing, long before the end)."""
+    chunk = b" " * 65536
+    sent: list[int] = []
+
+    async def huge(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        if announced:
+            response.content_length = 64 * len(chunk)
+        await response.prepare(request)
+        try:
+            for _ in range(64):
+                await response.write(chunk)
+                sent.append(len(chunk))
+        except (ConnectionError, RuntimeError):
+            pass
+        return response
+
+    app = web.Application()
+    app.router.add_post("/token", huge)
+    async with TestServer(app, host="127.0.0.1") as server:
+        env = environment_for(server)
+        store = MemoryTokenStore()
+        async with TokenManager(creds, store, key="acct", environment=env) as auth:
+            await auth.store_token(Token("old-access", "refresh-kept-1234", time.time() - 5))
+            with pytest.raises(ResponseTooLarge) as caught:
+                await auth.access_token()
+            stored = await auth.stored()
+    assert caught.value.limit == MAX_TOKEN_ANSWER_SIZE
+    assert "token" in str(caught.value)
+    assert "FFNClient(" not in str(caught.value)  # no client setting changes this limit
+    assert stored.rotating_by is None  # nothing usable was issued: the mark was lifted
+    assert sum(sent) < 4 * 1024 * 1024

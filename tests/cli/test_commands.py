@@ -84,8 +84,8 @@ async def test_token_refresh_rotates(
     assert "rotation 1" in result.out
     assert ffn_fake.stats.refreshes == 1
     status = orjson.loads((await run_cli("token", "status", "--json")).out)
-    # version 1 the login, 2 the rotation's in-flight mark, 3 the rotated token
-    assert (status["rotation"], status["version"]) == (1, 3)
+    # version 1 the login, 2 the rotation's in-flight mark, 3 its fence, 4 the rotated token
+    assert (status["rotation"], status["version"]) == (1, 4)
 
 
 async def test_token_refresh_of_a_dead_login_needs_reauthorization(
