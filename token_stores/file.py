@@ -54,6 +54,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from . import _lease
@@ -68,6 +69,9 @@ from .base import (
     StoreUnavailable,
     validate_key,
 )
+
+if TYPE_CHECKING:
+    from .queue_file import FileQueue
 
 __all__ = ["FileTokenStore"]
 
@@ -102,6 +106,12 @@ class FileTokenStore:
 
     async def close(self) -> None:
         return None
+
+    def queue(self) -> FileQueue:
+        """This directory's queues (:mod:`token_stores.queue_file`), under ``.queues/``."""
+        from .queue_file import FileQueue
+
+        return FileQueue(self)
 
     @asynccontextmanager
     async def lock(

@@ -1,0 +1,149 @@
+"""The SQL store's queues: one row per entry in ``<table>_queue``, read through an index.
+
+Schema (created on first use, ``CREATE TABLE IF NOT EXISTS``; for your own migrations)::
+
+    -- PostgreSQL
+    CREATE TABLE ffn_tokens_queue (
+        id         BIGSERIAL PRIMARY KEY,
+        queue_key  VARCHAR(200) NOT NULL,
+        data       BYTEA NOT NULL,
+        created_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT CURRENT_TIMESTAMP
+    );
+    CREATE INDEX ix_ffn_tokens_queue_head ON ffn_tokens_queue (queue_key, id);
+    -- MySQL / MariaDB: id BIGINT AUTO_INCREMENT, queue_key VARBINARY(800), data LONGBLOB
+    -- SQLite: id INTEGER PRIMARY KEY AUTOINCREMENT (ids never reused), data BLOB
+
+Appending is one ``INSERT``, removing one ``DELETE`` by primary key, and a page one index range
+scan: no statement touches more rows than it returns. Ids come from the database's sequence
+(auto-increment), so they grow in the order appends commit; two appends racing each other
+commit in either order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .queue import QueueItem, check_entry, check_page
+from .sql import DATA, _Key, widen_data_column
+
+if TYPE_CHECKING:
+    from .sql import SQLTokenStore
+
+__all__ = ["SQLQueue"]
+
+# SQLite: only INTEGER PRIMARY KEY is the rowid alias that AUTOINCREMENT needs.
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def _queue_table(name: str) -> sa.Table:
+    table = sa.Table(
+        name,
+        sa.MetaData(),
+        sa.Column("id", _ID, primary_key=True, autoincrement=True),
+        sa.Column("queue_key", _Key(), nullable=False),
+        sa.Column("data", DATA, nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.current_timestamp(),
+        ),
+        sqlite_autoincrement=True,
+    )
+    sa.Index(f"ix_{name}_head", table.c.queue_key, table.c.id)
+    return table
+
+
+class SQLQueue:
+    """Queue entries as rows of ``<table>_queue`` in the store's database."""
+
+    def __init__(self, store: SQLTokenStore) -> None:
+        self._store = store
+        self._table = _queue_table(f"{store._table.name}_queue")
+        self._ready = False
+        self._preparing = asyncio.Lock()
+
+    async def _prepare(self) -> None:
+        """Create the table on first use; widen an older MySQL ``BLOB`` column (idempotent)."""
+        if self._ready:
+            return
+        async with self._preparing:
+            if self._ready:
+                return
+
+            async def create(conn: AsyncConnection) -> None:
+                await conn.run_sync(self._table.metadata.create_all, checkfirst=True)
+
+            try:
+                await self._store._run(create)
+            except Exception:
+                # Another process created it between the check and the CREATE: fine if it exists.
+                async def exists(conn: AsyncConnection) -> bool:
+                    return await conn.run_sync(
+                        lambda sync: sa.inspect(sync).has_table(self._table.name)
+                    )
+
+                if not await self._store._run(exists):
+                    raise
+            await widen_data_column(self._store, self._table.name, nullable=False)
+            self._ready = True
+
+    async def append(self, queue: str, data: bytes) -> int:
+        data = check_entry(queue, data)
+        await self._prepare()
+        insert = self._table.insert().values(queue_key=queue, data=data)
+
+        async def op(conn: AsyncConnection) -> int:
+            result = await conn.execute(insert)
+            key = result.inserted_primary_key
+            assert key is not None  # a single-row INSERT
+            return int(key[0])
+
+        return await self._store._run(op, single=True)
+
+    async def page(self, queue: str, *, after: int = 0, limit: int = 100) -> list[QueueItem]:
+        check_page(after, limit)
+        check_entry(queue, b"")
+        await self._prepare()
+        t = self._table
+        query = (
+            sa.select(t.c.id, t.c.data)
+            .where(t.c.queue_key == queue, t.c.id > after)
+            .order_by(t.c.id)
+            .limit(limit)
+        )
+
+        async def op(conn: AsyncConnection) -> list[QueueItem]:
+            rows = (await conn.execute(query)).all()
+            return [QueueItem(int(row.id), bytes(row.data)) for row in rows]
+
+        return await self._store._run(op, single=True)
+
+    async def replace(self, queue: str, item_id: int, data: bytes) -> bool:
+        data = check_entry(queue, data)
+        await self._prepare()
+        t = self._table
+        update = t.update().where(t.c.queue_key == queue, t.c.id == item_id).values(data=data)
+        return await self._store._rowcount(update) == 1
+
+    async def remove(self, queue: str, item_id: int) -> bool:
+        check_entry(queue, b"")
+        await self._prepare()
+        t = self._table
+        delete = t.delete().where(t.c.queue_key == queue, t.c.id == item_id)
+        return await self._store._rowcount(delete) == 1
+
+    async def count(self, queue: str) -> int:
+        check_entry(queue, b"")
+        await self._prepare()
+        t = self._table
+        query = sa.select(sa.func.count()).select_from(t).where(t.c.queue_key == queue)
+
+        async def op(conn: AsyncConnection) -> int:
+            return int((await conn.execute(query)).scalar() or 0)
+
+        return await self._store._run(op, single=True)
