@@ -1,7 +1,9 @@
-"""``ffn-async outbox list|replay|drop``: the account's kept creates (:mod:`ffn_async.outbox`).
+"""``ffn-async outbox list|replay|retry|drop``: the kept creates (:mod:`ffn_async.outbox`).
 
 The outbox of an account is named after its store key (``FFN_ACCOUNT``) and lives in the same
-store as its token. ``list`` and ``drop`` need only the store; ``replay`` needs a valid login.
+store as its token. ``list`` shows each entry's state (waiting, held, failed), attempts and
+last error; ``retry`` puts a failed or held entry back in line; ``drop`` removes one unsent.
+They need only the store; ``replay`` needs a valid login.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import orjson
 
 from ..client import FFNClient
 from ..errors import ReauthorizationRequired, TokenMissing
-from ..outbox import Outbox, OutboxEntry
+from ..outbox import Outbox, OutboxEntry, ReplayReport
 from .config import ConfigError, Settings, open_store
 from .render import table
 
@@ -41,6 +43,8 @@ def register(
     p = action("list", list_entries, "the kept creates, oldest first")
     p.add_argument("--json", action="store_true", help="print the entries as JSON")
     action("replay", replay, "send the kept creates now, in order, each exactly once")
+    p = action("retry", retry, "put a failed or held create back in line for the next replay")
+    p.add_argument("entry", type=int, metavar="ID", help="the entry's id (see `outbox list`)")
     p = action("drop", drop, "remove one kept create without sending it")
     p.add_argument("entry", type=int, metavar="ID", help="the entry's id (see `outbox list`)")
     return outbox
@@ -52,8 +56,9 @@ def _row(entry: OutboxEntry) -> dict[str, Any]:
         "kind": entry.kind,
         "number": entry.number,
         "kept_at": entry.kept_at.isoformat(timespec="seconds"),
-        "status": "failed" if entry.failed else "waiting",
-        "reason": entry.failed or entry.reason,
+        "state": entry.state.value,
+        "attempts": entry.attempts,
+        "last_error": entry.reason,
     }
 
 
@@ -61,7 +66,9 @@ async def list_entries(settings: Settings, args: argparse.Namespace) -> int:
     """``ffn-async outbox list``."""
     store = await open_store(settings.store_url)
     try:
-        entries = await Outbox(store, settings.account).entries()
+        outbox = Outbox(store, settings.account)
+        entries = await outbox.entries()
+        quarantined = await outbox.quarantined()
     finally:
         await store.close()
     rows = [_row(e) for e in entries]
@@ -73,13 +80,34 @@ async def list_entries(settings: Settings, args: argparse.Namespace) -> int:
         print(
             table(
                 [
-                    (f"{r['id']} {r['kind']} {r['number']}", f"{r['status']}: {r['reason']}")
+                    (
+                        f"{r['id']} {r['kind']} {r['number']}",
+                        f"{r['state']} ({r['attempts']} failed attempts): {r['last_error']}",
+                    )
                     for r in rows
                 ],
                 title=f"outbox of {settings.account!r}: {len(rows)} kept",
             )
         )
+    if quarantined:
+        print(
+            f"{quarantined} damaged entries were set aside as they were, in the store's queue "
+            f"{outbox.quarantine_key!r}"
+        )
     return 0
+
+
+def _print_report(report: ReplayReport) -> None:
+    for entry, outcome in report.applied:
+        print(f"sent {entry.kind} {entry.number}: {outcome.value}")
+    for entry in report.failed:
+        print(f"refused {entry.kind} {entry.number}: {entry.reason}")
+    for entry in report.held:
+        print(f"set aside {entry.kind} {entry.number}: {entry.reason}")
+    print(
+        f"{len(report.applied)} sent, {len(report.failed)} refused, {len(report.held)} set "
+        f"aside, {report.remaining} waiting"
+    )
 
 
 async def replay(settings: Settings, args: argparse.Namespace) -> int:
@@ -93,15 +121,26 @@ async def replay(settings: Settings, args: argparse.Namespace) -> int:
             report = await Outbox(store, settings.account).replay(ffn)
     finally:
         await store.close()
-    for entry, outcome in report.applied:
-        print(f"sent {entry.kind} {entry.number}: {outcome.value}")
-    for entry in report.failed:
-        print(f"refused {entry.kind} {entry.number}: {entry.failed}")
-    print(f"{len(report.applied)} sent, {len(report.failed)} refused, {report.remaining} waiting")
+    _print_report(report)
     if report.stopped:
         print(f"stopped: {report.stopped}")
         return 3 if isinstance(report.error, ReauthorizationRequired | TokenMissing) else 1
     return 1 if report.failed else 0
+
+
+async def retry(settings: Settings, args: argparse.Namespace) -> int:
+    """``ffn-async outbox retry ID``."""
+    store = await open_store(settings.store_url)
+    try:
+        entry = await Outbox(store, settings.account).retry(args.entry)
+    finally:
+        await store.close()
+    if entry is None:
+        raise ConfigError(
+            f"the outbox of {settings.account!r} has no failed or held entry {args.entry}"
+        )
+    print(f"entry {args.entry} is back in line as {entry.id}; the next replay sends it")
+    return 0
 
 
 async def drop(settings: Settings, args: argparse.Namespace) -> int:
