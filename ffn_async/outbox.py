@@ -269,12 +269,14 @@ class Outbox:
         return None
 
     async def _aside_entries(self) -> list[tuple[QueueItem, OutboxEntry]]:
+        """Held and failed entries in the order they were kept (a product set aside after the
+        orders that wait for it comes before them)."""
         found = []
         async for item in self._items(self._aside):
             entry = await self._read(self._aside, item)
             if entry is not None:
                 found.append((item, entry))
-        return found
+        return sorted(found, key=lambda pair: pair[1].id)
 
     @translate_store_errors
     async def entries(self) -> list[OutboxEntry]:
