@@ -44,6 +44,7 @@ Guarantees and their limits:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -53,7 +54,15 @@ import attrs
 import msgspec
 
 from token_stores import CorruptRecord as StoreCorrupt
-from token_stores import Lease, LockTimeout, Queue, QueueItem, TokenStore, queue_of
+from token_stores import (
+    Lease,
+    LockTimeout,
+    Queue,
+    QueueItem,
+    StoreError,
+    TokenStore,
+    queue_of,
+)
 from token_stores.base import validate_key
 
 from ._outbox_entries import (
@@ -216,8 +225,10 @@ class Outbox:
         store: where entries live (the token store works; it must offer a queue,
             :func:`token_stores.queue_of`, as every store of ``token_stores`` does).
         name: the outbox's name in the store, usually the account key.
-        lease_ttl: seconds of the replay's lease lock, renewed while the replay runs.
-        commit_margin: a replay renews its lease when less than this is left.
+        lease_ttl: seconds of the replay's lease lock, renewed every third of it while the
+            replay runs (a replayer that dies frees the outbox after at most this long).
+        commit_margin: a replay sends no entry with less lease than this left (it renews
+            first, and stops if the lease was lost).
     """
 
     def __init__(
@@ -499,7 +510,13 @@ class Outbox:
         await self._migrate()
         try:
             async with self.store.lock(self.record_key, ttl=self.lease_ttl, timeout=wait) as lease:
-                return await self._replay(client, lease, timeout)
+                keeper = asyncio.create_task(self._keep_lease(lease))
+                try:
+                    return await self._replay(client, lease, timeout)
+                finally:
+                    keeper.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await keeper
         except LockTimeout:
             pending = await self.pending()
             return ReplayReport(remaining=pending, stopped="another worker is replaying")
@@ -542,6 +559,20 @@ class Outbox:
             run.quarantined,
             run.suspect if run.stopped is None else None,
         )
+
+    async def _keep_lease(self, lease: Lease) -> None:
+        """Renew the lease every third of its time while the replay runs, so one long create
+        (a full retry budget) cannot outlast it; stop once it is lost."""
+        while lease.remaining() != float("inf"):
+            await asyncio.sleep(self.lease_ttl / 3)
+            try:
+                if not await lease.renew(self.lease_ttl):
+                    return  # lost: _renew() stops the replay before its next entry
+            except StoreError as exc:  # the store hiccuped: the next round tries again
+                log.warning(
+                    "outbox %r: renewing the replay's lease failed: %s", self.name, exc,
+                    extra=self._log,
+                )  # fmt: skip
 
     async def _renew(self, run: _Pass) -> bool:
         """Keep the lease ahead of the work: renew it when less than the margin is left."""

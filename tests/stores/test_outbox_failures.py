@@ -280,3 +280,15 @@ async def test_a_damaged_outbox_record_of_0_1_0_is_kept_aside_and_orders_go_on(
         assert len(kept) == 1  # the ciphertext as found, encrypted once more
     else:
         assert kept == [b"\x00 damaged"]
+
+
+async def test_a_replay_longer_than_its_lease_renews_it_and_goes_through(shop: Shop) -> None:
+    """0.1.0 stopped with "the replay's lease is running out; replay again"."""
+    numbers = _numbers("LEASE", 6)
+    await shop.keep(*(shop.order(n) for n in numbers))
+    outbox = Outbox(shop.store, shop.key, lease_ttl=0.6, commit_margin=0.3)
+    shop.fake.faults.latency, shop.fake.faults.latency_rate = 0.15, 1.0  # 6 x 0.15 s > 0.6 s
+
+    report = await outbox.replay(shop.ffn)
+    assert report.stopped is None
+    assert shop.outbounds() == numbers
