@@ -92,6 +92,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_ATTEMPTS",
     "OUTBOX_PREFIX",
+    "REPORT_LIMIT",
     "EntryState",
     "Kept",
     "Outbox",
@@ -115,6 +116,8 @@ MAX_ATTEMPTS: Final = 3
 """Failed sends (errors of the entry itself) before an entry that blocks others is set aside."""
 
 _PAGE: Final = 100
+REPORT_LIMIT: Final = 1000
+"""Most applied entries a :class:`ReplayReport` lists (it counts all of them)."""
 # After a replay failed for want of a login or of FFN, submit() keeps new creates without
 # trying again for this long, so an outage does not cost every write a full retry budget.
 _QUIET_AFTER_FAILED_REPLAY: Final = 2.0
@@ -159,7 +162,9 @@ class ReplayReport:
 
     Attributes:
         applied: entries FFN now has, with what the safe create found (``EXISTED`` means an
-            earlier replay or attempt had already made it).
+            earlier replay or attempt had already made it); the first :data:`REPORT_LIMIT`
+            of them, so a replay of 100,000 entries does not hold them all in memory.
+        sent: how many entries FFN now has (all of them, listed in ``applied`` or not).
         failed: entries FFN refused for good during this replay (with the reason).
         held: entries set aside during this replay (with the reason).
         remaining: entries still waiting or held (failed ones not counted).
@@ -179,6 +184,7 @@ class ReplayReport:
     held: Sequence[OutboxEntry] = ()
     quarantined: int = 0
     suspect: OutboxEntry | None = None
+    sent: int = 0
 
 
 @attrs.define
@@ -204,6 +210,7 @@ class _Pass:
     failed: list[OutboxEntry] = attrs.Factory(list)
     held: list[OutboxEntry] = attrs.Factory(list)
     quarantined: int = 0
+    sent: int = 0
     stopped: str | None = None
     error: FFNError | None = None
     #: Products (SKUs, JFSKUs) of creates still kept: entries naming them wait.
@@ -546,7 +553,7 @@ class Outbox:
         if run.applied or run.stopped:
             log.info(
                 "outbox %r: replayed %d, %d waiting%s",
-                self.name, len(run.applied), remaining,
+                self.name, run.sent, remaining,
                 f"; stopped: {run.stopped}" if run.stopped else "", extra=self._log,
             )  # fmt: skip
         return ReplayReport(
@@ -558,6 +565,7 @@ class Outbox:
             run.held,
             run.quarantined,
             run.suspect if run.stopped is None else None,
+            run.sent,
         )
 
     async def _keep_lease(self, lease: Lease) -> None:
@@ -667,7 +675,9 @@ class Outbox:
         # FFN has the object: the entry leaves now, before anything else is sent, so a crash
         # can never make a later replay send it again after the shop changed it (cancelled).
         await self._queue.remove(queue, entry.id if item_id is None else item_id)
-        run.applied.append((entry, outcome))
+        run.sent += 1
+        if len(run.applied) < REPORT_LIMIT:
+            run.applied.append((entry, outcome))
         run.blocked -= provides(entry)
         self.stats.replayed += 1
         return None

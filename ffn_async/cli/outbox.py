@@ -100,12 +100,14 @@ async def list_entries(settings: Settings, args: argparse.Namespace) -> int:
 def _print_report(report: ReplayReport) -> None:
     for entry, outcome in report.applied:
         print(f"sent {entry.kind} {entry.number}: {outcome.value}")
+    if report.sent > len(report.applied):
+        print(f"... and {report.sent - len(report.applied)} more sent")
     for entry in report.failed:
         print(f"refused {entry.kind} {entry.number}: {entry.reason}")
     for entry in report.held:
         print(f"set aside {entry.kind} {entry.number}: {entry.reason}")
     print(
-        f"{len(report.applied)} sent, {len(report.failed)} refused, {len(report.held)} set "
+        f"{report.sent} sent, {len(report.failed)} refused, {len(report.held)} set "
         f"aside, {report.remaining} waiting"
     )
 
