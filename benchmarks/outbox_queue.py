@@ -25,14 +25,14 @@ import argparse
 import asyncio
 import os
 import secrets
-import socket
 import statistics
 import tempfile
 import time
 import tracemalloc
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from .order_sync import _answers, _order
 
 __all__ = ["main", "run"]
 
@@ -46,30 +46,6 @@ _URLS = {
     "mysql": ("mysql+asyncmy://root@127.0.0.1:3306/test", 3306),
 }
 ALL = ["memory", "file", "sqlite", "redis", "postgres", "mysql"]
-
-
-def _answers(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
-
-
-def _order(number: str, warehouse_id: str, jfsku: str) -> Any:
-    from ffn_async.models import merchant as m
-
-    return m.CreateOutboundRequest(
-        merchant_outbound_number=number,
-        warehouse_id=warehouse_id,
-        currency="EUR",
-        shipping_address=m.CreateAddressRequest(
-            firstname="Ada", lastname="Customer", street="Hauptstr. 1", zip="40789",
-            city="Monheim", country="DE",
-        ),
-        items=[m.CreateOutboundItemRequest(outbound_item_id="1", jfsku=jfsku, quantity=Decimal(1))],
-        order_value=Decimal("19.90"),
-    )  # fmt: skip
 
 
 def _store(name: str, tmp: Path) -> Any:

@@ -14,11 +14,11 @@ import asyncio
 import contextlib
 import fcntl
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._atomic import fsync_dir, write_atomic
 from .base import StoreUnavailable, validate_key
 from .queue import QueueItem, check_entry, check_page
 
@@ -90,10 +90,10 @@ class FileQueue:
                 path = _entry_path(folder, item_id)
                 if not path.parent.exists():
                     path.parent.mkdir(mode=0o700)
-                    _fsync_dir(folder)
+                    fsync_dir(folder)
                 # The counter first: a crash after it leaves a gap, never a reused id.
-                _write(folder / "next", str(item_id + 1).encode())
-                _write(path, data)
+                write_atomic(folder / "next", str(item_id + 1).encode())
+                write_atomic(path, data)
             return item_id
         except OSError as exc:
             raise StoreUnavailable(
@@ -142,7 +142,7 @@ class FileQueue:
         if not path.exists():
             return False
         try:
-            _write(path, data)
+            write_atomic(path, data)
         except OSError as exc:
             raise StoreUnavailable(
                 f"cannot write queue entry {str(path)!r}: {exc.strerror}"
@@ -158,7 +158,7 @@ class FileQueue:
             raise StoreUnavailable(
                 f"cannot remove queue entry {str(path)!r}: {exc.strerror}"
             ) from exc
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return True
 
     def _count_sync(self, folder: Path) -> int:
@@ -169,35 +169,6 @@ class FileQueue:
             for name in os.listdir(shard)
             if name.endswith(_SUFFIX)
         )
-
-
-def _write(path: Path, content: bytes) -> None:
-    """Write ``path`` atomically and durably: temporary file, fsync, rename, fsync the folder."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            os.fchmod(fd, 0o600)  # exactly, whatever the umask
-            view = memoryview(content)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _entry_path(folder: Path, item_id: int) -> Path:

@@ -9,8 +9,8 @@ They need only the store; ``replay`` needs a valid login.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import orjson
 
@@ -21,6 +21,8 @@ from .config import ConfigError, Settings, open_store
 from .render import table
 
 __all__ = ["register"]
+
+T = TypeVar("T")
 
 
 def register(
@@ -130,13 +132,18 @@ async def replay(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
-async def retry(settings: Settings, args: argparse.Namespace) -> int:
-    """``ffn-async outbox retry ID``."""
+async def _on_entry(settings: Settings, act: Callable[[Outbox], Awaitable[T]]) -> T:
+    """``act`` on the account's outbox, with the store open only as long as it needs."""
     store = await open_store(settings.store_url)
     try:
-        entry = await Outbox(store, settings.account).retry(args.entry)
+        return await act(Outbox(store, settings.account))
     finally:
         await store.close()
+
+
+async def retry(settings: Settings, args: argparse.Namespace) -> int:
+    """``ffn-async outbox retry ID``."""
+    entry = await _on_entry(settings, lambda outbox: outbox.retry(args.entry))
     if entry is None:
         raise ConfigError(
             f"the outbox of {settings.account!r} has no failed or held entry {args.entry}"
@@ -147,12 +154,7 @@ async def retry(settings: Settings, args: argparse.Namespace) -> int:
 
 async def drop(settings: Settings, args: argparse.Namespace) -> int:
     """``ffn-async outbox drop ID``."""
-    store = await open_store(settings.store_url)
-    try:
-        removed = await Outbox(store, settings.account).drop(args.entry)
-    finally:
-        await store.close()
-    if not removed:
+    if not await _on_entry(settings, lambda outbox: outbox.drop(args.entry)):
         raise ConfigError(f"the outbox of {settings.account!r} has no entry {args.entry}")
     print(f"dropped entry {args.entry}; it will not be sent")
     return 0
