@@ -116,6 +116,7 @@ MAX_ATTEMPTS: Final = 3
 """Failed sends (errors of the entry itself) before an entry that blocks others is set aside."""
 
 _PAGE: Final = 100
+_PLACEHOLDER: Final = b""  # a waiting-queue entry that only reserves an id
 REPORT_LIMIT: Final = 1000
 """Most applied entries a :class:`ReplayReport` lists (it counts all of them)."""
 # After a replay failed for want of a login or of FFN, submit() keeps new creates without
@@ -199,6 +200,8 @@ class OutboxStats:
     """Entries FFN refused for good during a replay."""
     held: int = 0
     """Entries set aside (failing while others went through, or waiting for a product)."""
+    quarantined: int = 0
+    """Damaged entries moved, as they were, to the quarantine queue."""
 
 
 @attrs.define
@@ -271,6 +274,10 @@ class Outbox:
 
     async def _read(self, queue: str, item: QueueItem) -> OutboxEntry | None:
         """The entry of ``item``; a damaged one is moved to quarantine (``None``)."""
+        if item.readable and item.data == _PLACEHOLDER:
+            # An id reserved by _append_aside (its owner removes it; or it crashed first).
+            await self._queue.remove(queue, item.id)
+            return None
         if item.readable:
             try:
                 entry = decode(item.data, None if queue == self._aside else item.id)
@@ -280,6 +287,7 @@ class Outbox:
                 pass
         await self._queue.append(self.quarantine_key, item.data)
         await self._queue.remove(queue, item.id)
+        self.stats.quarantined += 1
         log.error(
             "outbox %r: entry %d of %r cannot be read; moved to the queue %r as it was",
             self.name, item.id, queue, self.quarantine_key, extra=self._log,
@@ -401,7 +409,8 @@ class Outbox:
         queue id, so ids stay unique across both queues."""
         if entry.id == 0:
             # Reserve an id in the order of the waiting queue: append a placeholder, remove it.
-            entry = attrs.evolve(entry, id=await self._queue.append(self.record_key, b"{}"))
+            reserved = await self._queue.append(self.record_key, _PLACEHOLDER)
+            entry = attrs.evolve(entry, id=reserved)
             await self._queue.remove(self.record_key, entry.id)
         await self._queue.append(self._aside, encode(entry))
         return entry
@@ -530,6 +539,7 @@ class Outbox:
 
     async def _replay(self, client: Requester, lease: Lease, timeout: float | None) -> ReplayReport:
         run = _Pass(lease)
+        quarantined_before = self.stats.quarantined
         aside = await self._aside_entries()
         for _, entry in aside:
             run.blocked |= provides(entry)
@@ -538,7 +548,6 @@ class Outbox:
         async for item in self._items(self.record_key):
             waiting = await self._read(self.record_key, item)
             if waiting is None:
-                run.quarantined += 1
                 continue
             await self._send_waiting(client, waiting, timeout, run)
             if run.stopped is not None:
@@ -549,6 +558,7 @@ class Outbox:
                     await self._send_held(client, item, entry, timeout, run)
                     if run.stopped is not None:
                         break
+        run.quarantined = self.stats.quarantined - quarantined_before
         remaining = await self.pending()
         if run.applied or run.stopped:
             log.info(
