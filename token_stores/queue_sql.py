@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .base import StoreUnavailable
 from .queue import QueueItem, check_entry, check_page
 from .sql import DATA, _Key, widen_data_column
 
@@ -80,7 +81,7 @@ class SQLQueue:
 
             try:
                 await self._store._run(create)
-            except Exception:
+            except StoreUnavailable:
                 # Another process created it between the check and the CREATE: fine if it exists.
                 async def exists(conn: AsyncConnection) -> bool:
                     return await conn.run_sync(

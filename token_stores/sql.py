@@ -371,7 +371,11 @@ class SQLTokenStore:
         """This database's queues (:mod:`token_stores.queue_sql`), in ``<table>_queue``."""
         from .queue_sql import SQLQueue
 
-        return SQLQueue(self)
+        # One per store: it creates (and checks) its table once.
+        queue: SQLQueue | None = getattr(self, "_queue", None)
+        if queue is None:
+            queue = self._queue = SQLQueue(self)
+        return queue
 
     async def close(self) -> None:
         if self._owns_engine:
