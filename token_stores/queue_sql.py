@@ -65,6 +65,7 @@ class SQLQueue:
     def __init__(self, store: SQLTokenStore) -> None:
         self._store = store
         self._table = _queue_table(f"{store._table.name}_queue")
+        self._head = f"ix_{self._table.name}_head"
         self._ready = False
         self._preparing = asyncio.Lock()
 
@@ -117,6 +118,11 @@ class SQLQueue:
             .order_by(t.c.id)
             .limit(limit)
         )
+        for dialect in ("mysql", "mariadb"):
+            # For a queue holding most of the table, MySQL/MariaDB estimate a scan of the
+            # primary key in id order cheaper, and skip every other queue's older rows on each
+            # read of the head (2x the submit time at 100,000 entries): use the head index.
+            query = query.with_hint(t, f"FORCE INDEX ({self._head})", dialect_name=dialect)
 
         async def op(conn: AsyncConnection) -> list[QueueItem]:
             rows = (await conn.execute(query)).all()
