@@ -65,6 +65,7 @@ from token_stores import (
 )
 from token_stores.base import validate_key
 
+from . import _records
 from ._outbox_entries import (
     EntryState,
     OutboxEntry,
@@ -244,8 +245,7 @@ class Outbox:
     def __init__(
         self, store: TokenStore, name: str, *, lease_ttl: float = 60.0, commit_margin: float = 5.0
     ) -> None:
-        if commit_margin >= lease_ttl:
-            raise ValueError("commit_margin must be shorter than lease_ttl")
+        _records.check_lease(lease_ttl, commit_margin)
         self.store = store
         self.name = name
         self.record_key = validate_key(OUTBOX_PREFIX + name)
