@@ -4,8 +4,8 @@ Layout under the store's directory: ``.queues/<queue name>/`` holds ``next`` (th
 rewritten under ``flock`` on ``.lock``) and ``<id // 1000>/<id>.entry`` per entry. Entries are
 written like records (temporary file, fsync, rename, fsync of the directory), so a reader sees
 an entry whole or not at all. Sharding keeps reading the head cheap however long the queue is:
-a page lists the lowest shard directories only, and a shard below the one ids are allocated
-from can receive no new entry, so it is removed once empty.
+a page reads the lowest shard directories only, and a shard more than one below the one ids are
+allocated from can receive no new entry, so it is removed once empty.
 """
 
 from __future__ import annotations
@@ -113,8 +113,10 @@ class FileQueue:
                     for name in os.listdir(folder / str(shard))
                     if name.endswith(_SUFFIX)
                 )
-                if not ids and shard < current:
-                    with contextlib.suppress(OSError):  # no id can land here any more
+                if not ids and shard < current - 1:
+                    # Ids are taken in order and the last one taken may still be being written
+                    # (its shard is at least current - 1): no id can land here any more.
+                    with contextlib.suppress(OSError):
                         (folder / str(shard)).rmdir()
                 for item_id in ids:
                     if item_id <= after:
