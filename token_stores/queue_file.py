@@ -16,14 +16,22 @@ import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ._atomic import fsync_dir, write_atomic
 from .base import StoreUnavailable, validate_key
 from .queue import QueueItem, check_entry, check_page
 
-if TYPE_CHECKING:
-    from .file import FileTokenStore
+
+class _FileBackend(Protocol):
+    """What the queue uses of :class:`~token_stores.FileTokenStore` (no import: no cycle)."""
+
+    path: Path
+
+    def _ensure_dirs(self) -> None: ...
+
+    def _name(self, key: str) -> str: ...
+
 
 __all__ = ["FileQueue"]
 
@@ -34,7 +42,7 @@ _SUFFIX = ".entry"
 class FileQueue:
     """Entry files in a directory per queue; ids from a counter file under ``flock``."""
 
-    def __init__(self, store: FileTokenStore) -> None:
+    def __init__(self, store: _FileBackend) -> None:
         self._store = store
         self._root = store.path / ".queues"
 

@@ -10,12 +10,23 @@ so a long queue never makes Redis copy megabytes (which would stall its other cl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 from .queue import QueueItem, check_entry, check_page
 
-if TYPE_CHECKING:
-    from .redis import RedisTokenStore
+T = TypeVar("T")
+
+
+class _RedisBackend(Protocol):
+    """What the queue uses of :class:`~token_stores.RedisTokenStore` (no import: no cycle)."""
+
+    _client: Any
+
+    def _keys(self, key: str) -> tuple[str, str]: ...
+
+    async def _call(self, op: Callable[[], Awaitable[T]]) -> T: ...
+
 
 __all__ = ["RedisQueue"]
 
@@ -58,7 +69,7 @@ return redis.call('HDEL', KEYS[2], ARGV[1])
 class RedisQueue:
     """Queue entries in a sorted set and a hash per queue, on the store's Redis client."""
 
-    def __init__(self, store: RedisTokenStore) -> None:
+    def __init__(self, store: _RedisBackend) -> None:
         self._store = store
         client = store._client
         self._append = client.register_script(_APPEND)

@@ -22,49 +22,39 @@ commit in either order.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .base import StoreUnavailable
 from .queue import QueueItem, check_entry, check_page
-from .sql import DATA, _Key, widen_data_column
 
-if TYPE_CHECKING:
-    from .sql import SQLTokenStore
+T = TypeVar("T")
 
 __all__ = ["SQLQueue"]
 
-# SQLite: only INTEGER PRIMARY KEY is the rowid alias that AUTOINCREMENT needs.
-_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
+class _SQLBackend(Protocol):
+    """What the queue uses of :class:`~token_stores.SQLTokenStore` (no import: no cycle)."""
 
-def _queue_table(name: str) -> sa.Table:
-    table = sa.Table(
-        name,
-        sa.MetaData(),
-        sa.Column("id", _ID, primary_key=True, autoincrement=True),
-        sa.Column("queue_key", _Key(), nullable=False),
-        sa.Column("data", DATA, nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            nullable=False,
-            server_default=sa.func.current_timestamp(),
-        ),
-        sqlite_autoincrement=True,
-    )
-    sa.Index(f"ix_{name}_head", table.c.queue_key, table.c.id)
-    return table
+    async def _run(
+        self, op: Callable[[AsyncConnection], Awaitable[T]], *, single: bool = False
+    ) -> T: ...
+
+    async def _rowcount(self, statement: sa.Executable) -> int: ...
+
+    async def _widen_data_column(self, table: str, *, nullable: bool) -> None: ...
 
 
 class SQLQueue:
     """Queue entries as rows of ``<table>_queue`` in the store's database."""
 
-    def __init__(self, store: SQLTokenStore) -> None:
+    def __init__(self, store: _SQLBackend, table: sa.Table) -> None:
+        """``table``: the queue table of the store's dialect types (``sql.queue_table``)."""
         self._store = store
-        self._table = _queue_table(f"{store._table.name}_queue")
+        self._table = table
         self._head = f"ix_{self._table.name}_head"
         self._ready = False
         self._preparing = asyncio.Lock()
@@ -91,7 +81,7 @@ class SQLQueue:
 
                 if not await self._store._run(exists):
                     raise
-            await widen_data_column(self._store, self._table.name, nullable=False)
+            await self._store._widen_data_column(self._table.name, nullable=False)
             self._ready = True
 
     async def append(self, queue: str, data: bytes) -> int:

@@ -159,6 +159,30 @@ def _table(name: str) -> sa.Table:
     )
 
 
+# SQLite: only INTEGER PRIMARY KEY is the rowid alias that AUTOINCREMENT needs.
+_QUEUE_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def queue_table(name: str) -> sa.Table:
+    """The table of the store's queues (:mod:`token_stores.queue_sql`), DDL there."""
+    table = sa.Table(
+        name,
+        sa.MetaData(),
+        sa.Column("id", _QUEUE_ID, primary_key=True, autoincrement=True),
+        sa.Column("queue_key", _Key(), nullable=False),
+        sa.Column("data", DATA, nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.current_timestamp(),
+        ),
+        sqlite_autoincrement=True,
+    )
+    sa.Index(f"ix_{name}_head", table.c.queue_key, table.c.id)
+    return table
+
+
 class SQLTokenStore:
     """Records and lease locks in one SQL table; compare-and-set by conditional ``UPDATE``."""
 
@@ -374,8 +398,11 @@ class SQLTokenStore:
         # One per store: it creates (and checks) its table once.
         queue: SQLQueue | None = getattr(self, "_queue", None)
         if queue is None:
-            queue = self._queue = SQLQueue(self)
+            queue = self._queue = SQLQueue(self, queue_table(f"{self._table.name}_queue"))
         return queue
+
+    async def _widen_data_column(self, table: str, *, nullable: bool) -> None:
+        await widen_data_column(self, table, nullable=nullable)
 
     async def close(self) -> None:
         if self._owns_engine:
