@@ -5,7 +5,7 @@ each call, not throughput):
 
 * an outbound create as a plain POST (``safe_create=False``) and as a safe create: on the happy
   path both send one POST, so the difference is the safe create's own bookkeeping;
-* :meth:`Outbox.submit` per store: the create plus one read of the outbox record;
+* :meth:`Outbox.submit` per store: the create plus one head read of the outbox queue;
 * an empty :meth:`FeedConsumer.batch`: lease lock, checkpoint read, one feed GET, commit
   (compare-and-set) and unlock.
 

@@ -366,3 +366,16 @@ def test_order_sync_case() -> None:
     assert ("Outbox.submit", "memory") in whats
     assert ("empty FeedConsumer.batch", "sqlite") in whats
     assert all(r["us"] > 0 for r in rows)
+
+
+def test_outbox_queue_case() -> None:
+    from benchmarks import outbox_queue
+
+    rows = outbox_queue.run(
+        stores=["memory", "sqlite"], sizes=(5, 20), submits=5, http_sizes=(5,), budget=60.0
+    )
+    whats = {(r["store"], r["kept"], r["what"]) for r in rows}
+    assert ("memory", 20, "submit") in whats
+    assert ("sqlite", 20, "replay store") in whats
+    assert ("sqlite", 5, "replay http") in whats
+    assert all(r["p99"] >= r["p50"] > 0 for r in rows if r["what"] == "submit")

@@ -1,7 +1,8 @@
 """Versioned, lockable secret storage shared by many coroutines, processes and hosts.
 
 Generic and OAuth-agnostic: a store keeps opaque bytes under a key with a version number and a
-lease lock. ``ffn_async.TokenManager`` builds its refresh-exactly-once protocol on top.
+lease lock, and ordered queues of opaque entries (:mod:`token_stores.queue`).
+``ffn_async.TokenManager`` builds its refresh-exactly-once protocol on top.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .base import (
     TokenStore,
 )
 from .memory import MemoryTokenStore
+from .queue import MAX_ENTRY_BYTES, DataTooLarge, Queue, QueueItem, queue_of
 
 if TYPE_CHECKING:
     from .encrypted import EncryptedTokenStore
@@ -32,7 +34,9 @@ if TYPE_CHECKING:
     from .url import from_url
 
 __all__ = [
+    "MAX_ENTRY_BYTES",
     "CorruptRecord",
+    "DataTooLarge",
     "EncryptedTokenStore",
     "FileTokenStore",
     "InvalidKey",
@@ -40,6 +44,8 @@ __all__ = [
     "Lease",
     "LockTimeout",
     "MemoryTokenStore",
+    "Queue",
+    "QueueItem",
     "Record",
     "RedisTokenStore",
     "SQLTokenStore",
@@ -49,6 +55,7 @@ __all__ = [
     "StoreUnavailable",
     "TokenStore",
     "from_url",
+    "queue_of",
 ]
 
 # A library configures no logging; the application decides what to show (logging HOWTO).

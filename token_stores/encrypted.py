@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING
 
 from .base import DEFAULT_LOCK_TIMEOUT, DEFAULT_LOCK_TTL, CorruptRecord, Lease, Record, TokenStore
 
@@ -25,6 +26,9 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
         "EncryptedTokenStore needs the 'cryptography' package: pip install 'ffn-async[crypto]'"
     ) from exc
+
+if TYPE_CHECKING:
+    from .queue_encrypted import EncryptedQueue
 
 __all__ = ["EncryptedTokenStore"]
 
@@ -82,6 +86,13 @@ class EncryptedTokenStore:
 
     async def close(self) -> None:
         await self.inner.close()
+
+    def queue(self) -> EncryptedQueue:
+        """The inner store's queues, every entry encrypted (:mod:`token_stores.queue_encrypted`)."""
+        from .queue import queue_of
+        from .queue_encrypted import EncryptedQueue
+
+        return EncryptedQueue(queue_of(self.inner), self._fernet)
 
     def _decrypt(self, key: str, token: bytes, version: int) -> bytes:
         try:

@@ -54,9 +54,11 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from . import _lease
+from ._atomic import fsync_dir, write_atomic
 from ._private import check_private, ensure_private_dir
 from .base import (
     DEFAULT_LOCK_TIMEOUT,
@@ -68,6 +70,9 @@ from .base import (
     StoreUnavailable,
     validate_key,
 )
+
+if TYPE_CHECKING:
+    from .queue_file import FileQueue
 
 __all__ = ["FileTokenStore"]
 
@@ -102,6 +107,12 @@ class FileTokenStore:
 
     async def close(self) -> None:
         return None
+
+    def queue(self) -> FileQueue:
+        """This directory's queues (:mod:`token_stores.queue_file`), under ``.queues/``."""
+        from .queue_file import FileQueue
+
+        return FileQueue(self)
 
     @asynccontextmanager
     async def lock(
@@ -228,33 +239,16 @@ class FileTokenStore:
                 ) from exc
 
     def _replace(self, path: Path, content: bytes) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{_lease.new_owner()[:8]}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-            try:
-                os.fchmod(fd, 0o600)  # exactly, whatever the umask
-                view = memoryview(content)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
-            self._fsync_dir()
+            write_atomic(path, content)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise StoreUnavailable(
                 f"cannot write token file {str(path)!r}: {exc.strerror}; "
                 "check free disk space and permissions"
             ) from exc
 
     def _fsync_dir(self) -> None:
-        fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(self.path)
 
 
 def _try_flock(fd: int, key: str) -> bool:

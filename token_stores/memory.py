@@ -21,6 +21,7 @@ from .base import (
     StoreConflict,
     validate_key,
 )
+from .queue_memory import MemoryQueue
 
 __all__ = ["MemoryTokenStore"]
 
@@ -33,6 +34,7 @@ class MemoryTokenStore:
         # key -> (owner, monotonic deadline of the lease)
         self._leases: dict[str, tuple[str, float]] = {}
         self._released = asyncio.Event()
+        self._queue: MemoryQueue | None = None
 
     def __repr__(self) -> str:
         return f"MemoryTokenStore(keys={len(self._records)})"
@@ -54,6 +56,12 @@ class MemoryTokenStore:
 
     async def close(self) -> None:
         return None
+
+    def queue(self) -> MemoryQueue:
+        """This store's queues (:mod:`token_stores.queue`), in this process's memory."""
+        if self._queue is None:
+            self._queue = MemoryQueue()
+        return self._queue
 
     @asynccontextmanager
     async def lock(

@@ -59,6 +59,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 if TYPE_CHECKING:
     from redis.commands.core import AsyncScript
 
+    from .queue_redis import RedisQueue
+
 __all__ = ["DEFAULT_MAX_CONNECTIONS", "DEFAULT_POOL_TIMEOUT", "RedisTokenStore"]
 
 log = logging.getLogger(__name__)
@@ -282,6 +284,12 @@ class RedisTokenStore:
     async def delete(self, key: str) -> None:
         rec, _ = self._keys(key)
         await self._call(lambda: self._client.delete(rec))
+
+    def queue(self) -> RedisQueue:
+        """This Redis's queues (:mod:`token_stores.queue_redis`), under the same prefix."""
+        from .queue_redis import RedisQueue
+
+        return RedisQueue(self)
 
     async def close(self) -> None:
         if self._owns_client:

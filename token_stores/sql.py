@@ -12,9 +12,9 @@ store.create_schema()`` creates it if missing; to manage it with your own migrat
         lock_expires_at DOUBLE PRECISION,
         updated_at      TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT CURRENT_TIMESTAMP
     );
-    -- MySQL / MariaDB: record_key VARBINARY(800), data BLOB, lock_expires_at DOUBLE,
+    -- MySQL / MariaDB: record_key VARBINARY(800), data LONGBLOB, lock_expires_at DOUBLE,
     --                  updated_at DATETIME (VARBINARY: keys compare byte for byte; create_schema()
-    --                  migrates a VARCHAR record_key of older versions)
+    --                  migrates a VARCHAR record_key and a BLOB data column of older versions)
     -- SQLite: data BLOB, lock_expires_at REAL, updated_at DATETIME
 
 Design:
@@ -41,6 +41,13 @@ Design:
   ``max_overflow`` 10, ``pool_timeout`` 30 s by default; engine options of the store) in
   arrival order (the pool itself lets newcomers overtake waiters): a wait that runs out
   raises :class:`StoreBusy` naming the pool, not an outage.
+* Sizes: a record longer than :data:`~token_stores.queue.MAX_ENTRY_BYTES` (8 MiB) raises
+  :class:`~token_stores.DataTooLarge` before anything is written, on every database. MySQL's
+  ``BLOB`` holds 65,535 bytes and, outside strict mode, cuts longer data silently: new tables
+  use ``LONGBLOB``, ``create_schema()`` widens an older ``BLOB`` column, and until it has, a
+  save that would not fit raises ``DataTooLarge`` naming that fix instead of being cut.
+* The queue capability (``store.queue()``, :mod:`token_stores.queue_sql`) lives in a second
+  table, ``<table>_queue``.
 * Connection failures raise :class:`StoreUnavailable`. An operation that fails on a connection
   the driver reports as dead is retried once (SQLAlchemy then discards every pooled connection
   of that age), so the same store works again as soon as the database is back; no
@@ -56,7 +63,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _lease
 from ._options import check_options
@@ -71,10 +78,12 @@ from .base import (
     StoreUnavailable,
     validate_key,
 )
+from .queue import MAX_ENTRY_BYTES, DataTooLarge
 
 try:
     import sqlalchemy as sa
     from sqlalchemy import event
+    from sqlalchemy.dialects.mysql import LONGBLOB
     from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -83,6 +92,9 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "SQLTokenStore needs SQLAlchemy: pip install 'ffn-async[sql]' (plus 'ffn-async[postgres]', "
         "'ffn-async[mysql]' or 'ffn-async[sqlite]' for the database driver)"
     ) from exc
+
+if TYPE_CHECKING:
+    from .queue_sql import SQLQueue
 
 __all__ = ["SQLTokenStore"]
 
@@ -130,13 +142,18 @@ class _Key(sa.TypeDecorator[str]):
 
 _BINARY_KEY_DIALECTS = frozenset({"mysql", "mariadb"})
 
+#: Opaque bytes: ``LONGBLOB`` on MySQL/MariaDB, whose ``BLOB`` holds only 65,535 bytes.
+DATA = sa.LargeBinary().with_variant(LONGBLOB(), "mysql", "mariadb")
+#: What a MySQL ``BLOB`` column holds; a narrower column than ``LONGBLOB`` is migrated.
+_NARROW_BLOBS = {"tinyblob": 255, "blob": 65_535, "mediumblob": 16_777_215}
+
 
 def _table(name: str) -> sa.Table:
     return sa.Table(
         name,
         sa.MetaData(),
         sa.Column("record_key", _Key(), primary_key=True),
-        sa.Column("data", sa.LargeBinary, nullable=True),
+        sa.Column("data", DATA, nullable=True),
         sa.Column("version", sa.Integer, nullable=False, server_default="0"),
         sa.Column("lock_owner", sa.String(64), nullable=True),
         sa.Column("lock_expires_at", sa.Double, nullable=True),
@@ -147,6 +164,30 @@ def _table(name: str) -> sa.Table:
             server_default=sa.func.current_timestamp(),
         ),
     )
+
+
+# SQLite: only INTEGER PRIMARY KEY is the rowid alias that AUTOINCREMENT needs.
+_QUEUE_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def queue_table(name: str) -> sa.Table:
+    """The table of the store's queues (:mod:`token_stores.queue_sql`), DDL there."""
+    table = sa.Table(
+        name,
+        sa.MetaData(),
+        sa.Column("id", _QUEUE_ID, primary_key=True, autoincrement=True),
+        sa.Column("queue_key", _Key(), nullable=False),
+        sa.Column("data", DATA, nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.current_timestamp(),
+        ),
+        sqlite_autoincrement=True,
+    )
+    sa.Index(f"ix_{name}_head", table.c.queue_key, table.c.id)
+    return table
 
 
 class SQLTokenStore:
@@ -199,6 +240,10 @@ class SQLTokenStore:
         self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
+        # MySQL/MariaDB: bytes the data column holds, once looked up (None: not yet).
+        self._data_capacity: int | None = (
+            None if dialect in _BINARY_KEY_DIALECTS else MAX_ENTRY_BYTES
+        )
 
     def __repr__(self) -> str:
         return f"SQLTokenStore({self._where()}, table={self._table.name!r})"
@@ -224,6 +269,23 @@ class SQLTokenStore:
             if not await self._run(exists):
                 raise
         await self._migrate_key_column()
+        await widen_data_column(self, self._table.name)
+        self._data_capacity = MAX_ENTRY_BYTES
+
+    async def _check_size(self, key: str, data: bytes) -> None:
+        """Refuse data the table cannot hold, before writing: never a silent truncation."""
+        if len(data) > MAX_ENTRY_BYTES:
+            raise DataTooLarge(f"the record of key {key!r}", len(data), MAX_ENTRY_BYTES)
+        if self._data_capacity is None and len(data) > min(_NARROW_BLOBS.values()):
+            self._data_capacity = await data_capacity(self, self._table.name)
+        if self._data_capacity is not None and len(data) > self._data_capacity:
+            raise DataTooLarge(
+                f"the record of key {key!r}",
+                len(data),
+                self._data_capacity,
+                f"the column {self._table.name}.data is too narrow: run create_schema() once "
+                "to widen it to LONGBLOB (or ALTER TABLE ... MODIFY data LONGBLOB)",
+            )
 
     async def _migrate_key_column(self) -> None:
         """Make an older MySQL/MariaDB table compare keys byte for byte (idempotent).
@@ -355,6 +417,7 @@ class SQLTokenStore:
     async def save(self, key: str, data: bytes, expected_version: int | None) -> int:
         t = self._table
         validate_key(key)
+        await self._check_size(key, data)
         expected = 0 if expected_version is None else expected_version
         update = (
             t.update()
@@ -386,6 +449,19 @@ class SQLTokenStore:
                 )
 
         await self._run(op)
+
+    def queue(self) -> SQLQueue:
+        """This database's queues (:mod:`token_stores.queue_sql`), in ``<table>_queue``."""
+        from .queue_sql import SQLQueue
+
+        # One per store: it creates (and checks) its table once.
+        queue: SQLQueue | None = getattr(self, "_queue", None)
+        if queue is None:
+            queue = self._queue = SQLQueue(self, queue_table(f"{self._table.name}_queue"))
+        return queue
+
+    async def _widen_data_column(self, table: str, *, nullable: bool) -> None:
+        await widen_data_column(self, table, nullable=nullable)
 
     async def close(self) -> None:
         if self._owns_engine:
@@ -481,6 +557,42 @@ class SQLTokenStore:
                 return False
             return True
         return await self._rowcount(stmt) == 1
+
+
+async def data_capacity(store: SQLTokenStore, table: str) -> int:
+    """Bytes a MySQL/MariaDB table's ``data`` column holds (``MAX_ENTRY_BYTES`` if wide)."""
+    found = await _data_type(store, table)
+    return _NARROW_BLOBS.get(found or "", MAX_ENTRY_BYTES)
+
+
+async def _data_type(store: SQLTokenStore, table: str) -> str | None:
+    query = sa.text(
+        "SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+        "AND TABLE_NAME = :table AND COLUMN_NAME = 'data'"
+    )
+
+    async def op(conn: AsyncConnection) -> str | None:
+        found = (await conn.execute(query, {"table": table})).scalar()
+        return None if found is None else str(found).lower()
+
+    return await store._run(op)
+
+
+async def widen_data_column(store: SQLTokenStore, table: str, *, nullable: bool = True) -> None:
+    """Turn an older MySQL/MariaDB ``BLOB`` data column into ``LONGBLOB`` (idempotent)."""
+    if store._dialect not in _BINARY_KEY_DIALECTS:
+        return
+    found = await _data_type(store, table)
+    if found not in _NARROW_BLOBS:
+        return
+
+    async def widen(conn: AsyncConnection) -> None:
+        quoted = conn.dialect.identifier_preparer.quote(table)
+        null = "NULL" if nullable else "NOT NULL"
+        await conn.execute(sa.text(f"ALTER TABLE {quoted} MODIFY data LONGBLOB {null}"))
+
+    await store._run(widen)
+    log.warning("table %r: column data widened from %s to LONGBLOB", table, found.upper())
 
 
 def _private_sqlite_files(database: str | None) -> None:

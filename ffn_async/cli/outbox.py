@@ -1,24 +1,28 @@
-"""``ffn-async outbox list|replay|drop``: the account's kept creates (:mod:`ffn_async.outbox`).
+"""``ffn-async outbox list|replay|retry|drop``: the kept creates (:mod:`ffn_async.outbox`).
 
 The outbox of an account is named after its store key (``FFN_ACCOUNT``) and lives in the same
-store as its token. ``list`` and ``drop`` need only the store; ``replay`` needs a valid login.
+store as its token. ``list`` shows each entry's state (waiting, held, failed), attempts and
+last error; ``retry`` puts a failed or held entry back in line; ``drop`` removes one unsent.
+They need only the store; ``replay`` needs a valid login.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import orjson
 
 from ..client import FFNClient
 from ..errors import ReauthorizationRequired, TokenMissing
-from ..outbox import Outbox, OutboxEntry
+from ..outbox import Outbox, OutboxEntry, ReplayReport
 from .config import ConfigError, Settings, open_store
 from .render import table
 
 __all__ = ["register"]
+
+T = TypeVar("T")
 
 
 def register(
@@ -41,6 +45,8 @@ def register(
     p = action("list", list_entries, "the kept creates, oldest first")
     p.add_argument("--json", action="store_true", help="print the entries as JSON")
     action("replay", replay, "send the kept creates now, in order, each exactly once")
+    p = action("retry", retry, "put a failed or held create back in line for the next replay")
+    p.add_argument("entry", type=int, metavar="ID", help="the entry's id (see `outbox list`)")
     p = action("drop", drop, "remove one kept create without sending it")
     p.add_argument("entry", type=int, metavar="ID", help="the entry's id (see `outbox list`)")
     return outbox
@@ -52,8 +58,9 @@ def _row(entry: OutboxEntry) -> dict[str, Any]:
         "kind": entry.kind,
         "number": entry.number,
         "kept_at": entry.kept_at.isoformat(timespec="seconds"),
-        "status": "failed" if entry.failed else "waiting",
-        "reason": entry.failed or entry.reason,
+        "state": entry.state.value,
+        "attempts": entry.attempts,
+        "last_error": entry.reason,
     }
 
 
@@ -61,7 +68,9 @@ async def list_entries(settings: Settings, args: argparse.Namespace) -> int:
     """``ffn-async outbox list``."""
     store = await open_store(settings.store_url)
     try:
-        entries = await Outbox(store, settings.account).entries()
+        outbox = Outbox(store, settings.account)
+        entries = await outbox.entries()
+        quarantined = await outbox.quarantined()
     finally:
         await store.close()
     rows = [_row(e) for e in entries]
@@ -73,13 +82,36 @@ async def list_entries(settings: Settings, args: argparse.Namespace) -> int:
         print(
             table(
                 [
-                    (f"{r['id']} {r['kind']} {r['number']}", f"{r['status']}: {r['reason']}")
+                    (
+                        f"{r['id']} {r['kind']} {r['number']}",
+                        f"{r['state']} ({r['attempts']} failed attempts): {r['last_error']}",
+                    )
                     for r in rows
                 ],
                 title=f"outbox of {settings.account!r}: {len(rows)} kept",
             )
         )
+    if quarantined:
+        print(
+            f"{quarantined} damaged entries were set aside as they were, in the store's queue "
+            f"{outbox.quarantine_key!r}"
+        )
     return 0
+
+
+def _print_report(report: ReplayReport) -> None:
+    for entry, outcome in report.applied:
+        print(f"sent {entry.kind} {entry.number}: {outcome.value}")
+    if report.sent > len(report.applied):
+        print(f"... and {report.sent - len(report.applied)} more sent")
+    for entry in report.failed:
+        print(f"refused {entry.kind} {entry.number}: {entry.reason}")
+    for entry in report.held:
+        print(f"set aside {entry.kind} {entry.number}: {entry.reason}")
+    print(
+        f"{report.sent} sent, {len(report.failed)} refused, {len(report.held)} set "
+        f"aside, {report.remaining} waiting"
+    )
 
 
 async def replay(settings: Settings, args: argparse.Namespace) -> int:
@@ -93,25 +125,36 @@ async def replay(settings: Settings, args: argparse.Namespace) -> int:
             report = await Outbox(store, settings.account).replay(ffn)
     finally:
         await store.close()
-    for entry, outcome in report.applied:
-        print(f"sent {entry.kind} {entry.number}: {outcome.value}")
-    for entry in report.failed:
-        print(f"refused {entry.kind} {entry.number}: {entry.failed}")
-    print(f"{len(report.applied)} sent, {len(report.failed)} refused, {report.remaining} waiting")
+    _print_report(report)
     if report.stopped:
         print(f"stopped: {report.stopped}")
         return 3 if isinstance(report.error, ReauthorizationRequired | TokenMissing) else 1
     return 1 if report.failed else 0
 
 
-async def drop(settings: Settings, args: argparse.Namespace) -> int:
-    """``ffn-async outbox drop ID``."""
+async def _on_entry(settings: Settings, act: Callable[[Outbox], Awaitable[T]]) -> T:
+    """``act`` on the account's outbox, with the store open only as long as it needs."""
     store = await open_store(settings.store_url)
     try:
-        removed = await Outbox(store, settings.account).drop(args.entry)
+        return await act(Outbox(store, settings.account))
     finally:
         await store.close()
-    if not removed:
+
+
+async def retry(settings: Settings, args: argparse.Namespace) -> int:
+    """``ffn-async outbox retry ID``."""
+    entry = await _on_entry(settings, lambda outbox: outbox.retry(args.entry))
+    if entry is None:
+        raise ConfigError(
+            f"the outbox of {settings.account!r} has no failed or held entry {args.entry}"
+        )
+    print(f"entry {args.entry} is back in line as {entry.id}; the next replay sends it")
+    return 0
+
+
+async def drop(settings: Settings, args: argparse.Namespace) -> int:
+    """``ffn-async outbox drop ID``."""
+    if not await _on_entry(settings, lambda outbox: outbox.drop(args.entry)):
         raise ConfigError(f"the outbox of {settings.account!r} has no entry {args.entry}")
     print(f"dropped entry {args.entry}; it will not be sent")
     return 0

@@ -71,6 +71,13 @@ class Faults:
         self.include_token_endpoint = include_token_endpoint
         self.rng = random.Random(seed)
         self._forced: deque[FaultKind] = deque()
+        self.fail_writes: set[str] = set()
+        """Writes whose body contains one of these strings are answered 500, every time (a
+        create FFN keeps failing while it takes others)."""
+        self.hang_writes: set[str] = set()
+        """Writes whose body contains one of these strings get no answer until :meth:`clear`
+        (a client stuck in that request, to be killed)."""
+        self._unhang = asyncio.Event()
 
     def inject_next(self, *kinds: FaultKind) -> None:
         """Force these faults, in order, on the next eligible requests (one per request)."""
@@ -80,6 +87,25 @@ class Faults:
         """Set every rate to zero and forget forced faults."""
         self.latency_rate = self.rate_limit = self.unavailable = self.drop = self.drop_after = 0.0
         self._forced.clear()
+        self.fail_writes.clear()
+        self.hang_writes.clear()
+        self._unhang.set()
+        self._unhang = asyncio.Event()
+
+    async def _targeted(self, request: web.Request) -> web.StreamResponse | None:
+        """The answer to a write named by :attr:`fail_writes` or :attr:`hang_writes`, if any."""
+        body = await request.read()  # cached: the handler reads it again
+        if any(text.encode() in body for text in self.hang_writes):
+            await self._unhang.wait()
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=500, text="connection dropped")
+        if any(text.encode() in body for text in self.fail_writes):
+            return web.json_response(
+                {"errorCode": {"code": "InternalError", "description": "this write fails"}},
+                status=500,
+            )
+        return None
 
     def _pick(self, writes: bool) -> FaultKind | None:
         if self._forced:
@@ -104,6 +130,10 @@ class Faults:
             eligible = path.startswith("/api/") or (
                 self.include_token_endpoint and path == "/token"
             )
+            if eligible and request.method != "GET" and (self.fail_writes or self.hang_writes):
+                answer = await self._targeted(request)
+                if answer is not None:
+                    return answer
             kind = self._pick(request.method != "GET") if eligible else None
             if kind is None:
                 return await handler(request)

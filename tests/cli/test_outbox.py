@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import orjson
 import pytest
 
@@ -46,8 +47,8 @@ async def test_list_replay_and_drop(
     assert listed.code == 0
     rows = orjson.loads(listed.out)
     assert [r["number"] for r in rows] == numbers
-    assert {r["status"] for r in rows} == {"waiting"}
-    assert "ServerError" in rows[0]["reason"]
+    assert {r["state"] for r in rows} == {"waiting"}
+    assert "ServerError" in rows[0]["last_error"]
     assert "CLI-1" in (await run_cli("outbox", "list")).out
 
     dropped = await run_cli("outbox", "drop", str(rows[0]["id"]))
@@ -58,7 +59,7 @@ async def test_list_replay_and_drop(
 
     replayed = await run_cli("outbox", "replay")
     assert replayed.code == 0, replayed.err
-    assert "2 sent, 0 refused, 0 waiting" in replayed.out
+    assert "2 sent, 0 refused, 0 set aside, 0 waiting" in replayed.out
     on_server = [o["merchantOutboundNumber"] for o in ffn_fake.server.api.outbounds.collection]
     assert on_server == numbers[1:]  # the dropped one was never sent
     assert "is empty" in (await run_cli("outbox", "list")).out
@@ -85,4 +86,42 @@ async def test_replay_of_a_dead_login_exits_3_and_keeps_everything(
         await store.close()
     result = await run_cli("outbox", "replay")
     assert result.code == 3
-    assert "0 sent, 0 refused, 3 waiting" in result.out
+    assert "0 sent, 0 refused, 0 set aside, 3 waiting" in result.out
+
+
+async def test_replay_prints_the_refusal_and_retry_puts_the_entry_back(
+    logged_in: TokenManager, ffn_fake: RunningFake, store_url: str, cli_env: dict[str, str], run_cli
+) -> None:
+    """``refused outbound R-1: None`` before: the reason was in the store, not in the output."""
+    fake = ffn_fake.server
+    account = cli_env["FFN_ACCOUNT"]
+    jfsku = fake.api.add_product("CLI-SKU", "Part")["jfsku"]
+    refused = attrs.evolve(
+        builders.outbound("R-1", fake.api.default_warehouse_id, jfsku),
+        shipping_method_id="SM-UNKNOWN", shipping_type="Standard",  # FFN takes one or the other
+    )  # fmt: skip
+    store = await open_store(store_url)
+    auth = TokenManager(fake.credentials, store, key=account, environment=ffn_fake.environment)
+    try:
+        async with FFNClient(auth, retry=FAST) as ffn:
+            fake.faults.unavailable = 1.0
+            assert isinstance(
+                await Outbox(store, account).submit(ffn, creates.OUTBOUND, refused), Kept
+            )
+            fake.faults.clear()
+    finally:
+        await store.close()
+
+    replayed = await run_cli("outbox", "replay")
+    assert replayed.code == 1
+    assert "refused outbound R-1: BadRequest: 400" in replayed.out
+    assert "Outbounds_OutboundShippingMethodAndShippingTypeSet" in replayed.out
+    rows = orjson.loads((await run_cli("outbox", "list", "--json")).out)
+    assert [(r["number"], r["state"]) for r in rows] == [("R-1", "failed")]
+    assert "ShippingMethodAndShippingType" in rows[0]["last_error"]
+
+    retried = await run_cli("outbox", "retry", str(rows[0]["id"]))
+    assert retried.code == 0, retried.err
+    rows = orjson.loads((await run_cli("outbox", "list", "--json")).out)
+    assert [(r["number"], r["state"], r["attempts"]) for r in rows] == [("R-1", "waiting", 0)]
+    assert (await run_cli("outbox", "retry", "999")).code == 2

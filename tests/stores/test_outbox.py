@@ -113,17 +113,13 @@ async def test_a_replay_that_dies_before_removing_an_entry_applies_it_once(
             fake.faults.clear()
 
             real = outbox_module.create_response
-            calls = 0
 
-            async def dies_after_the_first(*args: Any, **kwargs: Any) -> Any:
-                nonlocal calls
-                calls += 1
-                if calls == 2:  # FFN has the first; the process dies before removing it
-                    raise KeyboardInterrupt
-                return await real(*args, **kwargs)
+            async def dies_after_ffn_has_it(*args: Any, **kwargs: Any) -> Any:
+                await real(*args, **kwargs)
+                raise KeyboardInterrupt  # FFN has the first; the process dies before removing it
 
             with monkeypatch.context() as patched:
-                patched.setattr(outbox_module, "create_response", dies_after_the_first)
+                patched.setattr(outbox_module, "create_response", dies_after_ffn_has_it)
                 with pytest.raises(KeyboardInterrupt):
                     await outbox.replay(ffn)
             assert await outbox.pending() == 3  # nothing removed: FFN has the first one
