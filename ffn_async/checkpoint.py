@@ -319,16 +319,16 @@ class FeedConsumer(Generic[T]):
             LeaseLost: on exit, the commit was refused; the changes come again.
         """
         async with self.store.lock(self.record_key, ttl=self.lease_ttl, timeout=wait) as lease:
-            current, recovered = await self._read()
-            from_date = self.start
-            if current.watermark is not None:
-                from_date = current.watermark - self.overlap
-            seen = dict(current.seen)
-            walk = await self._walk(from_date, current, seen)
-            batch = Batch(
-                walk.items, from_date, walk.mark, walk.dropped, lease, walk.caught_up, recovered
-            )
-            async with self._lease_kept(lease):
+            async with self._lease_kept(lease):  # the walk's retries take time too
+                current, recovered = await self._read()
+                from_date = self.start
+                if current.watermark is not None:
+                    from_date = current.watermark - self.overlap
+                seen = dict(current.seen)
+                walk = await self._walk(from_date, current, seen)
+                batch = Batch(
+                    walk.items, from_date, walk.mark, walk.dropped, lease, walk.caught_up, recovered
+                )
                 yield batch
             await self._commit(current, walk, seen, lease, force=recovered is not None)
             batch.committed = True
@@ -464,7 +464,8 @@ class FeedConsumer(Generic[T]):
 
     @contextlib.asynccontextmanager
     async def _lease_kept(self, lease: Lease) -> AsyncIterator[None]:
-        """Renew ``lease`` every third of ``lease_ttl`` while the block runs."""
+        """Renew ``lease`` every third of ``lease_ttl`` while the block runs (a failed
+        renewal is logged; the commit then finds the lease too short and refuses)."""
         if lease.deadline is None:
             yield
             return
