@@ -182,9 +182,10 @@ async def _measure(feeds: int, workers: int, poll: float | None, tmp: Path) -> d
     run = secrets.token_hex(4)
     prefix = f"ffnbench-fleet-{run}:"
     fake = FakeFFN()
+    fake.clock.advance(-10)  # stamped in the past: inside every feed's first window
     for n in range(3):
         fake.api.add_product(f"FLEET-{n}", "Part")
-    fake.clock.advance(10)  # the products lie inside every feed's first window
+    fake.clock.advance(10)
     log = tmp / f"fleet-{run}.log"
     async with fake.run() as env:
         fleet = Fleet(
