@@ -15,9 +15,9 @@ Guarantees and their limits:
   own clock), so a change stamped just before it but visible only later is not missed. Changes
   delivered within the overlap are recognised by id and modification time and dropped; a later
   modification of the same object is delivered. An object without a modification time is
-  never dropped (at-least-once wins). The record remembers at most
-  :data:`~ffn_async._feed_seen.MAX_SEEN` changes (about 30 KB): after a larger burst the
-  overlap covers the last ones only, so a record never outgrows its store's column.
+  never dropped (at-least-once wins). The record remembers at most 2,048 changes (about
+  30 KB): after a larger burst the overlap covers the last ones only, so a record never
+  outgrows its store's column.
 * **No change hidden by paging.** Where the feed is ordered by modification time (FFN's and
   the fake's are), each next request starts at the last change seen instead of asking for page
   ``n + 1`` of a window that may have shifted meanwhile; an object modified during the walk
@@ -123,8 +123,8 @@ class Checkpoint:
         watermark: where the next window starts, before the overlap (``None``: nothing
             committed yet): FFN's ``to`` of the last window, or the last change of a batch cut
             at ``max_items``.
-        seen: changes delivered within ``overlap`` of it, as :func:`_feed_seen.digest` of the
-            id -> modification time in microseconds (see :meth:`delivered`).
+        seen: changes delivered within ``overlap`` of it: an 8-byte digest of the id (hex)
+            -> the modification time in microseconds since the epoch (see :meth:`delivered`).
         floor: changes at or before this time (microseconds) count as delivered: set when a
             burst outgrew the remembered set.
         version: the store record's version (``None``: no record yet).
