@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import secrets
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -23,25 +22,14 @@ from ffn_async.pagination import ChangeFeed
 from ffn_async.testing.pytest_plugin import RunningFake
 from token_stores import LockTimeout, MemoryTokenStore, Record, TokenStore
 
+from .conftest import add_products
+
 Products = FeedConsumer[Any]
 
 
 def _consumer(ffn: FFNClient, store: TokenStore, **options: Any) -> Products:
     source = options.pop("source", ffn.merchant.products.updates)
     return FeedConsumer(store, "products", source, key=lambda p: p.jfsku, **options)
-
-
-def _add(ffn_fake: RunningFake, n: int, *, ago: float = 10.0) -> list[str]:
-    """Add ``n`` products stamped ``ago`` seconds in the past (windows end before now)."""
-    clock = ffn_fake.server.clock
-    clock.advance(-ago)
-    try:
-        return [
-            ffn_fake.server.api.add_product(f"S-{secrets.token_hex(4)}", "Part")["jfsku"]
-            for _ in range(n)
-        ]
-    finally:
-        clock.advance(ago)
 
 
 async def _drain(consumer: Products, limit: int = 50) -> list[list[str]]:
@@ -83,7 +71,7 @@ async def test_a_handler_slower_than_the_lease_still_commits(
     ffn: FFNClient, ffn_fake: RunningFake
 ) -> None:
     consumer = _consumer(ffn, MemoryTokenStore(), lease_ttl=0.3, commit_margin=0.1)
-    added = _add(ffn_fake, 3)
+    added = add_products(ffn_fake, 3)
     async with consumer.batch() as batch:
         for _ in batch:
             await asyncio.sleep(0.3)  # three times the lease: renewed meanwhile
@@ -96,7 +84,7 @@ async def test_a_handler_slower_than_the_lease_still_commits(
 async def test_a_lost_lease_is_still_refused(ffn: FFNClient, ffn_fake: RunningFake) -> None:
     store = MemoryTokenStore()
     consumer = _consumer(ffn, store, lease_ttl=0.3, commit_margin=0.1)
-    _add(ffn_fake, 1)
+    add_products(ffn_fake, 1)
 
     async def overtaken() -> None:
         async with consumer.batch():
@@ -111,9 +99,9 @@ async def test_a_lost_lease_is_still_refused(ffn: FFNClient, ffn_fake: RunningFa
 async def test_the_first_batch_without_start_spans_one_window(
     ffn: FFNClient, ffn_fake: RunningFake
 ) -> None:
-    early = _add(ffn_fake, 2, ago=3 * 3600)
-    middle = _add(ffn_fake, 2, ago=2 * 3600)
-    late = _add(ffn_fake, 2, ago=60)
+    early = add_products(ffn_fake, 2, ago=3 * 3600)
+    middle = add_products(ffn_fake, 2, ago=2 * 3600)
+    late = add_products(ffn_fake, 2, ago=60)
     consumer = _consumer(
         ffn, MemoryTokenStore(), window=dt.timedelta(minutes=30), overlap=dt.timedelta(seconds=5)
     )
@@ -125,7 +113,7 @@ async def test_the_first_batch_without_start_spans_one_window(
 
 async def test_batches_hold_at_most_max_items(ffn: FFNClient, ffn_fake: RunningFake) -> None:
     ffn_fake.server.api.chunk_size = 4
-    added = _add(ffn_fake, 23)
+    added = add_products(ffn_fake, 23)
     consumer = _consumer(ffn, MemoryTokenStore(), max_items=10)
     batches = await _drain(consumer)
     assert [len(b) for b in batches] == [10, 10, 3]
@@ -161,7 +149,7 @@ async def test_a_change_shifted_across_a_page_boundary_is_delivered(
     ffn: FFNClient, ffn_fake: RunningFake
 ) -> None:
     ffn_fake.server.api.chunk_size = 3
-    added = _add(ffn_fake, 7, ago=20)
+    added = add_products(ffn_fake, 7, ago=20)
     consumer = _consumer(ffn, MemoryTokenStore(), source=_shifting(ffn, ffn_fake))
     async with consumer.batch() as batch:
         delivered = [(p.jfsku, p.name) for p in batch]
@@ -173,7 +161,7 @@ async def test_a_change_shifted_across_a_page_boundary_is_delivered(
 async def test_a_burst_keeps_the_record_small(ffn: FFNClient, ffn_fake: RunningFake) -> None:
     ffn_fake.server.api.chunk_size = 500
     store = MemoryTokenStore()
-    added = _add(ffn_fake, 2500)
+    added = add_products(ffn_fake, 2500)
     consumer = _consumer(ffn, store, max_items=None)
     async with consumer.batch() as batch:
         assert len(batch) == 2500
@@ -182,7 +170,7 @@ async def test_a_burst_keeps_the_record_small(ffn: FFNClient, ffn_fake: RunningF
     assert len(record.data) < 40_000
     checkpoint = await consumer.checkpoint()
     assert checkpoint.watermark is not None
-    more = _add(ffn_fake, 5)
+    more = add_products(ffn_fake, 5)
     async with consumer.batch() as batch:
         assert [p.jfsku for p in batch] == more  # none of the burst again, nothing lost
         assert batch.dropped == 2500
@@ -192,7 +180,7 @@ async def test_a_burst_keeps_the_record_small(ffn: FFNClient, ffn_fake: RunningF
 async def test_an_empty_batch_writes_nothing(ffn: FFNClient, ffn_fake: RunningFake) -> None:
     store = Counting()
     consumer = _consumer(ffn, store)
-    _add(ffn_fake, 2)
+    add_products(ffn_fake, 2)
     async with consumer.batch() as batch:
         assert len(batch) == 2
     assert store.saves == 1
@@ -202,7 +190,7 @@ async def test_an_empty_batch_writes_nothing(ffn: FFNClient, ffn_fake: RunningFa
             assert batch.caught_up
         assert batch.committed  # nothing to save
     assert store.saves == 1
-    more = _add(ffn_fake, 1)
+    more = add_products(ffn_fake, 1)
     async with consumer.batch() as batch:
         assert [p.jfsku for p in batch] == more
     assert store.saves == 2
@@ -234,7 +222,7 @@ async def test_a_damaged_checkpoint_is_kept_aside_and_the_feed_goes_on(
 ) -> None:
     store = MemoryTokenStore()
     consumer = _consumer(ffn, store)
-    added = _add(ffn_fake, 3)
+    added = add_products(ffn_fake, 3)
     await store.save(consumer.record_key, bad, None)
     with caplog.at_level(logging.ERROR, "ffn_async"):
         async with consumer.batch() as batch:
