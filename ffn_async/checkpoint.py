@@ -46,6 +46,7 @@ import contextlib
 import datetime as dt
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Final, Generic, Protocol, TypeVar
@@ -289,6 +290,8 @@ class FeedConsumer(Generic[T]):
         self.lease_ttl = lease_ttl
         self.commit_margin = commit_margin
         self.poll_interval = poll_interval
+        #: Monotonic time before which :func:`sweep` does not ask the store about this feed.
+        self.quiet_until = 0.0
 
     def __repr__(self) -> str:
         return f"FeedConsumer({self.name!r}, store={self.store!r})"
@@ -535,7 +538,11 @@ async def sweep(
 
     Feeds are visited in a random order, so workers started together do not march in step. A
     feed whose lease another worker holds (it is processing it, or polled it less than its
-    ``poll_interval`` ago) is skipped without waiting. ``handle`` runs inside the batch: its
+    ``poll_interval`` ago) is skipped without waiting. With ``poll_interval``, the worker also
+    leaves the store alone about a feed it polled itself for that long, and about one it found
+    held for half that long (a lock attempt each sweep would be most of an idle fleet's store
+    traffic); a feed is then polled at least every one and a half intervals, and a feed a dead
+    worker held is taken up after its lease ran out. ``handle`` runs inside the batch: its
     exception leaves the batch uncommitted and is collected in :attr:`Sweep.failed` with
     :class:`LeaseLost` and store or API failures, so one feed cannot stop the others. Run it in
     a loop with a pause (``poll_interval`` is the pace each feed is polled at fleet-wide).
@@ -544,15 +551,22 @@ async def sweep(
     order = list(consumers)
     random.shuffle(order)
     for consumer in order:
+        now = time.monotonic()
+        if consumer.quiet_until > now:
+            result.skipped += 1
+            continue
         try:
             async with consumer.batch(wait=0) as batch:
                 await handle(batch)
         except LockTimeout:
             result.skipped += 1
+            consumer.quiet_until = now + (consumer.poll_interval or 0.0) / 2
             continue
         except Exception as exc:  # one feed's failure must not stop the sweep
             result.failed.append((consumer.name, exc))
             continue
+        if batch.caught_up and batch.lease.kept and consumer.poll_interval:
+            consumer.quiet_until = time.monotonic() + consumer.poll_interval
         result.batches += 1
         result.changes += len(batch)
         result.behind += not batch.caught_up
