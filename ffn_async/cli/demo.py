@@ -451,7 +451,15 @@ class _FeedProcesses:
 
     def start(self) -> None:
         self.current = self._spawn.Process(target=run_feed_worker, args=(self.worker,))
-        self.current.start()
+        # Ctrl-C signals the whole process group. A child started with SIGINT ignored keeps it
+        # ignored from its first instruction (Python installs no handler for an ignored
+        # signal), so an interrupt during its start-up prints no traceback either; the demo
+        # stops it with SIGTERM.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            self.current.start()
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     async def kill_and_restart(self) -> None:
         """SIGKILL the running worker (no chance to commit or clean up) and start another."""
