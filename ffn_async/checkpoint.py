@@ -396,8 +396,10 @@ class FeedConsumer(Generic[T]):
                     found.caught_up = clamped and found.limit is None
                 last, full = self._take(chunk, seen, current.floor, found, cursor)
                 ordered = ordered and last is not None
-                if ordered and full:
-                    found.mark, found.caught_up = last, False  # the rest from `last` on
+                if ordered and full:  # the rest from `last` on (never behind the watermark)
+                    if found.mark is None or (last is not None and last > found.mark):
+                        found.mark = last
+                    found.caught_up = False
                     return found
                 past = ordered and found.limit is not None and last is not None and last >= end
                 if not chunk.more_data_available or past:

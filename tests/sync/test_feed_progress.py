@@ -260,3 +260,24 @@ def test_the_first_record_layout_still_reads() -> None:
     assert checkpoint.delivered("MERC1", dt.datetime(2025, 12, 31, 23, 59, 30, tzinfo=dt.UTC))
     assert not checkpoint.delivered("MERC1", dt.datetime(2025, 12, 31, 23, 59, 31, tzinfo=dt.UTC))
     assert Checkpoint.decode(Record(checkpoint.encode(), 4)).seen == checkpoint.seen
+
+
+async def test_a_cut_batch_never_moves_the_watermark_back(
+    ffn: FFNClient, ffn_fake: RunningFake
+) -> None:
+    consumer = _consumer(ffn, MemoryTokenStore(), max_items=3, overlap=dt.timedelta(minutes=1))
+    add_products(ffn_fake, 2)
+    async with consumer.batch():
+        pass
+    mark = (await consumer.checkpoint()).watermark
+    assert mark is not None
+    late = add_products(ffn_fake, 5, ago=30)  # visible only now, stamped before the watermark
+    delivered: list[str] = []
+    for _ in range(3):
+        async with consumer.batch() as batch:
+            delivered += [p.jfsku for p in batch]
+        now = (await consumer.checkpoint()).watermark
+        assert now is not None
+        assert now >= mark
+        mark = now
+    assert delivered == late
