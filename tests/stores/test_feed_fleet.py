@@ -91,3 +91,16 @@ async def test_feeds_spread_over_workers(kind: str, tmp_path: Path) -> None:
     # Without the claim every worker polls every feed on each of its sweeps.
     idle = sum(int(s[5]) for s in sweeps)
     assert idle > len(batches), "workers did not skip the feeds others had polled"
+
+
+async def test_the_fleet_benchmark_reports_spread_work(tmp_path: Path) -> None:
+    from benchmarks import feed_fleet
+
+    make_spec("redis", tmp_path)  # skipped (or failed under CI) without Redis
+    spread = await feed_fleet._measure(6, 2, 3600.0, tmp_path)
+    every = await feed_fleet._measure(6, 2, None, tmp_path)
+    assert spread["polls_per_feed"] == 1.0  # each feed once, by whichever worker came first
+    assert spread["busy_sweep"]["saves"] == 0  # empty batches write nothing
+    assert spread["failures"] == every["failures"] == 0
+    assert every["polls_per_feed"] > 1.0  # without the claim both workers poll
+    assert "| 6 | 2 | poll_interval |" in feed_fleet._table([spread, every])
