@@ -29,6 +29,7 @@ import os
 import signal
 import socket
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -455,6 +456,11 @@ class _FeedProcesses:
         # ignored from its first instruction (Python installs no handler for an ignored
         # signal), so an interrupt during its start-up prints no traceback either; the demo
         # stops it with SIGTERM.
+        # (Only the main thread may change a handler; run elsewhere, the child ignores SIGINT
+        # as soon as it runs.)
+        if threading.current_thread() is not threading.main_thread():
+            self.current.start()
+            return
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             self.current.start()
