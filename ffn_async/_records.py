@@ -9,14 +9,19 @@ stops ``commit_margin`` seconds before the lease runs out (:func:`check_lease`).
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import secrets
+import time
 from collections.abc import Iterator
 from typing import Any, Final
 
 import orjson
 
+from token_stores import StoreError, TokenStore
+
 from .errors import FFNError
 
-__all__ = ["FORMAT", "check_lease", "dump", "load", "reading"]
+__all__ = ["FORMAT", "check_lease", "dump", "keep_aside", "load", "reading"]
 
 FORMAT: Final = 1
 """The format number written into every record."""
@@ -49,3 +54,16 @@ def check_lease(lease_ttl: float, commit_margin: float) -> None:
     """Refuse a lease that ends before the margin its holder keeps for the last write."""
     if commit_margin >= lease_ttl:
         raise ValueError("commit_margin must be shorter than lease_ttl")
+
+
+async def keep_aside(store: TokenStore, key: str, data: bytes) -> str:
+    """Save an unreadable record's bytes under a new key next to ``key``, for a person to
+    inspect; return that key (``"-"`` if even that failed: the store is down)."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    digest = hashlib.sha256(key.encode()).hexdigest()[:8]
+    aside = f"{key[:150]}.corrupt-{stamp}-{digest}-{secrets.token_hex(2)}"
+    try:
+        await store.save(aside, data, None)
+    except StoreError:
+        return "-"
+    return aside

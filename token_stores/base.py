@@ -63,6 +63,8 @@ class Lease:
     deadline: float | None
     #: The store's renewal: extend the lease to ``ttl`` seconds if this holder still owns it.
     renewer: Callable[[float], Awaitable[bool]] | None = attrs.field(default=None, repr=False)
+    #: Set by :meth:`hold`: the lock is not released when the block ends, it runs out.
+    kept: bool = False
 
     @classmethod
     def starting(
@@ -90,6 +92,21 @@ class Lease:
         if not await self.renewer(ttl):
             return False
         self.deadline = started + ttl  # conservative: counted from before the call
+        return True
+
+    async def hold(self, ttl: float) -> bool:
+        """Keep the lock for ``ttl`` more seconds *after* the block ends, then let it run out.
+
+        A claim other workers see: a feed polled by one worker is skipped by the others until
+        the claim runs out, with no record written. Renews the lease to ``ttl`` from now.
+        Returns ``False`` (and the lock is released as usual) where the lease cannot outlive
+        its holder: a lock without expiry, a store without renewal, or a lease already lost.
+        """
+        if self.deadline is None or self.renewer is None:
+            return False
+        if not await self.renew(ttl):
+            return False
+        self.kept = True
         return True
 
     def remaining(self) -> float:

@@ -94,7 +94,7 @@ class MemoryTokenStore:
         try:
             yield lease
         finally:
-            if self._leases.get(key, ("", 0.0))[0] == owner:
+            if self._leases.get(key, ("", 0.0))[0] == owner and not lease.kept:
                 del self._leases[key]
             # Wake every waiter once, then arm a fresh event for the next release.
             self._released.set()

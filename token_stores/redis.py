@@ -327,7 +327,8 @@ class RedisTokenStore:
             yield lease
         finally:
             try:
-                await self._call(lambda: self._release_script(keys=[lock_key], args=[owner]))
+                if not lease.kept:  # a held lease runs out on its own
+                    await self._call(lambda: self._release_script(keys=[lock_key], args=[owner]))
             except StoreUnavailable:
                 # Harmless: the lease expires on its own after ``ttl``.
                 log.warning("could not release the lock on key %r; its lease will expire", key)

@@ -520,9 +520,10 @@ class SQLTokenStore:
         try:
             yield lease
         finally:
-            # If this fails, the lease expires on its own after ``ttl``.
-            with suppress(StoreUnavailable):
-                await self._rowcount(release)
+            # If this fails, the lease expires on its own after ``ttl`` (as a held one does).
+            if not lease.kept:
+                with suppress(StoreUnavailable):
+                    await self._rowcount(release)
 
     async def _rowcount(self, statement: sa.Executable) -> int:
         """Run one statement in its own transaction; return the rows it matched.

@@ -403,11 +403,7 @@ async def demo(args: argparse.Namespace) -> int:
         verdict = "OK" if summary.ok else "FAILED"
         print(table(summary.rows(), title=f"order sync against the fake FFN server: {verdict}"))
     if not summary.ok:
-        raise DemoFailed(
-            f"the demo found {summary.lost} lost and {summary.duplicates} duplicated orders and "
-            f"{summary.reuse_attempts} refresh-token reuses ({summary.shipped_seen} of "
-            f"{summary.orders} seen shipped)"
-        )
+        raise DemoFailed("the demo failed its checks: " + "; ".join(summary.failed_checks()))
     return 0
 
 

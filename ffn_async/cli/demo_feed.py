@@ -51,6 +51,10 @@ class FeedWorker:
 
 def run_feed_worker(worker: FeedWorker) -> None:
     """Process entry point: consume the outbound feed until SIGTERM."""
+    # Ctrl-C reaches the whole process group: the demo stops this worker itself (SIGTERM), so
+    # the terminal shows the demo's one line instead of this process's traceback. (The demo
+    # starts it with SIGINT ignored already; this holds for any other starter.)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if worker.quiet:  # the failures the demo injects on purpose, as in the demo's own process
         logging.getLogger("ffn_async").setLevel(logging.CRITICAL)
     asyncio.run(_consume(worker))

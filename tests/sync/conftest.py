@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 
 import pytest
@@ -29,3 +30,20 @@ async def ffn(ffn_fake: RunningFake) -> AsyncIterator[FFNClient]:
 
 def server(ffn_fake: RunningFake) -> FakeFFN:
     return ffn_fake.server
+
+
+def add_products(ffn_fake: RunningFake, n: int, *, ago: float = 10.0) -> list[str]:
+    """Add ``n`` products, stamped ``ago`` seconds in the past; return their jfskus.
+
+    Windows end a few seconds before now (FFN rejects a later end), so changes are back-dated
+    instead of waited for.
+    """
+    clock = ffn_fake.server.clock
+    clock.advance(-ago)
+    try:
+        return [
+            ffn_fake.server.api.add_product(f"S-{secrets.token_hex(4)}", "Part")["jfsku"]
+            for _ in range(n)
+        ]
+    finally:
+        clock.advance(ago)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import secrets
+import time
 
 import pytest
 
-from ffn_async import FFNClient, models
+from ffn_async import FFNClient, _feed_seen, models
 from ffn_async.checkpoint import CHECKPOINT_PREFIX, Batch, Checkpoint, FeedConsumer, LeaseLost
 from ffn_async.testing.pytest_plugin import RunningFake
 from token_stores import LockTimeout, MemoryTokenStore
+
+from .conftest import add_products
 
 
 def _consumer(
@@ -26,36 +27,20 @@ def _consumer(
     )
 
 
-def _add(ffn_fake: RunningFake, n: int, *, ago: float = 10.0) -> list[str]:
-    """Add ``n`` products, stamped ``ago`` seconds in the past.
-
-    Windows end a few seconds before now (FFN rejects a later end), so changes are back-dated
-    instead of waited for.
-    """
-    clock = ffn_fake.server.clock
-    clock.advance(-ago)
-    try:
-        return [
-            ffn_fake.server.api.add_product(f"S-{secrets.token_hex(4)}", "Part")["jfsku"]
-            for _ in range(n)
-        ]
-    finally:
-        clock.advance(ago)
-
-
 async def test_batches_commit_and_resume(ffn: FFNClient, ffn_fake: RunningFake) -> None:
     store = MemoryTokenStore()
     consumer = _consumer(ffn, store)
-    first = _add(ffn_fake, 5)
+    first = add_products(ffn_fake, 5)
     async with consumer.batch() as batch:
         assert [p.jfsku for p in batch] == first
     assert batch.committed
     checkpoint = await consumer.checkpoint()
     assert checkpoint.watermark is not None
-    assert set(checkpoint.seen) == set(first)  # all within the overlap of the watermark
+    # All within the overlap of the watermark, remembered by digest.
+    assert set(checkpoint.seen) == {_feed_seen.digest(j) for j in first}
     assert (await store.load(CHECKPOINT_PREFIX + "products")) is not None
 
-    second = _add(ffn_fake, 3)
+    second = add_products(ffn_fake, 3)
     async with consumer.batch() as batch:
         # The window starts `overlap` early, so the first five come back: dropped by id and
         # modification time.
@@ -66,7 +51,7 @@ async def test_batches_commit_and_resume(ffn: FFNClient, ffn_fake: RunningFake) 
 async def test_a_failed_batch_is_delivered_again(ffn: FFNClient, ffn_fake: RunningFake) -> None:
     store = MemoryTokenStore()
     consumer = _consumer(ffn, store)
-    added = _add(ffn_fake, 4)
+    added = add_products(ffn_fake, 4)
     seen: list[Batch[models.Product]] = []
 
     async def fail() -> None:
@@ -88,7 +73,7 @@ async def test_a_modified_object_in_the_overlap_is_delivered(
 ) -> None:
     store = MemoryTokenStore()
     consumer = _consumer(ffn, store)
-    [jfsku] = _add(ffn_fake, 1)
+    [jfsku] = add_products(ffn_fake, 1)
     async with consumer.batch() as batch:
         assert len(batch) == 1
     clock = ffn_fake.server.clock
@@ -103,8 +88,8 @@ async def test_a_modified_object_in_the_overlap_is_delivered(
 async def test_windows_cap_a_long_history(ffn: FFNClient, ffn_fake: RunningFake) -> None:
     store = MemoryTokenStore()
     start = ffn_fake.server.clock.now_datetime() - dt.timedelta(hours=2, seconds=1)
-    early = _add(ffn_fake, 2, ago=7200)
-    late = _add(ffn_fake, 2, ago=3600)
+    early = add_products(ffn_fake, 2, ago=7200)
+    late = add_products(ffn_fake, 2, ago=3600)
     consumer = _consumer(
         ffn, store, start=start, window=dt.timedelta(minutes=30), overlap=dt.timedelta(seconds=5)
     )
@@ -120,7 +105,7 @@ async def test_a_commit_after_another_workers_commit_is_refused(
 ) -> None:
     store = MemoryTokenStore()
     consumer = _consumer(ffn, store)
-    _add(ffn_fake, 2)
+    add_products(ffn_fake, 2)
 
     async def overtaken() -> None:
         async with consumer.batch():
@@ -138,12 +123,12 @@ async def test_a_commit_without_lease_left_is_refused(
     ffn: FFNClient, ffn_fake: RunningFake
 ) -> None:
     consumer = _consumer(ffn, MemoryTokenStore(), lease_ttl=0.3, commit_margin=0.2)
-    _add(ffn_fake, 1)
+    add_products(ffn_fake, 1)
 
     async def slow() -> None:
-        async with consumer.batch() as batch:
-            while batch.lease.remaining() > 0.1:
-                await asyncio.sleep(0.02)
+        async with consumer.batch():
+            # A handler that blocks the event loop: the lease cannot be renewed meanwhile.
+            time.sleep(0.35)
 
     with pytest.raises(LeaseLost):
         await slow()
