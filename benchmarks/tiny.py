@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import math
 import os
 import resource
 import statistics
@@ -163,7 +164,13 @@ def _ratios(rounds: list[dict[str, Burst]], name: str) -> dict[str, Any]:
 
     rps = [r[name].rps / r[RAW].rps for r in rounds]
     cpu = [r[RAW].us(r[RAW].cpu) / r[name].us(r[name].cpu) for r in rounds]
-    user = [r[RAW].us(r[RAW].user) / r[name].us(r[name].user) for r in rounds]
+    # getrusage counts user time in 4 ms ticks: a short round on a loaded machine can show 0,
+    # which measures nothing (and would divide by zero); such rounds are left out.
+    user = [
+        r[RAW].us(r[RAW].user) / r[name].us(r[name].user)
+        for r in rounds
+        if r[RAW].user > 0 and r[name].user > 0
+    ] or [math.nan]
     return {
         "rps_ratio": rounded(rps),
         "cpu_ratio": rounded(cpu),
