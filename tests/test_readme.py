@@ -20,6 +20,8 @@ def test_quickstart_runs_as_pasted(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "logged in as MERC" in result.stdout
+    # It once printed `page.total` as the number of outbounds: that is the number of pages.
+    assert "0 outbounds on the first page" in result.stdout.splitlines()
     assert (tmp_path / "tokens").is_dir()
 
 
