@@ -6,14 +6,15 @@ a refresh happens exactly once no matter how many requests arrive while the toke
 
 Run it (after ``ffn-async login`` with the same FFN_* variables)::
 
-    python examples/web_service.py --port 8080
-    curl http://127.0.0.1:8080/me
-    curl 'http://127.0.0.1:8080/outbounds?top=5'
+    python examples/web_service.py              # port 8000; ffn-async fake-server has 8080
+    curl http://127.0.0.1:8000/me
+    curl 'http://127.0.0.1:8000/outbounds?top=5'
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -74,7 +75,8 @@ async def outbounds(request: web.Request) -> web.Response:
         }
         for o in page.items
     ]
-    return web.json_response({"total": page.total, "items": items})
+    # `_page.total` counts pages, not outbounds: say which, so no caller mistakes it.
+    return web.json_response({"pages": page.total, "items": items})
 
 
 def create_app() -> web.Application:
@@ -85,7 +87,15 @@ def create_app() -> web.Application:
     return app
 
 
+#: Not 8080: that is where ``ffn-async fake-server`` listens, and both often run at once.
+DEFAULT_PORT = 8000
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8080)
-    web.run_app(create_app(), host="127.0.0.1", port=parser.parse_args().port)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="default: %(default)s")
+    port = parser.parse_args().port
+    try:
+        web.run_app(create_app(), host="127.0.0.1", port=port)
+    except OSError as exc:
+        sys.exit(f"{sys.argv[0]}: cannot listen on 127.0.0.1:{port}: {exc.strerror} (try --port)")

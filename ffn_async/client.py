@@ -49,6 +49,7 @@ from .errors import (
     TransportError,
     ValidationError,
     error_for_status,
+    missing_api_hint,
 )
 from .links import on_origin
 from .observe import Observer, RequestEvent, RetryEvent, notify, operation_for
@@ -762,6 +763,8 @@ class FFNClient:
         hint = None
         if response.status == 401 and exchange.authorize and isinstance(self.auth, TokenManager):
             hint = UNAUTHORIZED_HINT
+        elif response.status == 404 and not self._api_base.endswith("/api"):
+            hint = missing_api_hint(self._api_base)
         return error_for_status(
             response.status,
             method=exchange.method,

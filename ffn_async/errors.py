@@ -103,6 +103,7 @@ __all__ = [
     "ValidationError",
     "WrongEventLoop",
     "error_for_status",
+    "missing_api_hint",
     "translate_store_errors",
 ]
 
@@ -266,6 +267,18 @@ UNAUTHORIZED_HINT: Final = (
     "the scopes this operation needs, and that the token comes from the same environment as "
     "the API URL (sandbox tokens fail in production and vice versa)"
 )
+
+
+def missing_api_hint(api_path: str) -> str:
+    """Added to any 404 when the API URL's path does not end in ``/api``: FFN serves every
+    operation under ``/api``, so the 404 says nothing about the operation itself."""
+    return (
+        f"the API URL's path is {api_path or '/'!r}, not one ending in /api: FFN serves its "
+        "operations under /api (e.g. https://ffn-sbx.api.jtl-software.com/api); add /api to "
+        "Environment.api_url"
+    )
+
+
 # What an error of one operation (status, path template) most likely means.
 _HINTS: Final = {
     (404, "/v1/users/current"): (

@@ -6,7 +6,7 @@ import base64
 import itertools
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import orjson
@@ -84,3 +84,14 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
     monkeypatch.setattr(retry_module, "_sleep", fake_sleep)
     return recorded
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_scratch() -> Iterator[None]:
+    """Remove this run's scratch Redis keys and SQL tables (tests/services.py) at the end."""
+    yield
+    import asyncio
+
+    from tests import services
+
+    asyncio.run(services.clean_scratch())

@@ -229,6 +229,11 @@ class FaultProxy:
             self.dropped += 1
             link.abort(reset=True)
             return
+        # This handler forgets the link after its pumps end: _settle waits for it too (on
+        # 3.12+ it ran after close() had returned, which still counted the link as open).
+        handler = asyncio.current_task()
+        if handler is not None:
+            self._tasks.add(handler)
         self._links.add(link)
         pumps = [
             asyncio.create_task(self._pump(link, answers=False)),
@@ -244,6 +249,8 @@ class FaultProxy:
             await asyncio.wait(pumps, timeout=_SETTLE)
             self._tasks.difference_update(pumps)
             self._links.discard(link)
+            if handler is not None:
+                self._tasks.discard(handler)
 
     async def _pump(self, link: _Link, *, answers: bool) -> None:
         """Forward one direction of ``link`` under the current mode: the client's requests

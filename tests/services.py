@@ -27,7 +27,11 @@ if TYPE_CHECKING:
     from tests.faultproxy import FaultProxy
 
 __all__ = [
+    "SCRATCH",
     "RedisCluster",
+    "clean_scratch",
+    "scratch_prefix",
+    "scratch_table",
     "kill_mysql_sessions",
     "kill_postgres_sessions",
     "postgres_session_name",
@@ -256,6 +260,64 @@ def redis_cluster() -> RedisCluster:
 def redis_cluster_url() -> str:
     """The store URL of the session's Redis Cluster (see :func:`redis_cluster`)."""
     return redis_cluster().url
+
+
+# --------------------------------------------------------------------------- scratch names
+# The servers are shared (other runs, other developers): a test's Redis keys and SQL tables are
+# named under this run's SCRATCH name, and clean_scratch() removes them all when the run ends,
+# also those of a test that failed half-way.
+
+#: Unique per test run (and process): every scratch key and table of the run starts with it.
+SCRATCH = f"ffntest-{secrets.token_hex(4)}"
+
+
+def scratch_prefix(label: str) -> str:
+    """A Redis key prefix of this run, unique per call (``ffntest-<run>:<label>-<hex>:``)."""
+    return f"{SCRATCH}:{label}-{secrets.token_hex(4)}:"
+
+
+def scratch_table(label: str) -> str:
+    """An SQL table name of this run (``ffntest_<run>_<label>``), the same for one label."""
+    return f"{SCRATCH.replace('-', '_')}_{label}"
+
+
+async def clean_scratch() -> list[str]:
+    """Delete this run's scratch keys and tables on every reachable server; what went."""
+    removed: list[str] = []
+    if _probe_url(configured_url("redis")):
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(configured_url("redis"))
+        try:
+            keys = [k async for k in client.scan_iter(match=f"{SCRATCH}:*", count=1000)]
+            if keys:
+                await client.delete(*keys)
+            removed += [k.decode() for k in keys]
+        finally:
+            await client.aclose()
+    prefix = SCRATCH.replace("-", "_")
+    for service in ("postgres", "mysql"):
+        url = configured_url(service)
+        if not _probe_url(url):
+            continue
+        import sqlalchemy as sa
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as conn:
+                tables = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
+                for table in [t for t in tables if t.startswith(prefix)]:
+                    await conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+                    removed.append(f"{service}:{table}")
+        finally:
+            await engine.dispose()
+    return removed
+
+
+def _probe_url(url: str) -> bool:
+    parsed = URL(url)
+    return _probe(parsed.host or "127.0.0.1", parsed.port or 0) is None
 
 
 # --------------------------------------------------------------------------- killing connections

@@ -81,6 +81,10 @@ async def test_web_service_shares_one_client(
                     assert resp.status == 200
                     page = await resp.json()
                 assert [o["status"] for o in page["items"]] == ["Pending", "Pending"]
+                # 3 outbounds, 2 a page: `_page.total` is 2 pages, not 3 outbounds (it was
+                # answered as "total", read by every caller as a count of outbounds).
+                assert page["pages"] == 2
+                assert "total" not in page
                 # The token is now due (half of its 2 s life): 50 requests, one refresh. Counted
                 # from here: on a busy machine the first request may already have refreshed.
                 await asyncio.sleep(1.2)

@@ -92,6 +92,16 @@ def _describe(name: str, kind: tuple[str, ...] | str) -> str:
     return f"{name}=<{'a ' + kind if kind != 'int' else 'an integer'}>"
 
 
+def _check_redis_database(scheme: str, path: str) -> None:
+    """A Redis URL's path is its database number (redis-py would take ``/eleven`` as 0)."""
+    database = path.strip("/")
+    if database and not database.isdigit():
+        raise InvalidStoreURL(
+            f"token store URL: the path of a {scheme}:// URL is the database number, e.g. "
+            f"{scheme}://host:6379/0; got {database!r}"
+        )
+
+
 def check_options(url: str) -> None:
     """Raise :class:`InvalidStoreURL` if ``url``'s query has an option its store cannot use.
 
@@ -101,6 +111,8 @@ def check_options(url: str) -> None:
     accepted = _OPTIONS.get(scheme)
     if accepted is None:
         return
+    if scheme in ("redis", "rediss"):
+        _check_redis_database(scheme, urlsplit(url).path)
     for name, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
         listing = ", ".join(_describe(n, k) for n, k in accepted.items()) or "none"
         kind = accepted.get(name)

@@ -7,8 +7,10 @@ otherwise fail later with a bare ``TypeError`` from deep inside a connection att
 
 from __future__ import annotations
 
+import difflib
+import inspect
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from ._options import check_options
 from .base import InvalidStoreURL, TokenStore
@@ -38,6 +40,11 @@ def from_url(url: str, **options: Any) -> TokenStore:
     ``rediss://…``, ``unix:///path/to/redis.sock``, ``redis+cluster://node:6379`` (Redis Cluster,
     any node); ``postgresql+asyncpg://user@host/db``,
     ``mysql+asyncmy://user@host/db``, ``sqlite+aiosqlite:///path/to/tokens.db``.
+
+    A Redis URL may carry the store's key prefix as ``?prefix=app:`` (the one way to set it
+    where only a URL can be given, as with ``FFN_TOKEN_STORE``). A keyword in ``options`` that
+    the store cannot take is a :class:`TypeError` naming the valid ones, before anything
+    connects (Redis would otherwise fail at the first command, deep inside its connection).
     """
     scheme = url.partition("://")[0].lower() if "://" in url else ""
     kind = SCHEMES.get(scheme)
@@ -48,7 +55,10 @@ def from_url(url: str, **options: Any) -> TokenStore:
             + "supported: "
             + ", ".join(f"{s}://" for s in SCHEMES)
         )
+    if kind == "RedisTokenStore":
+        url, options = _redis_prefix(url, options)
     check_options(url)
+    _check_keywords(kind, scheme, options)
     if kind == "MemoryTokenStore":
         from .memory import MemoryTokenStore
 
@@ -94,3 +104,55 @@ def _did_you_mean(url: str) -> str:
     if parts.password:
         rest = rest.replace(f":{parts.password}@", ":***@", 1)
     return f"did you mean {target}://{rest} (an async driver)? "
+
+
+def _redis_prefix(url: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Move a Redis URL's ``prefix`` query option into the store's ``prefix=`` keyword."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    prefixes = [value for name, value in query if name == "prefix"]
+    if not prefixes:
+        return url, options
+    if len(prefixes) > 1 or "prefix" in options:
+        raise InvalidStoreURL("give the Redis key prefix once: ?prefix= in the URL or prefix=")
+    if not prefixes[0]:
+        raise InvalidStoreURL("token store URL: ?prefix= needs a value, e.g. ?prefix=app:")
+    rest = urlencode([(name, value) for name, value in query if name != "prefix"])
+    return urlunsplit(parts._replace(query=rest)), {**options, "prefix": prefixes[0]}
+
+
+def _check_keywords(kind: str, scheme: str, options: dict[str, Any]) -> None:
+    """Raise :class:`TypeError` for a keyword the store (or its Redis client) cannot take."""
+    if not options:
+        return
+    if kind == "MemoryTokenStore":
+        accepted: set[str] = set()
+    elif kind == "FileTokenStore":
+        from .file import FileTokenStore
+
+        accepted = _keywords(FileTokenStore) - {"path"}
+    elif kind == "RedisTokenStore":
+        # The store's own keywords, and the client's: the rest goes to Redis.from_url.
+        import redis.asyncio as aioredis
+
+        from .redis import RedisTokenStore
+
+        client = aioredis.RedisCluster if scheme.endswith("+cluster") else aioredis.Redis
+        accepted = (_keywords(RedisTokenStore) | _keywords(client)) - {"url", "host", "port"}
+    else:
+        return  # SQLAlchemy names an unknown engine option itself, when the store is built
+    for name in sorted(set(options) - accepted):
+        close = difflib.get_close_matches(name, accepted, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        valid = ", ".join(sorted(accepted)) or "none"
+        raise TypeError(
+            f"from_url(): {scheme}:// builds a {kind}, which takes no option {name!r}; "
+            f"{hint}valid options: {valid}"
+        )
+
+
+def _keywords(cls: type) -> set[str]:
+    """The named parameters of ``cls``'s constructor (``*args``/``**kwargs`` left out)."""
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    parameters = inspect.signature(cls).parameters.values()
+    return {p.name for p in parameters if p.kind in named and p.name != "self"}

@@ -16,19 +16,24 @@ import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+import orjson
+
 from token_stores import StoreError, TokenStore
 
 from ..auth import TokenManager
 from ..client import __version__
 from ..errors import FFNError, ReauthorizationRequired, TokenMissing
 from . import commands
+from .completion import SHELLS, script
 from .config import (
     ConfigError,
     add_options,
     add_output_options,
     open_store,
     settings_from,
+    unknown_variables,
 )
+from .help import Parser
 
 __all__ = ["EXIT_CODES", "ConfigError", "build_parser", "main", "open_account"]
 
@@ -54,6 +59,7 @@ examples:
   ffn-async outbox list                            creates kept while FFN could not take them
   ffn-async logout                                 delete the stored token
   ffn-async fake-server                            prints the FFN_* lines to use it
+  eval "$(ffn-async completion bash)"              tab completion (also: zsh)
 
 environment variables:
   FFN_CLIENT_ID, FFN_CLIENT_SECRET   the OAuth client of your FFN app (the secret: variable only)
@@ -65,7 +71,7 @@ environment variables:
                                      redis://..., postgresql+asyncpg://..., mysql+asyncmy://...)
   FFN_TOKEN_KEY, FFN_TOKEN_KEY_FILE  encrypt the store: Fernet key(s), newest first, or a file
                                      holding them one a line (`ffn-async token new-key`)
-  FFN_SCOPES                         space-separated scopes for login
+  FFN_SCOPES                         scopes for login, separated by spaces or commas
                                      (ffn.merchant.read ffn.merchant.write)
 
 exit codes:
@@ -89,11 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``ffn-async`` (account options go before or after the command)."""
     from ..testing.standalone import build_parser as fake_parser
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="ffn-async",
         description="Command-line client for the JTL Fulfillment Network API.",
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"ffn-async {__version__}")
     add_options(parser)
@@ -212,7 +217,19 @@ def build_parser() -> argparse.ArgumentParser:
     from .outbox import register as register_outbox
 
     register_outbox(sub, add_options)
+    p = command(
+        "completion",
+        _completion,
+        'print a shell completion script: eval "$(ffn-async completion bash)"',
+        account=False,
+    )
+    p.add_argument("shell", choices=SHELLS, metavar="SHELL", help=" or ".join(SHELLS))
     return parser
+
+
+async def _completion(args: argparse.Namespace) -> int:
+    print(script(args.shell, build_parser()), end="")
+    return 0
 
 
 def _positive(
@@ -293,6 +310,8 @@ def _show_library_log(level: int) -> Callable[[], None]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ffn-async`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     args = build_parser().parse_args(argv)
+    for warning in unknown_variables():
+        print(f"ffn-async: warning: {warning}", file=sys.stderr)
     debug = bool(getattr(args, "debug", False))
     verbose = bool(getattr(args, "verbose", False))
     undo = _show_library_log(logging.DEBUG if debug else logging.INFO) if debug or verbose else None
@@ -306,8 +325,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        print(f"ffn-async: error: {_message(exc)}", file=sys.stderr)
-        return _exit_code(exc)
+        code = _exit_code(exc)
+        if getattr(args, "json", False):  # who asked for JSON parses the error too
+            error = {"error": _message(exc), "type": type(exc).__name__, "exit_code": code}
+            print(orjson.dumps(error).decode(), file=sys.stderr)
+        else:
+            print(f"ffn-async: error: {_message(exc)}", file=sys.stderr)
+        return code
     finally:
         if undo is not None:
             undo()

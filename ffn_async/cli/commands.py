@@ -12,13 +12,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import attrs
 import orjson
+from yarl import URL
 
 from token_stores import TokenStore
 
 from ..auth import StoredToken, TokenManager
 from ..client import FFNClient
-from ..errors import CorruptRecord, ReauthorizationRequired, TokenMissing
+from ..errors import CorruptRecord, ForeignLinkError, ReauthorizationRequired, TokenMissing
+from ..links import api_link
 from ..token import ClientCredentials, Token
 from .config import ConfigError, Settings, StoreAbsent, open_store, redact_url
 from .login import RedirectCatcher, browser_login
@@ -223,9 +226,8 @@ async def whoami(settings: Settings, args: argparse.Namespace) -> int:
     async with _client(settings) as ffn:
         user = await ffn.shared.users.current()
     if args.json:
-        from ..serialization import unstructure
-
-        _print_json(unstructure(user))
+        # The command's own JSON is snake_case throughout (only `api` prints FFN's answers).
+        _print_json(attrs.asdict(user))
     else:
         print(f"{user.user_id} ({user.role or 'unknown role'}) on {settings.environment.name}")
     return 0
@@ -236,6 +238,8 @@ def _describe(settings: Settings, stored: StoredToken, show_secrets: bool) -> di
     info: dict[str, Any] = {
         "account": settings.account,
         "environment": settings.environment.name,
+        # The record does not say where the token came from: this is the configured one.
+        "environment_from": settings.environment_from,
         "store": redact_url(settings.store_url),
         "encrypted": bool(settings.token_keys),
         "version": stored.version,
@@ -359,11 +363,24 @@ def _body(data: str | None) -> Any:
         raise ConfigError(f"--data is not valid JSON: {exc}") from None
 
 
+def _check_origin(path: str, api_url: URL) -> None:
+    """Refuse a PATH that is a URL of another origin, as the library refuses such links."""
+    try:
+        api_link(path, api_url, relative=True)
+    except ForeignLinkError:
+        raise ConfigError(
+            f"PATH {path.partition('?')[0]!r} is not on the API's origin {api_url.origin()}, "
+            "the only one the token is sent to; give a path relative to the API, e.g. "
+            "/v1/users/current"
+        ) from None
+
+
 async def api(settings: Settings, args: argparse.Namespace) -> int:
     """``ffn-async api METHOD PATH``: one raw call through the client's pipeline."""
     path: str = args.path
     if path.startswith("/api/v"):  # pasted from the spec, which includes the /api base
         path = path.removeprefix("/api")
+    _check_origin(path, settings.environment.api_url)
     body = _body(args.data)
     params = _params(args.param or [])
     async with _client(settings) as ffn:

@@ -7,8 +7,10 @@ a command-line argument would be visible to every user of the machine in the pro
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib.util
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +29,7 @@ __all__ = [
     "DEFAULT_ACCOUNT",
     "DEFAULT_REDIRECT_URI",
     "DEFAULT_SCOPES",
+    "VARIABLES",
     "ConfigError",
     "Settings",
     "StoreAbsent",
@@ -38,12 +41,28 @@ __all__ = [
     "read_keys",
     "redact_url",
     "settings_from",
+    "unknown_variables",
 ]
 
 DEFAULT_ACCOUNT = "default"
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 DEFAULT_SCOPES = ("ffn.merchant.read", "ffn.merchant.write")
 _ENVIRONMENTS = {"production": Environment.PRODUCTION, "sandbox": Environment.SANDBOX}
+#: Every ``FFN_*`` variable the command reads.
+VARIABLES = (
+    "FFN_CLIENT_ID",
+    "FFN_CLIENT_SECRET",
+    "FFN_REDIRECT_URI",
+    "FFN_ENVIRONMENT",
+    "FFN_API_URL",
+    "FFN_AUTHORIZE_URL",
+    "FFN_TOKEN_URL",
+    "FFN_ACCOUNT",
+    "FFN_TOKEN_STORE",
+    "FFN_TOKEN_KEY",
+    "FFN_TOKEN_KEY_FILE",
+    "FFN_SCOPES",
+)
 
 
 class ConfigError(Exception):
@@ -63,6 +82,8 @@ class Settings:
     scopes: tuple[str, ...]
     #: Fernet keys of the token store, newest first (empty: the store is not encrypted).
     token_keys: tuple[str, ...] = attrs.field(default=(), repr=False)
+    #: Where ``environment`` came from: a flag, a variable, or ``"default"`` (production).
+    environment_from: str = "default"
 
     def credentials(self, *, require_secret: bool = True) -> ClientCredentials:
         """The OAuth client; raises :class:`ConfigError` naming what is missing."""
@@ -152,6 +173,12 @@ async def open_store(url: str, keys: tuple[str, ...] = (), *, create: bool = Tru
     """
     from token_stores import from_url
 
+    if url.partition("://")[0].lower() == "memory":
+        raise ConfigError(
+            "token store memory:// forgets the login when the command ends: use a lasting one "
+            "(FFN_TOKEN_STORE or --store: sqlite+aiosqlite:///path, file:///dir, redis://..., "
+            "postgresql+asyncpg://..., mysql+asyncmy://...)"
+        )
     _prepare_local(url, create=create)
     try:
         store = from_url(url)
@@ -239,6 +266,27 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def unknown_variables(env: Mapping[str, str] | None = None) -> list[str]:
+    """A warning for each ``FFN_*`` variable that is close to, but not, one the command reads.
+
+    Only near misses: other programs may have ``FFN_*`` variables of their own.
+    """
+    env = os.environ if env is None else env
+    warnings = []
+    for name in sorted(env):
+        if not name.startswith("FFN_") or name in VARIABLES:
+            continue
+        close = difflib.get_close_matches(name, VARIABLES, n=1, cutoff=0.8)
+        if close:
+            warnings.append(f"{name} is not a setting of ffn-async and is ignored: {close[0]}?")
+    return warnings
+
+
+def _scopes(text: str) -> list[str]:
+    """``FFN_SCOPES``: scopes separated by spaces or commas (as OAuth and people write them)."""
+    return [scope for scope in re.split(r"[\s,]+", text) if scope]
+
+
 def _environment(pick: dict[str, str | None]) -> Environment:
     name = pick["environment"]
     urls = {k: pick[k] for k in ("api_url", "authorize_url", "token_url")}
@@ -283,7 +331,15 @@ def settings_from(args: argparse.Namespace, env: Mapping[str, str] | None = None
             "token_url": pick("token_url", "FFN_TOKEN_URL"),
         }
     )
-    scopes = getattr(args, "scope", None) or (env.get("FFN_SCOPES") or "").split()
+    scopes = getattr(args, "scope", None) or _scopes(env.get("FFN_SCOPES") or "")
+    if getattr(args, "environment", None) is not None:
+        environment_from = "--environment"
+    elif env.get("FFN_ENVIRONMENT"):
+        environment_from = "FFN_ENVIRONMENT"
+    elif environment.name == "custom":
+        environment_from = "the custom URLs"
+    else:
+        environment_from = "default"
     return Settings(
         client_id=pick("client_id", "FFN_CLIENT_ID"),
         client_secret=env.get("FFN_CLIENT_SECRET") or None,
@@ -293,4 +349,5 @@ def settings_from(args: argparse.Namespace, env: Mapping[str, str] | None = None
         store_url=pick("store", "FFN_TOKEN_STORE") or default_store_url(),
         scopes=tuple(scopes) or DEFAULT_SCOPES,
         token_keys=read_keys(env, getattr(args, "token_key_file", None)),
+        environment_from=environment_from,
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +52,9 @@ def _store_url(kind: str, tmp_path: Path) -> str:
 @pytest.mark.parametrize("kind", ["redis", "sqlite"])
 async def test_stalled_holder_adopts_the_peers_rotation(kind: str, tmp_path: Path) -> None:
     url = _store_url(kind, tmp_path)
-    options: dict[str, Any] = {"prefix": f"t-{uuid.uuid4().hex[:8]}:"} if kind == "redis" else {}
+    options: dict[str, Any] = (
+        {"prefix": services.scratch_prefix("lease")} if kind == "redis" else {}
+    )
     key = "acct"
     store_a, store_b = from_url(url, **options), from_url(url, **options)
     if hasattr(store_b, "create_schema"):

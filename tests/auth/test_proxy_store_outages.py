@@ -21,15 +21,18 @@ from .. import services
 from ..faultproxy import FaultProxy
 from .test_store_outages import _run, _run_killing
 
-pytestmark = pytest.mark.services
+pytestmark = [pytest.mark.services, pytest.mark.outage]
 
 
 def _store(kind: str, url: str) -> TokenStore:
     if kind == "redis":
         return RedisTokenStore(
-            url, prefix="proxyoutage:", socket_timeout=2, socket_connect_timeout=2
+            url,
+            prefix=services.scratch_prefix("proxyoutage"),
+            socket_timeout=2,
+            socket_connect_timeout=2,
         )
-    table = "ffn_proxy_outage_tokens"
+    table = services.scratch_table("proxy_outage")
     if kind == "postgres":
         return SQLTokenStore(url, table=table, connect_args={"timeout": 2, "command_timeout": 2})
     return SQLTokenStore(url, table=table, connect_args={"connect_timeout": 2})

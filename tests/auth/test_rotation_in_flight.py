@@ -11,7 +11,6 @@ gave up its save after one lease and dropped the token, and the peer presented t
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -223,13 +222,14 @@ async def test_the_lease_is_renewed_while_the_holder_works() -> None:
     assert oauth.stats.refreshes == 1
 
 
+@pytest.mark.outage
 async def test_redis_drops_after_the_token_call_and_returns_after_the_lease_expired() -> None:
     """The issue's scenario: the holder's Redis (behind a proxy) drops right after its token
     call and comes back just after the holder's lease expired; a peer polling the lock takes
     it, reads the old record and would present the old refresh token."""
     url = services.redis_url()
     port = int(url.rsplit(":", 1)[1].split("/")[0])
-    prefix = f"inflight-{secrets.token_hex(4)}:"
+    prefix = services.scratch_prefix("inflight")
     settings: dict[str, Any] = {"lock_ttl": 1.0, "request_timeout": 0.5, "lock_timeout": 10.0}
     async with FaultProxy(port) as proxy:
         store_a = RedisTokenStore(proxy.url(url), prefix=prefix, socket_timeout=0.5)

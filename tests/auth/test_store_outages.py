@@ -29,7 +29,7 @@ from ..faultproxy import FaultProxy
 from ..fleet import CREDS, strict_server
 from .test_rotation_in_flight import assert_rotated_once, expired, oauth_server
 
-pytestmark = pytest.mark.services
+pytestmark = [pytest.mark.services, pytest.mark.outage]
 
 
 async def _traffic(ffn: FFNClient, seconds: float, workers: int = 20) -> tuple[int, list[str]]:
@@ -103,7 +103,7 @@ async def test_a_redis_restart_loses_no_token(tmp_path: Path) -> None:
     services.redis_url()  # skip (or fail on CI) like every other Redis test
     server = services.RedisServer(persist_dir=tmp_path)
     server.start()
-    store = RedisTokenStore(server.url, prefix="outage:")
+    store = RedisTokenStore(server.url, prefix=services.scratch_prefix("outage"))
 
     async def restart() -> None:
         await asyncio.sleep(1.0)
@@ -121,7 +121,7 @@ async def test_a_redis_restart_loses_no_token(tmp_path: Path) -> None:
 async def test_postgres_connections_killed_mid_run_lose_no_token() -> None:
     url = services.postgres_url()
     name, connect_args = services.postgres_session_name("ffnoutage")
-    store = SQLTokenStore(url, table="ffn_outage_tokens", connect_args=connect_args)
+    store = SQLTokenStore(url, table=services.scratch_table("outage"), connect_args=connect_args)
     await store.create_schema()
     try:
         killed = await _run_killing(store, lambda: services.kill_postgres_sessions(url, name))
@@ -157,7 +157,7 @@ async def test_an_outage_right_after_the_token_call_is_survived_with_default_set
     target = URL(url)
     table = f"ffn_outage_{secrets.token_hex(4)}"
     options: dict[str, Any] = (
-        {"prefix": f"outage-{secrets.token_hex(4)}:"} if kind == "redis" else {"table": table}
+        {"prefix": services.scratch_prefix("outage")} if kind == "redis" else {"table": table}
     )
     armed = False
 

@@ -29,7 +29,7 @@ async def test_whoami(logged_in: TokenManager, run_cli) -> None:
     assert result.code == 0, result.err
     assert result.out.strip() == "MERC (Merchant) on custom"
     as_json = await run_cli("whoami", "--json")
-    assert orjson.loads(as_json.out)["userId"] == "MERC"
+    assert orjson.loads(as_json.out)["user_id"] == "MERC"
 
 
 async def test_whoami_without_login_asks_for_one(cli_env: dict[str, str], run_cli) -> None:

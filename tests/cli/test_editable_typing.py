@@ -63,3 +63,12 @@ def test_mypy_outside_the_repo_sees_the_types(tmp_path: Path) -> None:
     assert "token_stores.base.Record" in out, out
     assert 'expression has type "type[FFNClient]"' in out, out
     assert "import-not-found" not in out, out
+
+
+def test_every_editable_install_in_the_readme_is_the_compat_one() -> None:
+    # The demo's command once installed with the default import hook: a user's `mypy --strict`
+    # then failed with "Cannot find implementation or library stub".
+    readme = (ROOT / "README.md").read_text()
+    editable = [line for line in readme.splitlines() if re.search(r"pip install -e\b", line)]
+    assert len(editable) >= 2
+    assert all("--config-settings editable_mode=compat" in line for line in editable), editable

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import os
+import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,7 +17,7 @@ from aiohttp import web
 from ffn_async import TokenManager
 from ffn_async.cli.config import data_dir, default_store_url, open_store
 from ffn_async.testing.pytest_plugin import RunningFake
-from tests.helpers import examples_importable, fake_variables, set_variables
+from tests.helpers import EXAMPLES, examples_importable, fake_variables, set_variables
 
 
 @pytest.fixture
@@ -73,3 +77,39 @@ async def test_example_without_client_id_names_the_variable(
     ffn_env = importlib.import_module("ffn_env")
     with pytest.raises(SystemExit, match="FFN_CLIENT_ID"):
         await ffn_env.open_account()
+
+
+def test_web_service_and_fake_server_default_to_different_ports(examples_path: None) -> None:
+    from ffn_async.testing.standalone import build_parser
+
+    fake_server_port = build_parser().get_default("port")
+    web_service_port = importlib.import_module("web_service").DEFAULT_PORT
+    assert web_service_port != fake_server_port
+
+
+def test_web_service_on_a_busy_port_is_one_line(tmp_path: Path) -> None:
+    """Started beside a server on its port: one line naming the port, not a traceback."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "XDG_DATA_HOME": str(tmp_path),
+        "FFN_CLIENT_ID": "app",
+        "FFN_CLIENT_SECRET": "secret",
+        "FFN_ENVIRONMENT": "sandbox",  # nothing is sent: the bind fails first
+    }
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, str(EXAMPLES / "web_service.py"), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in lines[0]

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 import attrs
 
+from tests.services import SCRATCH, scratch_table
 from token_stores import EncryptedTokenStore, TokenStore, from_url
 
-#: Unique per test run: tests sharing the servers with other runs never see each other's data.
-RUN = secrets.token_hex(4)
-REDIS_PREFIX = f"ffntest-{RUN}:"
-SQL_TABLE = f"ffn_test_{RUN}"
+#: Unique per test run: tests sharing the servers with other runs never see each other's data,
+#: and tests/conftest.py removes them at the end of the run (services.clean_scratch).
+RUN = SCRATCH
+REDIS_PREFIX = f"{SCRATCH}:"
+SQL_TABLE = scratch_table("store")
 ENCRYPTION_KEY = "L0PRpgGHJq3ZJPm1Zbxw7XyI4M8xMIiVvOTqMg_n3T0="
 
 

@@ -15,7 +15,7 @@ from token_stores import LockTimeout, RedisTokenStore, SQLTokenStore, StoreUnava
 
 from .specs import REDIS_PREFIX, SQL_TABLE
 
-pytestmark = pytest.mark.services
+pytestmark = [pytest.mark.services, pytest.mark.outage]
 
 
 @pytest.fixture

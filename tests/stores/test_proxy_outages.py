@@ -30,7 +30,7 @@ from token_stores import (
 
 from .specs import REDIS_PREFIX, SQL_TABLE
 
-pytestmark = pytest.mark.services
+pytestmark = [pytest.mark.services, pytest.mark.outage]
 
 KINDS = ["redis", "postgres", "mysql"]
 #: Every call of these tests is bounded by this (a hang is a failure, not a slow test).

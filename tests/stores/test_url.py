@@ -116,3 +116,40 @@ def test_an_unknown_option_value_is_not_shown() -> None:
 async def test_good_url_options_are_accepted(url: str) -> None:
     store = from_url(url)
     await store.close()
+
+
+# ----------------------------------------------------------------- first-hour traps (issue 23)
+
+
+@pytest.mark.parametrize(
+    ("url", "misspelt", "suggestion"),
+    [
+        ("redis://127.0.0.1:6379/0", "prefx", "did you mean 'prefix'?"),
+        ("redis+cluster://127.0.0.1:7000", "socket_timout", "did you mean 'socket_timeout'?"),
+        ("memory://", "prefix", "valid options: none"),
+    ],
+)
+def test_an_unknown_keyword_is_a_type_error_naming_the_valid_ones(
+    url: str, misspelt: str, suggestion: str
+) -> None:
+    # Redis once took it silently and failed at the first command, deep in its connection.
+    with pytest.raises(TypeError, match=misspelt) as caught:
+        from_url(url, **{misspelt: "x"})
+    assert suggestion in str(caught.value)
+
+
+def test_a_redis_url_carries_the_key_prefix() -> None:
+    store = from_url("redis://127.0.0.1:6379/0?prefix=tenant-b:&socket_timeout=2")
+    assert isinstance(store, RedisTokenStore)
+    assert store.prefix == "tenant-b:"
+    with pytest.raises(InvalidStoreURL, match="once"):
+        from_url("redis://127.0.0.1:6379/0?prefix=a:", prefix="b:")
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://127.0.0.1:6379/eleven", "rediss://u:hunter2@127.0.0.1:6379/1x"]
+)
+def test_a_redis_database_must_be_a_number(url: str) -> None:
+    with pytest.raises(InvalidStoreURL, match="database number") as caught:
+        from_url(url)
+    assert "hunter2" not in str(caught.value)
