@@ -73,6 +73,18 @@ def _relink(body: str, pages: dict[str, str]) -> str:
     return re.sub(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)", link, body)
 
 
+def _promote_headings(body: str) -> str:
+    """A README section's ``###`` headings one level up: the section's title is the page's H1."""
+    lines, fenced = [], False
+    for line in body.split("\n"):
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("###"):
+            line = line[1:]
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def write_guide(docs: Path, readme: Path) -> list[str]:
     """Write ``guide/*.md`` and its index; return the page names in README order."""
     guide = docs / "guide"
@@ -83,7 +95,8 @@ def write_guide(docs: Path, readme: Path) -> list[str]:
         name = _slug(title)
         more = guide / "more" / f"{name}.md"
         extra = "\n" + more.read_text() if more.is_file() else ""
-        _write(guide / f"{name}.md", f"# {title}\n{_relink(body, pages)}{extra}")
+        body = _promote_headings(_relink(body, pages))
+        _write(guide / f"{name}.md", f"# {title}\n{body}{extra}")
         names.append(name)
     toc = "\n".join(names)
     _write(

@@ -62,3 +62,11 @@ def test_every_operation_has_its_page(site: Path) -> None:
     assert "ffn_async.api.merchant.MerchantOutbounds.list" in page
     assert "ffn_async.models.merchant.Outbound`" in page
     assert "`ffn.merchant.read`" in page
+
+
+def test_a_sections_subheadings_sit_one_level_below_the_page_title() -> None:
+    """A README ``###`` under a page whose ``##`` became its H1 would jump H1 to H3 (a -W error)."""
+    body = "\n### Sub\n\ntext\n\n#### Deeper\n\n```bash\n### not a heading\n```\n"
+    assert generate_docs._promote_headings(body) == (
+        "\n## Sub\n\ntext\n\n### Deeper\n\n```bash\n### not a heading\n```\n"
+    )
