@@ -34,6 +34,7 @@ from yarl import URL
 
 from . import retry as _retry
 from ._files import replacing
+from ._logfields import logger, sending
 from ._redact import Secrets
 from ._requester import Response, as_is, display
 from .auth import Auth, TokenManager
@@ -66,7 +67,7 @@ __all__ = [
     "Response",
 ]
 
-log = logging.getLogger("ffn_async")
+log = logger("ffn_async")
 
 T = TypeVar("T")
 
@@ -255,6 +256,8 @@ class _Exchange:
     """
 
     __slots__ = (
+        "account",
+        "attempt",
         "authorize",
         "body",
         "headers",
@@ -278,6 +281,7 @@ class _Exchange:
         limit: tuple[int, str],
         target: Path | None,
         authorize: bool,
+        account: str | None,
     ) -> None:
         self.method = method
         self.url = url
@@ -289,6 +293,13 @@ class _Exchange:
         self.target = target  # stream the body into this file
         self.authorize = authorize  # False: an absolute URL off the API's origin, no token
         self.refreshed = False  # the one forced refresh after a 401 was spent
+        self.attempt = 1  # the attempt being sent (log records carry it)
+        self.account = account  # the TokenManager's key (log records carry it)
+
+    @property
+    def operation(self) -> str:
+        """``"<api>.<operationId>"`` of a documented route, else the path template."""
+        return operation_for(self.method, self.template)
 
 
 class FFNClient:
@@ -388,6 +399,7 @@ class FFNClient:
         # The synchronous fast path of the auth layer: the token at hand without I/O, or None
         # (then ``access_token()`` is awaited). Strategies without one always take the await.
         self._fresh_token: Callable[[], str | None] = getattr(auth, "fresh_token", _no_token)
+        self._account_key = auth.key if isinstance(auth, TokenManager) else None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -616,6 +628,7 @@ class FFNClient:
             limit,
             Path(dest) if dest is not None else None,
             not absolute or on_origin(url, self._api_origin),
+            self._account_key,
         )
         return self._send(exchange, idempotent, decode)
 
@@ -666,38 +679,42 @@ class FFNClient:
         """
         started = time.monotonic()
         attempt = 1
-        while True:
-            token = None
-            if exchange.authorize:
-                token = self._fresh_token()
-                if token is None:
-                    token = await self._auth.access_token()
-                if token is not None:
-                    if token is not self._bearer_for:  # the header string is built once per token
-                        self._bearer_for, self._bearer = token, f"Bearer {token}"
-                    exchange.headers["Authorization"] = self._bearer
-            try:
-                response = await self._send_single_request(exchange, attempt)
-            except TransportError as exc:
-                wait = self._wait_after_failure(exchange, idempotent, attempt, started, exc)
-                if wait is None:
-                    raise
-            else:
-                status = response.status
-                if status < 400:
-                    try:
-                        return decode(response)
-                    except DecodeError as exc:
-                        raise self._redacted(exc, exchange) from None
-                if status == 401 and token is not None and not exchange.refreshed:
-                    exchange.refreshed = True
-                    if await self._auth.handle_unauthorized(token):
-                        continue
-                wait = self._wait_after_status(exchange, idempotent, attempt, started, response)
-                if wait is None:
-                    raise self._error(exchange, response)
-            await _retry._sleep(wait)
-            attempt += 1
+        current = sending.set(exchange)  # log records of this request carry its fields
+        try:
+            while True:
+                token = None
+                if exchange.authorize:
+                    token = self._fresh_token()
+                    if token is None:
+                        token = await self._auth.access_token()
+                    if token is not None:
+                        if token is not self._bearer_for:  # the header is built once per token
+                            self._bearer_for, self._bearer = token, f"Bearer {token}"
+                        exchange.headers["Authorization"] = self._bearer
+                try:
+                    response = await self._send_single_request(exchange, attempt)
+                except TransportError as exc:
+                    wait = self._wait_after_failure(exchange, idempotent, attempt, started, exc)
+                    if wait is None:
+                        raise
+                else:
+                    status = response.status
+                    if status < 400:
+                        try:
+                            return decode(response)
+                        except DecodeError as exc:
+                            raise self._redacted(exc, exchange) from None
+                    if status == 401 and token is not None and not exchange.refreshed:
+                        exchange.refreshed = True
+                        if await self._auth.handle_unauthorized(token):
+                            continue
+                    wait = self._wait_after_status(exchange, idempotent, attempt, started, response)
+                    if wait is None:
+                        raise self._error(exchange, response)
+                await _retry._sleep(wait)
+                attempt = exchange.attempt = attempt + 1
+        finally:
+            sending.reset(current)
 
     def _wait_after_failure(
         self,
@@ -755,6 +772,7 @@ class FFNClient:
             status,
             wait,
             attempt,
+            extra={"ffn_status": status},
         )
         return wait
 
@@ -903,5 +921,6 @@ class FFNClient:
                 response.status,
                 (time.monotonic() - t0) * 1000,
                 attempt,
+                extra={"ffn_status": response.status},
             )
         return response

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,6 +41,7 @@ from token_stores import Lease, LockTimeout, Record, StoreConflict, TokenStore
 from token_stores.base import validate_key
 
 from . import _records
+from ._logfields import logger
 from .creates import KINDS, Created, CreateKind, CreateOutcome, create_response
 from .errors import (
     FFNError,
@@ -65,7 +65,7 @@ __all__ = [
     "keeps",
 ]
 
-log = logging.getLogger("ffn_async.outbox")
+log = logger("ffn_async.outbox")
 
 B = TypeVar("B")
 R = TypeVar("R")
