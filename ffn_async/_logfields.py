@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
+
+if TYPE_CHECKING:
+    from yarl import URL
 
 __all__ = ["FIELDS", "LogFields", "account_context", "logger", "sending"]
 
@@ -35,8 +38,11 @@ FIELDS: Final = (
 
 
 class Sending(Protocol):
-    """What the filter reads of the request being sent (the client's ``_Exchange``)."""
+    """What the filter (and :mod:`ffn_async.tracing`) read of the request being sent (the
+    client's ``_Exchange``)."""
 
+    url: URL
+    template: str
     attempt: int
     account: str | None
 

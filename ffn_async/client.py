@@ -23,6 +23,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
 from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -315,6 +316,9 @@ class FFNClient:
         timeout: total seconds for one HTTP attempt, unless a call overrides it.
         retry: the retry policy (see :mod:`ffn_async.retry`).
         max_concurrency: cap on requests in flight from this client.
+        limiter: any async context manager entered around each HTTP attempt (API calls, not
+            token calls), for example ``aiolimiter.AsyncLimiter(10, 1)`` for ten attempts a
+            second; a retry is another attempt and enters it again.
         user_agent: replaces ``ffn-async/<version>``.
         trace_configs: aiohttp ``TraceConfig`` objects for metrics and tracing; each attempt's
             ``trace_request_ctx`` is ``{"attempt": n, "template": path_template}``
@@ -350,6 +354,7 @@ class FFNClient:
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         max_download_size: int = DEFAULT_MAX_DOWNLOAD_SIZE,
         observer: Observer | None = None,
+        limiter: AbstractAsyncContextManager[object] | None = None,
     ) -> None:
         if environment is None:
             environment = (
@@ -370,6 +375,7 @@ class FFNClient:
         self._trace_configs = trace_configs
         self._connector_limit = connector_limit
         self._semaphore = asyncio.Semaphore(max_concurrency) if max_concurrency else None
+        self._limiter = limiter
         self._api_base = environment.api_url.path.rstrip("/")
         self._api_origin = environment.api_origin
         self._headers = {
@@ -851,8 +857,17 @@ class FFNClient:
         t0 = time.monotonic() if debug or observer is not None else 0.0
         failure: TransportError | None
         status: int | None = None  # the answer's, once its head has come
+        limiter = self._limiter
         semaphore = self._semaphore
-        if semaphore is not None:
+        if limiter is not None:  # the caller's pace first, then a place among those in flight
+            await limiter.__aenter__()
+            if semaphore is not None:
+                try:
+                    await semaphore.acquire()
+                except BaseException:  # cancelled while waiting: leave the limiter too
+                    await limiter.__aexit__(None, None, None)
+                    raise
+        elif semaphore is not None:
             await semaphore.acquire()
         try:
             # Awaited, not ``async with``: leaving that block releases the response twice and
@@ -906,6 +921,8 @@ class FFNClient:
         finally:
             if semaphore is not None:
                 semaphore.release()
+            if limiter is not None:
+                await limiter.__aexit__(None, None, None)
         if observer is not None:
             if failure is not None:
                 _observe(observer, exchange, attempt, None, "TransportError", t0)
