@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from decimal import Decimal
@@ -22,11 +24,31 @@ __all__ = [
     "examples_importable",
     "fake_variables",
     "outbound_request",
+    "readme_block",
+    "run_script",
     "set_variables",
     "spawn_cli",
 ]
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_block(heading: str, language: str = "python") -> str:
+    """The first ``language`` code block of the README section titled ``heading``."""
+    section = README.read_text().split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    block = re.search(rf"```{language}\n(.*?)```", section, re.S)
+    assert block is not None, f"README section {heading!r} has no {language} block"
+    return block.group(1)
+
+
+def run_script(code: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``code`` run as a script of its own in ``cwd``, as someone pasting it would."""
+    script = cwd / "pasted.py"
+    script.write_text(code)
+    return subprocess.run(
+        [sys.executable, str(script)], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @contextlib.contextmanager

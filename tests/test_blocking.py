@@ -21,7 +21,7 @@ import pytest
 from ffn_async import FFNClient, TokenManager
 from ffn_async.blocking import BlockingClient
 from ffn_async.testing.pytest_plugin import RunningFake
-from tests.helpers import outbound_request
+from tests.helpers import outbound_request, readme_block, run_script
 from token_stores import FileTokenStore
 
 
@@ -207,19 +207,7 @@ async def test_calling_it_from_its_own_loop_is_refused(facade: BlockingClient) -
 
 
 def test_the_readme_section_runs_as_pasted(tmp_path: Path) -> None:
-    import re
-    import subprocess
-    import sys
-
-    readme = Path(__file__).resolve().parents[1] / "README.md"
-    section = readme.read_text().split("## Calling from sync code", 1)[1].split("\n## ", 1)[0]
-    block = re.search(r"```python\n(.*?)```", section, re.S)
-    assert block is not None
-    script = tmp_path / "sync_code.py"
-    script.write_text(block.group(1))
-    result = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120
-    )
+    result = run_script(readme_block("Calling from sync code"), tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "logged in as MERC",

@@ -61,13 +61,19 @@ async def test_a_retried_typed_call_logs_its_operation_status_attempt_and_accoun
     assert (answered.ffn_status, answered.ffn_attempt) == (200, 3)  # type: ignore[attr-defined]
 
 
-async def test_a_refresh_forced_by_a_401_logs_the_account_and_the_operation(
-    creds: ClientCredentials, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("through_client", [True, False], ids=["401-in-a-request", "alone"])
+async def test_a_refresh_logs_its_account(
+    creds: ClientCredentials, caplog: pytest.LogCaptureFixture, through_client: bool
 ) -> None:
+    """A refresh forced by a 401 logs the account and the request's operation; a
+    TokenManager used alone (no client, no request) still names its account."""
     auth = TokenManager(creds, MemoryTokenStore(), key="acct-9", environment=TEST_ENV)
     with aioresponses() as mock:
-        mock.post(str(TEST_ENV.token_url), payload=token_response())
-        mock.post(str(TEST_ENV.token_url), payload=token_response())
+        mock.post(
+            str(TEST_ENV.token_url),
+            callback=lambda url, **kw: CallbackResult(payload=token_response()),
+            repeat=True,
+        )
         await auth.exchange_code("code-1")
         answers = iter([401, 200])
         mock.get(
@@ -76,30 +82,16 @@ async def test_a_refresh_forced_by_a_401_logs_the_account_and_the_operation(
             repeat=True,
         )
         caplog.set_level(logging.INFO, logger="ffn_async")
-        async with FFNClient(auth) as ffn:
-            await ffn.request("GET", "/v1/users/current")
-    auth_records = [r for r in caplog.records if r.name == "ffn_async.auth"]
-    assert auth_records, "the refresh logs at INFO"
-    for record in auth_records:
-        assert record.ffn_account == "acct-9"  # type: ignore[attr-defined]
-        assert record.ffn_operation == "shared.UsersGetCurrent"  # type: ignore[attr-defined]
-
-
-async def test_a_token_manager_alone_names_its_account(
-    creds: ClientCredentials, caplog: pytest.LogCaptureFixture
-) -> None:
-    """No client, no request: the refresh task still carries the account."""
-    auth = TokenManager(creds, MemoryTokenStore(), key="solo", environment=TEST_ENV)
-    with aioresponses() as mock:
-        mock.post(str(TEST_ENV.token_url), payload=token_response())
-        mock.post(str(TEST_ENV.token_url), payload=token_response())
-        caplog.set_level(logging.INFO, logger="ffn_async")
-        await auth.exchange_code("code-1")
-        await auth.refresh()
+        if through_client:
+            async with FFNClient(auth) as ffn:
+                await ffn.request("GET", "/v1/users/current")
+        else:
+            await auth.refresh()
     records = [r for r in caplog.records if r.name == "ffn_async.auth"]
-    assert records
-    assert {r.ffn_account for r in records} == {"solo"}  # type: ignore[attr-defined]
-    assert {r.ffn_operation for r in records} == {None}  # type: ignore[attr-defined]
+    assert records, "a refresh logs at INFO"
+    assert {r.ffn_account for r in records} == {"acct-9"}  # type: ignore[attr-defined]
+    operation = "shared.UsersGetCurrent" if through_client else None
+    assert {r.ffn_operation for r in records} == {operation}  # type: ignore[attr-defined]
 
 
 async def test_explicit_extra_wins_and_records_outside_a_request_have_every_field(

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers import readme_block, run_script
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -24,15 +26,7 @@ def test_quickstart_runs_as_pasted(tmp_path: Path) -> None:
 
 
 def test_order_sync_example_runs_as_pasted(tmp_path: Path) -> None:
-    text = README.read_text()
-    section = text[text.index("## Order sync that loses nothing") :]
-    block = re.search(r"```python\n(.*?)```", section, re.S)
-    assert block is not None
-    script = tmp_path / "order_sync.py"
-    script.write_text(block.group(1))
-    result = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60
-    )
+    result = run_script(readme_block("Order sync that loses nothing"), tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "A-1: recovered",

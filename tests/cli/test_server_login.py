@@ -19,18 +19,16 @@ import pytest
 from ffn_async.cli.login import read_pasted
 from ffn_async.errors import AuthError
 from ffn_async.testing.pytest_plugin import RunningFake
+from tests.helpers import readme_block
 
 from .conftest import one_line_error
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 BIN = str(Path(sys.executable).parent)
 
 
 def section_commands() -> list[str]:
-    text = README.read_text().split("## Logging in on a server", 1)[1].split("\n## ", 1)[0]
-    block = re.search(r"```bash\n(.*?)```", text, re.S)
-    assert block is not None
-    return [line.split("  #")[0].strip() for line in block.group(1).splitlines() if line.strip()]
+    block = readme_block("Logging in on a server", "bash")
+    return [line.split("  #")[0].strip() for line in block.splitlines() if line.strip()]
 
 
 async def approve(url: str) -> str:
