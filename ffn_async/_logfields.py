@@ -1,30 +1,31 @@
 """Structured fields on every library log record: operation, status, attempt, account.
 
 JSON and structlog handlers read a record's attributes; ours carry ``ffn_operation``
-(``"<api>.<operationId>"``, else the path template), ``ffn_status`` (the answer's HTTP status
-where a call site knows it), ``ffn_attempt`` (from 1), ``ffn_account`` (the TokenManager's
-key), and ``ffn_outbox`` / ``ffn_feed`` where relevant. Every field is present on every
-record of the library's loggers, ``None`` when unknown, so a format string may name them.
+(``"<api>.<operationId>"``, else the path template), ``ffn_status`` (the answer's HTTP status),
+``ffn_attempt`` (from 1), ``ffn_account`` (the TokenManager's key), and ``ffn_outbox`` /
+``ffn_feed`` where relevant. Every field is present on every record of the library's loggers,
+``None`` when unknown, so a format string may name them.
 
-How, without each of the ~40 call sites passing ``extra=``: the request pipeline puts the
-request it is sending in a context variable (one ``set`` and one ``reset`` per request; the
-attempt number rides on the request object), a TokenManager's refresh runs with its account
-key in another, and :class:`LogFields`, a :class:`logging.Filter` on each of the library's
-loggers (:func:`logger`), copies them onto the record when it is emitted. An operation id is
-only looked up then, so a request that logs nothing pays for none of it. A value given with
-``extra=`` wins over the context's. Nothing global (``setLogRecordFactory``) is touched.
+Where they come from: a log call that knows them passes them with ``extra=`` (the request
+pipeline's lines about an attempt do); a token refresh runs in a task whose context holds the
+account key (:func:`account_context`), so every record of the refresh names the account without
+each call site saying so. :class:`LogFields`, a :class:`logging.Filter` that :func:`logger`
+attaches to each library logger, fills in the account from that context and ``None`` for the
+rest. Nothing global (``setLogRecordFactory``) is touched.
+
+Why not a context variable set per request, which would give every record the operation for
+free: its ``set`` and ``reset`` cost about 15,000 instructions on a ~380,000-instruction tiny
+request (benchmark case 9), for records that are rare. Only a traced client pays that
+(:mod:`ffn_async.tracing`).
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import Final
 
-if TYPE_CHECKING:
-    from yarl import URL
-
-__all__ = ["FIELDS", "LogFields", "account_context", "logger", "sending"]
+__all__ = ["FIELDS", "LogFields", "account_context", "logger"]
 
 #: The attribute names, in the order a formatter would likely show them.
 FIELDS: Final = (
@@ -36,26 +37,7 @@ FIELDS: Final = (
     "ffn_feed",
 )
 
-
-class Sending(Protocol):
-    """What the filter (and :mod:`ffn_async.tracing`) read of the request being sent (the
-    client's ``_Exchange``)."""
-
-    url: URL
-    template: str
-    attempt: int
-    account: str | None
-
-    @property
-    def operation(self) -> str:
-        """``"<api>.<operationId>"``, else the path template (looked up when read)."""
-
-
-#: The request the pipeline is sending in this context (set by ``FFNClient._send``).
-sending: contextvars.ContextVar[Sending | None] = contextvars.ContextVar(
-    "ffn_async_sending", default=None
-)
-#: The account whose token is being refreshed or stored (outside a client's request).
+#: The account whose token the current task refreshes or stores.
 _account: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "ffn_async_account", default=None
 )
@@ -70,18 +52,12 @@ def account_context(key: str) -> contextvars.Context:
 
 
 class LogFields(logging.Filter):
-    """Copies the context's fields onto each record (never drops one)."""
+    """Gives each record every field: the context's account, ``None`` for what is unknown;
+    a value passed with ``extra=`` is kept. Never drops a record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         attrs = record.__dict__
-        request = sending.get()
-        if request is not None:
-            if "ffn_operation" not in attrs:  # looked up now: silent requests pay nothing
-                attrs["ffn_operation"] = request.operation
-            attrs.setdefault("ffn_attempt", request.attempt)
-            if request.account is not None:
-                attrs.setdefault("ffn_account", request.account)
-        if "ffn_account" not in attrs:
+        if attrs.get("ffn_account") is None:
             attrs["ffn_account"] = _account.get()
         for name in FIELDS:
             attrs.setdefault(name, None)

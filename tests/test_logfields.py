@@ -1,6 +1,6 @@
 """Structured log fields (:mod:`ffn_async._logfields`): every record of the library's loggers
 carries ``ffn_operation``, ``ffn_status``, ``ffn_attempt``, ``ffn_account`` (and ``ffn_outbox``,
-``ffn_feed``), filled from the request being sent and the account being refreshed."""
+``ffn_feed``): the pipeline's lines pass them, a refresh's records get the account from its task."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import pytest
 
 import ffn_async
 import token_stores
-from ffn_async import ClientCredentials, FFNClient, RetryPolicy, StaticToken, TokenManager
+from ffn_async import ClientCredentials, FFNClient, RetryPolicy, TokenManager
 from ffn_async._logfields import FIELDS, LogFields
 from tests.http_mock import CallbackResult, aioresponses
 from token_stores import MemoryTokenStore
 
-from .conftest import TEST_ENV, make_jwt, token_response
+from .conftest import TEST_ENV, token_response
 
 API = "https://api.ffn.test/api"
 FAST = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02, jitter=lambda c: c)
@@ -65,8 +65,8 @@ async def test_a_retried_typed_call_logs_its_operation_status_attempt_and_accoun
 async def test_a_refresh_logs_its_account(
     creds: ClientCredentials, caplog: pytest.LogCaptureFixture, through_client: bool
 ) -> None:
-    """A refresh forced by a 401 logs the account and the request's operation; a
-    TokenManager used alone (no client, no request) still names its account."""
+    """A refresh's records name the account, whether a 401 in a request forced it or the
+    TokenManager is used alone; no operation (one refresh serves every waiting request)."""
     auth = TokenManager(creds, MemoryTokenStore(), key="acct-9", environment=TEST_ENV)
     with aioresponses() as mock:
         mock.post(
@@ -90,8 +90,7 @@ async def test_a_refresh_logs_its_account(
     records = [r for r in caplog.records if r.name == "ffn_async.auth"]
     assert records, "a refresh logs at INFO"
     assert {r.ffn_account for r in records} == {"acct-9"}  # type: ignore[attr-defined]
-    operation = "shared.UsersGetCurrent" if through_client else None
-    assert {r.ffn_operation for r in records} == {operation}  # type: ignore[attr-defined]
+    assert {r.ffn_operation for r in records} == {None}  # type: ignore[attr-defined]
 
 
 async def test_explicit_extra_wins_and_records_outside_a_request_have_every_field(
@@ -108,18 +107,6 @@ async def test_explicit_extra_wins_and_records_outside_a_request_have_every_fiel
         "ffn_outbox": "orders",
         "ffn_account": "mine",
     }
-
-
-async def test_the_context_does_not_leak_out_of_a_request(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    with aioresponses() as mock:
-        mock.get(f"{API}/v1/users/current", payload={"userId": "U"})
-        async with FFNClient(StaticToken(make_jwt()), environment=TEST_ENV) as ffn:
-            await ffn.request("GET", "/v1/users/current")
-            caplog.set_level(logging.INFO, logger="ffn_async")
-            logging.getLogger("ffn_async").info("after")
-    assert caplog.records[-1].ffn_operation is None  # type: ignore[attr-defined]
 
 
 def test_every_library_logger_has_the_filter() -> None:
@@ -142,3 +129,12 @@ def test_every_library_logger_has_the_filter() -> None:
         n for n, lg in loggers.items() if not any(isinstance(f, LogFields) for f in lg.filters)
     ]
     assert not missing
+
+
+def test_the_readme_format_string_formats_any_library_record(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="token_stores")
+    logging.getLogger("token_stores.redis").warning("a store line")
+    formatter = logging.Formatter("%(levelname)s %(ffn_operation)s #%(ffn_attempt)s %(message)s")
+    assert formatter.format(caplog.records[-1]) == "WARNING None #None a store line"
