@@ -54,7 +54,11 @@ class _Running:
             target=self.loop.run_forever, name="ffn-async-blocking", daemon=True
         )
         self.thread.start()
-        self.client: FFNClient = self.call(self._open(open_client))
+        try:
+            self.client: FFNClient = self.call(self._open(open_client))
+        except BaseException:  # the factory failed: no thread left behind
+            self._halt()
+            raise
 
     @staticmethod
     async def _open(open_client: Callable[[], FFNClient]) -> FFNClient:
@@ -79,9 +83,12 @@ class _Running:
         try:
             self.call(self._close(client))
         finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join()
-            self.loop.close()
+            self._halt()
+
+    def _halt(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
 
     @staticmethod
     async def _close(client: FFNClient) -> None:

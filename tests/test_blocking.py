@@ -214,3 +214,26 @@ def test_the_readme_section_runs_as_pasted(tmp_path: Path) -> None:
         "warehouse Main warehouse",
         "from 8 threads: {'MERC'}",
     ]
+
+
+async def test_a_failing_factory_leaves_no_thread_and_may_be_retried(
+    open_client: Callable[[], FFNClient],
+) -> None:
+    attempts: list[int] = []
+
+    def flaky() -> FFNClient:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OSError("store not reachable yet")
+        return open_client()
+
+    def sync_code() -> str:
+        with BlockingClient(flaky) as ffn:
+            with pytest.raises(OSError, match="not reachable"):
+                ffn.run(lambda c: c.shared.users.current())
+            alive = sum(t.name == "ffn-async-blocking" for t in threading.enumerate())
+            assert alive == 0
+            return ffn.run(lambda c: c.shared.users.current()).user_id
+
+    assert await asyncio.to_thread(sync_code) == "MERC"
+    assert len(attempts) == 2
