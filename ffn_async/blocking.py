@@ -43,6 +43,8 @@ __all__ = ["BlockingClient"]
 T = TypeVar("T")
 
 _ALL: weakref.WeakSet[BlockingClient] = weakref.WeakSet()
+# In a forked child: the parent's loops and clients, never to be finalized here.
+_INHERITED: list[_Running] = []
 
 
 class _Running:
@@ -197,7 +199,20 @@ class BlockingClient:
             running.stop()
 
     def _forget_in_child(self) -> None:
-        """In a forked child: the parent's loop thread is not there; start afresh on use."""
+        """In a forked child: the parent's loop thread is not there; start afresh on use.
+
+        The parent's loop, session and sockets were copied into this process, and their
+        finalizers must not run here: closing a copied transport unregisters its socket from
+        the epoll instance this process shares with the parent, whose request on that
+        connection would then never hear its answer. So the copy is marked closed (the
+        finalizers leave the selector alone) and kept referenced (not collected while this
+        process runs).
+        """
+        inherited = self._running
+        if inherited is not None:
+            loop: Any = inherited.loop
+            loop._closed = True
+            _INHERITED.append(inherited)
         self._lock = threading.Lock()
         self._running = None
 
