@@ -96,6 +96,11 @@ def test_the_instrumentor_recipe(provider: TracerProvider, exporter: InMemorySpa
             await auth.store_token(fake.token())
             async with FFNClient(auth) as ffn:
                 await ffn.shared.users.current()
+            ffn = FFNClient(auth)  # not entered: its session is made by the first call
+            try:
+                await ffn.merchant.outbounds.list(top=1)
+            finally:
+                await ffn.aclose()
 
     instrumentor = AioHttpClientInstrumentor()
     instrumentor.instrument(request_hook=request_hook, tracer_provider=provider)
@@ -103,4 +108,5 @@ def test_the_instrumentor_recipe(provider: TracerProvider, exporter: InMemorySpa
         asyncio.run(main())
     finally:
         instrumentor.uninstrument()
-    assert [s.name for s in exporter.get_finished_spans()] == ["shared.UsersGetCurrent"]
+    names = [s.name for s in exporter.get_finished_spans()]
+    assert names == ["shared.UsersGetCurrent", "merchant.OutboundsGetAll"]
