@@ -87,6 +87,7 @@ async def test_a_refresh_logs_its_account(
                 await ffn.request("GET", "/v1/users/current")
         else:
             await auth.refresh()
+            await auth.aclose()  # the session it made for its token calls
     records = [r for r in caplog.records if r.name == "ffn_async.auth"]
     assert records, "a refresh logs at INFO"
     assert {r.ffn_account for r in records} == {"acct-9"}  # type: ignore[attr-defined]
