@@ -68,7 +68,6 @@ import contextlib
 import hashlib
 import hmac
 import inspect
-import logging
 import math
 import os
 import secrets
@@ -95,6 +94,7 @@ from token_stores.base import (
     validate_key,
 )
 
+from ._logfields import account_context, logger
 from .environment import Environment
 from .errors import (
     InvalidState,
@@ -111,7 +111,7 @@ from .token import ClientCredentials, Token, _jwt_scopes, fingerprint
 
 __all__ = ["Auth", "StaticToken", "StoredToken", "TokenManager"]
 
-log = logging.getLogger("ffn_async.auth")
+log = logger("ffn_async.auth")
 
 RefreshHook = Callable[[Token], Awaitable[None] | None]
 
@@ -642,7 +642,12 @@ class TokenManager:
             else:
                 raise StoreConflict(self.key, expected, None)
         self._adopt(attrs.evolve(login, version=version))
-        log.info("stored a new login for account %r (%s)", self.key, token.fingerprint)
+        log.info(
+            "stored a new login for account %r (%s)",
+            self.key,
+            token.fingerprint,
+            extra={"ffn_account": self.key},
+        )
         await self._fire_hooks(token)
 
     async def _replaceable_version(self) -> int | None:
@@ -760,7 +765,8 @@ class TokenManager:
             joined = flight is not None
             if flight is None:
                 flight = loop.create_task(
-                    self._adopt_or_rotate(stale, force=force, unauthorized=unauthorized)
+                    self._adopt_or_rotate(stale, force=force, unauthorized=unauthorized),
+                    context=account_context(self.key),  # its log records name the account
                 )
                 account.flights[loop] = flight
                 flight.add_done_callback(_retrieve_exception)

@@ -25,7 +25,6 @@ get it as their result. Waits between tries follow the client's :class:`~ffn_asy
 from __future__ import annotations
 
 import enum
-import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -37,6 +36,7 @@ import orjson
 
 from . import odata
 from . import retry as _retry
+from ._logfields import logger
 from ._requester import Response, get
 from .errors import ApiError, ErrorCode, Locked, NotFound, ServerError, TransportError
 from .models import merchant as m
@@ -60,7 +60,7 @@ __all__ = [
     "kind_for_path",
 ]
 
-log = logging.getLogger("ffn_async.creates")
+log = logger("ffn_async.creates")
 
 B = TypeVar("B")
 T = TypeVar("T")

@@ -8,7 +8,6 @@ Coordination (who refreshes, when, and where the result goes) lives in :mod:`ffn
 from __future__ import annotations
 
 import base64
-import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import urlencode
@@ -20,6 +19,7 @@ from aiohttp.payload import BytesPayload
 from yarl import URL
 
 from ._bodies import read_limited
+from ._logfields import logger
 from ._redact import Secrets, scrub
 from .environment import Environment
 from .errors import InvalidClient, InvalidGrant, TokenEndpointError, TransportError
@@ -35,7 +35,7 @@ __all__ = [
     "scrub",
 ]
 
-log = logging.getLogger("ffn_async.auth")
+log = logger("ffn_async.auth")
 
 #: The ``template`` a token-endpoint call carries in aiohttp's ``trace_request_ctx``.
 TOKEN_TEMPLATE = "<token endpoint>"

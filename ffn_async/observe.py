@@ -16,7 +16,6 @@ request or refresh it observed. Recipes: ``examples/metrics_prometheus.py`` and
 from __future__ import annotations
 
 import contextlib
-import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Protocol, TypeAlias
@@ -24,6 +23,8 @@ from typing import Protocol, TypeAlias
 import attrs
 
 from token_stores.base import DEFAULT_LOCK_TIMEOUT, DEFAULT_LOCK_TTL, Lease, Record, TokenStore
+
+from ._logfields import logger
 
 __all__ = [
     "Event",
@@ -38,7 +39,7 @@ __all__ = [
     "operation_for",
 ]
 
-log = logging.getLogger("ffn_async.observe")
+log = logger("ffn_async.observe")
 
 
 @attrs.define(slots=True)  # not frozen: a frozen class costs 3x as much to build, per attempt

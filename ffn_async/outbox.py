@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -66,6 +65,7 @@ from token_stores import (
 from token_stores.base import validate_key
 
 from . import _records
+from ._logfields import logger
 from ._outbox_entries import (
     EntryState,
     OutboxEntry,
@@ -103,7 +103,7 @@ __all__ = [
     "keeps",
 ]
 
-log = logging.getLogger("ffn_async.outbox")
+log = logger("ffn_async.outbox")
 
 B = TypeVar("B")
 T = TypeVar("T")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 import sys
 from collections.abc import Iterator
 from decimal import Decimal
@@ -22,11 +23,32 @@ __all__ = [
     "examples_importable",
     "fake_variables",
     "outbound_request",
+    "readme_block",
+    "run_script",
     "set_variables",
     "spawn_cli",
 ]
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+README = Path(__file__).resolve().parent.parent / "README.md"
+sys.path.insert(0, str(README.parent / "tools"))
+
+import readme_block as _readme_block  # noqa: E402
+
+
+def readme_block(heading: str, language: str = "python") -> str:
+    """The first ``language`` code block of the README section titled ``heading`` (the one
+    extraction, shared with CI: tools/readme_block.py)."""
+    return _readme_block.block(heading, language)
+
+
+def run_script(code: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``code`` run as a script of its own in ``cwd``, as someone pasting it would."""
+    script = cwd / "pasted.py"
+    script.write_text(code)
+    return subprocess.run(
+        [sys.executable, str(script)], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @contextlib.contextmanager

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
+from tests.helpers import readme_block, run_script
 
-from readme_block import block  # noqa: E402  (the one extraction, shared with CI)
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_quickstart_runs_as_pasted(tmp_path: Path) -> None:
-    script = tmp_path / "quickstart.py"
-    script.write_text(block("Quickstart"))
-    result = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60
-    )
+    result = run_script(readme_block("Quickstart"), tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "logged in as MERC" in result.stdout
     # It once printed `page.total` as the number of outbounds: that is the number of pages.
@@ -26,11 +19,7 @@ def test_quickstart_runs_as_pasted(tmp_path: Path) -> None:
 
 
 def test_order_sync_example_runs_as_pasted(tmp_path: Path) -> None:
-    script = tmp_path / "order_sync.py"
-    script.write_text(block("Order sync that loses nothing"))
-    result = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60
-    )
+    result = run_script(readme_block("Order sync that loses nothing"), tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "A-1: recovered",

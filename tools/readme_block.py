@@ -15,15 +15,14 @@ from pathlib import Path
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def block(section: str, readme: Path = README) -> str:
-    """The first ```python block after the ``## <section>`` heading."""
-    text = readme.read_text()
-    start = text.find(f"\n## {section}")
-    if start < 0:
+def block(section: str, language: str = "python", readme: Path = README) -> str:
+    """The first ``language`` code block of the README's ``## <section>`` (before the next)."""
+    parts = readme.read_text().split(f"\n## {section}\n", 1)
+    if len(parts) < 2:
         raise LookupError(f"the README has no section {section!r}")
-    found = re.search(r"```python\n(.*?)```", text[start:], re.S)
+    found = re.search(rf"```{language}\n(.*?)```", parts[1].split("\n## ", 1)[0], re.S)
     if found is None:
-        raise LookupError(f"the README's section {section!r} has no Python block")
+        raise LookupError(f"the README's section {section!r} has no {language} block")
     return found.group(1)
 
 

@@ -127,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("login", commands.login, "log in through the browser and store the token")
     p.add_argument("--no-browser", action="store_true", help="only print the URL to open")
     p.add_argument(
+        "--paste",
+        action="store_true",
+        help="on a server or in CI: print the URL, then read the address the browser was "
+        "sent to (or the code) from stdin; no local port is opened",
+    )
+    p.add_argument(
         "--timeout", type=_positive(float), default=300.0, help="seconds to wait (%(default)g)"
     )
     p.add_argument(
@@ -152,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     json_flag(command("refresh", commands.token_refresh, "rotate the token now"), "the result")
     json_flag(command("delete", commands.logout, "delete the stored token (= logout)"), "it")
+    p = command(
+        "import",
+        commands.token_import,
+        "store a refresh token (stdin or --file) as the login, and refresh it once",
+    )
+    p.add_argument("--file", metavar="PATH", help="read the refresh token from this file")
+    json_flag(p, "the result")
     command(
         "new-key",
         commands.token_new_key,

@@ -24,7 +24,7 @@ from ..errors import CorruptRecord, ForeignLinkError, ReauthorizationRequired, T
 from ..links import api_link
 from ..token import ClientCredentials, Token
 from .config import ConfigError, Settings, StoreAbsent, open_store, redact_url
-from .login import RedirectCatcher, browser_login
+from .login import RedirectCatcher, browser_login, paste_login
 from .render import Progress, table
 
 __all__ = [
@@ -143,10 +143,13 @@ async def login(settings: Settings, args: argparse.Namespace) -> int:
     The store is read first: an unreadable record would only be found after the person
     approved the access in the browser. ``--force`` deletes such a record before the login.
     """
-    try:
-        catcher = RedirectCatcher(settings.redirect_uri)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    if args.paste:
+        catcher = None
+    else:
+        try:
+            catcher = RedirectCatcher(settings.redirect_uri)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     async def show(url: str) -> None:
         # With --json, stdout holds only the result; the person reads the URL on stderr.
@@ -157,7 +160,24 @@ async def login(settings: Settings, args: argparse.Namespace) -> int:
         print(f"  {url}", file=out, flush=True)
         if not args.no_browser:
             await asyncio.to_thread(webbrowser.open, url)
-        print(f"Waiting for the redirect to {catcher.redirect_uri} ...", file=sys.stderr)
+        if catcher is not None:
+            print(f"Waiting for the redirect to {catcher.redirect_uri} ...", file=sys.stderr)
+
+    def show_for_paste(url: str) -> None:
+        out = sys.stderr if args.json else sys.stdout
+        print(
+            f"Open this URL in a browser, on any machine, to log in to FFN "
+            f"({settings.environment.name}):",
+            file=out,
+        )
+        print(f"  {url}", file=out, flush=True)
+        print(
+            f"After you approve, the browser is sent to {settings.redirect_uri}?code=... "
+            "(the page may fail to load: that is expected).\n"
+            "Paste that whole address here (or just the code) and press Enter:",
+            file=sys.stderr,
+            flush=True,
+        )
 
     async with _manager(settings, create=True) as auth:
         try:
@@ -170,8 +190,15 @@ async def login(settings: Settings, args: argparse.Namespace) -> int:
                 f"--force: deleted the unreadable record of account {settings.account!r}",
                 file=sys.stderr,
             )
-        async with catcher:
-            token = await browser_login(auth, catcher, settings.scopes, show, timeout=args.timeout)
+        if catcher is None:
+            token = await paste_login(
+                auth, settings.scopes, show_for_paste, _read_line, timeout=args.timeout
+            )
+        else:
+            async with catcher:
+                token = await browser_login(
+                    auth, catcher, settings.scopes, show, timeout=args.timeout
+                )
     if args.json:
         _print_json(
             {
@@ -315,6 +342,56 @@ async def token_refresh(settings: Settings, args: argparse.Namespace) -> int:
         f"Refreshed account {settings.account!r}: rotation {stored.rotation}, access token "
         f"<{token.fingerprint}> valid for {token.expires_in():.0f}s"
     )
+    return 0
+
+
+async def _read_line() -> str:
+    """One line of stdin, read in a thread (the event loop keeps running meanwhile)."""
+    return await asyncio.to_thread(sys.stdin.readline)
+
+
+def _refresh_token_from(args: argparse.Namespace) -> Token:
+    """The refresh token ``token import`` was given (a file, else stdin), as a login whose
+    access token is already expired: the first use refreshes it, which validates it."""
+    text = Path(args.file).read_text() if args.file else sys.stdin.read()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) != 1:
+        where = args.file or "stdin"
+        raise ConfigError(f"expected one refresh token on {where}, found {len(lines)} lines")
+    try:
+        # Validated as a token endpoint's answer would be (characters, length).
+        token = Token.from_response({"access_token": "imported", "refresh_token": lines[0]})
+    except ValueError as exc:
+        raise ConfigError(f"not a refresh token: {exc}") from None
+    return attrs.evolve(token, expires_at=0.0, issued_at=None)
+
+
+async def token_import(settings: Settings, args: argparse.Namespace) -> int:
+    """``ffn-async token import``: store a refresh token (from CI secrets, another tool) as the
+    account's login, then refresh it at once: a refused token is reported now, not at the
+    first call, and the one imported is spent (only the store's rotated chain lives on)."""
+    imported = _refresh_token_from(args)
+    async with _manager(settings, create=True) as auth:
+        await auth.store_token(imported)
+        token: Token = await auth.refresh()
+        stored = await auth.stored()
+    if args.json:
+        _print_json(
+            {
+                "account": settings.account,
+                "store": redact_url(settings.store_url),
+                "rotation": stored.rotation,
+                "scopes": list(token.scopes) if token.scopes is not None else None,
+                "expires_in": round(token.expires_in()),
+            }
+        )
+        return 0
+    scopes = " ".join(token.scopes or ()) or "unknown"
+    print(
+        f"Imported: account {settings.account!r} stored in {redact_url(settings.store_url)}, "
+        "refreshed once"
+    )
+    print(f"  scopes: {scopes}; access token valid for {token.expires_in():.0f}s")
     return 0
 
 

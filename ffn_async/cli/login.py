@@ -1,8 +1,10 @@
-"""The browser login: serve the redirect URI on loopback, check ``state``, exchange the code.
+"""The logins: the browser's redirect caught on loopback, or the redirect pasted by hand.
 
 :class:`RedirectCatcher` listens on the redirect URI's host and port and answers the first
 request to its path; :func:`browser_login` drives the authorization-code flow around it. The
-demo uses the same code with a scripted "browser" instead of a person.
+demo uses the same code with a scripted "browser" instead of a person. :func:`paste_login` is
+the same flow where neither a browser nor a reachable port is at hand (a server, CI): the
+person opens the URL anywhere and pastes back the address the browser was sent to.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ..auth import TokenManager
 from ..errors import AuthError
 from ..token import Token
 
-__all__ = ["LoginTimeout", "RedirectCatcher", "browser_login"]
+__all__ = ["LoginTimeout", "RedirectCatcher", "browser_login", "paste_login", "read_pasted"]
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 _PAGE = (
@@ -163,3 +165,53 @@ async def browser_login(
         if opener.done() and not opener.cancelled():
             opener.exception()  # seen: a browser failing after the redirect does not matter
     return token
+
+
+def read_pasted(text: str) -> tuple[str, str | None]:
+    """``(code, state)`` from what a person pasted: the address the browser was redirected to
+    (its query, or the query alone), or the bare code (then ``state`` is ``None``).
+
+    An ``error`` in the address (the person declined) raises :class:`AuthError`.
+    """
+    text = text.strip()
+    if not text:
+        raise AuthError("nothing was pasted: paste the address your browser was sent to")
+    if "=" not in text:  # a bare code carries no query syntax
+        if any(c.isspace() for c in text):
+            raise AuthError("that is not an authorization code: paste the whole address")
+        return text, None
+    query = URL(text).query if "://" in text else URL("?" + text.lstrip("?")).query
+    if "error" in query:
+        detail = query.get("error_description") or query["error"]
+        raise AuthError(f"the authorization server refused the login: {detail}")
+    code = query.get("code")
+    if not code:
+        raise AuthError("the pasted address carries no code: paste the whole address")
+    return code, query.get("state", "")
+
+
+async def paste_login(
+    auth: TokenManager,
+    scopes: Iterable[str],
+    show: Callable[[str], None],
+    read: Callable[[], Awaitable[str]],
+    *,
+    timeout: float,
+) -> Token:
+    """The authorization-code flow without a redirect catcher: ``show`` the authorize URL,
+    ``read`` what the person pastes (see :func:`read_pasted`), exchange the code, store it.
+
+    A pasted address must bring back the ``state`` sent (compared in constant time, else
+    :class:`~ffn_async.errors.InvalidState`); a bare code has none to check. The person
+    copied it from a page they opened themselves, which is what ``state`` protects.
+    """
+    url, state = auth.authorization_url(scopes)
+    show(url)
+    try:
+        pasted = await asyncio.wait_for(read(), timeout)
+    except TimeoutError:
+        raise LoginTimeout(f"nothing was pasted within {timeout:g}s") from None
+    code, returned = read_pasted(pasted)
+    if returned is None:
+        return await auth.exchange_code(code)
+    return await auth.exchange_code(code, state=returned, expected_state=state)

@@ -18,13 +18,17 @@ the same per test.
 
 from __future__ import annotations
 
-from .clock import FakeClock
-from .faults import FaultKind, Faults
-from .http import ApiFailure
-from .oauth import DEFAULT_SCOPES, OAuthServer, TokenFault
-from .received import ReceivedRequest
-from .server import FakeFFN
-from .stats import FakeStats
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .clock import FakeClock
+    from .faults import FaultKind, Faults
+    from .http import ApiFailure
+    from .oauth import DEFAULT_SCOPES, OAuthServer, TokenFault
+    from .received import ReceivedRequest
+    from .server import FakeFFN
+    from .stats import FakeStats
 
 __all__ = [
     "DEFAULT_SCOPES",
@@ -38,3 +42,31 @@ __all__ = [
     "ReceivedRequest",
     "TokenFault",
 ]
+
+# Imported on first use (PEP 562): the pytest plugin lives in this package and is loaded into
+# every pytest run where ffn-async is installed, which should not pay for the whole fake.
+_HOMES = {
+    "DEFAULT_SCOPES": "oauth",
+    "ApiFailure": "http",
+    "FakeClock": "clock",
+    "FakeFFN": "server",
+    "FakeStats": "stats",
+    "FaultKind": "faults",
+    "Faults": "faults",
+    "OAuthServer": "oauth",
+    "ReceivedRequest": "received",
+    "TokenFault": "oauth",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
