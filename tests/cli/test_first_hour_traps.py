@@ -200,5 +200,5 @@ def test_bash_completion_completes_commands_and_options(capsys, tmp_path: Path) 
 
     assert complete("tok") == ["token"]
     assert complete("token", "st") == ["status"]
-    assert complete("--account", "x", "outbox", "re") == ["replay"]
+    assert complete("--account", "x", "outbox", "re") == ["replay", "retry"]
     assert "--show-secrets" in complete("token", "status", "--")
