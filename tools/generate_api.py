@@ -53,6 +53,7 @@ from _generated import (
 )
 
 API_DIR = REPO / "ffn_async" / "api"
+BLOCKING_DIR = REPO / "ffn_async" / "blocking"
 # What the client retries, so that a docstring saying "retried" tells the truth.
 _RETRY = load_module(REPO / "ffn_async" / "retry.py", "_ffn_retry")
 DOCS = REPO / "docs" / "operations.md"
@@ -571,8 +572,12 @@ def _count(n: int) -> str:
     return f"{n} operation{'s' if n != 1 else ''}"
 
 
-def render_api(api: str, ops: list[Op]) -> str:
-    tree: dict[tuple[str, ...], list[Op]] = {(): []}
+Tree = dict[tuple[str, ...], list[Op]]
+
+
+def _tree(ops: list[Op]) -> tuple[Tree, dict[tuple[str, ...], list[str]], list[tuple[str, ...]]]:
+    """(namespace -> its operations, namespace -> child names, namespaces leaves first)."""
+    tree: Tree = {(): []}
     for op in ops:
         ns = op.namespace
         for i in range(len(ns) + 1):
@@ -584,6 +589,11 @@ def render_api(api: str, ops: list[Op]) -> str:
     }
     # Leaves first, so every class is defined before the one that refers to it.
     order = sorted(tree, key=lambda ns: (-len(ns), ns))
+    return tree, children, order
+
+
+def render_api(api: str, ops: list[Op]) -> str:
+    tree, children, order = _tree(ops)
     body = []
     names: list[str] = []
     for ns in order:
@@ -643,6 +653,116 @@ def render_api(api: str, ops: list[Op]) -> str:
     if tc:
         imports.append("if TYPE_CHECKING:\n" + "\n".join(tc) + "\n")
     imports.append(f"__all__ = {sorted(names)!r}\n\n")
+    return "\n".join(imports) + "\n" + text
+
+
+# --------------------------------------------------------------------------- blocking mirror
+
+
+def render_blocking_method(op: Op, variant: str, name: str) -> str:
+    """The blocking twin of one async method: same name and parameters, one line that hands
+    the async call to the facade (``run``; ``iterate`` for pages; ``Walk`` for feeds and
+    chunked lists)."""
+    r = render_parts(op, variant)
+    cut = r.signature.index("*")
+    names = [p.split(":", 1)[0] for p in r.signature if p != "*"]
+    call_args = ", ".join([*names[:cut], *(f"{n}={n}" for n in names[cut:])])
+    target = ".".join((op.api, *op.namespace, name)) + f"({call_args})"
+    model = f"m.{op.response_model}"
+    if variant == "iterate":
+        annotation = f"Iterator[{model}]"
+        body = f"return self._facade.iterate(lambda c: c.{target})"
+    elif not r.is_async:  # a change feed or a chunked list
+        annotation = f"Walk[{r.annotation}, {model}]"
+        body = f"return Walk(self._facade, self._facade.client.{target})"
+    else:
+        annotation = r.annotation
+        run = f"self._facade.run(lambda c: c.{target})"
+        body = run if annotation == "None" else f"return {run}"
+        if variant == "download":  # both overloads of the async twin: ``run`` infers object
+            body = f'return cast("bytes | Path", {run})'
+    cls = class_name(op.api, op.namespace)
+    out = []
+    if variant == "download":
+        for dest, returns in (
+            ("dest: None = None", "bytes"),
+            ("dest: str | os.PathLike[str]", "Path"),
+        ):
+            signature = [dest if p.startswith("dest:") else p for p in r.signature]
+            out += [
+                "    @overload",
+                f"    def {name}(self, {', '.join(signature)}) -> {returns}: ...",
+            ]
+    out += [
+        f"    def {name}(self, {', '.join(r.signature)}) -> {annotation}:",
+        f'        """:meth:`~ffn_async.api.{op.api}.{cls}.{name}`, blocking: ``{op.method} {op.path}``."""',
+        f"        {body}",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def render_blocking(api: str, ops: list[Op]) -> str:
+    """``ffn_async/blocking/<api>.py``: the namespaces of ``BlockingClient.<api>``."""
+    tree, children, order = _tree(ops)
+    body = []
+    names: list[str] = []
+    for ns in order:
+        cls = "Blocking" + class_name(api, ns)
+        names.append(cls)
+        where = ".".join(("ffn", api, *ns))
+        lines = [
+            f"class {cls}(BlockingNamespace):",
+            f'    """``{where}`` of a :class:`~ffn_async.blocking.BlockingClient`."""',
+            "",
+        ]
+        for child in children[ns]:
+            child_cls = "Blocking" + class_name(api, (*ns, child))
+            lines += [
+                "    @cached_property",
+                f"    def {child}(self) -> {child_cls}:",
+                f'        """``{where}.{child}``."""',
+                f"        return {child_cls}(self._facade)",
+                "",
+            ]
+        for op in sorted(tree[ns], key=lambda o: o.name):
+            for variant, name in variants(op):
+                lines.append(render_blocking_method(op, variant, name))
+        body.append("\n".join(lines).rstrip() + "\n")
+    text = "\n".join(body)
+    std = [
+        name
+        for name, used in (
+            ("import builtins", "builtins." in text),
+            ("import datetime as dt", "dt." in text),
+            ("import os", "os.PathLike" in text),
+            ("from collections.abc import Iterator", "Iterator[" in text),
+            ("from functools import cached_property", "cached_property" in text),
+            ("from pathlib import Path", "-> Path" in text),
+            ("from typing import TYPE_CHECKING, cast, overload", "@overload" in text),
+            ("from typing import TYPE_CHECKING", "@overload" not in text),
+        )
+        if used
+    ]
+    base = ["BlockingNamespace", *(["Walk"] if "Walk(" in text else [])]
+    tc = ["    from ..models import " + api + " as m"]
+    if "odata." in text:
+        tc += ["    from .. import odata", "    from ..api._base import OrderBy, Select"]
+    pag = [n for n in ("ChangeFeed", "ChunkedList", "Page") if f"{n}[" in text]
+    if pag:
+        tc.append(f"    from ..pagination import {', '.join(pag)}")
+    header = (
+        f'"""The ``{api}`` namespaces of :class:`~ffn_async.blocking.BlockingClient`.\n\n'
+        f"The async ``ffn.{api}`` methods with the same names, parameters and models, called\n"
+        f'from sync code.\n\n{GENERATED_NOTE}\n"""\n'
+    )
+    imports = [
+        header,
+        "from __future__ import annotations\n",
+        "\n".join(std) + "\n",
+        f"from ._base import {', '.join(base)}\n",
+        "if TYPE_CHECKING:\n" + "\n".join(tc) + "\n",
+        f"__all__ = {sorted(names)!r}\n\n",
+    ]
     return "\n".join(imports) + "\n" + text
 
 
@@ -849,6 +969,12 @@ def generate(specs_dir: Path = SPECS) -> dict[Path, str]:
     files = {ERROR_CODES: formatted.pop("_error_codes.py")}
     files |= {API_DIR / rel: text for rel, text in formatted.items()}
     files[DOCS] = render_docs({op.id: op for op in ops})
+    blocking = {
+        f"{api}.py": python_header("tools/generate_api.py") + render_blocking(api, api_ops)
+        for api, api_ops in by_api.items()
+    }
+    formatted = ruff_format(blocking, "ffn_async/blocking", "I,UP,F401")
+    files |= {BLOCKING_DIR / rel: text for rel, text in formatted.items()}
     return files
 
 

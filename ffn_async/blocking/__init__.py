@@ -32,13 +32,18 @@ import threading
 import weakref
 from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import Future
+from functools import cached_property
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .auth import TokenManager
-from .client import FFNClient
+from ..auth import TokenManager
+from ..client import FFNClient
+from ._base import Walk
+from .fulfiller import BlockingFulfillerAPI
+from .merchant import BlockingMerchantAPI
+from .shared import BlockingSharedAPI
 
-__all__ = ["BlockingClient"]
+__all__ = ["BlockingClient", "Walk"]
 
 T = TypeVar("T")
 
@@ -143,6 +148,21 @@ class BlockingClient:
             if self._running is None:
                 self._running = _Running(self._open_client)
             return self._running
+
+    @cached_property
+    def merchant(self) -> BlockingMerchantAPI:
+        """``ffn.merchant``: the Merchant API's methods, blocking."""
+        return BlockingMerchantAPI(self)
+
+    @cached_property
+    def fulfiller(self) -> BlockingFulfillerAPI:
+        """``ffn.fulfiller``: the Fulfiller API's methods, blocking."""
+        return BlockingFulfillerAPI(self)
+
+    @cached_property
+    def shared(self) -> BlockingSharedAPI:
+        """``ffn.shared``: operations every user may call, blocking."""
+        return BlockingSharedAPI(self)
 
     @property
     def client(self) -> FFNClient:
