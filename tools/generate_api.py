@@ -35,7 +35,7 @@ import keyword
 import re
 import sys
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -530,21 +530,23 @@ def render_parts(op: Op, variant: str) -> Rendered:
     return Rendered(signature, annotation, call, is_async, args, returns)
 
 
+def _download_overloads(r: Rendered, head: str, name: str) -> list[str]:
+    """For type checkers: ``bytes`` without ``dest``, the ``Path`` with it."""
+    out = []
+    for dest, returns in (("dest: None = None", "bytes"), ("dest: str | os.PathLike[str]", "Path")):
+        signature = [dest if p.startswith("dest:") else p for p in r.signature]
+        out += [
+            "    @overload",
+            f"    {head} {name}(self, {', '.join(signature)}) -> {returns}: ...",
+        ]
+    return out
+
+
 def render_method(op: Op, variant: str, name: str) -> str:
     r = render_parts(op, variant)
     doc = _docstring(op, variant, r.args, r.returns)
     head = "async def" if r.is_async else "def"
-    out = []
-    if variant == "download":  # for type checkers: bytes without dest, the Path with it
-        for dest, returns in (
-            ("dest: None = None", "bytes"),
-            ("dest: str | os.PathLike[str]", "Path"),
-        ):
-            signature = [dest if p.startswith("dest:") else p for p in r.signature]
-            out += [
-                "    @overload",
-                f"    {head} {name}(self, {', '.join(signature)}) -> {returns}: ...",
-            ]
+    out = _download_overloads(r, head, name) if variant == "download" else []
     out.append(f"    {head} {name}(self, {', '.join(r.signature)}) -> {r.annotation}:")
     out.append('        """' + doc[0])
     out += [("        " + line) if line else "" for line in doc[1:]]
@@ -592,53 +594,82 @@ def _tree(ops: list[Op]) -> tuple[Tree, dict[tuple[str, ...], list[str]], list[t
     return tree, children, order
 
 
-def render_api(api: str, ops: list[Op]) -> str:
+def _classes(
+    api: str,
+    ops: list[Op],
+    *,
+    prefix: str,
+    base: str,
+    owner: str,
+    doc: Callable[[tuple[str, ...], str, int], str],
+    method: Callable[[Op, str, str], str],
+) -> tuple[str, list[str]]:
+    """(the classes' text, their names): one class per namespace, leaves first, its child
+    namespaces as cached properties made with ``self.<owner>``, then ``method`` per variant."""
     tree, children, order = _tree(ops)
     body = []
     names: list[str] = []
     for ns in order:
-        cls = class_name(api, ns)
+        cls = prefix + class_name(api, ns)
         names.append(cls)
         where = ".".join(("ffn", api, *ns))
-        doc = API_DOCS[api] if not ns else f"``{where}``: {_count(len(tree[ns]))}."
-        if ns and not tree[ns]:
-            doc = f"``{where}``."
-        lines = [f"class {cls}(Namespace):", f'    """{doc}"""', ""]
+        lines = [f"class {cls}({base}):", f'    """{doc(ns, where, len(tree[ns]))}"""', ""]
         for child in children[ns]:
-            child_cls = class_name(api, (*ns, child))
+            child_cls = prefix + class_name(api, (*ns, child))
             lines += [
                 "    @cached_property",
                 f"    def {child}(self) -> {child_cls}:",
                 f'        """``{where}.{child}``."""',
-                f"        return {child_cls}(self._client)",
+                f"        return {child_cls}(self.{owner})",
                 "",
             ]
         for op in sorted(tree[ns], key=lambda o: o.name):
             for variant, name in variants(op):
-                lines.append(render_method(op, variant, name))
+                lines.append(method(op, variant, name))
         body.append("\n".join(lines).rstrip() + "\n")
-    text = "\n".join(body)
+    return "\n".join(body), names
+
+
+def _std_imports(text: str) -> str:
+    """The standard-library imports the generated ``text`` uses."""
+    overload = "cast, overload" if "cast(" in text else "overload"
+    wanted = (
+        ("import builtins", "builtins." in text),
+        ("import datetime as dt", "dt." in text),
+        ("import os", "os.PathLike" in text),
+        ("from collections.abc import Iterator", "Iterator[" in text),
+        ("from functools import cached_property", "cached_property" in text),
+        ("from pathlib import Path", "-> Path" in text),
+        (f"from typing import TYPE_CHECKING, {overload}", "@overload" in text),
+        ("from typing import TYPE_CHECKING", "@overload" not in text),
+    )
+    return "\n".join(line for line, used in wanted if used) + "\n"
+
+
+def _api_doc(api: str) -> Callable[[tuple[str, ...], str, int], str]:
+    def doc(ns: tuple[str, ...], where: str, count: int) -> str:
+        if not ns:
+            return API_DOCS[api]
+        return f"``{where}``: {_count(count)}." if count else f"``{where}``."
+
+    return doc
+
+
+def render_api(api: str, ops: list[Op]) -> str:
+    text, names = _classes(
+        api,
+        ops,
+        prefix="",
+        base="Namespace",
+        owner="_client",
+        doc=_api_doc(api),
+        method=render_method,
+    )
     imports = [
         f'"""The ``ffn.{api}`` namespaces: {_count(len(ops))}.\n\n{GENERATED_NOTE}\n"""\n',
         "from __future__ import annotations\n",
+        _std_imports(text),
     ]
-    std = []
-    if "builtins." in text:
-        std.append("import builtins")
-    if "dt." in text:
-        std.append("import datetime as dt")
-    if "os.PathLike" in text:
-        std.append("import os")
-    if "cached_property" in text:
-        std.append("from functools import cached_property")
-    if "-> Path" in text:
-        std.append("from pathlib import Path")
-    std.append(
-        "from typing import TYPE_CHECKING, overload"
-        if "@overload" in text
-        else "from typing import TYPE_CHECKING"
-    )
-    imports.append("\n".join(std) + "\n")
     imports.append(f"from ..models import {api} as m")
     base = ["Namespace"]
     if "OrderBy" in text:
@@ -682,17 +713,7 @@ def render_blocking_method(op: Op, variant: str, name: str) -> str:
         if variant == "download":  # both overloads of the async twin: ``run`` infers object
             body = f'return cast("bytes | Path", {run})'
     cls = class_name(op.api, op.namespace)
-    out = []
-    if variant == "download":
-        for dest, returns in (
-            ("dest: None = None", "bytes"),
-            ("dest: str | os.PathLike[str]", "Path"),
-        ):
-            signature = [dest if p.startswith("dest:") else p for p in r.signature]
-            out += [
-                "    @overload",
-                f"    def {name}(self, {', '.join(signature)}) -> {returns}: ...",
-            ]
+    out = _download_overloads(r, "def", name) if variant == "download" else []
     out += [
         f"    def {name}(self, {', '.join(r.signature)}) -> {annotation}:",
         f'        """:meth:`~ffn_async.api.{op.api}.{cls}.{name}`, blocking: ``{op.method} {op.path}``."""',
@@ -703,46 +724,17 @@ def render_blocking_method(op: Op, variant: str, name: str) -> str:
 
 def render_blocking(api: str, ops: list[Op]) -> str:
     """``ffn_async/blocking/<api>.py``: the namespaces of ``BlockingClient.<api>``."""
-    tree, children, order = _tree(ops)
-    body = []
-    names: list[str] = []
-    for ns in order:
-        cls = "Blocking" + class_name(api, ns)
-        names.append(cls)
-        where = ".".join(("ffn", api, *ns))
-        lines = [
-            f"class {cls}(BlockingNamespace):",
-            f'    """``{where}`` of a :class:`~ffn_async.blocking.BlockingClient`."""',
-            "",
-        ]
-        for child in children[ns]:
-            child_cls = "Blocking" + class_name(api, (*ns, child))
-            lines += [
-                "    @cached_property",
-                f"    def {child}(self) -> {child_cls}:",
-                f'        """``{where}.{child}``."""',
-                f"        return {child_cls}(self._facade)",
-                "",
-            ]
-        for op in sorted(tree[ns], key=lambda o: o.name):
-            for variant, name in variants(op):
-                lines.append(render_blocking_method(op, variant, name))
-        body.append("\n".join(lines).rstrip() + "\n")
-    text = "\n".join(body)
-    std = [
-        name
-        for name, used in (
-            ("import builtins", "builtins." in text),
-            ("import datetime as dt", "dt." in text),
-            ("import os", "os.PathLike" in text),
-            ("from collections.abc import Iterator", "Iterator[" in text),
-            ("from functools import cached_property", "cached_property" in text),
-            ("from pathlib import Path", "-> Path" in text),
-            ("from typing import TYPE_CHECKING, cast, overload", "@overload" in text),
-            ("from typing import TYPE_CHECKING", "@overload" not in text),
-        )
-        if used
-    ]
+    text, names = _classes(
+        api,
+        ops,
+        prefix="Blocking",
+        base="BlockingNamespace",
+        owner="_facade",
+        doc=lambda ns, where, count: (
+            f"``{where}`` of a :class:`~ffn_async.blocking.BlockingClient`."
+        ),
+        method=render_blocking_method,
+    )
     base = ["BlockingNamespace", *(["Walk"] if "Walk(" in text else [])]
     tc = ["    from ..models import " + api + " as m"]
     if "odata." in text:
@@ -758,7 +750,7 @@ def render_blocking(api: str, ops: list[Op]) -> str:
     imports = [
         header,
         "from __future__ import annotations\n",
-        "\n".join(std) + "\n",
+        _std_imports(text),
         f"from ._base import {', '.join(base)}\n",
         "if TYPE_CHECKING:\n" + "\n".join(tc) + "\n",
         f"__all__ = {sorted(names)!r}\n\n",

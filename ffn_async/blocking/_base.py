@@ -9,22 +9,34 @@ after the loop (a feed's watermark ``to``, a snapshot's ``date``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterator
-from typing import TYPE_CHECKING, Generic, TypeVar
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from . import BlockingClient
+    from ..client import FFNClient
 
-__all__ = ["BlockingNamespace", "Walk"]
+__all__ = ["BlockingNamespace", "Facade", "Walk"]
 
 T = TypeVar("T")
 W = TypeVar("W", bound=AsyncIterable[object])
 
 
+class Facade(Protocol):
+    """What a namespace needs of :class:`~ffn_async.blocking.BlockingClient` (so that the
+    namespaces do not import the facade that imports them)."""
+
+    @property
+    def client(self) -> FFNClient: ...
+
+    def run(self, call: Callable[[FFNClient], Awaitable[T]]) -> T: ...
+
+    def iterate(self, call: Callable[[FFNClient], AsyncIterable[T]]) -> Iterator[T]: ...
+
+
 class BlockingNamespace:
     """A blocking namespace: calls go through the facade it belongs to."""
 
-    def __init__(self, facade: BlockingClient) -> None:
+    def __init__(self, facade: Facade) -> None:
         self._facade = facade
 
 
@@ -36,7 +48,7 @@ class Walk(Generic[W, T]):
     object itself, for its attributes once the loop is done (``feed.walk.to``, the watermark to
     checkpoint; ``listing.walk.date``)."""
 
-    def __init__(self, facade: BlockingClient, walk: W) -> None:
+    def __init__(self, facade: Facade, walk: W) -> None:
         self._facade = facade
         self.walk: W = walk
         """The async walk object (read its attributes; iterate this wrapper instead)."""
