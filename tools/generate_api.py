@@ -16,6 +16,9 @@ Output (formatted with ruff, so ``--check`` compares byte for byte):
   reuse operation ids: ``merchant.OutboundsGetAll`` and ``fulfiller.OutboundsGetAll``);
 * ``ffn_async/api/fulfiller.py``, ``merchant.py``, ``shared.py``: one class per namespace, one
   method per operation whose body is a single call into ``ffn_async/api/_base.py``;
+* ``ffn_async/blocking/fulfiller.py``, ``merchant.py``, ``shared.py``: the same namespaces for
+  :class:`~ffn_async.blocking.BlockingClient`, each method one line handing its async twin to
+  the facade;
 * ``docs/operations.md``: the table operationId -> method, from the registry;
 * ``ffn_async/_error_codes.py``: ``ErrorCode``, every ``errorCode.code`` value the two specs'
   error examples show (re-exported as :class:`ffn_async.errors.ErrorCode`).
