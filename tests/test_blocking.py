@@ -11,9 +11,12 @@ import asyncio
 import os
 import select
 import signal
+import subprocess
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
+from functools import cached_property
 from pathlib import Path
 
 import pytest
@@ -237,3 +240,147 @@ async def test_a_failing_factory_leaves_no_thread_and_may_be_retried(
 
     assert await asyncio.to_thread(sync_code) == "MERC"
     assert len(attempts) == 2
+
+
+async def test_typed_methods_from_several_threads(
+    ffn_fake: RunningFake, facade: BlockingClient
+) -> None:
+    """The async namespaces' methods, called by name on the facade from six threads at once:
+    creates, gets, a page, pagination and a shared call, each answering its model."""
+    from ffn_async.models import merchant, shared
+
+    def worker(n: int) -> None:
+        me = facade.shared.users.current()
+        assert isinstance(me, shared.User)
+        assert me.user_id == "MERC"
+        created = facade.merchant.outbounds.create(outbound_request(ffn_fake.server, f"T-{n}"))
+        again = facade.merchant.outbounds.get(created.outbound_id)
+        assert isinstance(again, merchant.Outbound)
+        assert again.merchant_outbound_number == f"T-{n}"
+        page = facade.merchant.warehouses.list(top=1)
+        assert [type(w) for w in page] == [merchant.Warehouse]
+
+    await in_threads(lambda: worker(threading.get_ident()), 6)
+
+    def walk() -> list[str]:
+        outbounds = facade.merchant.outbounds.iterate(top=2)
+        assert not hasattr(outbounds, "__aiter__")  # a plain iterator
+        return [o.merchant_outbound_number for o in outbounds]
+
+    numbers = await asyncio.to_thread(walk)
+    assert len(numbers) == 6
+    assert all(n.startswith("T-") for n in numbers)
+    assert ffn_fake.stats.requests["GET /api/v1/merchant/outbounds"] >= 3  # pages of 2
+
+
+async def test_a_change_feed_iterates_plainly_and_keeps_its_watermark(
+    ffn_fake: RunningFake, facade: BlockingClient
+) -> None:
+    import datetime as dt
+
+    def sync_code() -> tuple[list[str], dt.datetime | None, dt.datetime | None]:
+        start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+        # Windows end a few seconds before now: the change is back-dated, not waited for.
+        ffn_fake.server.clock.advance(-30)
+        try:
+            facade.merchant.outbounds.create(outbound_request(ffn_fake.server, "F-1"))
+        finally:
+            ffn_fake.server.clock.advance(30)
+        feed = facade.merchant.outbounds.updates(from_date=start)
+        before = feed.walk.to
+        numbers = [o.merchant_outbound_number for o in feed]
+        return numbers, before, feed.walk.to
+
+    numbers, before, after = await asyncio.to_thread(sync_code)
+    assert numbers == ["F-1"]
+    assert before is None
+    assert after is not None  # the watermark to checkpoint, as in async code
+
+
+async def test_every_async_method_has_its_blocking_twin(
+    open_client: Callable[[], FFNClient],
+) -> None:
+    """From the registry: every operation's methods (``list`` and ``iterate``, ``download``)
+    exist on the facade under the same path, with the same parameters, and do not need
+    awaiting. Neither object is started (no loop, no session)."""
+    import inspect
+
+    from ffn_async.api import OPERATIONS
+
+    client = open_client()
+    ffn = BlockingClient(open_client)
+
+    def resolve(root: object, path: str) -> Callable[..., object]:
+        for name in path.split("."):
+            root = getattr(root, name)
+        assert callable(root), path
+        return root
+
+    paths = [
+        (path, op.kind in ("feed", "chunks") or path.rsplit(".", 1)[1].startswith("iterate"))
+        for op in OPERATIONS.values()
+        for path in (op.python, *op.also)
+    ]
+    for path, walks in paths:
+        async_method, blocking_method = resolve(client, path), resolve(ffn, path)
+        assert inspect.iscoroutinefunction(async_method) is not walks, path
+        assert not inspect.iscoroutinefunction(blocking_method), path
+        assert (
+            inspect.signature(blocking_method).parameters
+            == inspect.signature(async_method).parameters
+        ), path
+
+    def methods(namespace: object, prefix: str) -> Iterator[str]:
+        for name in dir(type(namespace)):
+            attr = getattr(type(namespace), name)
+            if name.startswith("_"):
+                continue
+            if isinstance(attr, cached_property):
+                yield from methods(getattr(namespace, name), f"{prefix}{name}.")
+            elif callable(attr):
+                yield prefix + name
+
+    # Nothing more on either side than the registry's operations.
+    for api in ("merchant", "fulfiller", "shared"):
+        registry = {path for path, _ in paths if path.startswith(api + ".")}
+        assert set(methods(getattr(client, api), api + ".")) == registry
+        assert set(methods(getattr(ffn, api), api + ".")) == registry
+    assert ffn._running is None
+    await client.aclose()
+
+
+@pytest.mark.slow
+def test_mypy_strict_types_the_readme_section_for_users(tmp_path: Path) -> None:
+    """The README's code as a user's module under ``mypy --strict``: the facade's methods
+    return the async methods' models, ``iterate`` a plain iterator, a feed a ``Walk``."""
+    code = readme_block("Calling from sync code") + (
+        "\n    reveal_type(ffn.merchant.outbounds.get)\n"
+        "    reveal_type(ffn.merchant.warehouses.iterate())\n"
+        "    reveal_type(ffn.merchant.outbounds.list())\n"
+        "    reveal_type(ffn.merchant.outbounds.updates())\n"
+        "    reveal_type(ffn.merchant.outbounds.attachments.download('o', 'd'))\n"
+        "    wrong: int = ffn.shared.users.current()\n"
+    )
+    (tmp_path / "use.py").write_text(code)
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache")]
+        + ["use.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    out = result.stdout
+    assert (
+        '"def (outbound_id: str, *, timeout: float | None =) -> ffn_async.models.merchant.Outbound"'
+    ) in out, out
+    assert '"typing.Iterator[ffn_async.models.merchant.Warehouse]"' in out, out
+    assert "ffn_async.pagination.ListPage[ffn_async.models.merchant.Outbound]" in out, out
+    assert (
+        "ffn_async.blocking._base.Walk[ffn_async.pagination.ChangeFeed["
+        "ffn_async.models.merchant.Outbound], ffn_async.models.merchant.Outbound]"
+    ) in out, out
+    assert 'Revealed type is "bytes"' in out, out
+    assert 'expression has type "User", variable has type "int"' in out, out
+    # Only the one deliberate error: the README's own code is clean under --strict.
+    assert out.count("error:") == 1, out

@@ -8,8 +8,8 @@ Usage::
 SPECS_DIR defaults to ``<repo>/specs`` (the committed copies). In order:
 
 * ``tools/generate_models.py``: ``ffn_async/models/`` (per-API models);
-* ``tools/generate_api.py``: ``ffn_async/api/`` namespaces and registry, ``docs/operations.md``,
-  ``ffn_async/_error_codes.py``;
+* ``tools/generate_api.py``: ``ffn_async/api/`` namespaces and registry, their blocking twins
+  in ``ffn_async/blocking/``, ``docs/operations.md``, ``ffn_async/_error_codes.py``;
 * ``tools/generate_payloads.py``: ``tests/models/fixtures/<api>.json`` (a payload per schema);
 * ``tools/generate_fake_fixtures.py``: ``ffn_async/testing/shapes.py`` and
   ``tests/testing/spec_operations.json`` (the fake server's and the conformance tests' view).

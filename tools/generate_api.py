@@ -16,6 +16,9 @@ Output (formatted with ruff, so ``--check`` compares byte for byte):
   reuse operation ids: ``merchant.OutboundsGetAll`` and ``fulfiller.OutboundsGetAll``);
 * ``ffn_async/api/fulfiller.py``, ``merchant.py``, ``shared.py``: one class per namespace, one
   method per operation whose body is a single call into ``ffn_async/api/_base.py``;
+* ``ffn_async/blocking/fulfiller.py``, ``merchant.py``, ``shared.py``: the same namespaces for
+  :class:`~ffn_async.blocking.BlockingClient`, each method one line handing its async twin to
+  the facade;
 * ``docs/operations.md``: the table operationId -> method, from the registry;
 * ``ffn_async/_error_codes.py``: ``ErrorCode``, every ``errorCode.code`` value the two specs'
   error examples show (re-exported as :class:`ffn_async.errors.ErrorCode`).
@@ -35,7 +38,7 @@ import keyword
 import re
 import sys
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +56,7 @@ from _generated import (
 )
 
 API_DIR = REPO / "ffn_async" / "api"
+BLOCKING_DIR = REPO / "ffn_async" / "blocking"
 # What the client retries, so that a docstring saying "retried" tells the truth.
 _RETRY = load_module(REPO / "ffn_async" / "retry.py", "_ffn_retry")
 DOCS = REPO / "docs" / "operations.md"
@@ -529,21 +533,23 @@ def render_parts(op: Op, variant: str) -> Rendered:
     return Rendered(signature, annotation, call, is_async, args, returns)
 
 
+def _download_overloads(r: Rendered, head: str, name: str) -> list[str]:
+    """For type checkers: ``bytes`` without ``dest``, the ``Path`` with it."""
+    out = []
+    for dest, returns in (("dest: None = None", "bytes"), ("dest: str | os.PathLike[str]", "Path")):
+        signature = [dest if p.startswith("dest:") else p for p in r.signature]
+        out += [
+            "    @overload",
+            f"    {head} {name}(self, {', '.join(signature)}) -> {returns}: ...",
+        ]
+    return out
+
+
 def render_method(op: Op, variant: str, name: str) -> str:
     r = render_parts(op, variant)
     doc = _docstring(op, variant, r.args, r.returns)
     head = "async def" if r.is_async else "def"
-    out = []
-    if variant == "download":  # for type checkers: bytes without dest, the Path with it
-        for dest, returns in (
-            ("dest: None = None", "bytes"),
-            ("dest: str | os.PathLike[str]", "Path"),
-        ):
-            signature = [dest if p.startswith("dest:") else p for p in r.signature]
-            out += [
-                "    @overload",
-                f"    {head} {name}(self, {', '.join(signature)}) -> {returns}: ...",
-            ]
+    out = _download_overloads(r, head, name) if variant == "download" else []
     out.append(f"    {head} {name}(self, {', '.join(r.signature)}) -> {r.annotation}:")
     out.append('        """' + doc[0])
     out += [("        " + line) if line else "" for line in doc[1:]]
@@ -571,8 +577,12 @@ def _count(n: int) -> str:
     return f"{n} operation{'s' if n != 1 else ''}"
 
 
-def render_api(api: str, ops: list[Op]) -> str:
-    tree: dict[tuple[str, ...], list[Op]] = {(): []}
+Tree = dict[tuple[str, ...], list[Op]]
+
+
+def _tree(ops: list[Op]) -> tuple[Tree, dict[tuple[str, ...], list[str]], list[tuple[str, ...]]]:
+    """(namespace -> its operations, namespace -> child names, namespaces leaves first)."""
+    tree: Tree = {(): []}
     for op in ops:
         ns = op.namespace
         for i in range(len(ns) + 1):
@@ -584,51 +594,85 @@ def render_api(api: str, ops: list[Op]) -> str:
     }
     # Leaves first, so every class is defined before the one that refers to it.
     order = sorted(tree, key=lambda ns: (-len(ns), ns))
+    return tree, children, order
+
+
+def _classes(
+    api: str,
+    ops: list[Op],
+    *,
+    prefix: str,
+    base: str,
+    owner: str,
+    doc: Callable[[tuple[str, ...], str, int], str],
+    method: Callable[[Op, str, str], str],
+) -> tuple[str, list[str]]:
+    """(the classes' text, their names): one class per namespace, leaves first, its child
+    namespaces as cached properties made with ``self.<owner>``, then ``method`` per variant."""
+    tree, children, order = _tree(ops)
     body = []
     names: list[str] = []
     for ns in order:
-        cls = class_name(api, ns)
+        cls = prefix + class_name(api, ns)
         names.append(cls)
         where = ".".join(("ffn", api, *ns))
-        doc = API_DOCS[api] if not ns else f"``{where}``: {_count(len(tree[ns]))}."
-        if ns and not tree[ns]:
-            doc = f"``{where}``."
-        lines = [f"class {cls}(Namespace):", f'    """{doc}"""', ""]
+        lines = [f"class {cls}({base}):", f'    """{doc(ns, where, len(tree[ns]))}"""', ""]
         for child in children[ns]:
-            child_cls = class_name(api, (*ns, child))
+            child_cls = prefix + class_name(api, (*ns, child))
             lines += [
                 "    @cached_property",
                 f"    def {child}(self) -> {child_cls}:",
                 f'        """``{where}.{child}``."""',
-                f"        return {child_cls}(self._client)",
+                f"        return {child_cls}(self.{owner})",
                 "",
             ]
         for op in sorted(tree[ns], key=lambda o: o.name):
             for variant, name in variants(op):
-                lines.append(render_method(op, variant, name))
+                lines.append(method(op, variant, name))
         body.append("\n".join(lines).rstrip() + "\n")
-    text = "\n".join(body)
+    return "\n".join(body), names
+
+
+def _std_imports(text: str) -> str:
+    """The standard-library imports the generated ``text`` uses."""
+    overload = "cast, overload" if "cast(" in text else "overload"
+    wanted = (
+        ("import builtins", "builtins." in text),
+        ("import datetime as dt", "dt." in text),
+        ("import os", "os.PathLike" in text),
+        ("from collections.abc import Iterator", "Iterator[" in text),
+        ("from functools import cached_property", "cached_property" in text),
+        ("from pathlib import Path", "-> Path" in text),
+        (f"from typing import TYPE_CHECKING, {overload}", "@overload" in text),
+        ("from typing import TYPE_CHECKING", "@overload" not in text),
+    )
+    return "\n".join(line for line, used in wanted if used) + "\n"
+
+
+def _api_doc(api: str) -> Callable[[tuple[str, ...], str, int], str]:
+    def doc(ns: tuple[str, ...], where: str, count: int) -> str:
+        if not ns:
+            return API_DOCS[api]
+        return f"``{where}``: {_count(count)}." if count else f"``{where}``."
+
+    return doc
+
+
+def render_api(api: str, ops: list[Op]) -> str:
+    text, names = _classes(
+        api,
+        ops,
+        prefix="",
+        base="Namespace",
+        owner="_client",
+        doc=_api_doc(api),
+        method=render_method,
+    )
     imports = [
         f'"""The ``ffn.{api}`` namespaces: {_count(len(ops))}.\n\n{GENERATED_NOTE}\n"""\n',
         "from __future__ import annotations\n",
+        _std_imports(text),
     ]
-    std = []
-    if "builtins." in text:
-        std.append("import builtins")
-    if "dt." in text:
-        std.append("import datetime as dt")
-    if "os.PathLike" in text:
-        std.append("import os")
-    if "cached_property" in text:
-        std.append("from functools import cached_property")
-    if "-> Path" in text:
-        std.append("from pathlib import Path")
-    std.append(
-        "from typing import TYPE_CHECKING, overload"
-        if "@overload" in text
-        else "from typing import TYPE_CHECKING"
-    )
-    imports.append("\n".join(std) + "\n")
     imports.append(f"from ..models import {api} as m")
     base = ["Namespace"]
     if "OrderBy" in text:
@@ -643,6 +687,77 @@ def render_api(api: str, ops: list[Op]) -> str:
     if tc:
         imports.append("if TYPE_CHECKING:\n" + "\n".join(tc) + "\n")
     imports.append(f"__all__ = {sorted(names)!r}\n\n")
+    return "\n".join(imports) + "\n" + text
+
+
+# --------------------------------------------------------------------------- blocking mirror
+
+
+def render_blocking_method(op: Op, variant: str, name: str) -> str:
+    """The blocking twin of one async method: same name and parameters, one line that hands
+    the async call to the facade (``run``; ``iterate`` for pages; ``Walk`` for feeds and
+    chunked lists)."""
+    r = render_parts(op, variant)
+    cut = r.signature.index("*")
+    names = [p.split(":", 1)[0] for p in r.signature if p != "*"]
+    call_args = ", ".join([*names[:cut], *(f"{n}={n}" for n in names[cut:])])
+    target = ".".join((op.api, *op.namespace, name)) + f"({call_args})"
+    model = f"m.{op.response_model}"
+    if variant == "iterate":
+        annotation = f"Iterator[{model}]"
+        body = f"return self._facade.iterate(lambda c: c.{target})"
+    elif not r.is_async:  # a change feed or a chunked list
+        annotation = f"Walk[{r.annotation}, {model}]"
+        body = f"return Walk(self._facade, self._facade.client.{target})"
+    else:
+        annotation = r.annotation
+        run = f"self._facade.run(lambda c: c.{target})"
+        body = run if annotation == "None" else f"return {run}"
+        if variant == "download":  # both overloads of the async twin: ``run`` infers object
+            body = f'return cast("bytes | Path", {run})'
+    cls = class_name(op.api, op.namespace)
+    out = _download_overloads(r, "def", name) if variant == "download" else []
+    out += [
+        f"    def {name}(self, {', '.join(r.signature)}) -> {annotation}:",
+        f'        """:meth:`~ffn_async.api.{op.api}.{cls}.{name}`, blocking: ``{op.method} {op.path}``."""',
+        f"        {body}",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def render_blocking(api: str, ops: list[Op]) -> str:
+    """``ffn_async/blocking/<api>.py``: the namespaces of ``BlockingClient.<api>``."""
+    text, names = _classes(
+        api,
+        ops,
+        prefix="Blocking",
+        base="BlockingNamespace",
+        owner="_facade",
+        doc=lambda ns, where, count: (
+            f"``{where}`` of a :class:`~ffn_async.blocking.BlockingClient`."
+        ),
+        method=render_blocking_method,
+    )
+    base = ["BlockingNamespace", *(["Walk"] if "Walk(" in text else [])]
+    tc = ["    from ..models import " + api + " as m"]
+    if "odata." in text:
+        tc += ["    from .. import odata", "    from ..api._base import OrderBy, Select"]
+    pag = [n for n in ("ChangeFeed", "ChunkedList", "Page") if f"{n}[" in text]
+    if pag:
+        tc.append(f"    from ..pagination import {', '.join(pag)}")
+    header = (
+        f'"""The ``{api}`` namespaces of :class:`~ffn_async.blocking.BlockingClient`.\n\n'
+        f"The async ``ffn.{api}`` methods with the same names, parameters and models, called\n"
+        f'from sync code.\n\n{GENERATED_NOTE}\n"""\n'
+    )
+    imports = [
+        header,
+        "from __future__ import annotations\n",
+        _std_imports(text),
+        f"from ._base import {', '.join(base)}\n",
+        "if TYPE_CHECKING:\n" + "\n".join(tc) + "\n",
+        f"__all__ = {sorted(names)!r}\n\n",
+    ]
     return "\n".join(imports) + "\n" + text
 
 
@@ -849,6 +964,12 @@ def generate(specs_dir: Path = SPECS) -> dict[Path, str]:
     files = {ERROR_CODES: formatted.pop("_error_codes.py")}
     files |= {API_DIR / rel: text for rel, text in formatted.items()}
     files[DOCS] = render_docs({op.id: op for op in ops})
+    blocking = {
+        f"{api}.py": python_header("tools/generate_api.py") + render_blocking(api, api_ops)
+        for api, api_ops in by_api.items()
+    }
+    formatted = ruff_format(blocking, "ffn_async/blocking", "I,UP,F401")
+    files |= {BLOCKING_DIR / rel: text for rel, text in formatted.items()}
     return files
 
 

@@ -10,12 +10,16 @@ code)::
         return FFNClient(auth)
 
     with BlockingClient(open_client) as ffn:
-        user = ffn.run(lambda c: c.shared.users.current())                # -> User
-        for outbound in ffn.iterate(lambda c: c.merchant.outbounds.iterate()):  # Iterator
+        user = ffn.shared.users.current()                      # -> User
+        for outbound in ffn.merchant.outbounds.iterate():      # a plain Iterator[Outbound]
             ...
 
-The calls are the async client's own methods and models, and typed as such: :meth:`run`
-turns ``Awaitable[T]`` into ``T``, :meth:`iterate` an async iterator into a plain one.
+``ffn.merchant``, ``ffn.fulfiller`` and ``ffn.shared`` mirror the async client's namespaces
+(generated beside them: ``merchant.py``, ``fulfiller.py``, ``shared.py``): the same names,
+parameters and models, each method handing its async twin to this facade. Change feeds and
+chunked lists come as a :class:`Walk` (iterate it; ``.walk`` holds the watermark). For anything
+else on the client, :meth:`run` turns ``Awaitable[T]`` into ``T`` (``ffn.run(lambda c:
+page.next_page())``) and :meth:`iterate` an async iterator into a plain one.
 
 Why a factory rather than a client: a store's connections and a session belong to the loop
 that made them, so the client is made inside the facade's loop, on first use. A forked
@@ -32,13 +36,18 @@ import threading
 import weakref
 from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import Future
+from functools import cached_property
 from types import TracebackType
 from typing import Any, TypeVar
 
-from .auth import TokenManager
-from .client import FFNClient
+from ..auth import TokenManager
+from ..client import FFNClient
+from ._base import Walk
+from .fulfiller import BlockingFulfillerAPI
+from .merchant import BlockingMerchantAPI
+from .shared import BlockingSharedAPI
 
-__all__ = ["BlockingClient"]
+__all__ = ["BlockingClient", "Walk"]
 
 T = TypeVar("T")
 
@@ -143,6 +152,21 @@ class BlockingClient:
             if self._running is None:
                 self._running = _Running(self._open_client)
             return self._running
+
+    @cached_property
+    def merchant(self) -> BlockingMerchantAPI:
+        """``ffn.merchant``: the Merchant API's methods, blocking."""
+        return BlockingMerchantAPI(self)
+
+    @cached_property
+    def fulfiller(self) -> BlockingFulfillerAPI:
+        """``ffn.fulfiller``: the Fulfiller API's methods, blocking."""
+        return BlockingFulfillerAPI(self)
+
+    @cached_property
+    def shared(self) -> BlockingSharedAPI:
+        """``ffn.shared``: operations every user may call, blocking."""
+        return BlockingSharedAPI(self)
 
     @property
     def client(self) -> FFNClient:
