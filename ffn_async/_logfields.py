@@ -25,7 +25,7 @@ import contextvars
 import logging
 from typing import Final
 
-__all__ = ["FIELDS", "LogFields", "account_context", "logger"]
+__all__ = ["FIELDS", "LogFields", "account_context", "account_of", "logger"]
 
 #: The attribute names, in the order a formatter would likely show them.
 FIELDS: Final = (
@@ -49,6 +49,13 @@ def account_context(key: str) -> contextvars.Context:
     context = contextvars.copy_context()
     context.run(_account.set, key)
     return context
+
+
+def account_of(client: object) -> str | None:
+    """The account a client works for (its TokenManager's key), for ``extra=`` of modules that
+    take any :class:`~ffn_async._requester.Requester`; ``None`` for a static token or a stand-in."""
+    key = getattr(client, "_account_key", None)
+    return key if isinstance(key, str) else None
 
 
 class LogFields(logging.Filter):

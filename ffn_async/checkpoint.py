@@ -44,7 +44,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
@@ -57,6 +56,7 @@ from token_stores import CorruptRecord, Lease, LockTimeout, Record, StoreConflic
 from token_stores.base import StoreError, validate_key
 
 from . import _feed_seen, _records
+from ._logfields import logger
 from .errors import FFNError
 from .pagination import ChangeFeed, Chunk
 
@@ -72,7 +72,7 @@ __all__ = [
     "sweep",
 ]
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 T = TypeVar("T")
 

@@ -36,11 +36,12 @@ import orjson
 
 from . import odata
 from . import retry as _retry
-from ._logfields import logger
+from ._logfields import account_of, logger
 from ._requester import Response, get
 from .errors import ApiError, ErrorCode, Locked, NotFound, ServerError, TransportError
 from .models import merchant as m
 from .models.common import OutboundStatusType
+from .observe import operation_for
 
 if TYPE_CHECKING:
     from ._requester import Requester
@@ -343,6 +344,11 @@ def _ambiguous(exc: Exception) -> bool:
     return isinstance(exc, ServerError)
 
 
+def _log_fields(client: Requester, kind: CreateKind[Any, Any]) -> dict[str, Any]:
+    """The structured fields of a safe create's log lines (:mod:`ffn_async._logfields`)."""
+    return {"ffn_operation": operation_for("POST", kind.path), "ffn_account": account_of(client)}
+
+
 async def create_response(
     client: Requester,
     kind: CreateKind[Any, Any],
@@ -406,7 +412,10 @@ async def create_response(
             found = await kind.find(client, number, lookup_params, None)
         except (ApiError, TransportError) as exc:
             # Cannot tell: sending again is still safe, the server refuses a duplicate.
-            log.info("%s %s: look-up after a lost answer failed: %s", kind.name, number, exc)
+            log.info(
+                "%s %s: look-up after a lost answer failed: %s",
+                kind.name, number, exc, extra=_log_fields(client, kind),
+            )  # fmt: skip
             found = None
         if found is not None:
             outcome = CreateOutcome.RECOVERED if unsure else CreateOutcome.EXISTED
@@ -418,6 +427,7 @@ async def create_response(
             number,
             last,
             "not created, sending again" if wait is not None else "giving up",
+            extra=_log_fields(client, kind),
         )
         if wait is None:
             raise last

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+import attrs
 import orjson
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import BytesPayload
@@ -23,7 +24,7 @@ from ._logfields import logger
 from ._redact import Secrets, scrub
 from .environment import Environment
 from .errors import InvalidClient, InvalidGrant, TokenEndpointError, TransportError
-from .token import ClientCredentials, Token
+from .token import ClientCredentials, Token, TokenOrigin
 
 __all__ = [
     "MAX_TOKEN_ANSWER_SIZE",
@@ -185,8 +186,9 @@ async def request_token(
         )
     payload = _parse_json(body, status, content_type, environment)
     if status == 200 and isinstance(payload, dict) and "error" not in payload:
+        origin = TokenOrigin.of(environment)
         try:
-            return Token.from_response(payload)
+            return attrs.evolve(Token.from_response(payload), issued_for=origin)
         except ValueError as exc:
             refused = exc
         try:
@@ -202,7 +204,7 @@ async def request_token(
             "(%s); keeping it with those fields repaired",
             scrub("; ".join(problems), secrets),
         )
-        return token
+        return attrs.evolve(token, issued_for=origin)
 
     redactor = Secrets(secrets)
     raw_error = payload.get("error") if isinstance(payload, dict) else None

@@ -65,7 +65,7 @@ from token_stores import (
 from token_stores.base import validate_key
 
 from . import _records
-from ._logfields import logger
+from ._logfields import account_of, logger
 from ._outbox_entries import (
     EntryState,
     OutboxEntry,
@@ -564,7 +564,8 @@ class Outbox:
             log.info(
                 "outbox %r: replayed %d, %d waiting%s",
                 self.name, run.sent, remaining,
-                f"; stopped: {run.stopped}" if run.stopped else "", extra=self._log,
+                f"; stopped: {run.stopped}" if run.stopped else "",
+                extra={**self._log, "ffn_account": account_of(client)},
             )  # fmt: skip
         return ReplayReport(
             run.applied,

@@ -13,12 +13,15 @@ import math
 import re
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import orjson
 
-__all__ = ["MAX_EXPIRES_IN", "ClientCredentials", "Token", "fingerprint"]
+if TYPE_CHECKING:
+    from .environment import Environment
+
+__all__ = ["MAX_EXPIRES_IN", "ClientCredentials", "Token", "TokenOrigin", "fingerprint"]
 
 #: Longest access-token life accepted from a token endpoint (a year); JTL's is ~1800 s.
 MAX_EXPIRES_IN = 366 * 86400.0
@@ -162,12 +165,49 @@ def _jwt_scopes(access_token: str) -> tuple[str, ...] | None:
     return None
 
 
+@attrs.frozen
+class TokenOrigin:
+    """Where a token was issued: the environment's name, its API and its token endpoint.
+
+    Production and sandbox share one token endpoint, so the API URL is what tells them apart.
+    Stored with the token (since 0.2.0) so that a store's reader can say where a token belongs
+    without being configured for it.
+    """
+
+    environment: str
+    api_url: str
+    token_url: str
+
+    @classmethod
+    def of(cls, environment: Environment) -> TokenOrigin:
+        return cls(environment.name, str(environment.api_url), str(environment.token_url))
+
+    def to_dict(self) -> dict[str, str]:
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> TokenOrigin:
+        """Inverse of :meth:`to_dict`; ``TypeError`` when it is not three strings."""
+        if not isinstance(data, Mapping):
+            raise TypeError("issued_for is not an object")
+        environment, api_url, token_url = (
+            data.get(k) for k in ("environment", "api_url", "token_url")
+        )
+        if not (
+            isinstance(environment, str) and isinstance(api_url, str) and isinstance(token_url, str)
+        ):
+            raise TypeError("issued_for needs environment, api_url and token_url strings")
+        return cls(environment, api_url, token_url)
+
+
 @attrs.frozen(repr=False)
 class Token:
     """An OAuth2 token pair as issued by the token endpoint.
 
     ``expires_at`` is Unix time in seconds, computed from ``expires_in`` when the response
     arrived. ``scopes`` is ``None`` when neither the response nor the JWT says.
+    ``issued_for`` is the environment whose token endpoint issued it (set by the token request;
+    ``None`` for a token read from a record saved before 0.2.0, or built by hand).
     """
 
     access_token: str
@@ -176,6 +216,7 @@ class Token:
     token_type: str = "Bearer"
     scopes: tuple[str, ...] | None = None
     issued_at: float | None = None
+    issued_for: TokenOrigin | None = None
 
     @classmethod
     def from_response(cls, payload: Mapping[str, Any], *, now: float | None = None) -> Token:
@@ -239,6 +280,8 @@ class Token:
             "token_type": self.token_type,
             "scopes": list(self.scopes) if self.scopes is not None else None,
             "issued_at": self.issued_at,
+            # Readers before 0.2.0 ignore this key; records without it read as None.
+            "issued_for": self.issued_for.to_dict() if self.issued_for is not None else None,
         }
 
     @classmethod
@@ -258,6 +301,11 @@ class Token:
             token_type=str(data.get("token_type") or "Bearer"),
             scopes=tuple(scopes) if scopes is not None else None,
             issued_at=float(data["issued_at"]) if data.get("issued_at") is not None else None,
+            issued_for=(
+                TokenOrigin.from_dict(data["issued_for"])
+                if data.get("issued_for") is not None
+                else None
+            ),
         )
 
     @property

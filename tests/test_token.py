@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import math
 
+import attrs
+import orjson
 import pytest
 
-from ffn_async.token import MAX_EXPIRES_IN, ClientCredentials, Token, fingerprint
+from ffn_async import Environment, StoredToken
+from ffn_async.auth import _decode, _encode
+from ffn_async.token import MAX_EXPIRES_IN, ClientCredentials, Token, TokenOrigin, fingerprint
 from tests.conftest import make_jwt
+from token_stores import CorruptRecord, Record
 
 NOW = 1_750_000_000.0
 ACCESS = "access-token-value-0123456789"
@@ -137,3 +142,46 @@ def test_client_credentials_redact_the_secret() -> None:
 def test_client_credentials_refuse_unusable_values(client_id: str, secret: str, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         ClientCredentials(client_id, secret)
+
+
+# ------------------------------------------------------------------ where a token was issued
+
+
+FAKE_ORIGIN = TokenOrigin("fake", "http://127.0.0.1:9/api", "http://127.0.0.1:9/token")
+
+
+def test_the_origin_round_trips_through_the_dict_and_the_record() -> None:
+    token = attrs.evolve(_token(access_token="a", refresh_token="r"), issued_for=FAKE_ORIGIN)
+    assert Token.from_dict(token.to_dict()) == token
+    assert token.to_dict()["issued_for"] == {
+        "environment": "fake",
+        "api_url": "http://127.0.0.1:9/api",
+        "token_url": "http://127.0.0.1:9/token",
+    }
+    stored = _decode("acct", Record(_encode("acct", StoredToken(token, None)), 3))
+    assert stored.token == token
+
+
+def test_a_0_1_0_token_dict_reads_without_an_origin() -> None:
+    old = _token(access_token="a", refresh_token="r").to_dict()
+    del old["issued_for"]
+    assert Token.from_dict(old).issued_for is None
+
+
+@pytest.mark.parametrize(
+    "bad", ["fake", {"environment": "fake"}, {**FAKE_ORIGIN.to_dict(), "api_url": 1}]
+)
+def test_a_malformed_origin_is_a_corrupt_record(bad: object) -> None:
+    data = {**_token(access_token="a", refresh_token="r").to_dict(), "issued_for": bad}
+    with pytest.raises(TypeError):
+        Token.from_dict(data)
+    record = orjson.dumps({"format": 1, "token": data})
+    with pytest.raises(CorruptRecord):
+        _decode("acct", Record(record, 1))
+
+
+def test_the_named_environments_are_told_apart_by_their_api() -> None:
+    production = TokenOrigin.of(Environment.PRODUCTION)
+    sandbox = TokenOrigin.of(Environment.SANDBOX)
+    assert production.token_url == sandbox.token_url  # one token endpoint for both
+    assert production != sandbox

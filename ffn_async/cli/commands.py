@@ -20,9 +20,10 @@ from token_stores import TokenStore
 
 from ..auth import StoredToken, TokenManager
 from ..client import FFNClient
+from ..environment import Environment
 from ..errors import CorruptRecord, ForeignLinkError, ReauthorizationRequired, TokenMissing
 from ..links import api_link
-from ..token import ClientCredentials, Token
+from ..token import ClientCredentials, Token, TokenOrigin
 from .config import ConfigError, Settings, StoreAbsent, open_store, redact_url
 from .login import RedirectCatcher, browser_login, paste_login
 from .render import Progress, table
@@ -265,7 +266,7 @@ def _describe(settings: Settings, stored: StoredToken, show_secrets: bool) -> di
     info: dict[str, Any] = {
         "account": settings.account,
         "environment": settings.environment.name,
-        # The record does not say where the token came from: this is the configured one.
+        # The configured environment, the one calls go to; "issued for" is the token's own.
         "environment_from": settings.environment_from,
         "store": redact_url(settings.store_url),
         "encrypted": bool(settings.token_keys),
@@ -275,6 +276,7 @@ def _describe(settings: Settings, stored: StoredToken, show_secrets: bool) -> di
     }
     if token is not None:
         info |= {
+            "issued_for": _issued_for(token.issued_for),
             "expires_at": dt.datetime.fromtimestamp(token.expires_at, dt.UTC).isoformat(),
             "expires_in": round(token.expires_in()),
             "expired": token.is_expired(),
@@ -287,6 +289,17 @@ def _describe(settings: Settings, stored: StoredToken, show_secrets: bool) -> di
             ),
         }
     return info
+
+
+def _issued_for(origin: TokenOrigin | None) -> str:
+    """Where the token came from, as ``token status`` shows it: ``production``, ``sandbox``, or
+    the environment's name and API URL (a fake server, a proxy)."""
+    if origin is None:  # records before 0.2.0 did not say; nor does a token stored by hand
+        return "unknown (saved by 0.1.0 or stored by hand)"
+    for known in (Environment.PRODUCTION, Environment.SANDBOX):
+        if origin == TokenOrigin.of(known):
+            return known.name
+    return f"{origin.environment} ({origin.api_url})"
 
 
 async def token_status(settings: Settings, args: argparse.Namespace) -> int:
@@ -370,7 +383,10 @@ async def token_import(settings: Settings, args: argparse.Namespace) -> int:
     """``ffn-async token import``: store a refresh token (from CI secrets, another tool) as the
     account's login, then refresh it at once: a refused token is reported now, not at the
     first call, and the one imported is spent (only the store's rotated chain lives on)."""
-    imported = _refresh_token_from(args)
+    # For the configured environment: the refresh below replaces it with the issued token.
+    imported = attrs.evolve(
+        _refresh_token_from(args), issued_for=TokenOrigin.of(settings.environment)
+    )
     async with _manager(settings, create=True) as auth:
         await auth.store_token(imported)
         token: Token = await auth.refresh()

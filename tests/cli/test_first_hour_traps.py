@@ -103,7 +103,7 @@ async def test_token_status_says_where_the_environment_came_from(
     for name in ("FFN_API_URL", "FFN_AUTHORIZE_URL", "FFN_TOKEN_URL"):
         monkeypatch.delenv(name)
     status = orjson.loads((await run_cli("token", "status", "--json")).out)
-    # The record does not say where the token came from: "production" is only the default.
+    # "production" is only the configured default; the token's own origin is "issued_for".
     assert (status["environment"], status["environment_from"]) == ("production", "default")
     monkeypatch.setenv("FFN_ENVIRONMENT", "sandbox")
     status = orjson.loads((await run_cli("token", "status", "--json")).out)
