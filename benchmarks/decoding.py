@@ -40,7 +40,7 @@ import msgspec
 import orjson
 import pydantic
 
-from ffn_async import serialization
+from ffn_async.codec import serialization
 
 from .first_use import FFN, MSGSPEC, PYDANTIC, first_use, model
 from .page import create_body, outbound_page

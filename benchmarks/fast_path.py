@@ -23,7 +23,7 @@ import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from ffn_async import ClientCredentials, Environment, FFNClient, StaticToken, Token, TokenManager
-from ffn_async.observe import Event, Observer
+from ffn_async.observe.events import Event, Observer
 from token_stores import MemoryTokenStore, Record
 
 from .report import CaseResult, Table

@@ -1,11 +1,11 @@
 """A fleet of feed workers (issue 21): how the feeds spread over workers, and what it costs.
 
 ``F`` feeds (one checkpoint each, as one per merchant account) and ``N`` worker processes, each
-running :func:`ffn_async.checkpoint.sweep` over all ``F`` in a loop, with one Redis store for
-checkpoints and leases and the in-process fake server on loopback. With ``poll_interval`` a
-polled feed's lease is held that long, so the other workers skip it: the fleet polls each feed
-once per interval instead of once per worker. Measured per configuration, with the interval
-longer than the run (each feed is due once):
+running :func:`ffn_async.ordersync.checkpoint.sweep` over all ``F`` in a loop, with one Redis store
+for checkpoints and leases and the in-process fake server on loopback. With ``poll_interval`` a
+polled feed's lease is held that long, so the other workers skip it: the fleet polls each feed once
+per interval instead of once per worker. Measured per configuration, with the interval longer than
+the run (each feed is due once):
 
 * **fleet sweep**: seconds from the first poll to the moment every feed has been polled once;
 * **polls per feed**: 1.0 when the work is spread, ``N`` when every worker polls every feed;
@@ -101,7 +101,7 @@ class _Counting:
 
 async def _sweeps(fleet: Fleet) -> None:
     from ffn_async import Environment, FFNClient, StaticToken
-    from ffn_async.checkpoint import Batch, FeedConsumer, sweep
+    from ffn_async.ordersync.checkpoint import Batch, FeedConsumer, sweep
     from token_stores import from_url
 
     me = os.getpid()

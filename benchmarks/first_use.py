@@ -46,7 +46,7 @@ def first_use(name: str, items: int) -> dict[str, float]:
         import msgspec  # what the new dependency adds, on the first typed call
 
         extra["msgspec_import_ms"] = round((time.perf_counter() - t0) * 1e3, 1)
-        from ffn_async import serialization
+        from ffn_async.codec import serialization
 
         cls = model("fulfiller", "PagedOutboundResponse")
 

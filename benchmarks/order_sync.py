@@ -102,9 +102,9 @@ async def _stores(tmp: Path) -> list[tuple[str, Any, Any]]:
 
 async def _run(creates: int, batches: int) -> list[dict[str, Any]]:
     from ffn_async import FFNClient, StaticToken
-    from ffn_async import creates as safe
-    from ffn_async.checkpoint import FeedConsumer
-    from ffn_async.outbox import Outbox
+    from ffn_async.api import creates as safe
+    from ffn_async.ordersync.checkpoint import FeedConsumer
+    from ffn_async.ordersync.outbox import Outbox
     from ffn_async.testing import FakeFFN
 
     rows: list[dict[str, Any]] = []

@@ -123,11 +123,11 @@ async def _bench_store(
     name: str, sizes: list[int], submits: int, http_sizes: list[int], budget: float, env: Any
 ) -> list[dict[str, Any]]:
     from ffn_async import FFNClient, StaticToken
-    from ffn_async import creates as safe
-    from ffn_async import outbox as outbox_module
-    from ffn_async._outbox_entries import OutboxEntry, encode
-    from ffn_async.outbox import Kept, Outbox
-    from ffn_async.serialization import dumps
+    from ffn_async.api import creates as safe
+    from ffn_async.codec.serialization import dumps
+    from ffn_async.ordersync import outbox as outbox_module
+    from ffn_async.ordersync._outbox_entries import OutboxEntry, encode
+    from ffn_async.ordersync.outbox import Kept, Outbox
 
     fake, ffn_env = env
     rows: list[dict[str, Any]] = []

@@ -18,7 +18,7 @@ import asyncio
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 
 from ffn_async import FFNClient
-from ffn_async.observe import (
+from ffn_async.observe.events import (
     Event,
     LockWaitEvent,
     RefreshEvent,

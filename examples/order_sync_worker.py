@@ -32,11 +32,12 @@ from pathlib import Path
 
 from ffn_env import open_account
 
-from ffn_async import FFNClient, creates
-from ffn_async.checkpoint import FeedConsumer, LeaseLost, modification_time
+from ffn_async import FFNClient
+from ffn_async.api import creates
+from ffn_async.codec.serialization import loads, structure
 from ffn_async.models import merchant
-from ffn_async.outbox import Kept, Outbox
-from ffn_async.serialization import loads, structure
+from ffn_async.ordersync.checkpoint import FeedConsumer, LeaseLost, modification_time
+from ffn_async.ordersync.outbox import Kept, Outbox
 from token_stores import LockTimeout
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from . import errors
-from .auth import StaticToken, StoredToken, TokenManager
+from . import _moved, errors
+from .auth.manager import StaticToken, StoredToken, TokenManager
 from .client import FFNClient, Response, __version__
 from .environment import Environment
 from .retry import RetryPolicy
@@ -28,6 +28,8 @@ __all__ = [
     "__version__",
     "errors",
 ]
+
+_moved.install()  # 0.2.0's module paths keep working for one release, with a warning
 
 # A library configures no logging (the logging HOWTO, "Configuring Logging for a Library"):
 # without this, Python's last-resort handler would print our warnings on stderr of every app.

@@ -3,7 +3,7 @@
 A server, or a proxy in front of it, may quote a credential it was sent: whole,
 percent-encoded, or cut in pieces. :class:`Secrets` replaces every such form by
 ``<redacted>``; :func:`scrub` also makes a server's text short and printable for a message.
-Used for token-endpoint answers (:mod:`ffn_async.oauth`) and API error answers
+Used for token-endpoint answers (:mod:`ffn_async.auth.oauth`) and API error answers
 (:func:`ffn_async.errors.error_for_status`). Imports nothing of ffn_async.
 """
 

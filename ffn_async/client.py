@@ -34,14 +34,9 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
-from . import _sessions
 from . import retry as _retry
-from ._bodies import announced_size, read_limited, too_large
-from ._files import replacing
-from ._logfields import logger
 from ._redact import Secrets, credentials_in
-from ._requester import Response, as_is, display, redacted
-from .auth import Auth, TokenManager
+from .auth.manager import Auth, TokenManager
 from .environment import Environment
 from .errors import (
     ERROR_BODY_KEEP,
@@ -53,16 +48,21 @@ from .errors import (
     error_for_status,
     missing_api_hint,
 )
-from .links import on_origin
-from .observe import Observer, RequestEvent, RetryEvent, notify, operation_for
+from .http import _sessions
+from .http._bodies import announced_size, read_limited, too_large
+from .http._files import replacing
+from .http._requester import Response, as_is, display, redacted
+from .http.links import on_origin
+from .observe._logfields import logger
+from .observe.events import Observer, RequestEvent, RetryEvent, notify
+from .observe.tracing import sending
 from .retry import RetryPolicy
-from .tracing import sending
 
 if TYPE_CHECKING:
+    from .api.creates import CreateKind
     from .api.fulfiller import FulfillerAPI
     from .api.merchant import MerchantAPI
     from .api.shared import SharedAPI
-    from .creates import CreateKind
 
 __all__ = [
     "DEFAULT_MAX_DOWNLOAD_SIZE",
@@ -73,6 +73,17 @@ __all__ = [
 ]
 
 log = logger("ffn_async")
+
+
+def operation_for(method: str, template: str) -> str:
+    """The operation id of a route (:func:`ffn_async.api.operation_for`), for observers and logs.
+
+    Imported on first use: only clients with an observer or a log line to write pay for
+    importing the registry of every operation."""
+    from .api import operation_for
+
+    return operation_for(method, template)
+
 
 T = TypeVar("T")
 
@@ -283,7 +294,7 @@ class _Exchange:
         self.target = target  # stream the body into this file
         self.authorize = authorize  # False: an absolute URL off the API's origin, no token
         self.refreshed = False  # the one forced refresh after a 401 was spent
-        self.attempt = 1  # the attempt being sent (ffn_async.tracing reads it)
+        self.attempt = 1  # the attempt being sent (ffn_async.observe.tracing reads it)
 
     @property
     def operation(self) -> str:
@@ -322,7 +333,7 @@ class FFNClient:
             one, with ``trace_configs``): connections to the API, for every client sharing it.
         safe_creates: creates of outbounds, inbounds, products, returns and inbound shipping
             notifications are retried after a lost answer without ever making a duplicate
-            (:mod:`ffn_async.creates`); ``False`` sends them once, like any other POST.
+            (:mod:`ffn_async.api.creates`); ``False`` sends them once, like any other POST.
         max_response_size: largest response body read into memory, in bytes; a larger one
             raises :class:`~ffn_async.errors.ResponseTooLarge` without being read.
         max_download_size: largest binary download (``download`` methods), in bytes.
@@ -540,7 +551,8 @@ class FFNClient:
             path_params: values for the template's ``{placeholders}``.
             params: query parameters; ``None`` values are dropped, booleans become
                 ``true``/``false``, ``$``-names (OData) are kept as they are.
-            json: the body: a model (validated first, see :func:`ffn_async.serialization.dumps`)
+            json: the body: a model (validated first, see
+            :func:`ffn_async.codec.serialization.dumps`)
                 or JSON-ready data (``Decimal`` is written exactly, models inside it too).
             headers: extra headers.
             scope: the scope the operation needs; checked before sending when the token's
@@ -549,7 +561,7 @@ class FFNClient:
             timeout: seconds for each attempt.
             safe_create: for a POST that creates an outbound, inbound, product, return or
                 inbound shipping notification, whether to make it a safe create
-                (:mod:`ffn_async.creates`); ``None``: the client's ``safe_creates``.
+                (:mod:`ffn_async.api.creates`); ``None``: the client's ``safe_creates``.
             download: the body is a binary download, limited by ``max_download_size``
                 instead of ``max_response_size``.
             dest: stream a successful body into this file (atomically: a temporary file
@@ -600,7 +612,7 @@ class FFNClient:
             and not absolute
             and (self.safe_creates if safe_create is None else safe_create)
         ):
-            from .creates import kind_for_path
+            from .api.creates import kind_for_path
 
             kind = kind_for_path(method, path)
             number = None if kind is None else kind.find_number(json)
@@ -620,7 +632,7 @@ class FFNClient:
         # session needs them per request.
         send_headers = dict(self._request_headers)
         if json is not None:
-            from .serialization import dumps  # models validated; decimals exact
+            from .codec.serialization import dumps  # models validated; decimals exact
 
             body = dumps(json)
             send_headers["Content-Type"] = "application/json"
@@ -654,7 +666,7 @@ class FFNClient:
         timeout: float | None,
         decode: Callable[[Response], T],
     ) -> T:
-        from .creates import create_response
+        from .api.creates import create_response
 
         response, _, _ = await create_response(
             self, kind, json, number=number, path_params=path_params, params=params,
@@ -781,7 +793,8 @@ class FFNClient:
     def _log_fields(
         self, level: int, exchange: _Exchange, attempt: int, status: int | None
     ) -> dict[str, Any] | None:
-        """The structured fields of a log line about one attempt (:mod:`ffn_async._logfields`),
+        """The structured fields of a log line about one attempt
+        (:mod:`ffn_async.observe._logfields`),
         looked up only if a line at ``level`` is emitted."""
         if not log.isEnabledFor(level):
             return None
@@ -873,7 +886,7 @@ class FFNClient:
         elif semaphore is not None:
             await semaphore.acquire()
         session = self._session or self._http()
-        # Only a traced client names the attempt to its trace hooks (ffn_async.tracing): a
+        # Only a traced client names the attempt to its trace hooks (ffn_async.observe.tracing): a
         # context variable's set and reset cost ~15,000 instructions per request (case 9).
         # Checked after the session exists: an instrumentor traces every session it sees made.
         current = sending.set(exchange) if self._traced else None

@@ -34,7 +34,7 @@ The whole tree (``*`` marks a class that also derives from the same-named class 
     │   │   └── StoreBusy *          its connection pool stayed busy for the whole pool wait
     │   └── CorruptRecord *          a stored record cannot be read back (left untouched)
     ├── WrongEventLoop (RuntimeError) an object bound to one event loop used from another
-    └── LeaseLost                    a feed consumer lost its lease (in ffn_async.checkpoint)
+    └── LeaseLost                    a feed consumer lost its lease (ffn_async.ordersync)
 
 API errors carry the HTTP status, the FFN error code, its messages and metadata (the body's
 ``ErrorResponse``); :func:`error_for_status` maps an answer to its class and adds the hints

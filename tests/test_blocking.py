@@ -375,9 +375,9 @@ def test_mypy_strict_types_the_readme_section_for_users(tmp_path: Path) -> None:
         '"def (outbound_id: str, *, timeout: float | None =) -> ffn_async.models.merchant.Outbound"'
     ) in out, out
     assert '"typing.Iterator[ffn_async.models.merchant.Warehouse]"' in out, out
-    assert "ffn_async.pagination.ListPage[ffn_async.models.merchant.Outbound]" in out, out
+    assert "ffn_async.api.pagination.ListPage[ffn_async.models.merchant.Outbound]" in out, out
     assert (
-        "ffn_async.blocking._base.Walk[ffn_async.pagination.ChangeFeed["
+        "ffn_async.blocking._base.Walk[ffn_async.api.pagination.ChangeFeed["
         "ffn_async.models.merchant.Outbound], ffn_async.models.merchant.Outbound]"
     ) in out, out
     assert 'Revealed type is "bytes"' in out, out

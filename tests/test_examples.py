@@ -131,7 +131,7 @@ async def _start_worker(state: Path, orders: Path) -> asyncio.subprocess.Process
 
 def _orders_file(fake: FakeFFN, path: Path, count: int) -> list[str]:
     """CreateOutboundRequest JSON lines, as a shop would hand them over."""
-    from ffn_async.serialization import dumps
+    from ffn_async.codec.serialization import dumps
 
     numbers = [f"SHOP-{n}" for n in range(count)]
     lines = []

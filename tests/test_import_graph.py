@@ -2,7 +2,7 @@
 
 Every import counts: top level, inside functions (lazy imports) and under ``TYPE_CHECKING``.
 A cycle hidden behind ``TYPE_CHECKING`` still means two modules are written against each
-other; the namespaces, pages and feeds depend on :class:`ffn_async._requester.Requester`
+other; the namespaces, pages and feeds depend on :class:`ffn_async.http._requester.Requester`
 instead of the client, and the fake server's resource families on the shared state of
 :mod:`ffn_async.testing.state` instead of one another. Generated modules are nodes like any
 other, so an edge into them counts, but they are generated from the spec, not arranged by hand.
@@ -93,9 +93,9 @@ def knots(edges: dict[str, set[str]]) -> list[set[str]]:
 def test_the_graph_sees_every_kind_of_import() -> None:
     edges = graph()
     assert "ffn_async.auth" in edges["ffn_async.client"]  # top level
-    assert "ffn_async.creates" in edges["ffn_async.client"]  # inside a function
-    assert "ffn_async._requester" in edges["ffn_async.pagination"]  # under TYPE_CHECKING
-    assert "ffn_async.odata" in edges["ffn_async.api._base"]  # from .. import module
+    assert "ffn_async.api.creates" in edges["ffn_async.client"]  # inside a function
+    assert "ffn_async.http._requester" in edges["ffn_async.api.pagination"]  # under TYPE_CHECKING
+    assert "ffn_async.api.odata" in edges["ffn_async.api._base"]  # from .. import module
     assert "token_stores.base" in edges["ffn_async.errors"]  # another package
     assert "ffn_async.testing.state" in edges["ffn_async.testing.products"]  # the fake's too
 

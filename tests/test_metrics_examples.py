@@ -15,7 +15,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from prometheus_client import CollectorRegistry
 
 from ffn_async import FFNClient, RetryPolicy, TokenManager
-from ffn_async.observe import Observer, RequestEvent
+from ffn_async.observe.events import Observer, RequestEvent
 from ffn_async.testing import FakeFFN
 from tests.helpers import examples_importable
 from token_stores import MemoryTokenStore

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from ffn_async import Environment, StoredToken
-from ffn_async.auth import _decode, _encode
+from ffn_async.auth.manager import _decode, _encode
 from ffn_async.token import MAX_EXPIRES_IN, ClientCredentials, Token, TokenOrigin, fingerprint
 from tests.conftest import make_jwt
 from token_stores import CorruptRecord, Record

@@ -342,8 +342,8 @@ def class_name(api: str, namespace: tuple[str, ...]) -> str:
 
 
 def _safe_create_paths() -> set[str]:
-    """The create paths ``ffn_async.creates`` makes safe (its table is the one source)."""
-    from ffn_async.creates import KINDS
+    """The create paths ``ffn_async.api.creates`` makes safe (its table is the one source)."""
+    from ffn_async.api.creates import KINDS
 
     return {kind.path for kind in KINDS.values()}
 
@@ -375,7 +375,7 @@ def _docstring(op: Op, variant: str, args: list[tuple[str, str]], returns: str) 
         lines += textwrap.wrap(
             "Safe create: after a lost answer (timeout, reset, 5xx) the object is looked up by "
             "your own number before anything is sent again, so it is never created twice "
-            "(:mod:`ffn_async.creates`; ``FFNClient(safe_creates=False)`` sends it once).",
+            "(:mod:`ffn_async.api.creates`; ``FFNClient(safe_creates=False)`` sends it once).",
             88,
         )
     else:
@@ -487,7 +487,7 @@ def render_parts(op: Op, variant: str) -> Rendered:
         else:
             call = f"await self._page({op.id!r}, {pp}, {model}, {odata_kw}, {''.join(k + ', ' for k in call_kw)}timeout=timeout)"
             annotation = f"Page[{model}]"
-            returns = f"A :class:`~ffn_async.pagination.Page` of :class:`~ffn_async.models.{op.api}.{op.response_model}`."
+            returns = f"A :class:`~ffn_async.api.pagination.Page` of :class:`~ffn_async.models.{op.api}.{op.response_model}`."
     elif op.kind == "feed":
         keyword += [
             "from_date: dt.datetime | None = None",
@@ -504,12 +504,12 @@ def render_parts(op: Op, variant: str) -> Rendered:
             "ignore_own_user_id=ignore_own_user_id, timeout=timeout)"
         )
         annotation = f"ChangeFeed[{model}]"
-        returns = f"A :class:`~ffn_async.pagination.ChangeFeed` of :class:`~ffn_async.models.{op.api}.{op.response_model}`: iterate it, then checkpoint ``feed.to``."
+        returns = f"A :class:`~ffn_async.api.pagination.ChangeFeed` of :class:`~ffn_async.models.{op.api}.{op.response_model}`: iterate it, then checkpoint ``feed.to``."
     elif op.kind == "chunks":
         is_async = False
         call = f"self._chunks({op.id!r}, {pp}, {model}{''.join(', ' + k for k in call_kw)}, timeout=timeout)"
         annotation = f"ChunkedList[{model}]"
-        returns = f"A :class:`~ffn_async.pagination.ChunkedList` of :class:`~ffn_async.models.{op.api}.{op.response_model}`: iterate it; it follows ``nextChunkUrl`` while ``moreDataAvailable``."
+        returns = f"A :class:`~ffn_async.api.pagination.ChunkedList` of :class:`~ffn_async.models.{op.api}.{op.response_model}`: iterate it; it follows ``nextChunkUrl`` while ``moreDataAvailable``."
     elif op.kind == "raw":
         raise AssertionError("raw operations render as download")
     else:

@@ -38,7 +38,8 @@ Mapping rules (see also the README section "Models"):
 * ``number``/``decimal`` maps to ``Decimal``, ``date-time`` to an aware ``datetime``, ``byte`` to
   the base64 ``str`` as sent;
 * ``minLength``/``maxLength`` (items for arrays), ``minimum``/``maximum``, ``pattern`` and inline
-  enum subsets go into ``metadata`` where :mod:`ffn_async.serialization` checks them on encode.
+  enum subsets go into ``metadata`` where :mod:`ffn_async.codec.serialization` checks them on
+  encode.
 """
 
 from __future__ import annotations

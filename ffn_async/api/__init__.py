@@ -12,4 +12,11 @@ from __future__ import annotations
 from ._operation import Operation
 from ._registry import OPERATIONS
 
-__all__ = ["OPERATIONS", "Operation"]
+__all__ = ["OPERATIONS", "Operation", "operation_for"]
+
+_OPERATIONS_BY_ROUTE = {(op.method, op.path): key for key, op in OPERATIONS.items()}
+
+
+def operation_for(method: str, template: str) -> str:
+    """``"<api>.<operationId>"`` of the documented route ``method template``, else ``template``."""
+    return _OPERATIONS_BY_ROUTE.get((method, template), template)

@@ -6,8 +6,8 @@ Each method of :mod:`ffn_async.api.fulfiller`, :mod:`~ffn_async.api.merchant` an
 ``_iterate``, ``_feed``, ``_chunks``, ``_raw``, ``_base64``); HTTP method, path template and
 scope come from the operation's :data:`~ffn_async.api.OPERATIONS` entry, so they are written
 down in exactly one place. Request bodies are validated and encoded by
-:func:`ffn_async.serialization.dumps` before anything is sent; typed answers go from the
-response bytes straight into the models (:func:`ffn_async.serialization.decode`).
+:func:`ffn_async.codec.serialization.dumps` before anything is sent; typed answers go from the
+response bytes straight into the models (:func:`ffn_async.codec.serialization.decode`).
 """
 
 from __future__ import annotations
@@ -21,17 +21,17 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
-from .. import odata
-from .._files import replacing
-from .._requester import Response, as_is
+from ..codec.serialization import decode_envelope, decoder, loads, structure
 from ..errors import DecodeError
-from ..pagination import ChangeFeed, ChunkedList, ListPage, Paginator, _Source
-from ..serialization import decode_envelope, decoder, loads, structure
+from ..http._files import replacing
+from ..http._requester import Response, as_is
+from . import odata
 from ._operation import Operation
 from ._registry import OPERATIONS
+from .pagination import ChangeFeed, ChunkedList, ListPage, Paginator, _Source
 
 if TYPE_CHECKING:
-    from .._requester import Requester
+    from ..http._requester import Requester
 
 __all__ = ["Namespace", "OrderBy", "PathParams", "Select"]
 
@@ -110,7 +110,7 @@ class Namespace:
         decode: Callable[[Response], T],
     ) -> Awaitable[T]:
         """The operation's answer through ``decode``. A model ``body`` is validated and encoded
-        by the client (:func:`ffn_async.serialization.dumps`). Decoding there, not after, also
+        by the client (:func:`ffn_async.codec.serialization.dumps`). Decoding there, not after, also
         redacts the request's credentials from a :class:`DecodeError`.
 
         Returns the client's own coroutine, which decodes the answer too: a typed call awaits

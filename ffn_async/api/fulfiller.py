@@ -17,8 +17,8 @@ from ..models import fulfiller as m
 from ._base import Namespace, OrderBy, Select
 
 if TYPE_CHECKING:
-    from .. import odata
-    from ..pagination import ChangeFeed, Page, Paginator
+    from . import odata
+    from .pagination import ChangeFeed, Page, Paginator
 
 __all__ = [
     "FulfillerAPI",
@@ -281,7 +281,7 @@ class FulfillerInboundsShippingNotifications(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.fulfiller.InboundShippingNotification`: iterate it,
             then checkpoint ``feed.to``.
         """
@@ -1010,7 +1010,7 @@ class FulfillerStocksChanges(Namespace):
 
         Args:
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1019,7 +1019,7 @@ class FulfillerStocksChanges(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of
+            A :class:`~ffn_async.api.pagination.Page` of
             :class:`~ffn_async.models.fulfiller.StockChangeWithProduct`.
         """
         return await self._page(
@@ -1058,7 +1058,7 @@ class FulfillerStocksChanges(Namespace):
 
         Args:
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1107,7 +1107,7 @@ class FulfillerStocksChanges(Namespace):
         Args:
             warehouse_id: Warehouse identifier.
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1116,7 +1116,7 @@ class FulfillerStocksChanges(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of
+            A :class:`~ffn_async.api.pagination.Page` of
             :class:`~ffn_async.models.fulfiller.StockChange`.
 
         Raises:
@@ -1160,7 +1160,7 @@ class FulfillerStocksChanges(Namespace):
         Args:
             warehouse_id: Warehouse identifier.
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1247,7 +1247,7 @@ class FulfillerAuthorizations(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1256,7 +1256,7 @@ class FulfillerAuthorizations(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of
+            A :class:`~ffn_async.api.pagination.Page` of
             :class:`~ffn_async.models.fulfiller.Authorization`.
         """
         return await self._page(
@@ -1292,7 +1292,7 @@ class FulfillerAuthorizations(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1345,7 +1345,7 @@ class FulfillerAuthorizations(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.fulfiller.Authorization`: iterate it, then checkpoint
             ``feed.to``.
         """
@@ -1431,7 +1431,7 @@ class FulfillerInbounds(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1440,7 +1440,7 @@ class FulfillerInbounds(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of
+            A :class:`~ffn_async.api.pagination.Page` of
             :class:`~ffn_async.models.fulfiller.Inbound`.
         """
         return await self._page(
@@ -1476,7 +1476,7 @@ class FulfillerInbounds(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1603,7 +1603,7 @@ class FulfillerInbounds(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.fulfiller.Inbound`: iterate it, then checkpoint
             ``feed.to``.
         """
@@ -1663,7 +1663,7 @@ class FulfillerMerchants(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1672,7 +1672,7 @@ class FulfillerMerchants(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of
+            A :class:`~ffn_async.api.pagination.Page` of
             :class:`~ffn_async.models.fulfiller.Merchant`.
         """
         return await self._page(
@@ -1708,7 +1708,7 @@ class FulfillerMerchants(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1762,7 +1762,7 @@ class FulfillerMerchants(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.fulfiller.Merchant`: iterate it, then checkpoint
             ``feed.to``.
         """
@@ -1945,7 +1945,7 @@ class FulfillerOutbounds(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1954,7 +1954,7 @@ class FulfillerOutbounds(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of
+            A :class:`~ffn_async.api.pagination.Page` of
             :class:`~ffn_async.models.fulfiller.Outbound`.
         """
         return await self._page(
@@ -1990,7 +1990,7 @@ class FulfillerOutbounds(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2043,7 +2043,7 @@ class FulfillerOutbounds(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.fulfiller.Outbound`: iterate it, then checkpoint
             ``feed.to``.
         """
@@ -2116,7 +2116,7 @@ class FulfillerProducts(Namespace):
         Args:
             referenced_warehouse: ``referencedWarehouse``: only products referenced by this
                 warehouse.
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2125,7 +2125,7 @@ class FulfillerProducts(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of
+            A :class:`~ffn_async.api.pagination.Page` of
             :class:`~ffn_async.models.fulfiller.ProductPageItem`.
         """
         return await self._page(
@@ -2165,7 +2165,7 @@ class FulfillerProducts(Namespace):
         Args:
             referenced_warehouse: ``referencedWarehouse``: only products referenced by this
                 warehouse.
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2219,7 +2219,7 @@ class FulfillerProducts(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.fulfiller.Product`: iterate it, then checkpoint
             ``feed.to``.
         """
@@ -2271,7 +2271,7 @@ class FulfillerReturns(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.fulfiller.ReturnChange`: iterate it, then checkpoint
             ``feed.to``.
         """
@@ -2316,7 +2316,7 @@ class FulfillerReturns(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.fulfiller.ReturnChange`: iterate it, then checkpoint
             ``feed.to``.
         """
@@ -2419,7 +2419,7 @@ class FulfillerReturns(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2428,7 +2428,7 @@ class FulfillerReturns(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of
+            A :class:`~ffn_async.api.pagination.Page` of
             :class:`~ffn_async.models.fulfiller.Return`.
         """
         return await self._page(
@@ -2464,7 +2464,7 @@ class FulfillerReturns(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2625,7 +2625,7 @@ class FulfillerReturns(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.fulfiller.Return`: iterate it, then checkpoint
             ``feed.to``.
         """
@@ -2743,7 +2743,7 @@ class FulfillerShippingMethods(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2752,7 +2752,7 @@ class FulfillerShippingMethods(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of
+            A :class:`~ffn_async.api.pagination.Page` of
             :class:`~ffn_async.models.fulfiller.ShippingMethod`.
         """
         return await self._page(
@@ -2788,7 +2788,7 @@ class FulfillerShippingMethods(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2877,7 +2877,7 @@ class FulfillerShippingMethods(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.fulfiller.ShippingMethod`: iterate it, then checkpoint
             ``feed.to``.
         """
@@ -2991,7 +2991,7 @@ class FulfillerStocks(Namespace):
 
         Args:
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -3000,7 +3000,7 @@ class FulfillerStocks(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of
+            A :class:`~ffn_async.api.pagination.Page` of
             :class:`~ffn_async.models.fulfiller.Stock`.
         """
         return await self._page(
@@ -3039,7 +3039,7 @@ class FulfillerStocks(Namespace):
 
         Args:
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -3088,7 +3088,7 @@ class FulfillerStocks(Namespace):
         Args:
             warehouse_id: Warehouse identifier.
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -3097,7 +3097,7 @@ class FulfillerStocks(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of
+            A :class:`~ffn_async.api.pagination.Page` of
             :class:`~ffn_async.models.fulfiller.StockInWarehouse`.
 
         Raises:
@@ -3141,7 +3141,7 @@ class FulfillerStocks(Namespace):
         Args:
             warehouse_id: Warehouse identifier.
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -3198,7 +3198,7 @@ class FulfillerStocks(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.fulfiller.StockChange`: iterate it, then checkpoint
             ``feed.to``.
         """
@@ -3308,7 +3308,7 @@ class FulfillerWarehouses(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -3317,7 +3317,7 @@ class FulfillerWarehouses(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of
+            A :class:`~ffn_async.api.pagination.Page` of
             :class:`~ffn_async.models.fulfiller.Warehouse`.
         """
         return await self._page(
@@ -3353,7 +3353,7 @@ class FulfillerWarehouses(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -3435,7 +3435,7 @@ class FulfillerWarehouses(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.fulfiller.Warehouse`: iterate it, then checkpoint
             ``feed.to``.
         """

@@ -17,8 +17,8 @@ from ..models import merchant as m
 from ._base import Namespace, OrderBy, Select
 
 if TYPE_CHECKING:
-    from .. import odata
-    from ..pagination import ChangeFeed, ChunkedList, Page, Paginator
+    from . import odata
+    from .pagination import ChangeFeed, ChunkedList, Page, Paginator
 
 __all__ = [
     "MerchantAPI",
@@ -167,7 +167,7 @@ class MerchantInboundsShippingNotifications(Namespace):
 
         Safe create: after a lost answer (timeout, reset, 5xx) the object is looked up by your
         own number before anything is sent again, so it is never created twice
-        (:mod:`ffn_async.creates`; ``FFNClient(safe_creates=False)`` sends it once).
+        (:mod:`ffn_async.api.creates`; ``FFNClient(safe_creates=False)`` sends it once).
         Scope: ``ffn.merchant.write``.
 
         ``inbound_id`` accepts FFN's inbound id or your own ``merchant_inbound_number``: look it
@@ -358,7 +358,7 @@ class MerchantInboundsShippingNotifications(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.merchant.InboundShippingNotification`: iterate it,
             then checkpoint ``feed.to``.
         """
@@ -634,7 +634,7 @@ class MerchantOutboundsShippingNotifications(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.merchant.OutboundShippingNotification`: iterate it,
             then checkpoint ``feed.to``.
         """
@@ -1137,7 +1137,7 @@ class MerchantStocksChanges(Namespace):
 
         Args:
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1146,7 +1146,7 @@ class MerchantStocksChanges(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of
+            A :class:`~ffn_async.api.pagination.Page` of
             :class:`~ffn_async.models.merchant.StockChangeWithProduct`.
         """
         return await self._page(
@@ -1185,7 +1185,7 @@ class MerchantStocksChanges(Namespace):
 
         Args:
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1265,7 +1265,7 @@ class MerchantFulfillers(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1274,7 +1274,7 @@ class MerchantFulfillers(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of
+            A :class:`~ffn_async.api.pagination.Page` of
             :class:`~ffn_async.models.merchant.Fulfiller`.
         """
         return await self._page(
@@ -1310,7 +1310,7 @@ class MerchantFulfillers(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1364,7 +1364,7 @@ class MerchantFulfillers(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.merchant.Fulfiller`: iterate it, then checkpoint
             ``feed.to``.
         """
@@ -1423,7 +1423,7 @@ class MerchantInbounds(Namespace):
 
         Safe create: after a lost answer (timeout, reset, 5xx) the object is looked up by your
         own number before anything is sent again, so it is never created twice
-        (:mod:`ffn_async.creates`; ``FFNClient(safe_creates=False)`` sends it once).
+        (:mod:`ffn_async.api.creates`; ``FFNClient(safe_creates=False)`` sends it once).
         Scope: ``ffn.merchant.write``.
 
         Args:
@@ -1487,7 +1487,7 @@ class MerchantInbounds(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1496,7 +1496,7 @@ class MerchantInbounds(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of
+            A :class:`~ffn_async.api.pagination.Page` of
             :class:`~ffn_async.models.merchant.Inbound`.
         """
         return await self._page(
@@ -1532,7 +1532,7 @@ class MerchantInbounds(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1617,7 +1617,7 @@ class MerchantInbounds(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.merchant.Inbound`: iterate it, then checkpoint
             ``feed.to``.
         """
@@ -1694,7 +1694,7 @@ class MerchantOutbounds(Namespace):
 
         Safe create: after a lost answer (timeout, reset, 5xx) the object is looked up by your
         own number before anything is sent again, so it is never created twice
-        (:mod:`ffn_async.creates`; ``FFNClient(safe_creates=False)`` sends it once).
+        (:mod:`ffn_async.api.creates`; ``FFNClient(safe_creates=False)`` sends it once).
         Scope: ``ffn.merchant.write``.
 
         Args:
@@ -1768,7 +1768,7 @@ class MerchantOutbounds(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1777,7 +1777,7 @@ class MerchantOutbounds(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of
+            A :class:`~ffn_async.api.pagination.Page` of
             :class:`~ffn_async.models.merchant.Outbound`.
         """
         return await self._page(
@@ -1813,7 +1813,7 @@ class MerchantOutbounds(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1914,7 +1914,7 @@ class MerchantOutbounds(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.merchant.Outbound`: iterate it, then checkpoint
             ``feed.to``.
         """
@@ -1962,7 +1962,7 @@ class MerchantProducts(Namespace):
 
         Safe create: after a lost answer (timeout, reset, 5xx) the object is looked up by your
         own number before anything is sent again, so it is never created twice
-        (:mod:`ffn_async.creates`; ``FFNClient(safe_creates=False)`` sends it once).
+        (:mod:`ffn_async.api.creates`; ``FFNClient(safe_creates=False)`` sends it once).
         Scope: ``ffn.merchant.write``.
 
         Args:
@@ -2055,7 +2055,7 @@ class MerchantProducts(Namespace):
                 warehouse.
             referenced_fulfiller: ``referencedFulfiller``: only products referenced by this
                 fulfiller.
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2064,7 +2064,7 @@ class MerchantProducts(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of
+            A :class:`~ffn_async.api.pagination.Page` of
             :class:`~ffn_async.models.merchant.ProductPageItem`.
         """
         return await self._page(
@@ -2110,7 +2110,7 @@ class MerchantProducts(Namespace):
                 warehouse.
             referenced_fulfiller: ``referencedFulfiller``: only products referenced by this
                 fulfiller.
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2193,7 +2193,7 @@ class MerchantProducts(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.merchant.Product`: iterate it, then checkpoint
             ``feed.to``.
         """
@@ -2245,7 +2245,7 @@ class MerchantReturns(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.merchant.ReturnChange`: iterate it, then checkpoint
             ``feed.to``.
         """
@@ -2290,7 +2290,7 @@ class MerchantReturns(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.merchant.ReturnChange`: iterate it, then checkpoint
             ``feed.to``.
         """
@@ -2315,7 +2315,7 @@ class MerchantReturns(Namespace):
 
         Safe create: after a lost answer (timeout, reset, 5xx) the object is looked up by your
         own number before anything is sent again, so it is never created twice
-        (:mod:`ffn_async.creates`; ``FFNClient(safe_creates=False)`` sends it once).
+        (:mod:`ffn_async.api.creates`; ``FFNClient(safe_creates=False)`` sends it once).
         Scope: ``ffn.merchant.write``.
 
         Args:
@@ -2392,7 +2392,7 @@ class MerchantReturns(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2401,7 +2401,7 @@ class MerchantReturns(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of
+            A :class:`~ffn_async.api.pagination.Page` of
             :class:`~ffn_async.models.merchant.Return`.
         """
         return await self._page(
@@ -2437,7 +2437,7 @@ class MerchantReturns(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2598,7 +2598,7 @@ class MerchantReturns(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.merchant.Return`: iterate it, then checkpoint
             ``feed.to``.
         """
@@ -2664,7 +2664,7 @@ class MerchantShippingMethods(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2673,7 +2673,7 @@ class MerchantShippingMethods(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of
+            A :class:`~ffn_async.api.pagination.Page` of
             :class:`~ffn_async.models.merchant.ShippingMethod`.
         """
         return await self._page(
@@ -2709,7 +2709,7 @@ class MerchantShippingMethods(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2762,7 +2762,7 @@ class MerchantShippingMethods(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.merchant.ShippingMethod`: iterate it, then checkpoint
             ``feed.to``.
         """
@@ -2810,7 +2810,7 @@ class MerchantStocks(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChunkedList` of
+            A :class:`~ffn_async.api.pagination.ChunkedList` of
             :class:`~ffn_async.models.merchant.Stock`: iterate it; it follows
             ``nextChunkUrl`` while ``moreDataAvailable``.
         """
@@ -2910,7 +2910,7 @@ class MerchantStocks(Namespace):
 
         Args:
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2919,7 +2919,7 @@ class MerchantStocks(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of
+            A :class:`~ffn_async.api.pagination.Page` of
             :class:`~ffn_async.models.merchant.Stock`.
         """
         return await self._page(
@@ -2958,7 +2958,7 @@ class MerchantStocks(Namespace):
 
         Args:
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -3007,7 +3007,7 @@ class MerchantStocks(Namespace):
         Args:
             warehouse_id: Warehouse identifier.
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -3016,7 +3016,7 @@ class MerchantStocks(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of
+            A :class:`~ffn_async.api.pagination.Page` of
             :class:`~ffn_async.models.merchant.StockInWarehouse`.
 
         Raises:
@@ -3060,7 +3060,7 @@ class MerchantStocks(Namespace):
         Args:
             warehouse_id: Warehouse identifier.
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -3117,7 +3117,7 @@ class MerchantStocks(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.merchant.StockChange`: iterate it, then checkpoint
             ``feed.to``.
         """
@@ -3178,7 +3178,7 @@ class MerchantWarehouses(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -3187,7 +3187,7 @@ class MerchantWarehouses(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.Page` of
+            A :class:`~ffn_async.api.pagination.Page` of
             :class:`~ffn_async.models.merchant.Warehouse`.
         """
         return await self._page(
@@ -3223,7 +3223,7 @@ class MerchantWarehouses(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -3276,7 +3276,7 @@ class MerchantWarehouses(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            A :class:`~ffn_async.pagination.ChangeFeed` of
+            A :class:`~ffn_async.api.pagination.ChangeFeed` of
             :class:`~ffn_async.models.merchant.Warehouse`: iterate it, then checkpoint
             ``feed.to``.
         """

@@ -40,7 +40,7 @@ from functools import cached_property
 from types import TracebackType
 from typing import Any, TypeVar
 
-from ..auth import TokenManager
+from ..auth.manager import TokenManager
 from ..client import FFNClient
 from ._base import Walk
 from .fulfiller import BlockingFulfillerAPI

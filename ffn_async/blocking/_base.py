@@ -41,8 +41,8 @@ class BlockingNamespace:
 
 
 class Walk(Generic[W, T]):
-    """An async walk (a :class:`~ffn_async.pagination.ChangeFeed` or
-    :class:`~ffn_async.pagination.ChunkedList`) iterated from sync code.
+    """An async walk (a :class:`~ffn_async.api.pagination.ChangeFeed` or
+    :class:`~ffn_async.api.pagination.ChunkedList`) iterated from sync code.
 
     ``for obj in walk`` fetches in the facade's loop, chunk by chunk; :attr:`walk` is the async
     object itself, for its attributes once the loop is done (``feed.walk.to``, the watermark to

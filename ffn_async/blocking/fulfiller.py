@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, cast, overload
 from ._base import BlockingNamespace, Walk
 
 if TYPE_CHECKING:
-    from .. import odata
+    from ..api import odata
     from ..api._base import OrderBy, Select
+    from ..api.pagination import ChangeFeed, Page
     from ..models import fulfiller as m
-    from ..pagination import ChangeFeed, Page
 
 __all__ = [
     "BlockingFulfillerAPI",

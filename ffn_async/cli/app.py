@@ -20,7 +20,7 @@ import orjson
 
 from token_stores import StoreError, TokenStore
 
-from ..auth import TokenManager
+from ..auth.manager import TokenManager
 from ..client import __version__
 from ..errors import FFNError, ReauthorizationRequired, TokenMissing
 from . import commands

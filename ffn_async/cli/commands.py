@@ -18,11 +18,11 @@ from yarl import URL
 
 from token_stores import TokenStore
 
-from ..auth import StoredToken, TokenManager
+from ..auth.manager import StoredToken, TokenManager
 from ..client import FFNClient
 from ..environment import Environment
 from ..errors import CorruptRecord, ForeignLinkError, ReauthorizationRequired, TokenMissing
-from ..links import api_link
+from ..http.links import api_link
 from ..token import ClientCredentials, Token, TokenOrigin
 from .config import ConfigError, Settings, StoreAbsent, open_store, redact_url
 from .login import RedirectCatcher, browser_login, paste_login

@@ -21,7 +21,7 @@ from yarl import URL
 
 from token_stores import TokenStore
 
-from ..auth import TokenManager
+from ..auth.manager import TokenManager
 from ..environment import Environment
 from ..token import ClientCredentials
 

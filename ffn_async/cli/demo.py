@@ -7,12 +7,13 @@ leaves the hard parts to the library:
    redirect to a local callback server) and store the token in the embedded default store.
 2. Create ``orders`` outbounds with ``concurrency`` coroutines while access tokens expire every
    few seconds and the server answers some requests 429 or 503, or drops the connection. Each
-   order goes through the outbox and a safe create (:mod:`ffn_async.outbox`,
-   :mod:`ffn_async.creates`): a lost answer is looked up, never sent twice.
+   order goes through the outbox and a safe create (:mod:`ffn_async.ordersync.outbox`,
+   :mod:`ffn_async.api.creates`): a lost answer is looked up, never sent twice.
 3. Halfway through, the fake revokes the whole refresh chain. Orders are kept in the outbox
    while the account needs a login; a scripted re-login follows, and the outbox is replayed.
 4. A separate worker process consumes the outbound change feed with a durable checkpoint and
-   the feed's lease (:mod:`ffn_async.checkpoint`). It is SIGKILLed in the middle of a batch and
+   the feed's lease (:mod:`ffn_async.ordersync.checkpoint`). It is SIGKILLed in the middle of a
+   batch and
    a new one takes over from the last commit.
 
 The summary then checks against the server's own records that no order was lost or created
@@ -42,13 +43,13 @@ from typing import Any, NamedTuple
 import aiohttp
 import attrs
 
-from .. import creates
-from ..auth import TokenManager
+from ..api import creates
+from ..api.creates import CreateOutcome
+from ..auth.manager import TokenManager
 from ..client import FFNClient
-from ..creates import CreateOutcome
 from ..errors import FFNError
 from ..models import merchant as m
-from ..outbox import Kept, Outbox
+from ..ordersync.outbox import Kept, Outbox
 from ..testing import FakeFFN, Faults
 from .config import default_store_url, open_store
 from .demo_feed import FeedWorker, run_feed_worker

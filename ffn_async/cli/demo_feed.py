@@ -20,11 +20,11 @@ import attrs
 
 from token_stores import LockTimeout
 
-from ..auth import TokenManager
-from ..checkpoint import FeedConsumer, LeaseLost, modification_time
+from ..auth.manager import TokenManager
 from ..client import FFNClient
 from ..environment import Environment
 from ..errors import FFNError
+from ..ordersync.checkpoint import FeedConsumer, LeaseLost, modification_time
 from ..token import ClientCredentials
 from .config import open_store
 

@@ -1,8 +1,8 @@
 """Help text as a terminal shows it: docstrings' reStructuredText roles made plain.
 
 Command descriptions are often a handler's docstring, written for Sphinx
-(``:mod:`ffn_async.outbox```, ````ffn-async outbox````); ``--help`` shows them as a person
-reads them (``ffn_async.outbox``, ``ffn-async outbox``). Every parser of the command uses
+(``:mod:`ffn_async.ordersync.outbox```, ````ffn-async outbox````); ``--help`` shows them as a person
+reads them (``ffn_async.ordersync.outbox``, ``ffn-async outbox``). Every parser of the command uses
 :class:`Parser`, so a new command gets this without asking.
 """
 

@@ -17,7 +17,7 @@ from types import TracebackType
 from aiohttp import web
 from yarl import URL
 
-from ..auth import TokenManager
+from ..auth.manager import TokenManager
 from ..errors import AuthError
 from ..token import Token
 

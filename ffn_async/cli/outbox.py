@@ -1,4 +1,5 @@
-"""``ffn-async outbox list|replay|retry|drop``: the kept creates (:mod:`ffn_async.outbox`).
+"""``ffn-async outbox list|replay|retry|drop``: the kept creates
+(:mod:`ffn_async.ordersync.outbox`).
 
 The outbox of an account is named after its store key (``FFN_ACCOUNT``) and lives in the same
 store as its token. ``list`` shows each entry's state (waiting, held, failed), attempts and
@@ -16,7 +17,7 @@ import orjson
 
 from ..client import FFNClient
 from ..errors import ReauthorizationRequired, TokenMissing
-from ..outbox import Outbox, OutboxEntry, ReplayReport
+from ..ordersync.outbox import Outbox, OutboxEntry, ReplayReport
 from .config import ConfigError, Settings, open_store
 from .render import table
 

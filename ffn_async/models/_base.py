@@ -1,6 +1,6 @@
 """Hand-written support for the generated models: the PATCH marker and the wire-name rule.
 
-Everything here is imported by the generated modules and by :mod:`ffn_async.serialization`;
+Everything here is imported by the generated modules and by :mod:`ffn_async.codec.serialization`;
 it imports nothing from the generated code, so the generator can load it on its own.
 
 Conventions of the generated models that the serializer relies on:

@@ -11,14 +11,7 @@ from aiohttp import web
 from .collection import Collection
 from .http import ApiFailure, json_response, no_content, read_json, require
 from .ledger import StockLedger
-from .resource import (
-    Finder,
-    Handler,
-    feed_handler,
-    numbered_items,
-    patch_changes,
-    read_routes,
-)
+from .resource import Finder, Handler, feed_handler, numbered_items, patch_changes, read_routes
 from .state import FakeState
 from .views import SIDES, Side, project
 

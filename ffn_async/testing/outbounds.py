@@ -15,14 +15,7 @@ from .collection import Collection, check_version
 from .files import decode_base64, mime_type
 from .http import ApiFailure, invalid, json_response, no_content, read_json, require
 from .query import format_time
-from .resource import (
-    Finder,
-    Handler,
-    feed_handler,
-    numbered_items,
-    patch_changes,
-    read_routes,
-)
+from .resource import Finder, Handler, feed_handler, numbered_items, patch_changes, read_routes
 from .state import OPEN, FakeState
 from .views import SIDES, Side, project
 

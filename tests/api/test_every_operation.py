@@ -29,12 +29,13 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from ffn_async import FFNClient, errors, serialization
+from ffn_async import FFNClient, errors
 from ffn_async.api import OPERATIONS, Operation
+from ffn_async.api.odata import F, desc
+from ffn_async.api.pagination import ChangeFeed, ChunkedList, Page, Paginator
+from ffn_async.codec import serialization
 from ffn_async.errors import ErrorCode
 from ffn_async.models._base import to_camel
-from ffn_async.odata import F, desc
-from ffn_async.pagination import ChangeFeed, ChunkedList, Page, Paginator
 from tests.http_mock import aioresponses
 from tests.models.payloads import UNKNOWN_KEY, payload, without_unknown
 

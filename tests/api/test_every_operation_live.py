@@ -28,11 +28,12 @@ from urllib.parse import quote
 import attrs
 import orjson
 
-from ffn_async import FFNClient, serialization
+from ffn_async import FFNClient
 from ffn_async.api import OPERATIONS, Operation
+from ffn_async.api.pagination import TO_DATE_MARGIN, ChangeFeed, ChunkedList, Page, Paginator
+from ffn_async.codec import serialization
 from ffn_async.models import UNSET
 from ffn_async.models._base import to_camel
-from ffn_async.pagination import TO_DATE_MARGIN, ChangeFeed, ChunkedList, Page, Paginator
 from ffn_async.testing import ReceivedRequest
 from ffn_async.testing.pytest_plugin import RunningFake
 from tests.testing.raw_client import (

@@ -21,12 +21,7 @@ import pytest
 
 from ffn_async import FFNClient, StaticToken
 from ffn_async.api import fulfiller
-from ffn_async.errors import (
-    DecodeError,
-    ForeignLinkError,
-    MissingScope,
-    ValidationError,
-)
+from ffn_async.errors import DecodeError, ForeignLinkError, MissingScope, ValidationError
 from ffn_async.models import merchant as mm
 from ffn_async.retry import NO_RETRY
 from tests.http_mock import aioresponses

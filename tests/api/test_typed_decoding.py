@@ -9,11 +9,12 @@ from typing import Any
 import orjson
 import pytest
 
-from ffn_async import FFNClient, client, errors, serialization
+from ffn_async import FFNClient, client, errors
+from ffn_async.codec import serialization
 from ffn_async.models import merchant
 from tests.http_mock import aioresponses
 
-from ..test_serialization import create_outbound, page_payload
+from ..codec.test_serialization import create_outbound, page_payload
 from .conftest import API
 
 

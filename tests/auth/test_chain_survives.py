@@ -23,9 +23,9 @@ import orjson
 import pytest
 
 from ffn_async import Environment, Token, TokenManager
-from ffn_async.auth import StoredToken, _encode
+from ffn_async.auth.manager import StoredToken, _encode
 from ffn_async.errors import LockTimeout
-from ffn_async.observe import RefreshEvent
+from ffn_async.observe.events import RefreshEvent
 from ffn_async.token import MAX_EXPIRES_IN
 from token_stores import FileTokenStore, Lease, MemoryTokenStore
 

@@ -19,7 +19,7 @@ import pytest
 from yarl import URL
 
 from ffn_async import ClientCredentials, TokenManager
-from ffn_async.auth import StoredToken, _decode, _encode
+from ffn_async.auth.manager import StoredToken, _decode, _encode
 from ffn_async.errors import StoreUnavailable, TokenEndpointError
 from tests.http_mock import CallbackResult, aioresponses
 from token_stores import MemoryTokenStore, Record, RedisTokenStore, TokenStore

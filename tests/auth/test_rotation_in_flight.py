@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from ffn_async import Environment, FFNClient, Token, TokenManager
-from ffn_async.auth import StoredToken, _encode
+from ffn_async.auth.manager import StoredToken, _encode
 from ffn_async.testing.oauth import OAuthServer
 from token_stores import (
     FileTokenStore,

@@ -16,8 +16,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from ffn_async import ClientCredentials, Token, TokenManager
+from ffn_async.auth.oauth import MAX_TOKEN_ANSWER_SIZE
 from ffn_async.errors import InvalidClient, ResponseTooLarge, TokenEndpointError
-from ffn_async.oauth import MAX_TOKEN_ANSWER_SIZE
 from ffn_async.token import MAX_EXPIRES_IN
 from tests.http_mock import aioresponses
 from token_stores import MemoryTokenStore

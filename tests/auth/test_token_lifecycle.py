@@ -20,9 +20,9 @@ from aiohttp.test_utils import TestServer
 from cryptography.fernet import Fernet
 
 from ffn_async import FFNClient, Token, TokenManager
-from ffn_async.auth import _encode
+from ffn_async.auth.manager import _encode
+from ffn_async.auth.oauth import TOKEN_TEMPLATE
 from ffn_async.errors import Unauthorized, WrongEventLoop
-from ffn_async.oauth import TOKEN_TEMPLATE
 from ffn_async.testing.oauth import OAuthServer
 from token_stores import (
     EncryptedTokenStore,

@@ -169,13 +169,13 @@ def test_help_shows_no_sphinx_markup(capsys) -> None:
     text = capsys.readouterr().out
     assert "``" not in text
     assert ":mod:" not in text
-    assert "ffn_async.outbox" in text
+    assert "ffn_async.ordersync.outbox" in text
 
 
 @pytest.mark.parametrize(
     ("text", "shown"),
     [
-        ("see :class:`~ffn_async.outbox.Outbox`", "see Outbox"),
+        ("see :class:`~ffn_async.ordersync.outbox.Outbox`", "see Outbox"),
         ("see :func:`title <ffn_async.x>`", "see title"),
         ("``ffn-async outbox list``: the list", "ffn-async outbox list: the list"),
     ],

@@ -6,13 +6,14 @@ import attrs
 import orjson
 import pytest
 
-from ffn_async import FFNClient, TokenManager, creates
+from ffn_async import FFNClient, TokenManager
+from ffn_async.api import creates
 from ffn_async.cli.config import open_store
 from ffn_async.errors import ReauthorizationRequired
-from ffn_async.outbox import Kept, Outbox
+from ffn_async.ordersync.outbox import Kept, Outbox
 from ffn_async.testing.pytest_plugin import RunningFake
-from tests.sync import builders
-from tests.sync.conftest import FAST
+from tests.ordersync import builders
+from tests.ordersync.conftest import FAST
 
 from .conftest import one_line_error
 

@@ -14,14 +14,7 @@ import orjson
 import pytest
 from yarl import URL
 
-from ffn_async import (
-    ClientCredentials,
-    FFNClient,
-    RetryPolicy,
-    StaticToken,
-    Token,
-    TokenManager,
-)
+from ffn_async import ClientCredentials, FFNClient, RetryPolicy, StaticToken, Token, TokenManager
 from ffn_async.errors import (
     ApiError,
     BadRequest,

@@ -1,6 +1,6 @@
 """Credentials stay out of exceptions on the paths that decode an answer after the pipeline.
 
-A safe create's answer is decoded after :func:`~ffn_async.creates.create_response` returned it,
+A safe create's answer is decoded after :func:`~ffn_async.api.creates.create_response` returned it,
 and ``request_raw(...).json()`` decodes wherever the caller calls it: both raised a
 ``DecodeError`` quoting the bearer token a proxy's page echoed. Cookies (sent by the caller, set
 by an answer) are credentials too.
@@ -22,7 +22,7 @@ from ffn_async import Environment, FFNClient, StaticToken
 from ffn_async.errors import ApiError, DecodeError, TransportError
 
 from ..conftest import environment_for
-from ..sync import builders
+from ..ordersync import builders
 from .test_secrets import OPAQUE, pieces
 
 COOKIE = "sessionid-Q1w2E3r4T5y6U7i8O9p0"

@@ -17,12 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from ffn_async import FFNClient, RetryPolicy, StaticToken
-from ffn_async.errors import (
-    ERROR_BODY_KEEP,
-    NotFound,
-    ResponseTooLarge,
-    TransportError,
-)
+from ffn_async.errors import ERROR_BODY_KEEP, NotFound, ResponseTooLarge, TransportError
 
 from ..conftest import environment_for
 

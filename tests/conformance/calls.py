@@ -24,11 +24,12 @@ from typing import Any
 import aiohttp
 import attrs
 
-from ffn_async import FFNClient, serialization
-from ffn_async._modelinfo import fields, kind, wire_name
+from ffn_async import FFNClient
 from ffn_async.api import Operation
+from ffn_async.api.pagination import ChangeFeed, ChunkedList, Paginator
+from ffn_async.codec import serialization
+from ffn_async.codec._modelinfo import fields, kind, wire_name
 from ffn_async.models import UNSET
-from ffn_async.pagination import ChangeFeed, ChunkedList, Paginator
 from tests.api.test_every_operation import call_args, model, resolve
 from tests.models.payloads import payload, without_unknown
 

@@ -14,7 +14,8 @@ import attrs
 import orjson
 import pytest
 
-from ffn_async import errors, models, serialization
+from ffn_async import errors, models
+from ffn_async.codec import serialization
 from ffn_async.models import common, fulfiller, merchant, shared
 from ffn_async.models._base import is_request_name
 

@@ -17,7 +17,8 @@ import attrs
 import orjson
 import pytest
 
-from ffn_async import errors, serialization
+from ffn_async import errors
+from ffn_async.codec import serialization
 from ffn_async.models import fulfiller, merchant
 from ffn_async.models._base import is_request_name, to_snake
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from ffn_async import _wire, serialization
+from ffn_async.codec import _wire, serialization
 from ffn_async.models._base import is_request_name
 
 from .payloads import MODULES, payload, with_unknown_enums, without_unknown

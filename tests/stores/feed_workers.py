@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from ffn_async import Environment, FFNClient, StaticToken
-from ffn_async.checkpoint import FeedConsumer, LeaseLost, modification_time
+from ffn_async.ordersync.checkpoint import FeedConsumer, LeaseLost, modification_time
 from ffn_async.retry import RetryPolicy
 from token_stores import LockTimeout
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from ffn_async import Environment, FFNClient, StaticToken
-from ffn_async.outbox import Outbox
+from ffn_async.ordersync.outbox import Outbox
 from ffn_async.retry import RetryPolicy
 
 from .specs import StoreSpec

@@ -11,7 +11,7 @@ import datetime as dt
 import secrets
 
 from ffn_async import FFNClient, StaticToken
-from ffn_async.checkpoint import FeedConsumer
+from ffn_async.ordersync.checkpoint import FeedConsumer
 from ffn_async.testing import FakeFFN
 from token_stores import TokenStore
 

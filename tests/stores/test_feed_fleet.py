@@ -1,7 +1,7 @@
 """Many feeds, several worker processes: the work spreads over the fleet and nothing starves.
 
-Three worker processes sweep the same twelve feeds (:func:`ffn_async.checkpoint.sweep`) with a
-``poll_interval``, on a store every process shares. Before issue 21 every worker polled every
+Three worker processes sweep the same twelve feeds (:func:`ffn_async.ordersync.checkpoint.sweep`)
+with a ``poll_interval``, on a store every process shares. Before issue 21 every worker polled every
 feed on every sweep (and wrote its checkpoint each time). Checked from the workers' logs:
 
 * every feed is polled, by more than one worker over the run, and every change reaches every

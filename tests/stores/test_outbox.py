@@ -13,14 +13,15 @@ from typing import Any
 
 import pytest
 
-from ffn_async import FFNClient, TokenManager, creates
-from ffn_async import outbox as outbox_module
-from ffn_async.creates import Created, CreateOutcome
+from ffn_async import FFNClient, TokenManager
+from ffn_async.api import creates
+from ffn_async.api.creates import Created, CreateOutcome
 from ffn_async.errors import ReauthorizationRequired
-from ffn_async.outbox import Kept, Outbox
+from ffn_async.ordersync import outbox as outbox_module
+from ffn_async.ordersync.outbox import Kept, Outbox
 from ffn_async.testing import FakeFFN
-from tests.sync import builders
-from tests.sync.conftest import FAST, SCOPES
+from tests.ordersync import builders
+from tests.ordersync.conftest import FAST, SCOPES
 from token_stores import TokenStore
 
 from .specs import StoreSpec

@@ -16,12 +16,13 @@ from typing import Any
 import attrs
 import pytest
 
-from ffn_async import FFNClient, TokenManager, creates
-from ffn_async.creates import Created
-from ffn_async.outbox import MAX_ATTEMPTS, EntryState, Kept, Outbox
+from ffn_async import FFNClient, TokenManager
+from ffn_async.api import creates
+from ffn_async.api.creates import Created
+from ffn_async.ordersync.outbox import MAX_ATTEMPTS, EntryState, Kept, Outbox
 from ffn_async.testing import FakeFFN
-from tests.sync import builders
-from tests.sync.conftest import FAST, SCOPES
+from tests.ordersync import builders
+from tests.ordersync.conftest import FAST, SCOPES
 from token_stores import EncryptedTokenStore, TokenStore, queue_of
 
 from .specs import StoreSpec

@@ -9,11 +9,11 @@ import orjson
 import pytest
 
 from ffn_async import FFNClient, StaticToken
-from ffn_async.outbox import EntryState, Outbox
-from ffn_async.serialization import dumps
+from ffn_async.codec.serialization import dumps
+from ffn_async.ordersync.outbox import EntryState, Outbox
 from ffn_async.testing import FakeFFN
-from tests.sync import builders
-from tests.sync.conftest import FAST, SCOPES
+from tests.ordersync import builders
+from tests.ordersync.conftest import FAST, SCOPES
 
 from .specs import StoreSpec
 

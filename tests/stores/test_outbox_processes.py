@@ -15,11 +15,12 @@ import time
 
 import pytest
 
-from ffn_async import FFNClient, StaticToken, creates
-from ffn_async.outbox import Kept, Outbox
+from ffn_async import FFNClient, StaticToken
+from ffn_async.api import creates
+from ffn_async.ordersync.outbox import Kept, Outbox
 from ffn_async.testing import FakeFFN
-from tests.sync import builders
-from tests.sync.conftest import FAST
+from tests.ordersync import builders
+from tests.ordersync.conftest import FAST
 
 from . import outbox_workers
 from .specs import StoreSpec

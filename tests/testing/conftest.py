@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-from ffn_async.testing.pytest_plugin import (  # noqa: F401
-    ffn_fake,
-    ffn_fake_options,
-    pytest_configure,
-)
-
 from .raw_client import call  # noqa: F401 - the raw HTTP caller fixture
 
 
