@@ -680,10 +680,10 @@ def render_api(api: str, ops: list[Op]) -> str:
     imports.append(f"from ._base import {', '.join(base)}\n")
     tc = []
     if "odata." in text:
-        tc.append("    from .. import odata")
+        tc.append("    from . import odata")
     pag = [n for n in ("ChangeFeed", "ChunkedList", "Page", "Paginator") if f"{n}[" in text]
     if pag:
-        tc.append(f"    from ..pagination import {', '.join(pag)}")
+        tc.append(f"    from .pagination import {', '.join(pag)}")
     if tc:
         imports.append("if TYPE_CHECKING:\n" + "\n".join(tc) + "\n")
     imports.append(f"__all__ = {sorted(names)!r}\n\n")
@@ -741,10 +741,10 @@ def render_blocking(api: str, ops: list[Op]) -> str:
     base = ["BlockingNamespace", *(["Walk"] if "Walk(" in text else [])]
     tc = ["    from ..models import " + api + " as m"]
     if "odata." in text:
-        tc += ["    from .. import odata", "    from ..api._base import OrderBy, Select"]
+        tc += ["    from ..api import odata", "    from ..api._base import OrderBy, Select"]
     pag = [n for n in ("ChangeFeed", "ChunkedList", "Page") if f"{n}[" in text]
     if pag:
-        tc.append(f"    from ..pagination import {', '.join(pag)}")
+        tc.append(f"    from ..api.pagination import {', '.join(pag)}")
     header = (
         f'"""The ``{api}`` namespaces of :class:`~ffn_async.blocking.BlockingClient`.\n\n'
         f"The async ``ffn.{api}`` methods with the same names, parameters and models, called\n"

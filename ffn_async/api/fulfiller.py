@@ -1010,7 +1010,8 @@ class FulfillerStocksChanges(Namespace):
 
         Args:
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1058,7 +1059,8 @@ class FulfillerStocksChanges(Namespace):
 
         Args:
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1107,7 +1109,8 @@ class FulfillerStocksChanges(Namespace):
         Args:
             warehouse_id: Warehouse identifier.
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1160,7 +1163,8 @@ class FulfillerStocksChanges(Namespace):
         Args:
             warehouse_id: Warehouse identifier.
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1247,7 +1251,8 @@ class FulfillerAuthorizations(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1292,7 +1297,8 @@ class FulfillerAuthorizations(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1431,7 +1437,8 @@ class FulfillerInbounds(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1476,7 +1483,8 @@ class FulfillerInbounds(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1663,7 +1671,8 @@ class FulfillerMerchants(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1708,7 +1717,8 @@ class FulfillerMerchants(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1945,7 +1955,8 @@ class FulfillerOutbounds(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1990,7 +2001,8 @@ class FulfillerOutbounds(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2116,7 +2128,8 @@ class FulfillerProducts(Namespace):
         Args:
             referenced_warehouse: ``referencedWarehouse``: only products referenced by this
                 warehouse.
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2165,7 +2178,8 @@ class FulfillerProducts(Namespace):
         Args:
             referenced_warehouse: ``referencedWarehouse``: only products referenced by this
                 warehouse.
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2419,7 +2433,8 @@ class FulfillerReturns(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2464,7 +2479,8 @@ class FulfillerReturns(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2743,7 +2759,8 @@ class FulfillerShippingMethods(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2788,7 +2805,8 @@ class FulfillerShippingMethods(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2991,7 +3009,8 @@ class FulfillerStocks(Namespace):
 
         Args:
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -3039,7 +3058,8 @@ class FulfillerStocks(Namespace):
 
         Args:
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -3088,7 +3108,8 @@ class FulfillerStocks(Namespace):
         Args:
             warehouse_id: Warehouse identifier.
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -3141,7 +3162,8 @@ class FulfillerStocks(Namespace):
         Args:
             warehouse_id: Warehouse identifier.
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -3308,7 +3330,8 @@ class FulfillerWarehouses(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -3353,7 +3376,8 @@ class FulfillerWarehouses(Namespace):
         Scope: ``ffn.fulfiller.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.

@@ -1137,7 +1137,8 @@ class MerchantStocksChanges(Namespace):
 
         Args:
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1185,7 +1186,8 @@ class MerchantStocksChanges(Namespace):
 
         Args:
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1265,7 +1267,8 @@ class MerchantFulfillers(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1310,7 +1313,8 @@ class MerchantFulfillers(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1487,7 +1491,8 @@ class MerchantInbounds(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1532,7 +1537,8 @@ class MerchantInbounds(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1768,7 +1774,8 @@ class MerchantOutbounds(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -1813,7 +1820,8 @@ class MerchantOutbounds(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2055,7 +2063,8 @@ class MerchantProducts(Namespace):
                 warehouse.
             referenced_fulfiller: ``referencedFulfiller``: only products referenced by this
                 fulfiller.
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2110,7 +2119,8 @@ class MerchantProducts(Namespace):
                 warehouse.
             referenced_fulfiller: ``referencedFulfiller``: only products referenced by this
                 fulfiller.
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2392,7 +2402,8 @@ class MerchantReturns(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2437,7 +2448,8 @@ class MerchantReturns(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2664,7 +2676,8 @@ class MerchantShippingMethods(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2709,7 +2722,8 @@ class MerchantShippingMethods(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2910,7 +2924,8 @@ class MerchantStocks(Namespace):
 
         Args:
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -2958,7 +2973,8 @@ class MerchantStocks(Namespace):
 
         Args:
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -3007,7 +3023,8 @@ class MerchantStocks(Namespace):
         Args:
             warehouse_id: Warehouse identifier.
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -3060,7 +3077,8 @@ class MerchantStocks(Namespace):
         Args:
             warehouse_id: Warehouse identifier.
             date: ``date``: point in time of the stock (default: now).
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -3178,7 +3196,8 @@ class MerchantWarehouses(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
@@ -3223,7 +3242,8 @@ class MerchantWarehouses(Namespace):
         Scope: ``ffn.merchant.read``.
 
         Args:
-            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData string.
+            filter: ``$filter``: an :mod:`ffn_async.api.odata` expression or a raw OData
+                string.
             select: ``$select``: property paths to return.
             order_by: ``$orderBy``: sort keys such as
                 ``odata.desc("modificationInfo/createdAt")``.
