@@ -1,4 +1,4 @@
-"""0.2.0's module paths keep working for one release: same objects, a warning naming the new path."""
+"""0.2.0's module paths keep working for one release: same objects, a warning with the new path."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_an_old_path_gives_the_moved_objects_and_names_the_new_path(
 
 def test_from_import_through_an_old_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(sys.modules, "ffn_async.outbox", raising=False)
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="ffn_async.ordersync.outbox"):
         from ffn_async.outbox import Outbox
     from ffn_async.ordersync import Outbox as moved
 

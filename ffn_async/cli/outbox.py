@@ -1,5 +1,4 @@
-"""``ffn-async outbox list|replay|retry|drop``: the kept creates
-(:mod:`ffn_async.ordersync.outbox`).
+"""``ffn-async outbox``: the kept creates (:mod:`ffn_async.ordersync.outbox`).
 
 The outbox of an account is named after its store key (``FFN_ACCOUNT``) and lives in the same
 store as its token. ``list`` shows each entry's state (waiting, held, failed), attempts and
