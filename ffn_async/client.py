@@ -551,8 +551,7 @@ class FFNClient:
             path_params: values for the template's ``{placeholders}``.
             params: query parameters; ``None`` values are dropped, booleans become
                 ``true``/``false``, ``$``-names (OData) are kept as they are.
-            json: the body: a model (validated first, see
-            :func:`ffn_async.codec.serialization.dumps`)
+            json: the body: a model (validated first, see :func:`ffn_async.codec.dumps`)
                 or JSON-ready data (``Decimal`` is written exactly, models inside it too).
             headers: extra headers.
             scope: the scope the operation needs; checked before sending when the token's

@@ -62,7 +62,7 @@ def _relink(body: str, pages: dict[str, str]) -> str:
             return match.group(0)
         if target.startswith("#"):
             page = pages.get(target[1:])
-            return f"[{text}]({page}.md)" if page else match.group(0)
+            return f"[{text}]({page})" if page else match.group(0)
         if target.startswith("docs/guide/more/"):  # appended to the guide page of that name
             return f"[{text}]({target.removeprefix('docs/guide/more/')})"
         if target.startswith("docs/"):
@@ -89,7 +89,11 @@ def write_guide(docs: Path, readme: Path) -> list[str]:
     """Write ``guide/*.md`` and its index; return the page names in README order."""
     guide = docs / "guide"
     sections = readme_sections(readme)
-    pages = {_slug(title): _slug(title) for title, _ in sections}
+    pages = {}  # README anchor -> where it lives on the site
+    for title, body in sections:
+        for sub in re.findall(r"^### (.+)$", body, flags=re.M):
+            pages[_slug(sub)] = f"{_slug(title)}.md#{_slug(sub)}"
+        pages[_slug(title)] = f"{_slug(title)}.md"
     names = []
     for title, body in sections:
         name = _slug(title)

@@ -32,17 +32,24 @@ def test_every_readme_section_is_a_guide_page(site: Path) -> None:
 
 
 def test_readme_links_are_made_to_work_from_the_guide() -> None:
-    pages = {"reliability": "reliability"}
+    pages = {"reliability": "reliability.md", "the-outbox": "order-sync.md#the-outbox"}
     body = (
-        "see [Reliability](#reliability), [ops](docs/operations.md), "
+        "see [Reliability](#reliability), [box](#the-outbox), [ops](docs/operations.md), "
         "[ex](examples/web_service.py), [JTL](https://example.invalid/x), [in](#a-subsection), "
         "[more](docs/guide/more/install.md)"
     )
     assert generate_docs._relink(body, pages) == (
-        "see [Reliability](reliability.md), [ops](../operations.md), "
+        "see [Reliability](reliability.md), [box](order-sync.md#the-outbox), "
+        "[ops](../operations.md), "
         "ex (`examples/web_service.py` in the repository), [JTL](https://example.invalid/x), "
         "[in](#a-subsection), [more](install.md)"
     )
+
+
+def test_a_link_to_a_subsection_leads_to_its_page(site: Path) -> None:
+    """A README link to a ``###`` heading of another section goes to that page's heading."""
+    page = (site / "guide" / "many-accounts-and-many-workers.md").read_text()
+    assert "(order-sync-that-loses-nothing.md#many-feeds-across-workers)" in page
 
 
 def test_every_public_name_is_in_the_reference(site: Path) -> None:
