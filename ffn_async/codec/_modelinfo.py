@@ -133,16 +133,22 @@ def fields(cls: type) -> tuple[attrs.Attribute[Any], ...]:
     return tuple(attrs.fields(cls))
 
 
-@attrs.frozen
 class Field:
     """One field of a model as both codecs see it: its names, kind, constraints and the
-    presence rules (what an absent member, a ``None`` and :data:`UNSET` mean)."""
+    presence rules (what an absent member, a ``None`` and :data:`UNSET` mean).
 
-    name: str  # the attribute
-    wire: str  # the JSON member
-    kind: Kind
-    default: Any  # attrs.NOTHING when required
-    metadata: typing.Mapping[str, Any]
+    A plain slotted class: creating an attrs class costs ~0.4 ms at import, on first use."""
+
+    __slots__ = ("default", "kind", "metadata", "name", "wire")
+
+    def __init__(
+        self, name: str, wire: str, kind: Kind, default: Any, metadata: typing.Mapping[str, Any]
+    ) -> None:
+        self.name = name  # the attribute
+        self.wire = wire  # the JSON member
+        self.kind = kind
+        self.default = default  # attrs.NOTHING when required
+        self.metadata = metadata
 
     @property
     def patch(self) -> bool:

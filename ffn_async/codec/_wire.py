@@ -248,16 +248,20 @@ def _object_lines(cls: type, strict: bool, level: int, chain: frozenset[type]) -
     return lines
 
 
-@attrs.frozen
 class _Copy:
     """One field being copied from the wire Struct to the new object: ``w``/``o`` at the top,
     ``w1``/``o1``… for objects copied inline, with ``v``, ``v1``… as scratch."""
 
-    cls: type
-    field: Field
-    strict: bool
-    level: int
-    chain: frozenset[type]  # the classes being copied inline around this field
+    __slots__ = ("chain", "cls", "field", "level", "strict")
+
+    def __init__(
+        self, cls: type, field: Field, strict: bool, level: int, chain: frozenset[type]
+    ) -> None:
+        self.cls = cls
+        self.field = field
+        self.strict = strict
+        self.level = level
+        self.chain = chain  # the classes being copied inline around this field
 
     @property
     def suffix(self) -> str:
