@@ -2,21 +2,18 @@
 
 Both codecs (:mod:`ffn_async.codec.serialization` for dicts, :mod:`ffn_async.codec._wire` for bytes)
 are compiled at runtime from the attrs classes themselves: the resolved field types, the wire name
-(``metadata["wire"]`` or camelCase), and the constraint metadata. Nothing here knows how the model
-modules are laid out: annotations are resolved in the class's own module, the names that module
-imports under ``TYPE_CHECKING`` and, failing those, its parent packages."""
+(``metadata["wire"]`` or camelCase), the constraint metadata, and the presence rules both must
+apply alike (:class:`Field`). Annotations resolve in the class's own module: the generated model
+modules import every name their annotations use at run time (see :mod:`ffn_async.models._base`),
+so no source is read here."""
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
 import enum
-import importlib
-import inspect
 import itertools
 import linecache
 import re
-import sys
 import threading
 import types
 import typing
@@ -25,17 +22,21 @@ from typing import Any
 
 import attrs
 
-from ..models._base import to_camel
+from ..models._base import UNSET, to_camel
 
 __all__ = [
     "CHECKERS",
     "COMPILE_LOCK",
+    "NAIVE_DATETIME",
+    "Field",
     "Kind",
     "PathError",
     "check_lines",
     "compile_source",
     "fields",
     "kind",
+    "model_fields",
+    "require_plain",
     "token",
     "wire_name",
 ]
@@ -76,16 +77,25 @@ _SIMPLE = {Decimal: "dec", dt.datetime: "datetime", dt.date: "date", Any: "any"}
 
 def kind(tp: Any) -> Kind:
     """Classify a resolved field type; ``EnumType | str`` is a tolerant enum."""
-    nullable = False
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        nullable = len(args) < len(typing.get_args(tp))
-        enums = [a for a in args if isinstance(a, type) and issubclass(a, enum.Enum)]
-        if enums and set(args) == {enums[0], str}:
-            return Kind("enum", nullable, enums[0])
-        if len(args) != 1:
-            raise TypeError(f"unsupported union {tp!r}")
-        tp = args[0]
+        return _union_kind(tp)
+    return _plain_kind(tp, nullable=False)
+
+
+def _union_kind(tp: Any) -> Kind:
+    """``X | None``, ``EnumType | str`` and ``EnumType | str | None``; no other union."""
+    every = typing.get_args(tp)
+    args = [a for a in every if a is not type(None)]
+    nullable = len(args) < len(every)
+    enums = [a for a in args if isinstance(a, type) and issubclass(a, enum.Enum)]
+    if enums and set(args) == {enums[0], str}:
+        return Kind("enum", nullable, enums[0])
+    if len(args) != 1:
+        raise TypeError(f"unsupported union {tp!r}")
+    return _plain_kind(args[0], nullable)
+
+
+def _plain_kind(tp: Any, nullable: bool) -> Kind:
     if tp in _EXACT:
         return Kind(_EXACT[tp], nullable)
     if tp in _SIMPLE:
@@ -109,64 +119,85 @@ _resolved: set[type] = set()
 
 
 def fields(cls: type) -> tuple[attrs.Attribute[Any], ...]:
-    """The attrs fields of ``cls`` with their annotations resolved to types."""
+    """The attrs fields of ``cls`` with their annotations resolved to types (in the class's
+    module: a name imported only under ``TYPE_CHECKING`` does not resolve)."""
     if cls not in _resolved:
         try:
             attrs.resolve_types(cls)
-        except NameError:
-            attrs.resolve_types(cls, globalns=_namespace(cls))
+        except NameError as exc:
+            raise TypeError(
+                f"{cls.__module__}.{cls.__qualname__}: {exc}; the names a model's annotations"
+                " use must be importable from its module at run time"
+            ) from None
         _resolved.add(cls)
     return tuple(attrs.fields(cls))
 
 
-def _namespace(cls: type) -> dict[str, Any]:
-    """Names an annotation of ``cls`` may use: parent packages, then ``TYPE_CHECKING``
-    imports of its module, then the module itself (the nearest wins)."""
-    found = _namespaces.get(cls.__module__)
+class Field:
+    """One field of a model as both codecs see it: its names, kind, constraints and the
+    presence rules (what an absent member, a ``None`` and :data:`UNSET` mean).
+
+    A plain slotted class: creating an attrs class costs ~0.4 ms at import, on first use."""
+
+    __slots__ = ("default", "kind", "metadata", "name", "wire")
+
+    def __init__(
+        self, name: str, wire: str, kind: Kind, default: Any, metadata: typing.Mapping[str, Any]
+    ) -> None:
+        self.name = name  # the attribute
+        self.wire = wire  # the JSON member
+        self.kind = kind
+        self.default = default  # attrs.NOTHING when required
+        self.metadata = metadata
+
+    @property
+    def patch(self) -> bool:
+        """A PATCH field: absent on the wire is :data:`UNSET`, ``null`` is ``None``; on
+        encode ``UNSET`` is left out and ``None`` is sent as ``null``."""
+        return self.default is UNSET
+
+    @property
+    def factory(self) -> bool:
+        """A list defaulting to ``[]``: absent or ``null`` on the wire decodes to ``[]``."""
+        return isinstance(self.default, attrs.Factory)  # type: ignore[arg-type]
+
+    @property
+    def may_be_absent(self) -> bool:
+        """Decoding: the member may be absent or ``null`` (otherwise it is required)."""
+        k = self.kind
+        return k.nullable or self.default is not attrs.NOTHING or k.name == "any"
+
+    @property
+    def may_be_none(self) -> bool:
+        """Encoding (outside PATCH): the attribute may hold ``None``, which is left out
+        (otherwise ``None`` is an error: "is required")."""
+        return self.kind.nullable or self.kind.name == "any"
+
+
+_model_fields: dict[type, tuple[Field, ...]] = {}
+
+
+def model_fields(cls: type) -> tuple[Field, ...]:
+    """The :class:`Field` records of a model class, in declaration order (cached)."""
+    found = _model_fields.get(cls)
     if found is None:
-        found = _namespaces[cls.__module__] = _module_namespace(cls.__module__)
+        found = _model_fields[cls] = tuple(
+            Field(f.name, wire_name(f), kind(f.type), f.default, f.metadata) for f in fields(cls)
+        )
     return found
 
 
-_namespaces: dict[str, dict[str, Any]] = {}
+def require_plain(cls: type) -> None:
+    """Refuse a class with validators, converters or post-init: the generated code makes
+    objects with ``object.__new__`` and sets their attributes, skipping all three."""
+    if hasattr(cls, "__attrs_post_init__") or any(
+        f.validator or f.converter for f in attrs.fields(cls)
+    ):
+        raise TypeError(f"{cls.__name__} has validators or post-init: not a generated model")
 
 
-def _module_namespace(module_name: str) -> dict[str, Any]:
-    parts = module_name.split(".")
-    namespace: dict[str, Any] = {}
-    for depth in range(1, len(parts)):
-        parent = sys.modules.get(".".join(parts[:depth]))
-        if parent is not None:
-            namespace.update(vars(parent))
-    module = sys.modules[module_name]
-    namespace.update(_type_checking_imports(module))
-    namespace.update(vars(module))
-    return namespace
-
-
-def _type_checking_imports(module: types.ModuleType) -> dict[str, Any]:
-    """What ``from x import y`` statements under ``if TYPE_CHECKING:`` would bind."""
-    try:
-        tree = ast.parse(inspect.getsource(module))
-    except (OSError, TypeError, SyntaxError):
-        return {}
-    found: dict[str, Any] = {}
-    for node in tree.body:
-        test = getattr(node, "test", None)
-        if not isinstance(node, ast.If) or ast.unparse(test or node).split(".")[-1] != (
-            "TYPE_CHECKING"
-        ):
-            continue
-        for stmt in node.body:
-            if not isinstance(stmt, ast.ImportFrom):
-                continue
-            source = importlib.import_module(
-                "." * stmt.level + (stmt.module or ""), module.__package__
-            )
-            for alias in stmt.names:
-                if hasattr(source, alias.name):
-                    found[alias.asname or alias.name] = getattr(source, alias.name)
-    return found
+NAIVE_DATETIME = "datetime must be timezone-aware (for example tzinfo=datetime.UTC)"
+"""The error for a naive date-time given to encode (both codecs)."""
 
 
 COMPILE_LOCK = threading.RLock()

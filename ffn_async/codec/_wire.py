@@ -27,6 +27,7 @@ through it.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import itertools
 from collections.abc import Callable
 from decimal import Decimal
@@ -35,19 +36,20 @@ from typing import Annotated, Any, TypeVar
 import attrs
 import msgspec
 
-from ..models._base import UNSET
+from ..models._base import UNSET  # noqa: F401 - a name the generated code uses
 from ._modelinfo import (
     CHECKERS,
     COMPILE_LOCK,
+    NAIVE_DATETIME,
+    Field,
     Kind,
     PathError,
     check_lines,
     compile_source,
-    fields,
-    kind,
+    model_fields,
+    require_plain,
     token,
 )
-from ._modelinfo import wire_name as _wire_name
 
 __all__ = ["REFUSED", "Reject", "decoder", "encoder", "envelope_decoder", "json_encoder"]
 
@@ -111,11 +113,9 @@ def _set(cls: type, field: str, value: str, target: str = "o") -> str:
     return f"_osa({target}, {field!r}, {value})"
 
 
-def _check_model(cls: type) -> None:
-    if hasattr(cls, "__attrs_post_init__") or any(
-        f.validator or f.converter for f in attrs.fields(cls)
-    ):
-        raise TypeError(f"{cls.__name__} has validators or post-init: not a generated model")
+def _indent(lines: list[str], depth: int = 1) -> list[str]:
+    pad = "    " * depth
+    return [pad + line for line in lines]
 
 
 # --------------------------------------------------------------------------- decoding
@@ -127,76 +127,64 @@ def _check_model(cls: type) -> None:
 
 _Aware = Annotated[dt.datetime, msgspec.Meta(tz=True)]
 
+# kind -> the wire annotation as written in the source, and as the object
+_WIRE_TYPES: dict[str, tuple[str, Any]] = {
+    "str": ("str", str),
+    "int": ("int", int),
+    "float": ("float", float),
+    "bool": ("bool", bool),
+    "dict": ("dict", dict),
+    "any": ("_Any", Any),
+    "dec": ("_Decimal", Decimal),
+    "datetime": ("_datetime", dt.datetime),
+    "date": ("str", str),
+    "enum": ("str", str),
+}
+
 
 def _prefix(strict: bool) -> str:
     return "s" if strict else ""
 
 
-def _decode_type(k: Kind, strict: bool) -> str:
-    """The wire annotation of a field of kind ``k`` (a string: resolved lazily by msgspec)."""
+def _copy_function(cls: type, strict: bool) -> str:
+    """Name of the (compiled) function copying ``cls``'s wire Struct into a ``cls`` object."""
+    _compile_decode(cls, strict)
+    return f"_d{_prefix(strict)}_{_token(cls)}"
+
+
+def _enum_getter(cls: type[enum.Enum]) -> str:
+    """Name of ``cls``'s value-to-member lookup (``get(value, value)`` keeps unknown values)."""
+    getter = f"_E_{_token(cls)}"
+    globals()[getter] = cls._value2member_map_.get
+    return getter
+
+
+def _wire_type(k: Kind, strict: bool) -> tuple[str, Any]:
+    """The wire annotation of a field of kind ``k``: the text for the source (resolved lazily
+    by msgspec) and the object (``None`` while a recursive model's Struct is being built)."""
     name = k.name
     if name == "model":
-        _compile_decode(k.target, strict)
         text = f"_w{_prefix(strict)}_{_token(k.target)}"
+        _compile_decode(k.target, strict)
+        tp = globals().get(text)
     elif name == "list":
-        text = f"list[{_decode_type(k.target, strict)}]"
+        inner, inner_tp = _wire_type(k.target, strict)
+        text, tp = f"list[{inner}]", None if inner_tp is None else list[inner_tp]  # type: ignore[valid-type]
     elif name == "enum" and strict:
-        text = f"_C_{_token(k.target)}"
+        text, tp = f"_C_{_token(k.target)}", k.target
     elif name == "datetime" and strict:
-        text = "_Aware"
+        text, tp = "_Aware", _Aware
     else:
-        text = {
-            "str": "str",
-            "int": "int",
-            "float": "float",
-            "bool": "bool",
-            "dict": "dict",
-            "any": "_Any",
-            "dec": "_Decimal",
-            "datetime": "_datetime",
-            "date": "str",
-            "enum": "str",
-        }[name]
-    return f"{text} | None" if k.nullable and name != "any" else text
-
-
-def _decode_type_object(k: Kind, strict: bool) -> Any:
-    """What :func:`_decode_type` names, as the object itself (``None`` while a recursive
-    model's wire type is still being built: msgspec then resolves the name)."""
-    name = k.name
-    if name == "model":
-        found = globals().get(f"_w{_prefix(strict)}_{_token(k.target)}")
-        if found is None:
-            return None
-        tp: Any = found
-    elif name == "list":
-        inner = _decode_type_object(k.target, strict)
-        if inner is None:
-            return None
-        tp = list[inner]  # type: ignore[valid-type]
-    elif name == "enum":
-        tp = k.target if strict else str
-    elif name == "datetime":
-        tp = _Aware if strict else dt.datetime
-    else:
-        tp = {
-            "str": str,
-            "int": int,
-            "float": float,
-            "bool": bool,
-            "dict": dict,
-            "any": Any,
-            "dec": Decimal,
-            "date": str,
-        }[name]
-    return tp | None if k.nullable and name != "any" else tp
+        text, tp = _WIRE_TYPES[name]
+    if k.nullable and name != "any":
+        return f"{text} | None", None if tp is None else tp | None
+    return text, tp
 
 
 def _item_function(k: Kind, strict: bool) -> str:
     """Name of a one-argument function turning a decoded list item into the model value."""
     if k.name == "model" and not k.nullable:
-        _compile_decode(k.target, strict)
-        return f"_d{_prefix(strict)}_{_token(k.target)}"
+        return _copy_function(k.target, strict)
     return _item_converter("d", f"_i{_prefix(strict)}", k, strict, _convert_lines)
 
 
@@ -211,7 +199,7 @@ def _item_converter(
         lines = [f"def {name}(v):"]
         if k.nullable:
             lines.append("    if v is None: return None")
-        lines += [f"    {line}" for line in body(k, flag)]
+        lines += _indent(body(k, flag))
         lines.append("    return v")
         what = "decode" if direction == "d" else "encode"
         compile_source("\n".join(lines) + "\n", f"{what} item {name}", globals())
@@ -222,23 +210,30 @@ def _convert_lines(k: Kind, strict: bool) -> list[str]:
     """Statements turning the decoded wire value ``v`` (not None) into the model value."""
     name = k.name
     if name == "enum" and not strict:
-        getter = f"_E_{_token(k.target)}"
-        globals()[getter] = k.target._value2member_map_.get
-        return [f"v = {getter}(v, v)"]
+        return [f"v = {_enum_getter(k.target)}(v, v)"]
     if name == "dec":  # only a string ("NaN") can decode to a non-finite Decimal
         return ["if not v.is_finite(): raise Reject"]
     if name == "datetime" and not strict:
         return ["if v.tzinfo is None: v = v.replace(tzinfo=_UTC)"]
-    if name == "date":
-        return ["v = _date_fromiso(v[:10])"]
-    if name == "model":
-        return [f"v = _d{_prefix(strict)}_{_token(k.target)}(v)"]
     if name == "list":
         item = k.target
         if not item.nullable and not _convert_lines(item, strict):
             return []  # msgspec made a fresh list of the right values
         return [f"v = _list(_map({_item_function(item, strict)}, v))"]
-    return []  # msgspec checked the type and made the value
+    expr = _convert_expr(k, strict)  # date, model; the others msgspec checked and made
+    return [] if expr is None else [f"v = {expr.format(v='v')}"]
+
+
+def _convert_expr(k: Kind, strict: bool) -> str | None:
+    """An expression (a format string of ``{v}``) converting a decoded date, model or list
+    needing conversion; ``None`` for a value that is the model value already."""
+    if k.name == "date":
+        return "_date_fromiso({v}[:10])"
+    if k.name == "model":
+        return f"{_copy_function(k.target, strict)}({{v}})"
+    if k.name == "list" and _convert_lines(k, strict):
+        return f"_list(_map({_item_function(k.target, strict)}, {{v}}))"
+    return None
 
 
 _INLINE_DEPTH = 2  # nested objects copied inline, without a call, down to this depth
@@ -246,101 +241,158 @@ _INLINE_DEPTH = 2  # nested objects copied inline, without a call, down to this 
 
 def _object_lines(cls: type, strict: bool, level: int, chain: frozenset[type]) -> list[str]:
     """Statements making ``o<level>`` (``o`` at the top) from the wire Struct ``w<level>``."""
-    dst = f"o{level or ''}"
-    lines = [f"{dst} = _new(_C_{_token(cls)})"]
-    for field in fields(cls):
-        k = kind(field.type)
-        lines += _copy_lines(cls, field.name, k, strict, field.default, level, chain | {cls})
+    lines = [f"o{level or ''} = _new(_C_{_token(cls)})"]
+    inner = chain | {cls}
+    for field in model_fields(cls):
+        lines += _copy_lines(_Copy(cls, field, strict, level, inner))
     return lines
 
 
-def _copy_lines(
-    cls: type, name: str, k: Kind, strict: bool, default: Any, level: int, chain: frozenset[type]
-) -> list[str]:
-    """Statements copying field ``name`` from the wire Struct to the new object (``w``/``o``
-    at the top; ``w1``/``o1``… for objects copied inline, with ``v1``… as scratch)."""
-    suffix = level or ""
-    src, dst, v = f"w{suffix}", f"o{suffix}", f"v{suffix}"
-    factory = isinstance(default, attrs.Factory)  # type: ignore[arg-type]
-    required = not (k.nullable or default is not attrs.NOTHING or k.name == "any")
+class _Copy:
+    """One field being copied from the wire Struct to the new object: ``w``/``o`` at the top,
+    ``w1``/``o1``… for objects copied inline, with ``v``, ``v1``… as scratch."""
 
-    def missing(var: str) -> str:
-        return f"{var} is None" + (f" or {var} is UNSET" if default is UNSET else "")
+    __slots__ = ("chain", "cls", "field", "level", "strict")
 
-    absent = missing(v)
-    store = _set(cls, name, v, dst)
-    load = f"{v} = {src}.{name}"
-    if k.name == "dec":
-        test = f"not {v}.is_finite()" if required else f"not ({absent} or {v}.is_finite())"
-        return [load, f"if {test}: raise Reject", store]
-    if k.name == "datetime" and not strict:
-        test = f"{v}.tzinfo is None" if required else f"not ({absent}) and {v}.tzinfo is None"
-        return [load, f"if {test}: {v} = {v}.replace(tzinfo=_UTC)", store]
-    if k.name == "enum" and not strict:  # lookup(None, None) is None, UNSET stays UNSET
-        getter = f"_E_{_token(k.target)}"
-        globals()[getter] = k.target._value2member_map_.get
-        return [load, _set(cls, name, f"{getter}({v}, {v})", dst)]
-    inline = level < _INLINE_DEPTH
-    if k.name == "model" and inline and k.target not in chain:
-        _compile_decode(k.target, strict)
-        child = level + 1
-        inner = _object_lines(k.target, strict, child, chain)
-        head = f"w{child} = {src}.{name}"
-        if required:
-            return [head, *inner, _set(cls, name, f"o{child}", dst)]
-        return [
-            head,
-            f"if {missing(f'w{child}')}: {_set(cls, name, f'w{child}', dst)}",
-            "else:",
-            *(f"    {line}" for line in inner),
-            f"    {_set(cls, name, f'o{child}', dst)}",
-        ]
-    item = k.target if k.name == "list" else None
-    if (
-        item is not None
-        and item.name == "model"
-        and not item.nullable
-        and inline
-        and item.target not in chain
-    ):
-        _compile_decode(item.target, strict)
-        child = level + 1
-        inner = _object_lines(item.target, strict, child, chain)
-        return [
-            load,
-            f"if {v}:",
-            f"    r{suffix} = []",
-            f"    a{suffix} = r{suffix}.append",
-            f"    for w{child} in {v}:",
-            *(f"        {line}" for line in inner),
-            f"        a{suffix}(o{child})",
-            f"    {_set(cls, name, f'r{suffix}', dst)}",
-            "else:",
-            f"    {_set(cls, name, f'[] if {v} is None else {v}' if factory else v, dst)}",
-        ]
-    if k.name == "date":
-        expr = "_date_fromiso({v}[:10])"
+    def __init__(
+        self, cls: type, field: Field, strict: bool, level: int, chain: frozenset[type]
+    ) -> None:
+        self.cls = cls
+        self.field = field
+        self.strict = strict
+        self.level = level
+        self.chain = chain  # the classes being copied inline around this field
+
+    @property
+    def suffix(self) -> str:
+        return str(self.level or "")
+
+    @property
+    def v(self) -> str:
+        return f"v{self.suffix}"
+
+    @property
+    def wire(self) -> str:
+        """The field's value on the wire Struct."""
+        return f"w{self.suffix}.{self.field.name}"
+
+    @property
+    def load(self) -> str:
+        return f"{self.v} = {self.wire}"
+
+    @property
+    def required(self) -> bool:
+        return not self.field.may_be_absent
+
+    def missing(self, var: str) -> str:
+        """A test that ``var`` holds no value (``None``, or ``UNSET`` in a PATCH model)."""
+        return f"{var} is None" + (f" or {var} is UNSET" if self.field.patch else "")
+
+    def store(self, value: str) -> str:
+        return _set(self.cls, self.field.name, value, f"o{self.suffix}")
+
+
+def _copy_lines(c: _Copy) -> list[str]:
+    """Statements copying one field, by its kind."""
+    name = c.field.kind.name
+    if name == "dec":
+        return _copy_decimal(c)
+    if name == "datetime" and not c.strict:
+        return _copy_naive_datetime(c)
+    if name == "enum" and not c.strict:  # lookup(None, None) is None, UNSET stays UNSET
+        return [c.load, c.store(f"{_enum_getter(c.field.kind.target)}({c.v}, {c.v})")]
+    nested = _inline_target(c)
+    if nested is None:
+        return _copy_converted(c)
+    if name == "list":
+        return _copy_inline_list(c, nested)
+    return _copy_inline_model(c, nested)
+
+
+def _copy_decimal(c: _Copy) -> list[str]:
+    v = c.v
+    test = f"not {v}.is_finite()" if c.required else f"not ({c.missing(v)} or {v}.is_finite())"
+    return [c.load, f"if {test}: raise Reject", c.store(v)]
+
+
+def _copy_naive_datetime(c: _Copy) -> list[str]:
+    v = c.v
+    test = f"{v}.tzinfo is None"
+    if not c.required:
+        test = f"not ({c.missing(v)}) and {test}"
+    return [c.load, f"if {test}: {v} = {v}.replace(tzinfo=_UTC)", c.store(v)]
+
+
+def _inline_target(c: _Copy) -> type | None:
+    """The model class copied inline for this field (a model, or a list of non-null models),
+    if any: not below :data:`_INLINE_DEPTH`, and never a class already being copied."""
+    k = c.field.kind
+    if k.name == "list" and k.target.name == "model" and not k.target.nullable:
+        target = k.target.target
     elif k.name == "model":
-        _compile_decode(k.target, strict)
-        expr = f"_d{_prefix(strict)}_{_token(k.target)}({{v}})"
-    elif k.name == "list" and _convert_lines(k, strict):
-        expr = f"_list(_map({_item_function(k.target, strict)}, {{v}}))"
-    elif factory:
-        return [load, _set(cls, name, f"[] if {v} is None else {v}", dst)]
+        target = k.target
     else:
-        return [_set(cls, name, f"{src}.{name}", dst)]
-    if required:
-        return [_set(cls, name, expr.format(v=f"{src}.{name}"), dst)]
+        return None
+    return target if c.level < _INLINE_DEPTH and target not in c.chain else None
+
+
+def _copy_inline_model(c: _Copy, target: type) -> list[str]:
+    child = c.level + 1
+    _compile_decode(target, c.strict)
+    inner = _object_lines(target, c.strict, child, c.chain)
+    head = f"w{child} = {c.wire}"
+    if c.required:
+        return [head, *inner, c.store(f"o{child}")]
+    return [
+        head,
+        f"if {c.missing(f'w{child}')}: {c.store(f'w{child}')}",
+        "else:",
+        *_indent(inner),
+        f"    {c.store(f'o{child}')}",
+    ]
+
+
+def _copy_inline_list(c: _Copy, target: type) -> list[str]:
+    child, suffix, v = c.level + 1, c.suffix, c.v
+    _compile_decode(target, c.strict)
+    inner = _object_lines(target, c.strict, child, c.chain)
+    empty = f"[] if {v} is None else {v}" if c.field.factory else v
+    return [
+        c.load,
+        f"if {v}:",
+        f"    r{suffix} = []",
+        f"    a{suffix} = r{suffix}.append",
+        f"    for w{child} in {v}:",
+        *_indent(inner, 2),
+        f"        a{suffix}(o{child})",
+        f"    {c.store(f'r{suffix}')}",
+        "else:",
+        f"    {c.store(empty)}",
+    ]
+
+
+def _copy_converted(c: _Copy) -> list[str]:
+    """A field copied as it is, or through a call (a date, a model, a list needing one)."""
+    v, factory = c.v, c.field.factory
+    expr = _convert_expr(c.field.kind, c.strict)
+    if expr is None:
+        if factory:
+            return [c.load, c.store(f"[] if {v} is None else {v}")]
+        return [c.store(c.wire)]
+    if c.required:
+        return [c.store(expr.format(v=c.wire))]
     if factory:
-        return [load, _set(cls, name, f"{expr.format(v=v)} if {v} else []", dst)]
-    return [load, _set(cls, name, f"{v} if {absent} else {expr.format(v=v)}", dst)]
+        return [c.load, c.store(f"{expr.format(v=v)} if {v} else []")]
+    return [c.load, c.store(f"{v} if {c.missing(v)} else {expr.format(v=v)}")]
 
 
 def _compile_decode(cls: type, strict: bool) -> None:
+    """Compile ``cls``'s wire Struct ``_w[s]_<token>`` and copy function ``_d[s]_<token>``
+    (and those of the classes it holds)."""
     if (cls, strict) in _compiled_decode:
         return
     _compiled_decode.add((cls, strict))  # first: a recursive model must not recurse here
-    _check_model(cls)
+    require_plain(cls)
     token = _token(cls)
     p = _prefix(strict)
     struct = [
@@ -348,38 +400,32 @@ def _compile_decode(cls: type, strict: bool) -> None:
         f"    # wire shape of {cls.__module__}.{cls.__qualname__}"
         f" ({'strict' if strict else 'tolerant'} stage)",
     ]
-    for field in fields(cls):
-        k = kind(field.type)
-        wire = _wire_name(field)
-        default = field.default
-        optional = k.nullable or default is not attrs.NOTHING or k.name == "any"
-        annotation = _decode_type(k, strict)
-        if optional and not k.nullable and k.name != "any":
-            annotation += " | None"
-        if not optional:
-            struct.append(f"    {field.name}: {annotation!r} = _field(name={wire!r})")
-        else:
-            wire_default = "UNSET" if default is UNSET else "None"
-            struct.append(
-                f"    {field.name}: {annotation!r} = _field(default={wire_default}, name={wire!r})"
-            )
-    body = [f"def _d{p}_{token}(w):"]
-    body += [f"    {line}" for line in _object_lines(cls, strict, 0, frozenset())]
+    # The annotations are strings (readable in the source); msgspec is handed the objects
+    # where they exist already, which spares it compiling a forward reference per field.
+    objects: dict[str, Any] = {}
+    for field in model_fields(cls):
+        text, objects[field.name] = _wire_type(field.kind, strict)
+        struct.append(_struct_line(field, text))
+        if field.may_be_absent and not field.may_be_none and objects[field.name] is not None:
+            objects[field.name] |= None
+    body = [f"def _d{p}_{token}(w):", *_indent(_object_lines(cls, strict, 0, frozenset()))]
     body.append("    return o")
     source = "\n".join([*struct, "", "", *body]) + "\n"
     what = f"decode {cls.__module__}.{cls.__qualname__}{' strict' if strict else ''}"
     compile_source(source, what, globals())
-    # The annotations are strings (readable in the source); hand msgspec the objects where
-    # they exist already, which spares it compiling a forward reference per field.
-    wire = globals()[f"_w{p}_{token}"]
-    for field in fields(cls):
-        k = kind(field.type)
-        tp = _decode_type_object(k, strict)
-        optional = k.nullable or field.default is not attrs.NOTHING or k.name == "any"
-        if tp is not None and optional and not k.nullable and k.name != "any":
-            tp = tp | None
-        if tp is not None:
-            wire.__annotations__[field.name] = tp
+    annotations = globals()[f"_w{p}_{token}"].__annotations__
+    annotations.update({name: tp for name, tp in objects.items() if tp is not None})
+
+
+def _struct_line(field: Field, annotation: str) -> str:
+    """The wire Struct's member for ``field``: absent or ``null`` is ``None`` (``UNSET`` in
+    a PATCH model) unless the field is required."""
+    if not field.may_be_absent:
+        return f"    {field.name}: {annotation!r} = _field(name={field.wire!r})"
+    if not field.may_be_none:
+        annotation += " | None"
+    default = "UNSET" if field.patch else "None"
+    return f"    {field.name}: {annotation!r} = _field(default={default}, name={field.wire!r})"
 
 
 Stage = tuple[Callable[[bytes], Any], Callable[[Any], T]]
@@ -419,6 +465,12 @@ def decoder(cls: type) -> Callable[[bytes], Any]:
     return fast
 
 
+def _compiled(cls: type, strict: bool) -> tuple[Any, Callable[[Any], Any]]:
+    """``cls``'s wire Struct and copy function in one stage, compiled on first use."""
+    copy = globals()[_copy_function(cls, strict)]
+    return globals()[f"_w{_prefix(strict)}_{_token(cls)}"], copy
+
+
 def _make_decoder(cls: type) -> Callable[[bytes], Any]:
     fast = _decoders.get(cls)
     if fast is not None:
@@ -428,21 +480,16 @@ def _make_decoder(cls: type) -> Callable[[bytes], Any]:
         item = cls.__args__[0]  # type: ignore[attr-defined]
 
         def make(strict: bool) -> Stage[Any]:
-            _compile_decode(item, strict)
-            name = f"{_prefix(strict)}_{_token(item)}"
-            wire = globals()[f"_w{name}"]
+            wire, copy = _compiled(item, strict)
             decode = msgspec.json.Decoder(list[wire], float_hook=Decimal).decode  # type: ignore[valid-type]
-            copy = globals()[f"_d{name}"]
             return decode, lambda found: list(map(copy, found))
 
         fast = _staged(make)
     elif isinstance(cls, type) and attrs.has(cls):
 
         def make(strict: bool) -> Stage[Any]:
-            _compile_decode(cls, strict)
-            name = f"{_prefix(strict)}_{_token(cls)}"
-            decode = msgspec.json.Decoder(globals()[f"_w{name}"], float_hook=Decimal).decode
-            return decode, globals()[f"_d{name}"]
+            wire, copy = _compiled(cls, strict)
+            return msgspec.json.Decoder(wire, float_hook=Decimal).decode, copy
 
         fast = _staged(make)
     else:
@@ -481,24 +528,21 @@ def _make_envelope_decoder(
     attributes = [f"m{i}" for i in range(len(members))]
 
     def make(strict: bool) -> Stage[tuple[dict[str, Any] | None, list[Any] | None]]:
-        _compile_decode(item, strict)
-        token = f"{_prefix(strict)}_{_token(item)}"
-        name = f"_env{token}_{next(_counter)}"
+        wire, copy = _compiled(item, strict)
+        name = f"_env{_prefix(strict)}_{_token(item)}_{next(_counter)}"
         lines = [
             f"class {name}(_Struct, kw_only=True, gc=False):",
-            f"    items: 'list[_w{token}] | None' = _field(default=None, name={key!r})",
+            f"    items: 'list[{wire.__name__}] | None' = _field(default=None, name={key!r})",
         ]
         lines += [
             f"    m{i}: _Any = _field(default=None, name={member!r})"
             for i, member in enumerate(members)
         ]
         compile_source("\n".join(lines) + "\n", f"envelope {name}", globals())
-        wire = globals()[f"_w{token}"]
         decode = msgspec.json.Decoder(
             globals()[name] | list[wire],  # type: ignore[valid-type]
             float_hook=Decimal,
         ).decode
-        copy = globals()[f"_d{token}"]
 
         def finish(found: Any) -> tuple[dict[str, Any] | None, list[Any] | None]:
             if type(found) is list:
@@ -524,8 +568,7 @@ def _encode_lines(k: Kind, checked: bool) -> list[str]:
     if name == "date":
         return ["v = v.isoformat()"]
     if name == "model":
-        _compile_encode(k.target, checked)
-        return [f"v = _e{'v' if checked else ''}_{_token(k.target)}(v)"]
+        return [f"v = {_encode_function(k.target, checked)}(v)"]
     if name == "list":
         item = k.target
         if item.name in ("model", "datetime", "date", "list"):
@@ -537,10 +580,15 @@ def _encode_lines(k: Kind, checked: bool) -> list[str]:
     return []
 
 
+def _encode_function(cls: type, checked: bool) -> str:
+    """Name of the (compiled) function turning a ``cls`` object into its encode Struct."""
+    _compile_encode(cls, checked)
+    return f"_e{'v' if checked else ''}_{_token(cls)}"
+
+
 def _encode_item_function(k: Kind, checked: bool) -> str:
     if k.name == "model" and not k.nullable:
-        _compile_encode(k.target, checked)
-        return f"_e{'v' if checked else ''}_{_token(k.target)}"
+        return _encode_function(k.target, checked)
     return _item_converter("e", f"_j{'v' if checked else ''}", k, checked, _encode_lines)
 
 
@@ -552,7 +600,7 @@ def _dt_out(v: dt.datetime) -> Any:
     offset of whole minutes), else its ISO-8601 text (zoneinfo zones, odd offsets)."""
     tz = v.tzinfo
     if tz is None or tz.utcoffset(v) is None:
-        raise PathError("datetime must be timezone-aware (for example tzinfo=datetime.UTC)")
+        raise PathError(NAIVE_DATETIME)
     if type(tz) is dt.timezone and type(v) is dt.datetime:
         offset = tz.utcoffset(None)
         if not (offset.seconds % 60 or offset.microseconds):
@@ -568,55 +616,55 @@ def _listed(v: Any, convert: Callable[[Any], Any] | None) -> list[Any]:
 
 
 def _compile_encode(cls: type, checked: bool) -> None:
+    """Compile ``cls``'s encode Struct ``_x_<token>`` (once for both flavours) and its encode
+    function ``_e[v]_<token>`` (``v``: the spec constraints checked)."""
     if (cls, checked) in _compiled_encode:
         return
     _compiled_encode.add((cls, checked))
-    _check_model(cls)
+    require_plain(cls)
     token = _token(cls)
-    suffix = "v" if checked else ""
     struct_name = f"_x_{token}"
+    every = model_fields(cls)
     struct = []
     if struct_name not in globals():
         struct = [
             f"class {struct_name}(_Struct, omit_defaults=True, gc=False):",
             f"    # what goes on the wire for {cls.__module__}.{cls.__qualname__}",
         ]
-    body = [f"def _e{suffix}_{token}(o):"]
-    names = []
-    for index, field in enumerate(fields(cls)):
-        k = kind(field.type)
-        patch = field.default is UNSET
-        if struct:
-            struct.append(
-                f"    f{index}: _Any = _field(default={'UNSET' if patch else 'None'},"
-                f" name={_wire_name(field)!r})"
-            )
-        work = (check_lines(field.metadata, globals()) if checked else []) + _encode_lines(
-            k, checked
-        )
-        var = f"v{index}"
-        names.append(var)
-        body.append(f"    v = o.{field.name}")
-        if patch:
-            body.append("    if v is not UNSET and v is not None:")
-            body += [f"        {line}" for line in work or ["pass"]]
-            if not k.nullable:
-                body.append("    elif v is None: raise Reject('must not be null')")
-        elif k.nullable or k.name == "any":
-            if work:
-                body.append("    if v is not None:")
-                body += [f"        {line}" for line in work]
-        else:
-            body.append("    if v is None: raise Reject('is required')")
-            body += [f"    {line}" for line in work]
-        body.append(f"    {var} = v")
-    body.append(f"    return {struct_name}({', '.join(names)})")
-    source = "\n".join([*struct, *([""] * 2 if struct else []), *body]) + "\n"
+        struct += [
+            f"    f{index}: _Any = _field(default={'UNSET' if field.patch else 'None'},"
+            f" name={field.wire!r})"
+            for index, field in enumerate(every)
+        ]
+        struct += ["", ""]
+    body = [f"def _e{'v' if checked else ''}_{token}(o):"]
+    for index, field in enumerate(every):
+        body += _indent(_encode_field_lines(field, checked, f"v{index}"))
+    body.append(f"    return {struct_name}({', '.join(f'v{i}' for i in range(len(every)))})")
     compile_source(
-        source,
+        "\n".join([*struct, *body]) + "\n",
         f"encode{' checked' if checked else ''} {cls.__module__}.{cls.__qualname__}",
         globals(),
     )
+
+
+def _encode_field_lines(field: Field, checked: bool, var: str) -> list[str]:
+    """Statements reading ``field`` from ``o`` into ``var``: required and PATCH rules, the
+    spec constraints (if ``checked``), the conversion for msgspec."""
+    work = check_lines(field.metadata, globals()) if checked else []
+    work += _encode_lines(field.kind, checked)
+    lines = [f"v = o.{field.name}"]
+    if field.patch:
+        lines += ["if v is not UNSET and v is not None:", *_indent(work or ["pass"])]
+        if not field.kind.nullable:
+            lines.append("elif v is None: raise Reject('must not be null')")
+    elif field.may_be_none:
+        if work:
+            lines += ["if v is not None:", *_indent(work)]
+    else:
+        lines += ["if v is None: raise Reject('is required')", *work]
+    lines.append(f"{var} = v")
+    return lines
 
 
 def encoder(cls: type, checked: bool) -> Callable[[Any], bytes]:
@@ -626,8 +674,7 @@ def encoder(cls: type, checked: bool) -> Callable[[Any], bytes]:
     fast = _encoders.get(key)
     if fast is None:
         with COMPILE_LOCK:
-            _compile_encode(cls, checked)
-        convert = globals()[f"_e{'v' if checked else ''}_{_token(cls)}"]
+            convert = globals()[_encode_function(cls, checked)]
         encode = json_encoder.encode
 
         def fast(obj: Any) -> bytes:

@@ -60,10 +60,19 @@ import msgspec
 from ..errors import DecodeError, ValidationError
 from ..models._base import UNSET, is_request_name
 from . import _wire
-from ._modelinfo import CHECKERS, COMPILE_LOCK, check_lines, compile_source, token, wire_name
+from ._modelinfo import (
+    CHECKERS,
+    COMPILE_LOCK,
+    NAIVE_DATETIME,
+    Field,
+    check_lines,
+    compile_source,
+    model_fields,
+    require_plain,
+    token,
+)
 from ._modelinfo import Kind as _Kind
 from ._modelinfo import PathError as _PathError
-from ._modelinfo import fields as _fields
 from ._modelinfo import kind as _kind
 
 __all__ = [
@@ -207,12 +216,18 @@ def _list(v: Any, convert: Callable[[Any], Any]) -> list[Any]:
     try:
         return [convert(x) for x in v]
     except _PathError:
-        for index, item in enumerate(v):  # find the failing index for the message
-            try:
-                convert(item)
-            except _PathError as exc:
-                raise exc.at(f"[{index}]") from None
+        _raise_at_item(v, convert)
         raise
+
+
+def _raise_at_item(v: Any, convert: Callable[[Any], Any]) -> None:
+    """Convert the items of ``v`` again one by one: the first failure is raised with its
+    index in the path (the happy path of a list does no bookkeeping)."""
+    for index, item in enumerate(v):
+        try:
+            convert(item)
+        except _PathError as exc:
+            raise exc.at(f"[{index}]") from None
 
 
 def _locate(exc: _PathError, where: tuple[str, str | None], data: dict[str, Any]) -> _PathError:
@@ -249,7 +264,7 @@ def _enc_dec(v: Any) -> Any:
 
 def _enc_dt(v: dt.datetime) -> str:
     if v.tzinfo is None:
-        raise _PathError("datetime must be timezone-aware (for example tzinfo=datetime.UTC)")
+        raise _PathError(NAIVE_DATETIME)
     return v.isoformat()
 
 
@@ -269,11 +284,7 @@ def _enc_list(v: Any, convert: Callable[[Any], Any] | None) -> list[Any]:
     try:
         return [convert(x) for x in v]
     except _PathError:
-        for index, item in enumerate(v):
-            try:
-                convert(item)
-            except _PathError as exc:
-                raise exc.at(f"[{index}]") from None
+        _raise_at_item(v, convert)
         raise
 
 
@@ -391,47 +402,22 @@ def _compile_structure(cls: type, fn_name: str) -> None:
     # Straight-line code: one block per field that reads the key, converts the value and
     # stores it on an instance made with object.__new__ (the class has no validators,
     # converters or post-init, so nothing of __init__ is skipped). A failure is located by
-    # the line it happened on (``lines``), so the happy path does no bookkeeping.
-    if hasattr(cls, "__attrs_post_init__") or any(
-        f.validator or f.converter for f in attrs.fields(cls)
-    ):
-        raise TypeError(f"{cls.__name__} has validators or post-init: not a generated model")
-    head = [
+    # the line it happened on (``where``), so the happy path does no bookkeeping.
+    require_plain(cls)
+    lines = [
         f"def {fn_name}(d):",
         "    if type(d) is not dict: raise _not_object(d)",
         "    g = d.get",
         f"    o = _new({_ref('_C', cls)})",
         "    try:",
     ]
-    lines = list(head)
     where: dict[int, tuple[str, str | None]] = {}
-    for field in _fields(cls):
-        wire = wire_name(field)
-        kind = _kind(field.type)
-        has_default = field.default is not attrs.NOTHING
-        factory = isinstance(field.default, attrs.Factory)  # type: ignore[arg-type]
-        convert = _decode_lines(kind)
-        block: list[str] = []
-        if field.default is UNSET:  # PATCH model: absent stays UNSET, null is None
-            block.append(f"v = g({wire!r}, UNSET)")
-            if convert:
-                block.append("if v is not None and v is not UNSET:")
-                block += [f"    {line}" for line in convert]
-        elif kind.nullable or has_default or kind.name == "any":
-            block.append(f"v = g({wire!r})")
-            if factory:
-                block += ["if v is None: v = []", "else:" if convert else "    pass"]
-            elif convert:
-                block.append("if v is not None:")
-            block += [f"    {line}" for line in convert]
-        else:
-            block.append(f"v = g({wire!r}, _M)")
-            block += convert
-        block.append(f"o.{field.name} = v")
+    for field in model_fields(cls):
+        kind = field.kind
         item = _decoder_name(kind.target) if kind.name == "list" else None
-        for line in block:
+        for line in _structure_lines(field):
             lines.append(f"        {line}")
-            where[len(lines)] = (wire, item)  # keyed by the 1-based line number
+            where[len(lines)] = (field.wire, item)  # keyed by the 1-based line number
     table = f"_L_{token(cls)}"
     _NS[table] = where
     lines += [
@@ -444,6 +430,32 @@ def _compile_structure(cls: type, fn_name: str) -> None:
         "    return o",
     ]
     _exec("\n".join(lines) + "\n", f"structure {cls.__module__}.{cls.__qualname__}")
+
+
+def _structure_lines(field: Field) -> list[str]:
+    """Statements reading ``field``'s member from ``d`` (``g`` is ``d.get``), converting it
+    and storing it on ``o``: required, optional, list-defaulting and PATCH rules."""
+    wire = field.wire
+    convert = _decode_lines(field.kind)
+    if field.patch:  # absent stays UNSET, null is None
+        lines = [f"v = g({wire!r}, UNSET)"]
+        if convert:
+            lines += ["if v is not None and v is not UNSET:", *_indent(convert)]
+    elif field.may_be_absent:
+        lines = [f"v = g({wire!r})"]
+        if field.factory:
+            lines += ["if v is None: v = []", "else:" if convert else "    pass"]
+        elif convert:
+            lines.append("if v is not None:")
+        lines += _indent(convert)
+    else:
+        lines = [f"v = g({wire!r}, _M)", *convert]
+    lines.append(f"o.{field.name} = v")
+    return lines
+
+
+def _indent(lines: list[str]) -> list[str]:
+    return [f"    {line}" for line in lines]
 
 
 def _encoder_name(kind: _Kind, checked: bool) -> str | None:
@@ -511,30 +523,9 @@ def _compile_unstructure(cls: type, fn_name: str, checked: bool) -> None:
     # bookkeeping.
     lines = [f"def {fn_name}(o):", "    out = {}", "    try:"]
     where: dict[int, tuple[str, str | None]] = {}
-    for field in _fields(cls):
-        wire = wire_name(field)
-        kind = _kind(field.type)
-        checks = check_lines(field.metadata, _NS) if checked else []
-        store = f"out[{wire!r}] = {_encode_expr(kind, 'v', checked)}"
-        block = [f"v = o.{field.name}"]
-        if field.default is UNSET:  # PATCH field: UNSET omitted, None sent as null
-            block += ["if v is not UNSET:", "    if v is None:"]
-            if kind.nullable:
-                block.append(f"        out[{wire!r}] = None")
-            else:
-                block.append(
-                    "        raise _PathError('must not be null (leave it UNSET to omit)')"
-                )
-            block.append("    else:")
-            block += [f"        {line}" for line in checks]
-            block.append(f"        {store}")
-        elif kind.nullable or kind.name == "any":
-            block.append("if v is not None:")
-            block += [f"    {line}" for line in checks]
-            block.append(f"    {store}")
-        else:
-            block.append("if v is None: raise _PathError('is required')")
-            block += [*checks, store]
+    for field in model_fields(cls):
+        kind = field.kind
+        block = _unstructure_lines(field, checked)
         item = _encoder_name(kind.target, checked) if kind.name == "list" else None
         for number, line in enumerate(block, 1):
             lines.append(f"        {line}")
@@ -552,6 +543,27 @@ def _compile_unstructure(cls: type, fn_name: str, checked: bool) -> None:
         "    return out",
     ]
     _exec("\n".join(lines) + "\n", f"unstructure {cls.__module__}.{cls.__qualname__}")
+
+
+def _unstructure_lines(field: Field, checked: bool) -> list[str]:
+    """Statements reading ``field`` from ``o``, checking it (if ``checked``) and storing its
+    JSON data in ``out``: required, optional and PATCH rules; the store line comes last."""
+    wire = field.wire
+    checks = check_lines(field.metadata, _NS) if checked else []
+    store = f"out[{wire!r}] = {_encode_expr(field.kind, 'v', checked)}"
+    lines = [f"v = o.{field.name}"]
+    if field.patch:  # UNSET omitted, None sent as null
+        lines += ["if v is not UNSET:", "    if v is None:"]
+        if field.kind.nullable:
+            lines.append(f"        out[{wire!r}] = None")
+        else:
+            lines.append("        raise _PathError('must not be null (leave it UNSET to omit)')")
+        lines += ["    else:", *_indent(_indent([*checks, store]))]
+    elif field.may_be_none:
+        lines += ["if v is not None:", *_indent([*checks, store])]
+    else:
+        lines += ["if v is None: raise _PathError('is required')", *checks, store]
+    return lines
 
 
 def _exec(source: str, what: str) -> None:

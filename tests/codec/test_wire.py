@@ -356,10 +356,8 @@ def test_same_named_classes_in_two_modules_get_their_own_code(tmp_path: Path) ->
             textwrap.dedent(
                 f"""
                 from __future__ import annotations
-                from typing import TYPE_CHECKING
                 import attrs
-                if TYPE_CHECKING:
-                    from .shared_{api} import Note
+                from .shared_{api} import Note
 
                 @attrs.define(kw_only=True)
                 class Thing:
@@ -386,6 +384,35 @@ def test_same_named_classes_in_two_modules_get_their_own_code(tmp_path: Path) ->
         sys.path.remove(str(tmp_path))
         for name in [n for n in sys.modules if n.startswith("layout_probe")]:
             del sys.modules[name]
+
+
+def test_a_name_imported_only_for_type_checkers_is_refused_clearly(tmp_path: Path) -> None:
+    # Annotations resolve in the class's module (the generated models import every name they
+    # use at run time): nothing re-reads a module's source for its TYPE_CHECKING imports.
+    (tmp_path / "hidden_probe.py").write_text(
+        textwrap.dedent(
+            """
+            from __future__ import annotations
+            from typing import TYPE_CHECKING
+            import attrs
+            if TYPE_CHECKING:
+                from decimal import Decimal
+
+            @attrs.define(kw_only=True)
+            class Priced:
+                price: Decimal
+            """
+        )
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import hidden_probe  # type: ignore[import-not-found]
+
+        with pytest.raises(TypeError, match="Priced: name 'Decimal' is not defined; the names"):
+            _wire.decoder(hidden_probe.Priced)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("hidden_probe", None)
 
 
 def test_an_error_in_generated_code_shows_its_source_line() -> None:

@@ -131,3 +131,11 @@ def test_mypy_strict_catches_wrong_names_and_types(tmp_path: Path) -> None:
     expected = {i + 1 for i, line in enumerate(SNIPPET.splitlines()) if "# error" in line}
     assert len(expected) == 7
     assert errors == expected, stdout + stderr
+
+
+def test_generated_modules_import_every_annotation_name_at_run_time() -> None:
+    # The codec resolves a model's annotations in its own module and nowhere else
+    # (ffn_async.codec._modelinfo.fields): no name may hide under TYPE_CHECKING.
+    for api in ("common", "fulfiller", "merchant", "shared"):
+        source = (REPO / "ffn_async" / "models" / f"{api}.py").read_text()
+        assert "TYPE_CHECKING" not in source, api
