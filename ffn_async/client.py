@@ -1,7 +1,9 @@
 """FFNClient: the session, the one request pipeline, and the API namespaces.
 
-Every call, typed or raw, enters through :meth:`FFNClient._start`, which builds the URL,
-checks the scope and encodes the body, then hands the request to two coroutines:
+Every call, typed or raw, is built, then sent (the :class:`~ffn_async.http._requester.Requester`
+protocol): :meth:`FFNClient.build` makes the URL, checks the scope and encodes the body into a
+:class:`~ffn_async.http._requester.Request`; :meth:`FFNClient.send` hands it, with the
+``decode`` to apply to its answer, to two coroutines:
 
 1. :meth:`FFNClient._send`: the attempts. Each carries the current token (the auth's
    synchronous ``fresh_token()`` while it is fresh, else ``await access_token()``); a 401 gets
@@ -14,6 +16,9 @@ checks the scope and encodes the body, then hands the request to two coroutines:
 Why so few frames: a tiny request spends a few µs in this pipeline next to ~60 µs in aiohttp,
 and every coroutine between the caller and aiohttp is created, resumed and finished on each
 request (``python -m benchmarks --case tiny`` measures it against raw aiohttp).
+
+A safe create is a step above this pipeline (:mod:`ffn_async.api.creates`): its POST and
+look-ups are built and sent like any other request, each answer decoded by ``send``.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ from .errors import (
 from .http import _sessions
 from .http._bodies import announced_size, read_limited, too_large
 from .http._files import replacing
-from .http._requester import Response, as_is, display, redacted
+from .http._requester import Request, Response, as_is, display, redacted
 from .http.links import on_origin
 from .observe._logfields import logger
 from .observe.events import Observer, RequestEvent, RetryEvent, notify
@@ -182,7 +187,7 @@ def _no_token() -> None:
 
 def _observe(
     observer: Observer,
-    exchange: _Exchange,
+    exchange: Request,
     attempt: int,
     status: int | None,
     error: str | None,
@@ -251,50 +256,10 @@ class _SessionSent(Mapping[str, str]):
         return len(self._now())
 
 
-class _Exchange:
-    """One request as the pipeline's layers pass it down: built once, sent per attempt.
+class _Exchange(Request):
+    """A request this client built: a :class:`Request` that names its operation id."""
 
-    A plain slotted class: it is built on every call, and attrs' keyword ``__init__`` costs
-    a measurable share of the fast path.
-    """
-
-    __slots__ = (
-        "attempt",
-        "authorize",
-        "body",
-        "headers",
-        "limit",
-        "method",
-        "refreshed",
-        "target",
-        "template",
-        "timeout",
-        "url",
-    )
-
-    def __init__(
-        self,
-        method: str,
-        url: URL,
-        template: str,
-        body: bytes | None,
-        headers: dict[str, str],
-        timeout: aiohttp.ClientTimeout,
-        limit: tuple[int, str],
-        target: Path | None,
-        authorize: bool,
-    ) -> None:
-        self.method = method
-        self.url = url
-        self.template = template  # the path template (or the absolute URL's path)
-        self.body = body
-        self.headers = headers
-        self.timeout = timeout
-        self.limit = limit  # (bytes, the FFNClient argument that sets it)
-        self.target = target  # stream the body into this file
-        self.authorize = authorize  # False: an absolute URL off the API's origin, no token
-        self.refreshed = False  # the one forced refresh after a 401 was spent
-        self.attempt = 1  # the attempt being sent (ffn_async.observe.tracing reads it)
+    __slots__ = ()
 
     @property
     def operation(self) -> str:
@@ -521,10 +486,35 @@ class FFNClient:
         and percent-encoded) or an absolute URL. This is the escape hatch for anything the
         typed namespaces do not cover; see :meth:`request_raw` for the arguments.
         """
-        return await self._start(
-            method, path, path_params, params, json, headers, scope, idempotent, timeout,
-            safe_create, False, None, Response.json,
-        )  # fmt: skip
+        if json is not None and method.upper() == "POST":
+            safe = self._safe_create(path, json, safe_create)
+            if safe is not None:  # the creates step: never a duplicate after a lost answer
+                from .api.creates import create_response
+
+                answer, _, _ = await create_response(
+                    self,
+                    safe[0],
+                    json,
+                    number=safe[1],
+                    path_params=path_params,
+                    params=params,
+                    headers=headers,
+                    timeout=timeout,
+                    decode=Response.json,
+                )
+                return answer
+        request = self.build(
+            method,
+            path,
+            path_params=path_params,
+            params=params,
+            json=json,
+            headers=headers,
+            scope=scope,
+            idempotent=idempotent,
+            timeout=timeout,
+        )
+        return await self.send(request, Response.json)
 
     async def request_raw(
         self,
@@ -573,52 +563,81 @@ class FFNClient:
             StoreError: the token store failed (``StoreUnavailable``, ``CorruptRecord`` …).
             ResponseTooLarge: the body exceeded its limit.
         """
-        return await self._start(
-            method, path, path_params, params, json, headers, scope, idempotent, timeout,
-            safe_create, download, dest, as_is,
-        )  # fmt: skip
+        if json is not None and method.upper() == "POST":
+            safe = self._safe_create(path, json, safe_create)
+            if safe is not None:  # the creates step: never a duplicate after a lost answer
+                from .api.creates import create_response
 
-    def _start(
+                answer, _, _ = await create_response(
+                    self,
+                    safe[0],
+                    json,
+                    number=safe[1],
+                    path_params=path_params,
+                    params=params,
+                    headers=headers,
+                    timeout=timeout,
+                    decode=as_is,
+                )
+                return answer
+        request = self.build(
+            method,
+            path,
+            path_params=path_params,
+            params=params,
+            json=json,
+            headers=headers,
+            scope=scope,
+            idempotent=idempotent,
+            timeout=timeout,
+            download=download,
+            dest=dest,
+        )
+        return await self.send(request, as_is)
+
+    def _safe_create(
+        self, path: str, json: Any, safe_create: bool | None
+    ) -> tuple[CreateKind[Any, Any], str] | None:
+        """The safe-create kind and merchant's number a ``POST`` of ``json`` to ``path`` stands
+        for, or ``None``: sent once, as it is.
+
+        :meth:`request` and :meth:`request_raw` keep the promise of 0.2.0: a POST to a create
+        path is a safe create by default, as the typed ``create`` methods are. ``request`` is
+        the escape hatch for what the namespaces lack, and a create sent through it is exactly
+        where a retried lost answer would make a duplicate order; ``safe_create=False`` (or
+        ``FFNClient(safe_creates=False)``) sends it once. Only these two entries decide this:
+        :meth:`build` and :meth:`send` never turn a request into another.
+        """
+        if path.startswith(("http://", "https://")):
+            return None
+        from .api.creates import safe_kind
+
+        return safe_kind(self, path, json, safe_create)
+
+    def build(
         self,
         method: str,
         path: str,
-        path_params: Mapping[str, str | int] | None,
-        params: Mapping[str, Any] | None,
-        json: Any,
-        headers: Mapping[str, str] | None,
-        scope: str | None,
-        idempotent: bool | None,
-        timeout: float | None,
-        safe_create: bool | None,
-        download: bool,
-        dest: str | os.PathLike[str] | None,
-        decode: Callable[[Response], T],
-    ) -> Awaitable[T]:
-        """Build the request and hand back what sends it and applies ``decode`` to the answer:
-        :meth:`_send`'s coroutine, or a safe create's.
+        *,
+        path_params: Mapping[str, str | int] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        scope: str | None = None,
+        idempotent: bool | None = None,
+        timeout: float | None = None,
+        download: bool = False,
+        dest: str | os.PathLike[str] | None = None,
+    ) -> Request:
+        """The request, built and checked, ready for :meth:`send`; nothing is sent.
 
-        The one entry of every call (:meth:`request`, :meth:`request_raw`, the typed
-        namespaces). Not a coroutine itself, and the answer decoded by the pipeline's own
-        coroutine, so that a call is three frames deep (the caller's, :meth:`_send`,
-        :meth:`_send_single_request`) on every resume; errors in the arguments still surface
-        where the caller awaits (the callers are coroutines).
+        Builds the URL (a parameterless one is cached), checks ``scope`` against the token's
+        scopes when they are known (:class:`MissingScope`) and encodes ``json``
+        (:func:`ffn_async.codec.serialization.dumps`: models validated, decimals exact). The
+        arguments are :meth:`request_raw`'s; a POST is sent as it is, never as a safe create.
         """
         method = method.upper()
         absolute = path.startswith(("http://", "https://"))
-        if (
-            method == "POST"
-            and json is not None
-            and not absolute
-            and (self.safe_creates if safe_create is None else safe_create)
-        ):
-            from .api.creates import kind_for_path
-
-            kind = kind_for_path(method, path)
-            number = None if kind is None else kind.find_number(json)
-            if kind is not None and number is not None:  # never a duplicate after a lost answer
-                return self._safe_create(
-                    kind, json, number, path_params, params, headers, timeout, decode
-                )
         url = None if path_params or params else self._url_cache.get(path)
         if url is None:
             url = self._url(path, path_params, params, absolute)
@@ -641,47 +660,47 @@ class FFNClient:
             limit = (self.max_download_size, "max_download_size")
         else:
             limit = (self.max_response_size, "max_response_size")
-        exchange = _Exchange(  # positional: measurably cheaper on the fast path
-            method,
-            url,
-            url.path if absolute else path,
-            body,
-            send_headers,
-            aiohttp.ClientTimeout(total=timeout) if timeout else self._timeout,
-            limit,
-            Path(dest) if dest is not None else None,
-            not absolute or on_origin(url, self._api_origin),
+        if not absolute:  # the common case: a path on the API, carrying the token
+            return _Exchange(
+                method=method,
+                url=url,
+                template=path,
+                headers=send_headers,
+                timeout=aiohttp.ClientTimeout(total=timeout) if timeout else self._timeout,
+                limit=limit,
+                body=body,
+                idempotent=idempotent,
+                target=Path(dest) if dest is not None else None,
+            )
+        return _Exchange(
+            method=method,
+            url=url,
+            template=url.path,
+            headers=send_headers,
+            timeout=aiohttp.ClientTimeout(total=timeout) if timeout else self._timeout,
+            limit=limit,
+            body=body,
+            idempotent=idempotent,
+            target=Path(dest) if dest is not None else None,
+            authorize=on_origin(url, self._api_origin),
         )
-        return self._send(exchange, idempotent, decode)
 
-    async def _safe_create(
-        self,
-        kind: CreateKind[Any, Any],
-        json: Any,
-        number: str,
-        path_params: Mapping[str, str | int] | None,
-        params: Mapping[str, Any] | None,
-        headers: Mapping[str, str] | None,
-        timeout: float | None,
-        decode: Callable[[Response], T],
-    ) -> T:
-        from .api.creates import create_response
+    def send(self, request: Request, decode: Callable[[Response], T]) -> Awaitable[T]:
+        """Send ``request`` (from :meth:`build`) and apply ``decode`` to its answer.
 
-        response, _, _ = await create_response(
-            self, kind, json, number=number, path_params=path_params, params=params,
-            headers=headers, timeout=timeout,
-        )  # fmt: skip
-        try:
-            return decode(response)  # after the pipeline: redacted here as it would be there
-        except DecodeError as exc:
-            raise redacted(exc, response) from None
+        Returns the pipeline's own coroutine (:meth:`_send`), not one of this method: a call
+        is three frames deep (the caller's, :meth:`_send`, :meth:`_send_single_request`) on
+        every resume. ``decode`` runs inside it, on the answer that succeeds, so a
+        :class:`DecodeError` is redacted of the request's credentials like an error answer.
+        A request may be sent again (a safe create does): each send has its own attempts.
+        """
+        request.attempt, request.refreshed = 1, False
+        return self._send(request, decode)
 
     # The pipeline below: _send (the attempts: token, retries, the one forced refresh after a
     # 401), then _send_single_request (one HTTP exchange within the size limits).
 
-    async def _send(
-        self, exchange: _Exchange, idempotent: bool | None, decode: Callable[[Response], T]
-    ) -> T:
+    async def _send(self, exchange: Request, decode: Callable[[Response], T]) -> T:
         """Attempts until one answers below 400, its answer decoded; or, once :attr:`retry`
         allows no further attempt, the error answer raised as its :class:`ApiError`, or the
         last :class:`TransportError`.
@@ -708,7 +727,7 @@ class FFNClient:
             try:
                 response = await self._send_single_request(exchange, attempt)
             except TransportError as exc:
-                wait = self._wait_after_failure(exchange, idempotent, attempt, started, exc)
+                wait = self._wait_after_failure(exchange, attempt, started, exc)
                 if wait is None:
                     raise
             else:
@@ -722,7 +741,7 @@ class FFNClient:
                     exchange.refreshed = True
                     if await self._auth.handle_unauthorized(token):
                         continue
-                wait = self._wait_after_status(exchange, idempotent, attempt, started, response)
+                wait = self._wait_after_status(exchange, attempt, started, response)
                 if wait is None:
                     raise self._error(exchange, response)
             await _retry._sleep(wait)
@@ -730,15 +749,14 @@ class FFNClient:
 
     def _wait_after_failure(
         self,
-        exchange: _Exchange,
-        idempotent: bool | None,
+        exchange: Request,
         attempt: int,
         started: float,
         exc: TransportError,
     ) -> float | None:
         """Seconds to wait before the next attempt after no answer; ``None``: give up."""
         method = exchange.method
-        may_repeat = self.retry.is_idempotent(method, idempotent)
+        may_repeat = self.retry.is_idempotent(method, exchange.idempotent)
         wait = (
             self.retry.delay(attempt, started=started)
             if self.retry.retries_transport_error(sent=exc.sent, idempotent=may_repeat)
@@ -760,8 +778,7 @@ class FFNClient:
 
     def _wait_after_status(
         self,
-        exchange: _Exchange,
-        idempotent: bool | None,
+        exchange: Request,
         attempt: int,
         started: float,
         response: Response,
@@ -769,7 +786,7 @@ class FFNClient:
         """Seconds to wait before the next attempt after an error answer; ``None``: final."""
         method, status = exchange.method, response.status
         # A request rejected by rate limiting was not processed: safe to repeat.
-        may_repeat = status == 429 or self.retry.is_idempotent(method, idempotent)
+        may_repeat = status == 429 or self.retry.is_idempotent(method, exchange.idempotent)
         if not self.retry.retries_status(status, idempotent=may_repeat):
             return None
         wait = self.retry.delay(attempt, headers=response.headers, started=started)
@@ -790,7 +807,7 @@ class FFNClient:
         return wait
 
     def _log_fields(
-        self, level: int, exchange: _Exchange, attempt: int, status: int | None
+        self, level: int, exchange: Request, attempt: int, status: int | None
     ) -> dict[str, Any] | None:
         """The structured fields of a log line about one attempt
         (:mod:`ffn_async.observe._logfields`),
@@ -804,7 +821,7 @@ class FFNClient:
             "ffn_account": self._account_key,
         }
 
-    def _error(self, exchange: _Exchange, response: Response) -> Exception:
+    def _error(self, exchange: Request, response: Response) -> Exception:
         """The exception for the final error answer, redacted of the request's credentials."""
         hint = None
         if response.status == 401 and exchange.authorize and isinstance(self.auth, TokenManager):
@@ -831,7 +848,7 @@ class FFNClient:
         absolute: bool,
     ) -> URL:
         """The request's URL, built; a parameterless one is kept in ``_url_cache``, where
-        :meth:`_start` looks first."""
+        :meth:`build` looks first."""
         cacheable = not (path_params or params)
         if absolute:
             base = URL(path)
@@ -862,7 +879,7 @@ class FFNClient:
             self._url_cache[path] = url
         return url
 
-    async def _send_single_request(self, exchange: _Exchange, attempt: int) -> Response:
+    async def _send_single_request(self, exchange: Request, attempt: int) -> Response:
         """One HTTP exchange: the body read within its limit (or streamed to the target), an
         error body only up to :data:`ERROR_BODY_KEEP`; :class:`TransportError` when there is
         no answer."""

@@ -348,6 +348,11 @@ def _safe_create_paths() -> set[str]:
     return {kind.path for kind in KINDS.values()}
 
 
+def _is_safe_create(op: Op) -> bool:
+    """Whether ``op`` is a create of the safe-create table (its method calls ``_create``)."""
+    return op.api == "merchant" and op.method == "POST" and op.path in _safe_create_paths()
+
+
 def _section(title: str, entries: list[tuple[str, str]]) -> list[str]:
     """A Google-style docstring section (``Args:``, ``Raises:``), or nothing without entries."""
     lines = ["", f"{title}:"] if entries else []
@@ -371,7 +376,7 @@ def _docstring(op: Op, variant: str, args: list[tuple[str, str]], returns: str) 
     lines.append("")
     if op.idempotent:
         lines.append("Idempotent: retried per the client's :class:`~ffn_async.RetryPolicy`.")
-    elif op.api == "merchant" and op.method == "POST" and op.path in _safe_create_paths():
+    elif _is_safe_create(op):
         lines += textwrap.wrap(
             "Safe create: after a lost answer (timeout, reset, 5xx) the object is looked up by "
             "your own number before anything is sent again, so it is never created twice "
@@ -514,7 +519,17 @@ def render_parts(op: Op, variant: str) -> Rendered:
         raise AssertionError("raw operations render as download")
     else:
         tail = "".join(", " + k for k in call_kw) + ", timeout=timeout"
-        if op.kind == "model":
+        if op.kind == "model" and _is_safe_create(op):
+            # the safe-create step (ffn_async.api.creates), taken here, not by the pipeline
+            call = f"await self._create({op.id!r}, {pp}, {model}{tail})"
+            annotation = model or "None"
+            returns = f"The :class:`~ffn_async.models.{op.api}.{op.response_model}`"
+            returns += (
+                " the server created (201), or the one found by your number."
+                if op.status == 201
+                else "."
+            )
+        elif op.kind == "model":
             call = f"await self._model({op.id!r}, {pp}, {model}{tail})"
             annotation = model or "None"
             returns = f"The :class:`~ffn_async.models.{op.api}.{op.response_model}`"

@@ -5,7 +5,8 @@ Each method of :mod:`ffn_async.api.fulfiller`, :mod:`~ffn_async.api.merchant` an
 :data:`~ffn_async.api._operation.Kind` (``_model``, ``_none``, ``_array``, ``_page`` and
 ``_iterate``, ``_feed``, ``_chunks``, ``_raw``, ``_base64``); HTTP method, path template and
 scope come from the operation's :data:`~ffn_async.api.OPERATIONS` entry, so they are written
-down in exactly one place. Request bodies are validated and encoded by
+down in exactly one place. The creates of :mod:`~ffn_async.api.creates`' table call
+``_create``, the safe-create step. Request bodies are validated and encoded by
 :func:`ffn_async.codec.serialization.dumps` before anything is sent; typed answers go from the
 response bytes straight into the models (:func:`ffn_async.codec.serialization.decode`).
 """
@@ -117,10 +118,17 @@ class Namespace:
         it directly, with no coroutine of this module in between on every resume.
         """
         op: Operation = OPERATIONS[op_id]
-        return self._client._start(
-            op.method, op.path, path_params, params, body, None, op.scope, None, timeout, None,
-            False, None, decode,
-        )  # fmt: skip
+        client = self._client
+        request = client.build(
+            op.method,
+            op.path,
+            path_params=path_params,
+            params=params,
+            json=body,
+            scope=op.scope,
+            timeout=timeout,
+        )
+        return client.send(request, decode)
 
     def _send(
         self,
@@ -146,6 +154,39 @@ class Namespace:
     ) -> Awaitable[T]:
         """An operation answering one object of ``returns``."""
         return self._call(op_id, path_params, params, body, timeout, _reader(returns))
+
+    async def _create(
+        self,
+        op_id: str,
+        path_params: PathParams,
+        returns: type[T],
+        *,
+        body: object,
+        params: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> T:
+        """A create of :mod:`~ffn_async.api.creates`' table: a safe create when the client's
+        ``safe_creates`` is on and ``body`` names its number, else one POST like
+        :meth:`_model`. Either way the answer is read into ``returns`` inside the pipeline."""
+        from .creates import create_response, safe_kind  # its models: on first create only
+
+        op = OPERATIONS[op_id]
+        read = _reader(returns)
+        safe = safe_kind(self._client, op.path, body)
+        if safe is None:
+            return await self._call(op_id, path_params, params, body, timeout, read)
+        kind, number = safe
+        value, _, _ = await create_response(
+            self._client,
+            kind,
+            body,
+            decode=read,
+            number=number,
+            path_params=path_params,
+            params=params,
+            timeout=timeout,
+        )
+        return value
 
     def _none(
         self,
@@ -323,7 +364,8 @@ class Namespace:
         Limited by the client's ``max_download_size``.
         """
         op = OPERATIONS[op_id]
-        response = await self._client.request_raw(
+        client = self._client
+        request = client.build(
             op.method,
             op.path,
             path_params=path_params,
@@ -333,6 +375,7 @@ class Namespace:
             download=True,
             dest=dest,
         )
+        response = await client.send(request, as_is)
         return response.content if dest is None else Path(dest)
 
     async def _base64(

@@ -10,10 +10,13 @@ is the result; if not, the create is sent again, and should the lost attempt lan
 the duplicate refusal leads to the look-up.
 
 Which kinds are safe, how each is found and which codes mean "already exists" is the table
-:data:`KINDS` (one :class:`CreateKind` each). The generated ``create`` methods of these kinds go
-through :func:`create_response` (the client routes every ``POST`` to their paths there, the
-typed methods and :meth:`~ffn_async.FFNClient.request` alike) unless the client was built with
-``FFNClient(safe_creates=False)`` or the call passes ``safe_create=False``;
+:data:`KINDS` (one :class:`CreateKind` each). A safe create is a step above the client's
+pipeline, taken explicitly: the generated ``create`` methods of these kinds, and
+:meth:`~ffn_async.FFNClient.request` / ``request_raw`` for a ``POST`` to their paths, ask
+:func:`safe_kind` and call :func:`create_response`, which builds the POST once and sends it
+(and its look-ups) through the client's ``send`` with the caller's ``decode``; the answer is
+decoded inside the pipeline like every other. ``FFNClient(safe_creates=False)`` or
+``safe_create=False`` on a call sends a create once, like any other POST.
 :func:`create` is the typed entry point that also says what happened (:class:`Created`).
 
 Limits: the guarantee holds while one merchant number names one object. Reusing the number
@@ -28,7 +31,7 @@ import enum
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeAlias, TypeVar
 
 import attrs
 import msgspec
@@ -36,7 +39,7 @@ import orjson
 
 from .. import retry as _retry
 from ..errors import ApiError, ErrorCode, Locked, NotFound, ServerError, TransportError
-from ..http._requester import Response, get
+from ..http._requester import Request, Response
 from ..models import merchant as m
 from ..models.common import OutboundStatusType
 from ..observe._logfields import account_of, logger
@@ -58,6 +61,7 @@ __all__ = [
     "create",
     "create_response",
     "kind_for_path",
+    "safe_kind",
 ]
 
 log = logger("ffn_async.creates")  # the 0.2.0 name: logging configurations name it
@@ -68,13 +72,18 @@ T = TypeVar("T")
 _READ: Final = "ffn.merchant.read"
 _WRITE: Final = "ffn.merchant.write"
 
+Found: TypeAlias = "tuple[Any] | None"
+"""What a look-up found: the object's GET answer through the create's ``decode``, in a 1-tuple
+(a ``decode`` may itself answer ``None``), or ``None`` when the object does not exist."""
+
 Finder = Callable[
-    ["Requester", str, Mapping[str, str | int], "ApiError | None"], Awaitable["Response | None"]
+    ["Requester", str, Mapping[str, str | int], "ApiError | None", Callable[[Response], Any]],
+    Awaitable[Found],
 ]
-"""How a kind is found by the merchant's number: ``(client, number, path_params, refusal)`` to
-the GET answer of the single object (its bytes as FFN sent them, so nothing is re-encoded), or
-``None`` when it does not exist. ``refusal`` is the duplicate error when the look-up follows one
-(its metadata may name the existing object)."""
+"""How a kind is found by the merchant's number: ``(client, number, path_params, refusal,
+decode)`` to the GET answer of the single object, read by ``decode`` inside the pipeline
+(from the bytes FFN sent, nothing re-encoded), or ``None``. ``refusal`` is the duplicate error
+when the look-up follows one (its metadata may name the existing object)."""
 
 
 class CreateOutcome(enum.Enum):
@@ -164,27 +173,45 @@ def _live(obj: Any) -> bool:
     return not (isinstance(info, dict) and info.get("state") == "Deleted")
 
 
-async def _get(client: Requester, path: str, params: Mapping[str, str | int]) -> Response | None:
-    """One object's GET answer, or ``None`` on 404."""
+def _get_request(
+    client: Requester,
+    path: str,
+    params: Mapping[str, str | int] | None,
+    query: Mapping[str, Any] | None = None,
+) -> Request:
+    """A look-up's GET (read scope)."""
+    return client.build("GET", path, path_params=params, params=query, scope=_READ)
+
+
+async def _get(
+    client: Requester, path: str, params: Mapping[str, str | int], decode: Callable[[Response], Any]
+) -> Found:
+    """One object's GET answer through ``decode``, or ``None`` on 404."""
     try:
-        return await client.request_raw("GET", path, path_params=params, scope=_READ)
+        return await client.send(_get_request(client, path, params), lambda r: (decode(r),))
     except NotFound:
         return None
 
 
 async def _get_live(
-    client: Requester, path: str, params: Mapping[str, str | int], field: str, number: str
-) -> Response | None:
-    """:func:`_get`, kept only if it is live and carries ``number`` in ``field``."""
+    client: Requester,
+    path: str,
+    params: Mapping[str, str | int],
+    field: str,
+    number: str,
+    decode: Callable[[Response], Any],
+) -> Found:
+    """:func:`_get`, kept only if it is live and carries ``number`` in ``field`` (checked on
+    the JSON before ``decode`` reads it)."""
+
+    def read(response: Response) -> Found:
+        obj = response.json()
+        return (decode(response),) if _live(obj) and obj.get(field) == number else None
+
     try:
-        found, obj = await get(client, path, params, None, _READ, None, _with_json)
+        return await client.send(_get_request(client, path, params), read)
     except NotFound:
         return None
-    return found if _live(obj) and obj.get(field) == number else None
-
-
-def _with_json(response: Response) -> tuple[Response, Any]:
-    return response, response.json()
 
 
 async def _first_id(
@@ -200,7 +227,7 @@ async def _first_id(
     Lists answer a paged envelope (``$filter``) or, for sub-resources, a bare array.
     """
     query = {"$filter": odata.filter_text(odata.F(field).eq(number)), "$top": 10}
-    page = await get(client, path, params, query, _READ, None, Response.json)
+    page = await client.send(_get_request(client, path, params, query), Response.json)
     items = page.get("items") if isinstance(page, dict) else page
     for item in items or ():
         if isinstance(item, dict) and item.get(field) == number and _live(item):
@@ -218,42 +245,60 @@ def _by_number(collection: str, id_param: str, field: str) -> Finder:
     one = f"{collection}/{{{id_param}}}"
 
     async def find(
-        client: Requester, number: str, _: Mapping[str, str | int], refusal: ApiError | None
-    ) -> Response | None:
-        found = await _get_live(client, one, {id_param: number}, field, number)
+        client: Requester,
+        number: str,
+        _: Mapping[str, str | int],
+        refusal: ApiError | None,
+        decode: Callable[[Response], Any],
+    ) -> Found:
+        found = await _get_live(client, one, {id_param: number}, field, number, decode)
         if found is not None:
             return found
         ident = await _first_id(client, collection, field, number, id_param)
-        return None if ident is None else await _get(client, one, {id_param: ident})
+        return None if ident is None else await _get(client, one, {id_param: ident}, decode)
 
     return find
 
 
 async def _find_product(
-    client: Requester, number: str, _: Mapping[str, str | int], refusal: ApiError | None
-) -> Response | None:
+    client: Requester,
+    number: str,
+    _: Mapping[str, str | int],
+    refusal: ApiError | None,
+    decode: Callable[[Response], Any],
+) -> Found:
     one = "/v1/merchant/products/{jfsku}"
     # A duplicate refusal names the existing product: errorMetaData {MerchantSku, Jfsku}.
     jfsku = refusal.metadata.get("Jfsku") if refusal is not None else None
     if isinstance(jfsku, str) and jfsku:
-        found = await _get_live(client, one, {"jfsku": jfsku}, "merchantSku", number)
+        found = await _get_live(client, one, {"jfsku": jfsku}, "merchantSku", number, decode)
         if found is not None:
             return found
     jfsku = await _first_id(client, "/v1/merchant/products", "merchantSku", number, "jfsku")
-    return None if jfsku is None else await _get(client, one, {"jfsku": jfsku})
+    return None if jfsku is None else await _get(client, one, {"jfsku": jfsku}, decode)
 
 
 async def _find_return(
-    client: Requester, number: str, _: Mapping[str, str | int], refusal: ApiError | None
-) -> Response | None:
+    client: Requester,
+    number: str,
+    _: Mapping[str, str | int],
+    refusal: ApiError | None,
+    decode: Callable[[Response], Any],
+) -> Found:
     path = "/v1/merchant/returns"
     ident = await _first_id(client, path, "merchantReturnNumber", number, "returnId")
-    return None if ident is None else await _get(client, path + "/{returnId}", {"returnId": ident})
+    if ident is None:
+        return None
+    return await _get(client, path + "/{returnId}", {"returnId": ident}, decode)
 
 
 async def _find_notification(
-    client: Requester, number: str, params: Mapping[str, str | int], refusal: ApiError | None
-) -> Response | None:
+    client: Requester,
+    number: str,
+    params: Mapping[str, str | int],
+    refusal: ApiError | None,
+    decode: Callable[[Response], Any],
+) -> Found:
     path = "/v1/merchant/inbounds/{inboundId}/shipping-notifications"
     field, id_field = "merchantShippingNotificationNumber", "inboundShippingNotificationId"
     try:
@@ -263,7 +308,7 @@ async def _find_notification(
     if ident is None:
         return None
     one = path + "/{shippingNotificationId}"
-    return await _get(client, one, {**params, "shippingNotificationId": ident})
+    return await _get(client, one, {**params, "shippingNotificationId": ident}, decode)
 
 
 # Every kind also accepts Shared_DuplicateKey: FFN's generic unique-key refusal. A code only
@@ -336,6 +381,23 @@ def kind_for_path(method: str, path: str) -> CreateKind[Any, Any] | None:
     return _BY_PATH.get(path) if method.upper() == "POST" else None
 
 
+def safe_kind(
+    client: Requester, path: str, payload: Any, safe: bool | None = None
+) -> tuple[CreateKind[Any, Any], str] | None:
+    """The kind and merchant's number when a ``POST`` of ``payload`` to ``path`` is made a safe
+    create, else ``None`` (it is sent once, as it is).
+
+    A safe create needs a create path of :data:`KINDS`, safe creates on (``safe``, else the
+    client's ``safe_creates``) and a body that names its number: without one there is nothing
+    to look the object up by.
+    """
+    kind = _BY_PATH.get(path)
+    if kind is None or not (client.safe_creates if safe is None else safe):
+        return None
+    number = kind.find_number(payload)
+    return None if number is None else (kind, number)
+
+
 def _ambiguous(exc: Exception) -> bool:
     """Whether a failed POST may have been processed: sent and unanswered, or a 5xx."""
     if isinstance(exc, TransportError):
@@ -353,20 +415,34 @@ async def create_response(
     kind: CreateKind[Any, Any],
     payload: Any,
     *,
+    decode: Callable[[Response], T],
     number: str | None = None,
     path_params: Mapping[str, str | int] | None = None,
     params: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: float | None = None,
-) -> tuple[Response, CreateOutcome, int]:
-    """Create once: ``(the object's answer, outcome, POSTs sent)``.
+) -> tuple[T, CreateOutcome, int]:
+    """Create once: ``(the object's answer through decode, outcome, POSTs sent)``.
 
-    The answer is the create's own 201, or the GET of the object found by its number.
-    ``payload`` is the body as :meth:`FFNClient.request` takes it (a ``msgspec.Raw`` of
-    encoded bytes included). Raises the last error when the retry budget is spent without an
-    answer either way; nothing was duplicated, and calling again is safe.
+    The answer is the create's own 201, or the GET of the object found by its number; either
+    is read by ``decode`` inside the client's pipeline (:meth:`Requester.send`), so a body that
+    is not what was promised raises a :class:`~ffn_async.errors.DecodeError` redacted like any
+    other. ``payload`` is the body as :meth:`FFNClient.request` takes it (a ``msgspec.Raw`` of
+    encoded bytes included); it is encoded once, and the same request is sent again after a
+    lost answer. Raises the last error when the retry budget is spent without an answer either
+    way; nothing was duplicated, and calling again is safe.
     """
     number = number if number is not None else kind.number_of(payload)
+    request = client.build(
+        "POST",
+        kind.path,
+        path_params=path_params,
+        params=params,
+        json=payload,
+        headers=headers,
+        scope=_WRITE,
+        timeout=timeout,
+    )
     lookup_params = dict(path_params or {})
     retry = client.retry
     started = time.monotonic()
@@ -375,25 +451,14 @@ async def create_response(
     while True:
         attempt += 1
         try:
-            response = await client.request_raw(
-                "POST",
-                kind.path,
-                path_params=path_params,
-                params=params,
-                json=payload,
-                headers=headers,
-                scope=_WRITE,
-                timeout=timeout,
-                safe_create=False,
-            )
-            return response, CreateOutcome.CREATED, attempt
+            return await client.send(request, decode), CreateOutcome.CREATED, attempt
         except ApiError as exc:
             if exc.code in kind.duplicate_codes:
-                found = await kind.find(client, number, lookup_params, exc)
+                found = await kind.find(client, number, lookup_params, exc, decode)
                 if found is None:
                     raise
                 outcome = CreateOutcome.RECOVERED if unsure else CreateOutcome.EXISTED
-                return found, outcome, attempt
+                return found[0], outcome, attempt
             last: Exception = exc
             if isinstance(exc, Locked):
                 # 423: another creation is in progress, possibly our own earlier attempt that
@@ -408,17 +473,20 @@ async def create_response(
                 raise
             last, unsure = exc, True
         try:
-            found = await kind.find(client, number, lookup_params, None)
+            found = await kind.find(client, number, lookup_params, None, decode)
         except (ApiError, TransportError) as exc:
             # Cannot tell: sending again is still safe, the server refuses a duplicate.
             log.info(
                 "%s %s: look-up after a lost answer failed: %s",
-                kind.name, number, exc, extra=_log_fields(client, kind),
-            )  # fmt: skip
+                kind.name,
+                number,
+                exc,
+                extra=_log_fields(client, kind),
+            )
             found = None
         if found is not None:
             outcome = CreateOutcome.RECOVERED if unsure else CreateOutcome.EXISTED
-            return found, outcome, attempt
+            return found[0], outcome, attempt
         wait = retry.delay(attempt, started=started)
         log.warning(
             "%s %s: answer lost (%s); %s",
@@ -454,20 +522,22 @@ async def create(
         TransportError, ServerError: no answer within the retry budget; nothing was
             duplicated and calling again is safe.
     """
-    from ..codec.serialization import decode, dumps
+    from ..codec.serialization import decoder, dumps
 
     if not isinstance(body, kind.request):
         raise TypeError(f"a {kind.name} create takes {kind.request.__name__}")
     if kind.path_param and not (path_params and kind.path_param in path_params):
         raise ValueError(f"a {kind.name} create needs path_params={{{kind.path_param!r}: ...}}")
     encoded = dumps(body)  # validates: a ValidationError names the field, nothing is sent
-    response, outcome, attempts = await create_response(
+    read = decoder(kind.response)
+    value, outcome, attempts = await create_response(
         client,
         kind,
         msgspec.Raw(encoded),
+        decode=lambda response: read(response.content),
         number=kind.number_of(encoded),
         path_params=path_params,
         params=params,
         timeout=timeout,
     )
-    return Created(decode(response.content, kind.response), outcome, attempts)
+    return Created(value, outcome, attempts)

@@ -181,14 +181,14 @@ class MerchantInboundsShippingNotifications(Namespace):
 
         Returns:
             The :class:`~ffn_async.models.merchant.InboundShippingNotification` the server
-            created (201).
+            created (201), or the one found by your number.
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             NotFound: 404, no such object for this account.
         """
-        return await self._model(
+        return await self._create(
             "merchant.InboundsPostShippingNotification",
             {"inboundId": inbound_id},
             m.InboundShippingNotification,
@@ -1435,14 +1435,15 @@ class MerchantInbounds(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.merchant.Inbound` the server created (201).
+            The :class:`~ffn_async.models.merchant.Inbound` the server created (201), or the
+            one found by your number.
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
             Forbidden: 403, the account may not do this (or a missing scope).
         """
-        return await self._model(
+        return await self._create(
             "merchant.InboundsPost", None, m.Inbound, body=body, timeout=timeout
         )
 
@@ -1711,7 +1712,8 @@ class MerchantOutbounds(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.merchant.Outbound` the server created (201).
+            The :class:`~ffn_async.models.merchant.Outbound` the server created (201), or
+            the one found by your number.
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
@@ -1719,7 +1721,7 @@ class MerchantOutbounds(Namespace):
             Forbidden: 403, the account may not do this (or a missing scope).
             Locked: 423, creating outbounds is locked for now; try again later.
         """
-        return await self._model(
+        return await self._create(
             "merchant.OutboundsPost",
             None,
             m.Outbound,
@@ -1981,13 +1983,14 @@ class MerchantProducts(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.merchant.Product` the server created (201).
+            The :class:`~ffn_async.models.merchant.Product` the server created (201), or the
+            one found by your number.
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
         """
-        return await self._model(
+        return await self._create(
             "merchant.ProductsPost",
             None,
             m.Product,
@@ -2333,13 +2336,16 @@ class MerchantReturns(Namespace):
             timeout: seconds for each attempt (default: the client's).
 
         Returns:
-            The :class:`~ffn_async.models.merchant.Return` the server created (201).
+            The :class:`~ffn_async.models.merchant.Return` the server created (201), or the
+            one found by your number.
 
         Raises:
             ValidationError: ``body`` breaks a constraint of the spec; nothing was sent.
             BadRequest: 400, the API rejected the request (see ``code`` and ``messages``).
         """
-        return await self._model("merchant.ReturnsPost", None, m.Return, body=body, timeout=timeout)
+        return await self._create(
+            "merchant.ReturnsPost", None, m.Return, body=body, timeout=timeout
+        )
 
     async def delete(self, return_id: str, *, timeout: float | None = None) -> None:
         """DELETE /v1/merchant/returns/{returnId}

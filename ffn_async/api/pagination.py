@@ -28,7 +28,6 @@ from urllib.parse import unquote
 import attrs
 
 from ..errors import DecodeError, ForeignLinkError, ValidationError
-from ..http._requester import get
 from ..http.links import api_link
 
 if TYPE_CHECKING:
@@ -120,10 +119,18 @@ class _Source(Generic[T]):
         else:
             path, params, path_params = self.resolve(link)
         top = self.params.get("$top")
-        return await get(
-            self.client, path, path_params, params, self.scope, self.timeout,
-            lambda response: ListPage.from_bytes(response.content, self, requested_top=top),
-        )  # fmt: skip
+        client = self.client
+        request = client.build(
+            "GET",
+            path,
+            path_params=path_params,
+            params=params,
+            scope=self.scope,
+            timeout=self.timeout,
+        )
+        return await client.send(
+            request, lambda response: ListPage.from_bytes(response.content, self, requested_top=top)
+        )
 
 
 @attrs.frozen
@@ -456,10 +463,16 @@ class _ChunkWalk:
 
     def fetch(self, decode: Callable[[bytes], R]) -> Awaitable[R]:
         """The current chunk, its body through ``decode``."""
-        return get(
-            self._client, self._path, self._path_params, self._params, self._scope,
-            self._timeout, lambda response: decode(response.content),
-        )  # fmt: skip
+        client = self._client
+        request = client.build(
+            "GET",
+            self._path,
+            path_params=self._path_params,
+            params=self._params,
+            scope=self._scope,
+            timeout=self._timeout,
+        )
+        return client.send(request, lambda response: decode(response.content))
 
     def advance(self, link: str | None) -> None:
         """Move to the chunk ``link`` names, or to the next page number without one."""

@@ -1,4 +1,5 @@
-"""What namespaces, pages, feeds and safe creates need of a client: the :class:`Requester`.
+"""What namespaces, pages, feeds and safe creates need of a client: the :class:`Requester`
+(build a :class:`Request`, then send it).
 
 They are written against this small protocol instead of :class:`~ffn_async.FFNClient`, so
 none of them imports the client and the client imports them freely (no import cycle).
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 import orjson
@@ -21,7 +22,12 @@ from ..environment import Environment
 from ..errors import ERROR_BODY_KEEP, DecodeError
 from ..retry import RetryPolicy
 
-__all__ = ["Requester", "Response", "as_is", "display", "get", "redacted"]
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import aiohttp
+
+__all__ = ["Request", "Requester", "Response", "as_is", "display", "redacted"]
 
 T = TypeVar("T")
 
@@ -84,8 +90,76 @@ def as_is(response: Response) -> Response:
     return response
 
 
+class Request:
+    """One request, built (:meth:`Requester.build`) and ready to send (:meth:`Requester.send`).
+
+    The URL is final, the body encoded, the headers the request's own; the token is set on
+    ``headers`` by each attempt. A request may be sent more than once (a safe create sends its
+    POST again after a lost answer): each send starts its own attempts.
+
+    A plain slotted class with a keyword-only ``__init__``: one is built on every call, and
+    attrs' generated ``__init__`` costs a measurable share of a tiny request.
+    """
+
+    __slots__ = (
+        "attempt",
+        "authorize",
+        "body",
+        "headers",
+        "idempotent",
+        "limit",
+        "method",
+        "refreshed",
+        "target",
+        "template",
+        "timeout",
+        "url",
+    )
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        url: URL,
+        template: str,
+        headers: dict[str, str],
+        timeout: aiohttp.ClientTimeout,
+        limit: tuple[int, str],
+        body: bytes | None = None,
+        idempotent: bool | None = None,
+        target: Path | None = None,
+        authorize: bool = True,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.template = template  # the path template (or the absolute URL's path)
+        self.headers = headers
+        self.timeout = timeout
+        self.limit = limit  # (bytes, the FFNClient argument that sets it)
+        self.body = body
+        self.idempotent = idempotent  # None: the retry policy decides by the method
+        self.target = target  # stream the body into this file
+        self.authorize = authorize  # False: an absolute URL off the API's origin, no token
+        self.refreshed = False  # the one forced refresh after a 401 was spent (this send)
+        self.attempt = 1  # the attempt being sent (ffn_async.observe.tracing reads it)
+
+    @property
+    def operation(self) -> str:
+        """What logs and traces call the request: the path template here; the client's own
+        requests name the operation id (``"merchant.OutboundsGetAll"``), which this layer
+        cannot look up (the registry lives above it)."""
+        return self.template
+
+
 class Requester(Protocol):
-    """The part of :class:`~ffn_async.FFNClient` the rest of the package calls."""
+    """The part of :class:`~ffn_async.FFNClient` the rest of the package calls: build a
+    request, then send it.
+
+    ``send(build(...), decode)`` is one call's whole way: :meth:`build` checks and encodes
+    (the URL, the scope, the body) and :meth:`send` runs the attempts and applies ``decode``
+    to the answer that succeeds, inside the pipeline, so that a :class:`DecodeError` is
+    redacted like an error answer.
+    """
 
     @property
     def environment(self) -> Environment:
@@ -95,26 +169,11 @@ class Requester(Protocol):
     def retry(self) -> RetryPolicy:
         """The client's retry policy (safe creates pace their look-ups with it)."""
 
-    def _start(
-        self,
-        method: str,
-        path: str,
-        path_params: Mapping[str, str | int] | None,
-        params: Mapping[str, Any] | None,
-        json: Any,
-        headers: Mapping[str, str] | None,
-        scope: str | None,
-        idempotent: bool | None,
-        timeout: float | None,
-        safe_create: bool | None,
-        download: bool,
-        dest: str | os.PathLike[str] | None,
-        decode: Callable[[Response], T],
-    ) -> Awaitable[T]:
-        """The pipeline's entry (``FFNClient._start``): the awaitable that sends the request and
-        applies ``decode`` to its answer; the typed namespaces call it directly."""
+    @property
+    def safe_creates(self) -> bool:
+        """Whether creates are safe by default (``FFNClient(safe_creates=...)``)."""
 
-    async def request_raw(
+    def build(
         self,
         method: str,
         path: str,
@@ -126,26 +185,10 @@ class Requester(Protocol):
         scope: str | None = None,
         idempotent: bool | None = None,
         timeout: float | None = None,
-        safe_create: bool | None = None,
         download: bool = False,
         dest: str | os.PathLike[str] | None = None,
-    ) -> Response:
-        """:meth:`FFNClient.request_raw <ffn_async.FFNClient.request_raw>`."""
+    ) -> Request:
+        """:meth:`FFNClient.build <ffn_async.FFNClient.build>`."""
 
-
-def get(
-    client: Requester,
-    path: str,
-    path_params: Mapping[str, str | int] | None,
-    params: Mapping[str, Any] | None,
-    scope: str | None,
-    timeout: float | None,
-    decode: Callable[[Response], T],
-) -> Awaitable[T]:
-    """A GET through ``client``'s pipeline, its answer read by ``decode`` there: a body that
-    is not what was promised raises inside the pipeline, where the request's credentials are
-    redacted from the :class:`~ffn_async.errors.DecodeError` as from any error answer."""
-    return client._start(
-        "GET", path, path_params, params, None, None, scope, None, timeout, None, False, None,
-        decode,
-    )  # fmt: skip
+    def send(self, request: Request, decode: Callable[[Response], T]) -> Awaitable[T]:
+        """:meth:`FFNClient.send <ffn_async.FFNClient.send>`."""

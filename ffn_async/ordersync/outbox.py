@@ -75,6 +75,7 @@ from ..errors import (
     ValidationError,
     translate_store_errors,
 )
+from ..http._requester import as_is, redacted
 from ..observe._logfields import account_of, logger
 from . import _records
 from ._outbox_entries import (
@@ -125,6 +126,11 @@ REPORT_LIMIT: Final = 1000
 _QUIET_AFTER_FAILED_REPLAY: Final = 2.0
 # HTTP statuses by which FFN refuses a payload for good: the same bytes will never go.
 _REFUSALS: Final = frozenset({400, 404, 409, 410, 413, 422})
+
+
+def _unread(response: object) -> None:
+    """The ``decode`` of a replayed create: the answer is not read (only the outcome counts)."""
+    return None
 
 
 def _refused(exc: BaseException) -> bool:
@@ -449,8 +455,7 @@ class Outbox:
             ApiError: FFN refused the create for good (never kept).
             DataTooLarge: the body is longer than any store keeps (nothing kept).
         """
-        from ..codec.serialization import decode as decode_model
-        from ..codec.serialization import dumps
+        from ..codec.serialization import decoder, dumps
 
         if not isinstance(body, kind.request):
             raise TypeError(f"a {kind.name} create takes {kind.request.__name__}")
@@ -490,6 +495,9 @@ class Outbox:
                 client,
                 kind,
                 msgspec.Raw(encoded),
+                # Read below, outside the ``except``: an answer that is not the promised model
+                # is the caller's error, not a failure to keep the entry for.
+                decode=as_is,
                 number=number,
                 path_params=path_params,
                 params=params,
@@ -505,7 +513,11 @@ class Outbox:
             return Kept(entry)
         if suspect is not None:
             await self._set_aside_suspect(suspect)
-        return Created(decode_model(response.content, kind.response), outcome, attempts)
+        try:
+            value = decoder(kind.response)(response.content)
+        except DecodeError as exc:
+            raise redacted(exc, response) from None
+        return Created(value, outcome, attempts)
 
     # -- replaying --------------------------------------------------------------------------
 
@@ -676,6 +688,7 @@ class Outbox:
                 client,
                 kind,
                 msgspec.Raw(entry.body),
+                decode=_unread,  # only the outcome counts here
                 number=entry.number,
                 path_params=entry.path_params,
                 params=entry.params,

@@ -1,9 +1,9 @@
-"""Credentials stay out of exceptions on the paths that decode an answer after the pipeline.
+"""Credentials stay out of exceptions on the paths that once decoded an answer after the pipeline.
 
-A safe create's answer is decoded after :func:`~ffn_async.api.creates.create_response` returned it,
-and ``request_raw(...).json()`` decodes wherever the caller calls it: both raised a
-``DecodeError`` quoting the bearer token a proxy's page echoed. Cookies (sent by the caller, set
-by an answer) are credentials too.
+A safe create's answer was decoded after the creates step returned it (now ``send`` decodes it
+inside the pipeline, as every answer), and ``request_raw(...).json()`` decodes wherever the
+caller calls it: both raised a ``DecodeError`` quoting the bearer token a proxy's page echoed.
+Cookies (sent by the caller, set by an answer) are credentials too.
 """
 
 from __future__ import annotations

@@ -287,3 +287,83 @@ async def test_the_escape_hatch_is_safe_too_unless_told_otherwise(
     assert len(CASES["outbound"].on_server(fake, safe)) == 1
     assert len(CASES["outbound"].on_server(fake, plain)) == 1
     assert fake.stats.outbound_creates[plain] == 1  # sent once, never looked up or resent
+
+
+async def test_request_raw_is_safe_too_and_a_client_can_turn_it_off(
+    ffn: FFNClient, ffn_fake: RunningFake
+) -> None:
+    """``request_raw("POST", ...)`` to a create path is a safe create like ``request``; a client
+    built with ``safe_creates=False`` sends it once."""
+    from ffn_async.codec.serialization import unstructure
+
+    fake = ffn_fake.server
+    safe, plain = _number(), _number()
+    fake.faults.inject_next("drop_after")
+    answer = await ffn.request_raw(
+        "POST", creates.PRODUCT.path, json=unstructure(builders.product(safe))
+    )
+    assert answer.status == 200  # the look-up's GET: the object found by its number
+    assert answer.json()["merchantSku"] == safe
+    once = FFNClient(ffn.auth, environment=ffn_fake.environment, safe_creates=False)
+    async with once:
+        fake.faults.inject_next("drop_after")
+        requests_before = fake.stats.api_requests
+        with pytest.raises(TransportError):
+            await once.request("POST", creates.PRODUCT.path, json=builders.product(plain))
+    assert fake.stats.api_requests - requests_before == 1  # no look-up, no resend
+    assert len(CASES["product"].on_server(fake, safe)) == 1
+    assert len(CASES["product"].on_server(fake, plain)) == 1
+
+
+async def test_build_and_send_never_make_a_safe_create(
+    ffn: FFNClient, ffn_fake: RunningFake
+) -> None:
+    """The pipeline sends what was built: only the entries above it (``request``, the typed
+    ``create``) take the safe-create step."""
+    from ffn_async.http._requester import Response
+
+    fake, number = ffn_fake.server, _number()
+    body = builders.outbound(number, fake.api.default_warehouse_id, _jfsku(fake))
+    request = ffn.build("POST", creates.OUTBOUND.path, json=body)
+    fake.faults.inject_next("drop_after")
+    with pytest.raises(TransportError):
+        await ffn.send(request, Response.json)
+    assert fake.stats.outbound_creates[number] == 1
+    assert len(CASES["outbound"].on_server(fake, number)) == 1
+
+
+async def test_a_create_runs_straight_down(
+    ffn: FFNClient, ffn_fake: RunningFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The generated ``create`` → the creates step → the client's ``send``: the POST is built
+    once and sent again after a lost answer, look-ups are built and sent the same way, and the
+    client's public entries are never re-entered."""
+    fake, number = ffn_fake.server, _number()
+    built: list[tuple[str, str]] = []
+    sent: list[str] = []
+    real_build, real_send = FFNClient.build, FFNClient.send
+
+    def build(self: FFNClient, method: str, path: str, **kw: Any) -> Any:
+        built.append((method, path))
+        return real_build(self, method, path, **kw)
+
+    def send(self: FFNClient, request: Any, decode: Any) -> Any:
+        sent.append(request.method)
+        return real_send(self, request, decode)
+
+    async def reentered(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a create re-entered the client's public entry")
+
+    monkeypatch.setattr(FFNClient, "build", build)
+    monkeypatch.setattr(FFNClient, "send", send)
+    monkeypatch.setattr(FFNClient, "request", reentered)
+    monkeypatch.setattr(FFNClient, "request_raw", reentered)
+    fake.faults.inject_next("drop")  # cut before processing: a look-up, then the POST again
+
+    product = await ffn.merchant.products.create(builders.product(number))
+
+    assert product.merchant_sku == number
+    assert [b for b in built if b[0] == "POST"] == [("POST", creates.PRODUCT.path)]
+    assert sent.count("POST") == 2
+    assert "GET" in sent  # the look-up between the two
+    assert len(CASES["product"].on_server(fake, number)) == 1
