@@ -20,8 +20,8 @@ from aiohttp.test_utils import TestServer
 from cryptography.fernet import Fernet
 
 from ffn_async import FFNClient, Token, TokenManager
-from ffn_async.auth.manager import _encode
 from ffn_async.auth.oauth import TOKEN_TEMPLATE
+from ffn_async.auth.record import encode_record
 from ffn_async.errors import Unauthorized, WrongEventLoop
 from ffn_async.testing.oauth import OAuthServer
 from token_stores import (
