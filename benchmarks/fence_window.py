@@ -1,7 +1,8 @@
 """The residual window of a refresh: from the fence's answer to the refresh token on the wire.
 
 Before a refresh token is sent, :class:`~ffn_async.TokenManager` proves in the store that its
-lease and its rotation mark are still its own (``TokenManager._fence``). A pause that falls
+lease and its rotation mark are still its own (``Rotation._fence`` in
+:mod:`ffn_async.auth.rotation`). A pause that falls
 after that proof and before the request's bytes leave the socket cannot be seen by any client;
 this measures how long that stretch is. For each rotation it takes the time the fence returned
 and the time aiohttp handed the request body (which carries the refresh token) to the socket
@@ -34,6 +35,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from ffn_async import ClientCredentials, Environment, Token, TokenManager
+from ffn_async.auth.rotation import Rotation
 from ffn_async.testing.oauth import OAuthServer
 from token_stores import Lease, MemoryTokenStore
 
@@ -54,15 +56,32 @@ class _MarkTimes(MemoryTokenStore):
         return version
 
 
-class _Timed(TokenManager):
+class _TimedRotation(Rotation):
     """Records when each fence returned (the last store round trip before the spend)."""
 
     fenced: list[float]
 
-    async def _fence(self, lease: Lease | None, marked: Any) -> Any:
-        result = await super()._fence(lease, marked)
+    async def _fence(self, lease: Lease | None, mark: Any) -> None:
+        await super()._fence(lease, mark)
         self.fenced.append(time.perf_counter())
-        return result
+
+
+class _Timed(TokenManager):
+    """A manager whose rotation records its fences (in :attr:`fenced`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rotation = _TimedRotation(self, self._record, self._http, self._hooks)
+
+    @property
+    def fenced(self) -> list[float]:
+        assert isinstance(self._rotation, _TimedRotation)
+        return self._rotation.fenced
+
+    @fenced.setter
+    def fenced(self, times: list[float]) -> None:
+        assert isinstance(self._rotation, _TimedRotation)
+        self._rotation.fenced = times
 
 
 async def _busy(stop: asyncio.Event) -> None:

@@ -41,11 +41,10 @@ from yarl import URL
 
 from . import retry as _retry
 from ._redact import Secrets, credentials_in
-from .auth.manager import Auth, TokenManager
+from .auth import Auth, with_defaults
 from .environment import Environment
 from .errors import (
     ERROR_BODY_KEEP,
-    UNAUTHORIZED_HINT,
     DecodeError,
     MissingScope,
     TransportError,
@@ -181,10 +180,6 @@ def _encode_query(params: Mapping[str, Any]) -> str:
     return "&".join(parts)
 
 
-def _no_token() -> None:
-    return None
-
-
 def _observe(
     observer: Observer,
     exchange: Request,
@@ -279,8 +274,10 @@ class FFNClient:
     ``connector_limit`` sockets, not 1,000 pools.
 
     Args:
-        auth: a :class:`TokenManager` (refreshing) or :class:`StaticToken`.
-        environment: where the API is; defaults to the TokenManager's, else production.
+        auth: a :class:`TokenManager` (refreshing), :class:`StaticToken`, or any strategy
+            implementing the :class:`~ffn_async.auth.Auth` protocol.
+        environment: where the API is; defaults to the strategy's (a TokenManager's), else
+            production.
         session: an ``aiohttp.ClientSession`` to use (it stays yours to close; a closed one is
             an error, never replaced). Without one, the loop's shared session is used.
         timeout: total seconds for one HTTP attempt, unless a call overrides it.
@@ -328,19 +325,17 @@ class FFNClient:
         observer: Observer | None = None,
         limiter: AbstractAsyncContextManager[object] | None = None,
     ) -> None:
+        self.auth = auth  # also binds _strategy and _fresh_token (the property below)
         if environment is None:
-            environment = (
-                auth.environment if isinstance(auth, TokenManager) else Environment.PRODUCTION
-            )
-        self.auth = auth  # also binds _fresh_token (the property below)
+            environment = self._strategy.environment or Environment.PRODUCTION
         self.environment = environment
         self.retry = retry or RetryPolicy()
         self.safe_creates = safe_creates
         self.max_response_size = max_response_size
         self.max_download_size = max_download_size
         self.observer = observer
-        if observer is not None and isinstance(auth, TokenManager):
-            auth.use_observer(observer)
+        if observer is not None:
+            self._strategy.use_observer(observer)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session = session
         self._session_sent = _SessionSent(self)
@@ -376,10 +371,12 @@ class FFNClient:
     @auth.setter
     def auth(self, auth: Auth) -> None:
         self._auth = auth
+        # ``auth`` with every optional capability of the protocol (its own, else the default).
+        self._strategy = with_defaults(auth)
         # The synchronous fast path of the auth layer: the token at hand without I/O, or None
-        # (then ``access_token()`` is awaited). Strategies without one always take the await.
-        self._fresh_token: Callable[[], str | None] = getattr(auth, "fresh_token", _no_token)
-        self._account_key = auth.key if isinstance(auth, TokenManager) else None
+        # (then ``access_token()`` is awaited).
+        self._fresh_token: Callable[[], str | None] = self._strategy.fresh_token
+        self._account_key = self._strategy.account_key
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -391,23 +388,17 @@ class FFNClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the session this client created (and a TokenManager's own session).
+        """Close the auth strategy, then the session this client created.
 
-        A token refresh in flight is waited for first (up to the TokenManager's
-        ``close_timeout``, logged), so that leaving ``async with`` (for example after a
+        The strategy closes first (a TokenManager waits for a token refresh in flight, up to
+        its ``close_timeout``, logged), so that leaving ``async with`` (for example after a
         caller's ``asyncio.wait_for`` timed out) never cuts a token request the server may
-        already have answered with a rotated token.
+        already have answered with a rotated token: that request may use this session.
         """
-        auth = self.auth
-        if not isinstance(auth, TokenManager):
+        try:
+            await self._strategy.aclose()
+        finally:
             await self._close_session()
-            return
-        # One close_timeout for both waits: before the session goes (a refresh in flight may
-        # be using it) and the manager's own, which would otherwise wait as long again.
-        deadline = time.monotonic() + auth.close_timeout
-        await auth.settle()
-        await self._close_session()
-        await auth.aclose(timeout=max(deadline - time.monotonic(), 0.0))
 
     async def _close_session(self) -> None:
         session, share = self._session, self._share
@@ -416,8 +407,7 @@ class FFNClient:
             await (share.leave() if share is not None else session.close())
 
     def _lend(self, session: aiohttp.ClientSession) -> None:
-        if isinstance(self.auth, TokenManager):
-            self.auth.use_session(session)
+        self._strategy.use_session(session)
 
     def _http(self) -> aiohttp.ClientSession:
         session = self._session
@@ -824,8 +814,8 @@ class FFNClient:
     def _error(self, exchange: Request, response: Response) -> Exception:
         """The exception for the final error answer, redacted of the request's credentials."""
         hint = None
-        if response.status == 401 and exchange.authorize and isinstance(self.auth, TokenManager):
-            hint = UNAUTHORIZED_HINT
+        if response.status == 401 and exchange.authorize:
+            hint = self._strategy.unauthorized_hint
         elif response.status == 404 and not self._api_base.endswith("/api"):
             hint = missing_api_hint(self._api_base)
         return error_for_status(

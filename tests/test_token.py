@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from ffn_async import Environment, StoredToken
-from ffn_async.auth.manager import _decode, _encode
+from ffn_async.auth.record import decode_record, encode_record
 from ffn_async.token import MAX_EXPIRES_IN, ClientCredentials, Token, TokenOrigin, fingerprint
 from tests.conftest import make_jwt
 from token_stores import CorruptRecord, Record
@@ -158,7 +158,7 @@ def test_the_origin_round_trips_through_the_dict_and_the_record() -> None:
         "api_url": "http://127.0.0.1:9/api",
         "token_url": "http://127.0.0.1:9/token",
     }
-    stored = _decode("acct", Record(_encode("acct", StoredToken(token, None)), 3))
+    stored = decode_record("acct", Record(encode_record("acct", StoredToken(token, None)), 3))
     assert stored.token == token
 
 
@@ -177,7 +177,7 @@ def test_a_malformed_origin_is_a_corrupt_record(bad: object) -> None:
         Token.from_dict(data)
     record = orjson.dumps({"format": 1, "token": data})
     with pytest.raises(CorruptRecord):
-        _decode("acct", Record(record, 1))
+        decode_record("acct", Record(record, 1))
 
 
 def test_the_named_environments_are_told_apart_by_their_api() -> None:

@@ -23,7 +23,7 @@ import orjson
 import pytest
 
 from ffn_async import Environment, Token, TokenManager
-from ffn_async.auth.manager import StoredToken, _encode
+from ffn_async.auth.record import StoredToken, encode_record
 from ffn_async.errors import LockTimeout
 from ffn_async.observe.events import RefreshEvent
 from ffn_async.token import MAX_EXPIRES_IN
@@ -192,7 +192,7 @@ def test_a_child_of_fork_does_not_take_the_parents_mark_for_its_own(tmp_path: Pa
         stored = await manager.stored()
         parent = manager._account.owner  # the identity every child inherits
         marked = StoredToken(stored.token, None, rotating_by=parent, rotating_since=time.time())
-        await store.save("acct", _encode("acct", marked), stored.version)
+        await store.save("acct", encode_record("acct", marked), stored.version)
 
     asyncio.run(mark_as_parent())
 

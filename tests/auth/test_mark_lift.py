@@ -19,7 +19,7 @@ import pytest
 from yarl import URL
 
 from ffn_async import ClientCredentials, TokenManager
-from ffn_async.auth.manager import StoredToken, _decode, _encode
+from ffn_async.auth.record import StoredToken, decode_record, encode_record
 from ffn_async.errors import StoreUnavailable, TokenEndpointError
 from tests.http_mock import CallbackResult, aioresponses
 from token_stores import MemoryTokenStore, Record, RedisTokenStore, TokenStore
@@ -128,7 +128,7 @@ async def shared(request: pytest.FixtureRequest) -> AsyncIterator[TokenStore]:
 
 
 async def record(inner: TokenStore) -> StoredToken:
-    return _decode("acct", await inner.load("acct"))
+    return decode_record("acct", await inner.load("acct"))
 
 
 async def test_a_peer_is_not_stalled_by_a_mark_whose_save_lost_its_answer(
@@ -224,7 +224,7 @@ async def test_the_lifter_does_not_clear_a_mark_written_between_its_read_and_its
         latest = await record(inner)
         assert latest.rotating_by == a._account.owner  # the lifter read A's own mark
         peer = attrs.evolve(latest, rotating_by="peer", rotating_since=time.time())
-        await inner.save("acct", _encode("acct", peer), latest.version)
+        await inner.save("acct", encode_record("acct", peer), latest.version)
 
     with aioresponses() as mock:
         await lose_mark_answer(a, store_a, mock)

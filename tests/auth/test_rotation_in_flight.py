@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from ffn_async import Environment, FFNClient, Token, TokenManager
-from ffn_async.auth.manager import StoredToken, _encode
+from ffn_async.auth.record import StoredToken, encode_record
 from ffn_async.testing.oauth import OAuthServer
 from token_stores import (
     FileTokenStore,
@@ -173,7 +173,7 @@ async def test_a_mark_that_ran_out_is_given_a_grace_then_presumed_dead(tmp_path:
         await login.aclose()
         # What a worker that died right after marking its rotation leaves behind.
         marked = StoredToken(stored.token, None, rotating_by="dead", rotating_since=time.time())
-        await store.save("acct", _encode("acct", marked), stored.version)
+        await store.save("acct", encode_record("acct", marked), stored.version)
         peer = TokenManager(
             CREDS,
             FileTokenStore(tmp_path / "tokens"),  # another process

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
-import ffn_async.auth.manager as auth_module
+import ffn_async.auth.rotation as rotation_module
 import ffn_async.client as client_module
 import ffn_async.retry as retry_module
 from ffn_async import ClientCredentials, FFNClient, RetryPolicy, StaticToken, TokenManager
@@ -297,7 +297,7 @@ async def test_without_an_observer_nothing_is_measured(
     for module, name in (
         (client_module, "notify"),
         (client_module, "operation_for"),
-        (auth_module, "notify"),
+        (rotation_module, "notify"),  # the token calls' RefreshEvent
     ):
         monkeypatch.setattr(module, name, forbidden)
     store = MemoryTokenStore()
