@@ -8,6 +8,7 @@ treats its ``Auth``: the client knows the protocol, never a strategy's class.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
@@ -115,6 +116,9 @@ class _WithDefaults(AuthBase):
             auth, "use_session", None
         )
         self._aclose = getattr(auth, "aclose", None)
+        # A strategy written before 0.3.0 may have an ``aclose()`` without ``timeout``: it is
+        # called without one rather than failing the client's close with a TypeError.
+        self._aclose_takes_timeout = self._aclose is not None and _takes_timeout(self._aclose)
 
     def __repr__(self) -> str:
         return repr(self._auth)
@@ -141,8 +145,23 @@ class _WithDefaults(AuthBase):
             self._use_session(session)
 
     async def aclose(self, *, timeout: float | None = None) -> None:
-        if self._aclose is not None:
+        if self._aclose is None:
+            return
+        if self._aclose_takes_timeout:
             await self._aclose(timeout=timeout)
+        else:
+            await self._aclose()
+
+
+def _takes_timeout(method: Callable[..., object]) -> bool:
+    try:
+        parameters = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C callable without a signature
+        return True
+    return any(
+        (p.name == "timeout" and p.kind is not p.POSITIONAL_ONLY) or p.kind is p.VAR_KEYWORD
+        for p in parameters
+    )
 
 
 def _no_token() -> None:

@@ -142,3 +142,27 @@ async def test_optional_capabilities_default_and_a_401_has_no_hint(auth: Auth) -
     assert completed.environment is None
     assert completed.account_key is None
     assert (completed is auth) == isinstance(auth, AuthBase)
+
+
+async def test_an_aclose_without_timeout_is_called_without_one() -> None:
+    """A strategy written before 0.3.0 (``aclose()`` with no ``timeout``) still closes."""
+
+    class OldStyle:
+        closed = 0
+
+        async def access_token(self) -> str:
+            return "t"
+
+        async def handle_unauthorized(self, failed_access_token: str) -> bool:
+            return False
+
+        def granted_scopes(self) -> tuple[str, ...] | None:
+            return None
+
+        async def aclose(self) -> None:
+            self.closed += 1
+
+    auth = OldStyle()
+    async with FFNClient(auth, environment=TEST_ENV):
+        pass
+    assert auth.closed == 1
