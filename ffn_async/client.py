@@ -869,6 +869,45 @@ class FFNClient:
             self._url_cache[path] = url
         return url
 
+    async def _enter_limits(self) -> None:
+        """The caller's pace first (``limiter=``), then a place among the requests in flight."""
+        limiter, semaphore = self._limiter, self._semaphore
+        if limiter is not None:
+            await limiter.__aenter__()
+        if semaphore is not None:
+            try:
+                await semaphore.acquire()
+            except BaseException:  # cancelled while waiting: leave the limiter too
+                if limiter is not None:
+                    await limiter.__aexit__(None, None, None)
+                raise
+
+    async def _leave_limits(self) -> None:
+        if self._semaphore is not None:
+            self._semaphore.release()
+        if self._limiter is not None:
+            await self._limiter.__aexit__(None, None, None)
+
+    def _transport_error(
+        self, exc: TimeoutError | aiohttp.ClientError, exchange: Request
+    ) -> TransportError:
+        """What went wrong without an answer, and whether the request may have been sent."""
+        url = exchange.url
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return TransportError(
+                f"cannot connect to {url.host}:{url.port}: {exc.os_error}", sent=False
+            )
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return TransportError(f"timed out connecting to {url.host}:{url.port}", sent=False)
+        # aiohttp's text may quote the full URL (its query included) and bytes the server
+        # sent (a header line it could not parse): shown by path, without credentials.
+        detail = Secrets(credentials_in((exchange.headers, self._session_sent))).redact(
+            (str(exc) or type(exc).__name__).replace(str(url), display(url))
+        )
+        return TransportError(
+            f"{exchange.method} {display(url)}: {detail} (the request may have reached the server)"
+        )
+
     async def _send_single_request(self, exchange: Request, attempt: int) -> Response:
         """One HTTP exchange: the body read within its limit (or streamed to the target), an
         error body only up to :data:`ERROR_BODY_KEEP`; :class:`TransportError` when there is
@@ -879,18 +918,9 @@ class FFNClient:
         t0 = time.monotonic() if debug or observer is not None else 0.0
         failure: TransportError | None
         status: int | None = None  # the answer's, once its head has come
-        limiter = self._limiter
-        semaphore = self._semaphore
-        if limiter is not None:  # the caller's pace first, then a place among those in flight
-            await limiter.__aenter__()
-            if semaphore is not None:
-                try:
-                    await semaphore.acquire()
-                except BaseException:  # cancelled while waiting: leave the limiter too
-                    await limiter.__aexit__(None, None, None)
-                    raise
-        elif semaphore is not None:
-            await semaphore.acquire()
+        limited = self._limiter is not None or self._semaphore is not None
+        if limited:
+            await self._enter_limits()
         session = self._session or self._http()
         # Only a traced client names the attempt to its trace hooks (ffn_async.observe.tracing): a
         # context variable's set and reset cost ~15,000 instructions per request (case 9).
@@ -930,21 +960,8 @@ class FFNClient:
                 raise
             if resp.connection is not None:
                 resp.release()  # an upload still running: cancelled, as leaving the block would
-        except aiohttp.ClientConnectorError as exc:
-            failure = TransportError(
-                f"cannot connect to {url.host}:{url.port}: {exc.os_error}", sent=False
-            )
-        except aiohttp.ConnectionTimeoutError:
-            failure = TransportError(f"timed out connecting to {url.host}:{url.port}", sent=False)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            # aiohttp's text may quote the full URL (its query included) and bytes the server
-            # sent (a header line it could not parse): shown by path, without credentials.
-            detail = Secrets(credentials_in((exchange.headers, self._session_sent))).redact(
-                (str(exc) or type(exc).__name__).replace(str(url), display(url))
-            )
-            failure = TransportError(
-                f"{method} {display(url)}: {detail} (the request may have reached the server)"
-            )
+            failure = self._transport_error(exc, exchange)
         except BaseException as exc:  # a body over its limit, a cancellation: observed too
             if observer is not None:
                 _observe(observer, exchange, attempt, status, type(exc).__name__, t0)
@@ -954,25 +971,29 @@ class FFNClient:
         finally:
             if current is not None:
                 sending.reset(current)
-            if semaphore is not None:
-                semaphore.release()
-            if limiter is not None:
-                await limiter.__aexit__(None, None, None)
-        if observer is not None:
-            if failure is not None:
-                _observe(observer, exchange, attempt, None, "TransportError", t0)
-            else:
-                _observe(observer, exchange, attempt, status, None, t0)
+            if limited:
+                await self._leave_limits()
+        if observer is not None or debug:
+            self._report(exchange, attempt, None if failure else status, t0, debug)
         if failure is not None:
             raise failure  # raised outside the handler: no aiohttp traceback chained to it
-        if debug:
+        return response
+
+    def _report(
+        self, exchange: Request, attempt: int, status: int | None, t0: float, debug: bool
+    ) -> None:
+        """An attempt that ended with an answer (``status``) or without one (``None``), to the
+        observer and, for an answer, to the debug log."""
+        if self.observer is not None:
+            error = None if status is not None else "TransportError"
+            _observe(self.observer, exchange, attempt, status, error, t0)
+        if debug and status is not None:
             log.debug(
                 "%s %s -> %d in %.1f ms (attempt %d)",
-                method,
-                display(url),
-                response.status,
+                exchange.method,
+                display(exchange.url),
+                status,
                 (time.monotonic() - t0) * 1000,
                 attempt,
-                extra=self._log_fields(logging.DEBUG, exchange, attempt, response.status),
+                extra=self._log_fields(logging.DEBUG, exchange, attempt, status),
             )
-        return response
