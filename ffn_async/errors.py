@@ -53,9 +53,10 @@ message and ``body`` (a success that is not what the call promises).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Final, ParamSpec, TypeVar
+from typing import Any, Final, NamedTuple, ParamSpec, TypeVar
 
 import orjson
 from multidict import CIMultiDict
@@ -314,43 +315,14 @@ def error_for_status(
     headers = CIMultiDict(
         (name, redactor.redact(redact_cookies(name, value))) for name, value in headers.items()
     )
-    payload = None
-    if content and not truncated:
-        try:
-            payload = orjson.loads(content)
-        except orjson.JSONDecodeError:
-            payload = None
-    code = description = None
-    messages: list[str] = []
-    metadata: Mapping[str, Any] = {}
-    if isinstance(payload, dict):
-        error_code = payload.get("errorCode")
-        if isinstance(error_code, dict):
-            code = error_code.get("code")
-            description = error_code.get("description")
-        for item in payload.get("errorMessages") or ():
-            if isinstance(item, dict) and item.get("message"):
-                target = item.get("target")
-                messages.append(f"{target}: {item['message']}" if target else str(item["message"]))
-        raw_meta = payload.get("errorMetaData", payload.get("errorMetadata"))
-        if isinstance(raw_meta, dict):
-            metadata = raw_meta
-    elif truncated:
-        ctype = headers.get("Content-Type", "no content type")
-        description = (
-            f"error body larger than {ERROR_BODY_KEEP} bytes ({ctype}); only its start was "
-            "read and is kept in .body"
-        )
-    elif content:
-        ctype = headers.get("Content-Type", "no content type")
-        description = f"non-JSON error body ({ctype}, {len(content)} bytes)"
+    answer = _read_error_body(content, headers, truncated)
     kwargs: dict[str, Any] = {
         "method": method,
         "url": url,
-        "code": code,
-        "description": description,
-        "messages": messages,
-        "metadata": metadata,
+        "code": answer.code,
+        "description": answer.description,
+        "messages": answer.messages,
+        "metadata": answer.metadata,
         "body": content,
         "headers": dict(headers),
         "hint": hint or _HINTS.get((status, template)),
@@ -361,6 +333,50 @@ def error_for_status(
         )
     error_type = _ERROR_TYPES.get(status) or (ServerError if status >= 500 else ApiError)
     return error_type(status, **kwargs)
+
+
+class _ErrorBody(NamedTuple):
+    """What an error answer's body says: FFN's ``ErrorResponse``, or what came instead."""
+
+    code: str | None = None
+    description: str | None = None
+    messages: Sequence[str] = ()
+    metadata: Mapping[str, Any] | None = None
+
+
+def _read_error_body(content: bytes, headers: Mapping[str, str], truncated: bool) -> _ErrorBody:
+    payload = None
+    if content and not truncated:  # a cut body is not JSON: not even tried
+        with contextlib.suppress(orjson.JSONDecodeError):
+            payload = orjson.loads(content)
+    if isinstance(payload, dict):
+        return _error_response(payload)
+    ctype = headers.get("Content-Type", "no content type")
+    if truncated:
+        return _ErrorBody(
+            description=f"error body larger than {ERROR_BODY_KEEP} bytes ({ctype}); only its "
+            "start was read and is kept in .body"
+        )
+    if content:
+        return _ErrorBody(description=f"non-JSON error body ({ctype}, {len(content)} bytes)")
+    return _ErrorBody()
+
+
+def _error_response(payload: dict[str, Any]) -> _ErrorBody:
+    """FFN's ``ErrorResponse``. An ``errorCode`` or metadata that is not an object, and an
+    ``errorMessages`` item that is not an object with a message, are left out."""
+    error_code = payload.get("errorCode")
+    code = description = None
+    if isinstance(error_code, dict):
+        code = error_code.get("code")
+        description = error_code.get("description")
+    messages = [
+        f"{item['target']}: {item['message']}" if item.get("target") else str(item["message"])
+        for item in payload.get("errorMessages") or ()
+        if isinstance(item, dict) and item.get("message")
+    ]
+    metadata = payload.get("errorMetaData", payload.get("errorMetadata"))
+    return _ErrorBody(code, description, messages, metadata if isinstance(metadata, dict) else {})
 
 
 class TransportError(FFNError):
