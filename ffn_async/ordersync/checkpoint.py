@@ -218,6 +218,15 @@ class _Walk:
     #: The changes this walk looked at (a restart at the cursor fetches the last one again).
     looked: set[tuple[str, int]] = attrs.field(factory=set)
 
+    def reach(self, moment: dt.datetime | None) -> None:
+        """Move the mark on to ``moment``; never back."""
+        if moment is not None and (self.mark is None or moment > self.mark):
+            self.mark = moment
+
+    def past_limit(self, last: dt.datetime) -> bool:
+        """Whether a first batch's walk reached its window's end: the next batch goes on."""
+        return self.limit is not None and last >= self.limit
+
 
 class FeedConsumer(Generic[T]):
     """Consume one change feed at-least-once, with the checkpoint and lease in ``store``.
@@ -379,44 +388,52 @@ class FeedConsumer(Generic[T]):
         found = _Walk(mark=current.watermark)
         requested = None if self.window is None or from_date is None else from_date + self.window
         feed = self._source(from_date=from_date, to_date=requested)
-        end: dt.datetime | None = None
-        cursor = from_date
-        ordered = True
         chunks = feed.chunks()
         try:
-            while True:
-                chunk = await anext(chunks, None)
-                if chunk is None:
-                    break
-                if end is None:
-                    reported = chunk.to_date or feed.to_date
-                    end = self._first_end(from_date, chunk, reported)
-                    clamped = requested is None or feed.to_date < requested
-                    found.limit = end if end < reported else None
-                    found.caught_up = clamped and found.limit is None
+            chunk = await anext(chunks, None)
+            if chunk is None:  # nothing could have changed yet: the window was empty
+                found.reach(feed.to)
+                return found
+            end = self._window_end(found, from_date, requested, feed, chunk)
+            cursor = from_date
+            while chunk is not None:
                 last, full = self._take(chunk, seen, current.floor, found, cursor)
-                ordered = ordered and last is not None
-                if ordered and full:  # the rest from `last` on (never behind the watermark)
-                    if found.mark is None or (last is not None and last > found.mark):
-                        found.mark = last
+                if last is None:  # no order to walk by
+                    await self._follow_pages(chunks, chunk, seen, current.floor, found, cursor)
+                    break
+                if full:  # the rest from `last` on (never behind the watermark)
+                    found.reach(last)
                     found.caught_up = False
                     return found
-                past = ordered and found.limit is not None and last is not None and last >= end
-                if not chunk.more_data_available or past:
+                if not chunk.more_data_available or found.past_limit(last):
                     break
-                if ordered and last is not None and (cursor is None or last > cursor):
+                if cursor is None or last > cursor:
                     await chunks.aclose()
                     cursor = last
                     feed = self._source(from_date=cursor, to_date=end)
                     chunks = feed.chunks()
-                # else: a run of equal times (or no order): the server's next page
+                # else: a run of equal times: the server's next page
+                chunk = await anext(chunks, None)
         finally:
             await chunks.aclose()
-        if end is None:  # nothing could have changed yet: the window was empty
-            end = feed.to
-        if end is not None and (found.mark is None or end > found.mark):
-            found.mark = end
+        found.reach(end)
         return found
+
+    def _window_end(
+        self,
+        found: _Walk,
+        from_date: dt.datetime | None,
+        requested: dt.datetime | None,
+        feed: ChangeFeed[T],
+        chunk: Chunk[T],
+    ) -> dt.datetime:
+        """Where the window ends, fixed by its first page; whether the walk can catch up."""
+        reported = chunk.to_date or feed.to_date
+        end = self._first_end(from_date, chunk, reported)
+        clamped = requested is None or feed.to_date < requested
+        found.limit = end if end < reported else None
+        found.caught_up = clamped and found.limit is None
+        return end
 
     def _first_end(
         self, from_date: dt.datetime | None, chunk: Chunk[T], end: dt.datetime
@@ -466,6 +483,24 @@ class FeedConsumer(Generic[T]):
             seen[digest] = stamp
             found.items.append(obj)
         return (last if ordered else None), False
+
+    async def _follow_pages(
+        self,
+        chunks: AsyncIterator[Chunk[T]],
+        chunk: Chunk[T],
+        seen: dict[str, int],
+        floor: int | None,
+        found: _Walk,
+        cursor: dt.datetime | None,
+    ) -> None:
+        """Take the rest of the window as the server pages it: once the changes came out of
+        order (or one without a time), a restart at the last one could skip others."""
+        if not chunk.more_data_available:
+            return
+        async for page in chunks:
+            self._take(page, seen, floor, found, cursor)
+            if not page.more_data_available:
+                return
 
     @contextlib.asynccontextmanager
     async def _lease_kept(self, lease: Lease) -> AsyncIterator[None]:
