@@ -349,9 +349,9 @@ def _read_error_body(content: bytes, headers: Mapping[str, str], truncated: bool
     if content and not truncated:  # a cut body is not JSON: not even tried
         with contextlib.suppress(orjson.JSONDecodeError):
             payload = orjson.loads(content)
-    if isinstance(payload, dict):
-        return _error_response(payload)
     ctype = headers.get("Content-Type", "no content type")
+    if isinstance(payload, dict):
+        return _error_response(payload, f"{ctype}, {len(content)} bytes")
     if truncated:
         return _ErrorBody(
             description=f"error body larger than {ERROR_BODY_KEEP} bytes ({ctype}); only its "
@@ -362,21 +362,59 @@ def _read_error_body(content: bytes, headers: Mapping[str, str], truncated: bool
     return _ErrorBody()
 
 
-def _error_response(payload: dict[str, Any]) -> _ErrorBody:
-    """FFN's ``ErrorResponse``. An ``errorCode`` or metadata that is not an object, and an
-    ``errorMessages`` item that is not an object with a message, are left out."""
-    error_code = payload.get("errorCode")
-    code = description = None
-    if isinstance(error_code, dict):
-        code = error_code.get("code")
-        description = error_code.get("description")
+def _error_response(payload: dict[str, Any], shape: str) -> _ErrorBody:
+    """FFN's ``ErrorResponse``. An ``errorCode`` or metadata that is not an object, a
+    description that is not text, and an ``errorMessages`` item that is not an object with a
+    message, are left out. An ``errorMessages`` that is not a list of objects at all says the
+    body is not in FFN's error format: the description says so (``shape``: its content type
+    and size), so the error still reads as one, and the body stays in ``.body``."""
+    code, description = _error_code(payload.get("errorCode"))
+    metadata = payload.get("errorMetaData", payload.get("errorMetadata"))
+    metadata = metadata if isinstance(metadata, dict) else {}
+    items = payload.get("errorMessages")
+    problem = _messages_problem(items)
+    if problem is not None:
+        description = (
+            f"error body not in FFN's error format: errorMessages {problem} ({shape}; "
+            "kept in .body)"
+        )
+        return _ErrorBody(code, description, (), metadata)
     messages = [
         f"{item['target']}: {item['message']}" if item.get("target") else str(item["message"])
-        for item in payload.get("errorMessages") or ()
+        for item in items or ()
         if isinstance(item, dict) and item.get("message")
     ]
-    metadata = payload.get("errorMetaData", payload.get("errorMetadata"))
-    return _ErrorBody(code, description, messages, metadata if isinstance(metadata, dict) else {})
+    return _ErrorBody(code, description, messages, metadata)
+
+
+def _error_code(value: Any) -> tuple[str | None, str | None]:
+    """``errorCode``'s code and description (text only), if it is an object."""
+    if not isinstance(value, dict):
+        return None, None
+    description = value.get("description")
+    return value.get("code"), description if isinstance(description, str) else None
+
+
+#: How a JSON value that should have been a list is named in an error's description.
+_JSON_KINDS: Final = {
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    str: "a string",
+    dict: "an object",
+}
+
+
+def _messages_problem(items: Any) -> str | None:
+    """What makes ``errorMessages`` unreadable: not a list (absent or null is fine), or a
+    list without a single object; ``None`` when it can be read."""
+    if items is None:
+        return None
+    if not isinstance(items, list):
+        return f"is {_JSON_KINDS.get(type(items), type(items).__name__)}, not a list"
+    if items and not any(isinstance(item, dict) for item in items):
+        return "holds no objects"
+    return None
 
 
 class TransportError(FFNError):

@@ -2,7 +2,8 @@
 
 The client's tests reach it through the pipeline with well-formed bodies; these pin the odd
 answers a server or proxy may send: malformed ``errorMessages`` items, both spellings of the
-metadata key, JSON that is not an object, a cut body, and the status without a class of its own.
+metadata key, JSON that is not an object, an ``errorMessages`` that is not a list of objects, a
+cut body, and the status without a class of its own.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
 
 from ffn_async._redact import REDACTED
 from ffn_async.errors import (
     ERROR_BODY_KEEP,
     ApiError,
+    BadRequest,
     NotFound,
     RateLimited,
     ServerError,
@@ -53,6 +56,41 @@ def test_odd_error_response_fields_are_left_out() -> None:
     body = {"errorCode": "Some_Code", "errorMessages": None, "errorMetadata": ["x"]}
     exc = _error(400, orjson.dumps(body))
     assert (exc.code, exc.description, exc.messages, exc.metadata) == (None, None, [], {})
+
+
+@pytest.mark.parametrize(
+    ("messages", "problem"),
+    [
+        (7, "is a number, not a list"),
+        (2.5, "is a number, not a list"),
+        (True, "is a boolean, not a list"),
+        ("boom", "is a string, not a list"),
+        ({"message": "boom"}, "is an object, not a list"),
+        ([1, "boom", None], "holds no objects"),
+    ],
+)
+def test_error_messages_not_in_ffns_format_are_described(messages: Any, problem: str) -> None:
+    token = "secret-access-token-value"
+    body = orjson.dumps({"errorCode": {"code": "Some_Code"}, "errorMessages": messages, "t": token})
+    exc = _error(400, body, secrets=[token])
+    assert type(exc) is BadRequest  # the status's class, not a TypeError
+    assert exc.code == "Some_Code"
+    assert exc.messages == []
+    size = len(body) - len(token) + len(REDACTED)
+    assert exc.description == (
+        f"error body not in FFN's error format: errorMessages {problem} "
+        f"(application/json, {size} bytes; kept in .body)"
+    )
+    assert str(exc) == f"400 BadRequest on GET /v1/x: [Some_Code] {exc.description}"
+    assert token not in exc.body.decode()
+    assert REDACTED in exc.body.decode()
+    assert type(_error(503, body)) is ServerError
+
+
+def test_an_error_description_that_is_not_text_is_left_out() -> None:
+    exc = _error(409, orjson.dumps({"errorCode": {"code": "X", "description": 5}}))
+    assert (exc.code, exc.description) == ("X", None)
+    assert str(exc) == "409 Conflict on GET /v1/x: [X]"
 
 
 def test_a_body_that_is_not_a_json_object_is_described() -> None:
