@@ -53,9 +53,10 @@ message and ``body`` (a success that is not what the call promises).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Final, ParamSpec, TypeVar
+from typing import Any, Final, NamedTuple, ParamSpec, TypeVar
 
 import orjson
 from multidict import CIMultiDict
@@ -314,43 +315,14 @@ def error_for_status(
     headers = CIMultiDict(
         (name, redactor.redact(redact_cookies(name, value))) for name, value in headers.items()
     )
-    payload = None
-    if content and not truncated:
-        try:
-            payload = orjson.loads(content)
-        except orjson.JSONDecodeError:
-            payload = None
-    code = description = None
-    messages: list[str] = []
-    metadata: Mapping[str, Any] = {}
-    if isinstance(payload, dict):
-        error_code = payload.get("errorCode")
-        if isinstance(error_code, dict):
-            code = error_code.get("code")
-            description = error_code.get("description")
-        for item in payload.get("errorMessages") or ():
-            if isinstance(item, dict) and item.get("message"):
-                target = item.get("target")
-                messages.append(f"{target}: {item['message']}" if target else str(item["message"]))
-        raw_meta = payload.get("errorMetaData", payload.get("errorMetadata"))
-        if isinstance(raw_meta, dict):
-            metadata = raw_meta
-    elif truncated:
-        ctype = headers.get("Content-Type", "no content type")
-        description = (
-            f"error body larger than {ERROR_BODY_KEEP} bytes ({ctype}); only its start was "
-            "read and is kept in .body"
-        )
-    elif content:
-        ctype = headers.get("Content-Type", "no content type")
-        description = f"non-JSON error body ({ctype}, {len(content)} bytes)"
+    answer = _read_error_body(content, headers, truncated)
     kwargs: dict[str, Any] = {
         "method": method,
         "url": url,
-        "code": code,
-        "description": description,
-        "messages": messages,
-        "metadata": metadata,
+        "code": answer.code,
+        "description": answer.description,
+        "messages": answer.messages,
+        "metadata": answer.metadata,
         "body": content,
         "headers": dict(headers),
         "hint": hint or _HINTS.get((status, template)),
@@ -361,6 +333,88 @@ def error_for_status(
         )
     error_type = _ERROR_TYPES.get(status) or (ServerError if status >= 500 else ApiError)
     return error_type(status, **kwargs)
+
+
+class _ErrorBody(NamedTuple):
+    """What an error answer's body says: FFN's ``ErrorResponse``, or what came instead."""
+
+    code: str | None = None
+    description: str | None = None
+    messages: Sequence[str] = ()
+    metadata: Mapping[str, Any] | None = None
+
+
+def _read_error_body(content: bytes, headers: Mapping[str, str], truncated: bool) -> _ErrorBody:
+    payload = None
+    if content and not truncated:  # a cut body is not JSON: not even tried
+        with contextlib.suppress(orjson.JSONDecodeError):
+            payload = orjson.loads(content)
+    ctype = headers.get("Content-Type", "no content type")
+    if isinstance(payload, dict):
+        return _error_response(payload, f"{ctype}, {len(content)} bytes")
+    if truncated:
+        return _ErrorBody(
+            description=f"error body larger than {ERROR_BODY_KEEP} bytes ({ctype}); only its "
+            "start was read and is kept in .body"
+        )
+    if content:
+        return _ErrorBody(description=f"non-JSON error body ({ctype}, {len(content)} bytes)")
+    return _ErrorBody()
+
+
+def _error_response(payload: dict[str, Any], shape: str) -> _ErrorBody:
+    """FFN's ``ErrorResponse``. An ``errorCode`` or metadata that is not an object, a
+    description that is not text, and an ``errorMessages`` item that is not an object with a
+    message, are left out. An ``errorMessages`` that is not a list of objects at all says the
+    body is not in FFN's error format: the description says so (``shape``: its content type
+    and size), so the error still reads as one, and the body stays in ``.body``."""
+    code, description = _error_code(payload.get("errorCode"))
+    metadata = payload.get("errorMetaData", payload.get("errorMetadata"))
+    metadata = metadata if isinstance(metadata, dict) else {}
+    items = payload.get("errorMessages")
+    problem = _messages_problem(items)
+    if problem is not None:
+        description = (
+            f"error body not in FFN's error format: errorMessages {problem} ({shape}; "
+            "kept in .body)"
+        )
+        return _ErrorBody(code, description, (), metadata)
+    messages = [
+        f"{item['target']}: {item['message']}" if item.get("target") else str(item["message"])
+        for item in items or ()
+        if isinstance(item, dict) and item.get("message")
+    ]
+    return _ErrorBody(code, description, messages, metadata)
+
+
+def _error_code(value: Any) -> tuple[str | None, str | None]:
+    """``errorCode``'s code and description (text only), if it is an object."""
+    if not isinstance(value, dict):
+        return None, None
+    description = value.get("description")
+    return value.get("code"), description if isinstance(description, str) else None
+
+
+#: How a JSON value that should have been a list is named in an error's description.
+_JSON_KINDS: Final = {
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    str: "a string",
+    dict: "an object",
+}
+
+
+def _messages_problem(items: Any) -> str | None:
+    """What makes ``errorMessages`` unreadable: not a list (absent or null is fine), or a
+    list without a single object; ``None`` when it can be read."""
+    if items is None:
+        return None
+    if not isinstance(items, list):
+        return f"is {_JSON_KINDS.get(type(items), type(items).__name__)}, not a list"
+    if items and not any(isinstance(item, dict) for item in items):
+        return "holds no objects"
+    return None
 
 
 class TransportError(FFNError):

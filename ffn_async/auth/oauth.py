@@ -69,40 +69,6 @@ def basic_authorization(credentials: ClientCredentials) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
-class _FencedForm(BytesPayload):
-    """The form body, written only once ``fence`` has passed.
-
-    aiohttp writes a body once the connection is established, and sends the request's headers
-    along with its first bytes; so the fence runs after any connect (and TLS handshake), right
-    before the first byte of the request leaves. If it raises, nothing at all was sent: the
-    connection is closed, and :func:`request_token` raises what the fence raised.
-    """
-
-    def __init__(self, form: dict[str, str], fence: Callable[[], Awaitable[None]]) -> None:
-        super().__init__(
-            urlencode(form).encode("ascii"), content_type="application/x-www-form-urlencoded"
-        )
-        self._fence = fence
-        self.refused: BaseException | None = None
-
-    async def _pass(self) -> None:
-        try:
-            await self._fence()
-        except BaseException as exc:
-            self.refused = exc
-            raise
-
-    async def write(self, writer: AbstractStreamWriter) -> None:
-        await self._pass()
-        await super().write(writer)
-
-    async def write_with_length(
-        self, writer: AbstractStreamWriter, content_length: int | None
-    ) -> None:
-        await self._pass()
-        await super().write_with_length(writer, content_length)
-
-
 async def request_token(
     session: aiohttp.ClientSession,
     environment: Environment,
@@ -140,6 +106,35 @@ async def request_token(
         form.get("code"),
         authorization.removeprefix("Basic "),
     )
+    answer = await _post(
+        session,
+        environment,
+        form,
+        authorization,
+        timeout=timeout,
+        trace_request_ctx=trace_request_ctx,
+        fence=fence,
+    )
+    if 300 <= answer.status < 400:
+        raise _redirect_refused(environment, answer)
+    payload = _parse_json(answer.body, answer.status, answer.content_type, environment)
+    if answer.status == 200 and isinstance(payload, dict) and "error" not in payload:
+        return _issued_token(payload, environment, secrets)
+    raise _rejection(payload, answer.status, credentials, secrets)
+
+
+async def _post(
+    session: aiohttp.ClientSession,
+    environment: Environment,
+    form: dict[str, str],
+    authorization: str,
+    *,
+    timeout: float,
+    trace_request_ctx: dict[str, Any] | None,
+    fence: Callable[[], Awaitable[None]] | None,
+) -> _Answer:
+    """Send ``form`` once and read the answer; no answer is a :class:`TransportError` (or
+    what the fence raised)."""
     body_out = form if fence is None else _FencedForm(form, fence)
     try:
         async with session.post(
@@ -174,62 +169,61 @@ async def request_token(
             f"the token endpoint {environment.token_url} did not answer "
             f"({type(exc).__name__}); the grant may or may not have been used"
         ) from None
+    return _Answer(status, content_type, location, body)
 
-    if 300 <= status < 400:
-        target = environment.token_url.join(URL(location)) if location else None
-        where = f"host {target.host!r}" if target is not None and target.host else "nowhere"
-        raise TokenEndpointError(
-            f"the token endpoint {environment.token_url} answered {status}, redirecting to "
-            f"{where}; the redirect was not followed (it would re-send the grant). If the "
-            "endpoint really moved, set Environment.token_url to the new URL",
-            status=status,
-        )
-    payload = _parse_json(body, status, content_type, environment)
-    if status == 200 and isinstance(payload, dict) and "error" not in payload:
-        origin = TokenOrigin.of(environment)
-        try:
-            return attrs.evolve(Token.from_response(payload), issued_for=origin)
-        except ValueError as exc:
-            refused = exc
-        try:
-            token, problems = Token.salvage(payload)
-        except ValueError:
-            reason = scrub(str(refused), secrets)
-            raise TokenEndpointError(
-                f"the token endpoint answered 200 without a usable token: {reason}",
-                status=status,
-            ) from None
-        log.warning(
-            "the token endpoint's answer carries a refresh token but is otherwise unusable "
-            "(%s); keeping it with those fields repaired",
-            scrub("; ".join(problems), secrets),
-        )
-        return attrs.evolve(token, issued_for=origin)
 
-    redactor = Secrets(secrets)
-    raw_error = payload.get("error") if isinstance(payload, dict) else None
-    error = scrub(str(raw_error), redactor, limit=64) if raw_error is not None else None
-    raw_description = payload.get("error_description") if isinstance(payload, dict) else None
-    description = scrub(str(raw_description), redactor) if raw_description else ""
-    suffix = f": {description}" if description else ""
-    if error == "invalid_client" or status == 401:
-        raise InvalidClient(
-            f"the token endpoint rejected client {credentials.client_id!r} "
-            f"(status {status}, {error or 'no error code'}){suffix}; check the client id and "
-            "secret of your ClientCredentials",
-            status=status,
-            error=error or "invalid_client",
+class _FencedForm(BytesPayload):
+    """The form body, written only once ``fence`` has passed.
+
+    aiohttp writes a body once the connection is established, and sends the request's headers
+    along with its first bytes; so the fence runs after any connect (and TLS handshake), right
+    before the first byte of the request leaves. If it raises, nothing at all was sent: the
+    connection is closed, and :func:`request_token` raises what the fence raised.
+    """
+
+    def __init__(self, form: dict[str, str], fence: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(
+            urlencode(form).encode("ascii"), content_type="application/x-www-form-urlencoded"
         )
-    if error == "invalid_grant":
-        raise InvalidGrant(
-            f"the token endpoint rejected the grant (invalid_grant){suffix}",
-            status=status,
-            error=error,
-        )
-    raise TokenEndpointError(
-        f"the token endpoint answered {status} ({error or 'no OAuth error code'}){suffix}",
-        status=status,
-        error=error,
+        self._fence = fence
+        self.refused: BaseException | None = None
+
+    async def _pass(self) -> None:
+        try:
+            await self._fence()
+        except BaseException as exc:
+            self.refused = exc
+            raise
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        await self._pass()
+        await super().write(writer)
+
+    async def write_with_length(
+        self, writer: AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        await self._pass()
+        await super().write_with_length(writer, content_length)
+
+
+@attrs.frozen
+class _Answer:
+    """The token endpoint's answer, read before its connection is released."""
+
+    status: int
+    content_type: str
+    location: str | None
+    body: bytes  # empty for a redirect: not read
+
+
+def _redirect_refused(environment: Environment, answer: _Answer) -> TokenEndpointError:
+    target = environment.token_url.join(URL(answer.location)) if answer.location else None
+    where = f"host {target.host!r}" if target is not None and target.host else "nowhere"
+    return TokenEndpointError(
+        f"the token endpoint {environment.token_url} answered {answer.status}, redirecting to "
+        f"{where}; the redirect was not followed (it would re-send the grant). If the "
+        "endpoint really moved, set Environment.token_url to the new URL",
+        status=answer.status,
     )
 
 
@@ -254,3 +248,65 @@ def _parse_json(body: bytes, status: int, content_type: str, environment: Enviro
             "proxy in between",
             status=status,
         ) from None
+
+
+def _issued_token(
+    payload: dict[str, Any], environment: Environment, secrets: tuple[str | None, ...]
+) -> Token:
+    """The token of a 200 answer, stamped with where it was issued; salvaged if need be."""
+    origin = TokenOrigin.of(environment)
+    try:
+        return attrs.evolve(Token.from_response(payload), issued_for=origin)
+    except ValueError as exc:
+        refused = exc
+    try:
+        token, problems = Token.salvage(payload)
+    except ValueError:
+        reason = scrub(str(refused), secrets)
+        raise TokenEndpointError(
+            f"the token endpoint answered 200 without a usable token: {reason}",
+            status=200,
+        ) from None
+    log.warning(
+        "the token endpoint's answer carries a refresh token but is otherwise unusable "
+        "(%s); keeping it with those fields repaired",
+        scrub("; ".join(problems), secrets),
+    )
+    return attrs.evolve(token, issued_for=origin)
+
+
+def _rejection(
+    payload: Any, status: int, credentials: ClientCredentials, secrets: tuple[str | None, ...]
+) -> TokenEndpointError:
+    """The error for an answer without a token, by its OAuth ``error`` code (RFC 6749 §5.2)."""
+    error, description = _error_fields(payload, secrets)
+    suffix = f": {description}" if description else ""
+    if error == "invalid_client" or status == 401:
+        return InvalidClient(
+            f"the token endpoint rejected client {credentials.client_id!r} "
+            f"(status {status}, {error or 'no error code'}){suffix}; check the client id and "
+            "secret of your ClientCredentials",
+            status=status,
+            error=error or "invalid_client",
+        )
+    if error == "invalid_grant":
+        return InvalidGrant(
+            f"the token endpoint rejected the grant (invalid_grant){suffix}",
+            status=status,
+            error=error,
+        )
+    return TokenEndpointError(
+        f"the token endpoint answered {status} ({error or 'no OAuth error code'}){suffix}",
+        status=status,
+        error=error,
+    )
+
+
+def _error_fields(payload: Any, secrets: tuple[str | None, ...]) -> tuple[str | None, str]:
+    """The answer's ``error`` and ``error_description``, scrubbed of the request's secrets."""
+    redactor = Secrets(secrets)
+    raw_error = payload.get("error") if isinstance(payload, dict) else None
+    error = scrub(str(raw_error), redactor, limit=64) if raw_error is not None else None
+    raw_description = payload.get("error_description") if isinstance(payload, dict) else None
+    description = scrub(str(raw_description), redactor) if raw_description else ""
+    return error, description

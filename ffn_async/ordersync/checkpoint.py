@@ -21,10 +21,16 @@ Guarantees and their limits:
 * **No change hidden by paging.** Where the feed is ordered by modification time (FFN's and
   the fake's are), each next request starts at the last change seen instead of asking for page
   ``n + 1`` of a window that may have shifted meanwhile; an object modified during the walk
-  moves to a later window without pushing another one past the page boundary.
+  moves to a later window without pushing another one past the page boundary. The order is
+  judged by each page as a whole: a window whose pages show no order (or a change without a
+  time) is read page by page to its end instead. A feed in no order whose page happens to
+  come in order is still walked on from that page's last change, so an older change the
+  server lists later is not seen: the keyset walk needs a feed ordered by modification time.
 * **Bounded batches.** A batch holds at most ``max_items`` changes and spans at most
   ``window`` (the first one too, even without ``start``); :attr:`Batch.caught_up` says whether
-  the feed has nothing older left.
+  the feed has nothing older left. A window in no order is read whole and its batch keeps the
+  ``max_items`` oldest new changes; the next batch starts at the newest one kept, so every
+  change left out comes then (changes without a time come with every batch, uncounted).
 * **One consumer at a time, and a lease that lasts.** A batch is taken under the store's lease
   lock on the feed's key; the lease is renewed while the block runs, so a slow handler keeps
   it (a handler that blocks the event loop cannot be helped). If the holder dies, the lease
@@ -173,6 +179,27 @@ def _delivered(seen: Mapping[str, int], floor: int | None, key: str, at: int) ->
     return earlier is not None and earlier >= at
 
 
+def _forget(
+    seen: dict[str, int],
+    before: Mapping[str, int],
+    left_out: Sequence[tuple[str, int]],
+    kept: Sequence[tuple[str, int]],
+) -> None:
+    """Undo ``seen`` for changes a batch left out, so the next batch delivers them: each such
+    object's entry goes back to ``before`` (what the checkpoint held), or to its newest change
+    the batch kept."""
+    gone = {digest for digest, _ in left_out}
+    for digest in gone:
+        previous = before.get(digest)
+        if previous is None:
+            seen.pop(digest, None)
+        else:
+            seen[digest] = previous
+    for digest, stamp in kept:
+        if digest in gone:
+            seen[digest] = max(seen.get(digest, stamp), stamp)
+
+
 @attrs.define
 class Batch(Generic[T]):
     """One window of a feed: the changes to process, duplicates already dropped.
@@ -217,6 +244,33 @@ class _Walk:
     limit: dt.datetime | None = None
     #: The changes this walk looked at (a restart at the cursor fetches the last one again).
     looked: set[tuple[str, int]] = attrs.field(factory=set)
+    #: The batch was cut at ``max_items``: the mark is where the next batch goes on.
+    cut: bool = False
+
+    def reach(self, moment: dt.datetime | None) -> None:
+        """Move the mark on to ``moment``; never back."""
+        if moment is not None and (self.mark is None or moment > self.mark):
+            self.mark = moment
+
+    def cut_at(self, moment: dt.datetime) -> None:
+        """End the batch at ``moment``: each change left out is at it or later, and the next
+        batch goes on from there."""
+        self.reach(moment)
+        self.cut = True
+        self.caught_up = False
+
+    def finish(self, end: dt.datetime) -> None:
+        """The walk took the whole window: the mark moves on to its ``end``, unless cut."""
+        if not self.cut:
+            self.reach(end)
+
+    def full(self, max_items: int | None) -> bool:
+        """Whether the batch holds ``max_items`` changes already."""
+        return max_items is not None and len(self.items) >= max_items
+
+    def past_limit(self, last: dt.datetime) -> bool:
+        """Whether a first batch's walk reached its window's end: the next batch goes on."""
+        return self.limit is not None and last >= self.limit
 
 
 class FeedConsumer(Generic[T]):
@@ -241,8 +295,9 @@ class FeedConsumer(Generic[T]):
         start: where the first window starts (``None``: the feed's first change).
         window: the longest time one batch covers (``None``: up to now), so a first run over
             months of history comes in digestible batches.
-        max_items: the most changes one batch holds (``None``: no limit). Honoured where the
-            feed is ordered by modification time, as FFN's is.
+        max_items: the most changes one batch holds (``None``: no limit). Where the feed is
+            not ordered by modification time, a batch holds the window's ``max_items`` oldest
+            new changes, plus any without a time.
         lease_ttl: seconds the lease lasts without renewal; renewed every third of it while
             the block runs, so a dead worker's lease frees after at most this.
         commit_margin: a commit needs at least this many seconds of lease left.
@@ -374,49 +429,58 @@ class FeedConsumer(Generic[T]):
         While the feed comes ordered by modification time, each next request starts at the
         last change seen (a keyset walk: an object modified meanwhile cannot push another past
         a page boundary) and the walk may stop at ``max_items``; otherwise it follows the
-        server's links page by page to the window's end.
+        server's links page by page to the window's end and keeps the ``max_items`` oldest
+        new changes, so that the next batch, going on from the newest one kept, has the rest.
         """
         found = _Walk(mark=current.watermark)
         requested = None if self.window is None or from_date is None else from_date + self.window
         feed = self._source(from_date=from_date, to_date=requested)
-        end: dt.datetime | None = None
-        cursor = from_date
-        ordered = True
         chunks = feed.chunks()
         try:
-            while True:
-                chunk = await anext(chunks, None)
-                if chunk is None:
-                    break
-                if end is None:
-                    reported = chunk.to_date or feed.to_date
-                    end = self._first_end(from_date, chunk, reported)
-                    clamped = requested is None or feed.to_date < requested
-                    found.limit = end if end < reported else None
-                    found.caught_up = clamped and found.limit is None
+            chunk = await anext(chunks, None)
+            if chunk is None:  # nothing could have changed yet: the window was empty
+                found.reach(feed.to)
+                return found
+            end = self._window_end(found, from_date, requested, feed, chunk)
+            cursor = from_date
+            while chunk is not None:
                 last, full = self._take(chunk, seen, current.floor, found, cursor)
-                ordered = ordered and last is not None
-                if ordered and full:  # the rest from `last` on (never behind the watermark)
-                    if found.mark is None or (last is not None and last > found.mark):
-                        found.mark = last
-                    found.caught_up = False
-                    return found
-                past = ordered and found.limit is not None and last is not None and last >= end
-                if not chunk.more_data_available or past:
+                if last is None:  # no order to walk by
+                    await self._follow_pages(chunks, chunk, seen, current.floor, found)
+                    self._keep_oldest(found, seen, current.seen)
                     break
-                if ordered and last is not None and (cursor is None or last > cursor):
+                if full:  # the rest from `last` on (never behind the watermark)
+                    found.cut_at(last)
+                    return found
+                if not chunk.more_data_available or found.past_limit(last):
+                    break
+                if cursor is None or last > cursor:
                     await chunks.aclose()
                     cursor = last
                     feed = self._source(from_date=cursor, to_date=end)
                     chunks = feed.chunks()
-                # else: a run of equal times (or no order): the server's next page
+                # else: a run of equal times: the server's next page
+                chunk = await anext(chunks, None)
         finally:
             await chunks.aclose()
-        if end is None:  # nothing could have changed yet: the window was empty
-            end = feed.to
-        if end is not None and (found.mark is None or end > found.mark):
-            found.mark = end
+        found.finish(end)
         return found
+
+    def _window_end(
+        self,
+        found: _Walk,
+        from_date: dt.datetime | None,
+        requested: dt.datetime | None,
+        feed: ChangeFeed[T],
+        chunk: Chunk[T],
+    ) -> dt.datetime:
+        """Where the window ends, fixed by its first page; whether the walk can catch up."""
+        reported = chunk.to_date or feed.to_date
+        end = self._first_end(from_date, chunk, reported)
+        clamped = requested is None or feed.to_date < requested
+        found.limit = end if end < reported else None
+        found.caught_up = clamped and found.limit is None
+        return end
 
     def _first_end(
         self, from_date: dt.datetime | None, chunk: Chunk[T], end: dt.datetime
@@ -435,37 +499,119 @@ class FeedConsumer(Generic[T]):
         found: _Walk,
         cursor: dt.datetime | None,
     ) -> tuple[dt.datetime | None, bool]:
-        """Add ``chunk``'s new changes to ``found``, up to ``max_items`` while ordered.
+        """Add ``chunk``'s new changes to ``found``, up to ``max_items`` if ordered.
 
-        Returns the last modification time looked at if the changes so far come ordered by it
-        from ``cursor`` on (``None`` if not, or if an object has none), and whether the batch
-        is full: it stopped there, and the next batch goes on from that time.
+        Returns the chunk's last modification time if its changes come ordered by it from
+        ``cursor`` on (``None`` if not, or if an object has none), and whether the batch is
+        full: it stopped there, and the next batch goes on from that time. The whole chunk is
+        looked at first, so a batch is never cut by order on a page that shows none; an
+        unordered chunk is taken whole (:meth:`_keep_oldest` cuts the batch later).
         """
-        last = cursor
-        ordered = True
+        last, ordered = self._order(chunk.items, cursor)
+        if not ordered:
+            self._add_all(chunk.items, seen, floor, found)
+            return None, False
+        previous = cursor
         for obj in chunk.items:
-            full = self.max_items is not None and len(found.items) >= self.max_items
-            if full and ordered and last is not None:
-                return last, True
+            if previous is not None and found.full(self.max_items):
+                return previous, True
+            previous = self._modified(obj)
+            self._add(obj, previous, seen, floor, found)
+        return last, False
+
+    def _order(
+        self, items: Sequence[T], cursor: dt.datetime | None
+    ) -> tuple[dt.datetime | None, bool]:
+        """The last modification time of ``items`` (``cursor`` if none), and whether each has
+        one and they come in its order from ``cursor`` on."""
+        last = cursor
+        for obj in items:
             at = self._modified(obj)
-            if at is None:
-                ordered = False
-                found.items.append(obj)
-                continue
-            if last is not None and at < last:
-                ordered = False
-            last = at if last is None or at > last else last
-            if found.limit is not None and at >= found.limit:
-                continue  # past a first batch's window: the next batch has it
-            digest, stamp = _feed_seen.digest(self._key(obj)), _feed_seen.micros(at)
-            again = (digest, stamp) in found.looked  # at the cursor of a restart
-            found.looked.add((digest, stamp))
-            if _delivered(seen, floor, digest, stamp):
-                found.dropped += not again
-                continue
-            seen[digest] = stamp
+            if at is None or (last is not None and at < last):
+                return None, False
+            last = at
+        return last, True
+
+    def _add_all(
+        self, items: Sequence[T], seen: dict[str, int], floor: int | None, found: _Walk
+    ) -> None:
+        """Add every new change of ``items`` to ``found`` (see :meth:`_add`), without a cut."""
+        for obj in items:
+            self._add(obj, self._modified(obj), seen, floor, found)
+
+    def _add(
+        self, obj: T, at: dt.datetime | None, seen: dict[str, int], floor: int | None, found: _Walk
+    ) -> None:
+        """Add one change to ``found`` unless already delivered, recording it in ``seen``.
+
+        A change without a time is always added (it cannot be recognised); one at or past a
+        first batch's window end is left to the next batch.
+        """
+        if at is None:
             found.items.append(obj)
-        return (last if ordered else None), False
+            return
+        if found.limit is not None and at >= found.limit:
+            return  # past a first batch's window: the next batch has it
+        digest, stamp = _feed_seen.digest(self._key(obj)), _feed_seen.micros(at)
+        again = (digest, stamp) in found.looked  # at the cursor of a restart
+        found.looked.add((digest, stamp))
+        if _delivered(seen, floor, digest, stamp):
+            found.dropped += not again
+            return
+        seen[digest] = stamp
+        found.items.append(obj)
+
+    async def _follow_pages(
+        self,
+        chunks: AsyncIterator[Chunk[T]],
+        chunk: Chunk[T],
+        seen: dict[str, int],
+        floor: int | None,
+        found: _Walk,
+    ) -> None:
+        """Take the rest of the window as the server pages it, every page whole: once the
+        changes came out of order (or one without a time), a restart at the last one could
+        skip others, and so could a stop at ``max_items`` (:meth:`_keep_oldest` cuts after)."""
+        if not chunk.more_data_available:
+            return
+        async for page in chunks:
+            self._add_all(page.items, seen, floor, found)
+            if not page.more_data_available:
+                return
+
+    def _keep_oldest(self, found: _Walk, seen: dict[str, int], before: Mapping[str, int]) -> None:
+        """Cut the batch of an unordered window to its ``max_items`` oldest new changes.
+
+        Each change left out is at least as new as the newest one kept, where the next batch
+        goes on (its overlap reaching further back): so it comes then, and ``seen`` forgets
+        it again (back to ``before``, the checkpoint's, or the object's change still kept).
+        The kept ones are in ``seen``, so the next batch drops them and goes further. Changes
+        without a time are never left out nor counted: they come every batch anyway.
+        """
+        timed = self._by_time(found.items)
+        if self.max_items is None or len(timed) <= self.max_items:
+            return
+        kept, left_out = timed[: self.max_items], timed[self.max_items :]
+        _forget(
+            seen, before, self._entries(found.items, left_out), self._entries(found.items, kept)
+        )
+        gone = {index for _, index in left_out}
+        found.items = [obj for index, obj in enumerate(found.items) if index not in gone]
+        found.cut_at(kept[-1][0])
+
+    def _by_time(self, items: Sequence[T]) -> list[tuple[dt.datetime, int]]:
+        """The changes with a time, as (time, position), oldest first (ties in feed order)."""
+        timed = ((self._modified(obj), index) for index, obj in enumerate(items))
+        return sorted((at, index) for at, index in timed if at is not None)
+
+    def _entries(
+        self, items: Sequence[T], picked: Sequence[tuple[dt.datetime, int]]
+    ) -> list[tuple[str, int]]:
+        """The ``picked`` changes as ``seen`` records them: the id's digest and the time."""
+        return [
+            (_feed_seen.digest(self._key(items[index])), _feed_seen.micros(at))
+            for at, index in picked
+        ]
 
     @contextlib.asynccontextmanager
     async def _lease_kept(self, lease: Lease) -> AsyncIterator[None]:
