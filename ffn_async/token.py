@@ -72,26 +72,9 @@ def _read_answer(payload: Mapping[str, Any], now: float | None) -> tuple[Token, 
     """A token-endpoint answer read field by field: the token with every unusable field
     repaired (see :meth:`Token.salvage`), and what was wrong, in the order checked."""
     problems: list[str] = []
-    access = payload.get("access_token")
-    if not isinstance(access, str) or not access:
-        problems.append("the response has no access_token")
-        access = ""
-    elif len(access) > _MAX_TOKEN_LENGTH or not _ACCESS_CHARS.fullmatch(access):
-        problems.append("access_token holds characters a bearer token cannot carry")
-        access = ""
-    refresh = payload.get("refresh_token")
-    if refresh is not None and not isinstance(refresh, str):
-        problems.append("refresh_token is not a string")
-        refresh = None
-    elif refresh and (len(refresh) > _MAX_TOKEN_LENGTH or not _REFRESH_CHARS.fullmatch(refresh)):
-        problems.append("refresh_token holds characters a refresh token cannot carry")
-        refresh = None
-    raw_expires_in = payload.get("expires_in")
-    try:
-        expires_in = _expires_in(raw_expires_in)
-    except ValueError as exc:
-        problems.append(str(exc))
-        expires_in = _repaired_expires_in(raw_expires_in)
+    access = _read_access_token(payload.get("access_token"), problems)
+    refresh = _read_refresh_token(payload.get("refresh_token"), problems)
+    expires_in = _read_expires_in(payload.get("expires_in"), problems)
     scope = payload.get("scope")
     scopes = tuple(scope.split()) if isinstance(scope, str) else _jwt_scopes(access)
     token_type = payload.get("token_type") or "Bearer"
@@ -106,6 +89,38 @@ def _read_answer(payload: Mapping[str, Any], now: float | None) -> tuple[Token, 
         issued_at=issued,
     )
     return token, problems
+
+
+def _read_access_token(raw: Any, problems: list[str]) -> str:
+    """The access token, or ``""`` with the reason added to ``problems``."""
+    if not isinstance(raw, str) or not raw:
+        problems.append("the response has no access_token")
+        return ""
+    if len(raw) > _MAX_TOKEN_LENGTH or not _ACCESS_CHARS.fullmatch(raw):
+        problems.append("access_token holds characters a bearer token cannot carry")
+        return ""
+    return raw
+
+
+def _read_refresh_token(raw: Any, problems: list[str]) -> str | None:
+    """The refresh token as sent (``None`` or ``""`` when absent), or ``None`` with the reason
+    added to ``problems``."""
+    if raw is not None and not isinstance(raw, str):
+        problems.append("refresh_token is not a string")
+        return None
+    if raw and (len(raw) > _MAX_TOKEN_LENGTH or not _REFRESH_CHARS.fullmatch(raw)):
+        problems.append("refresh_token holds characters a refresh token cannot carry")
+        return None
+    return raw
+
+
+def _read_expires_in(raw: Any, problems: list[str]) -> float:
+    """``expires_in`` in seconds, or a repaired one with the reason added to ``problems``."""
+    try:
+        return _expires_in(raw)
+    except ValueError as exc:
+        problems.append(str(exc))
+        return _repaired_expires_in(raw)
 
 
 def fingerprint(secret: str) -> str:

@@ -78,6 +78,43 @@ def test_scopes_come_from_the_jwt_when_the_response_has_none() -> None:
     assert Token.from_response({"access_token": ACCESS}, now=NOW).scopes is None
 
 
+def test_salvage_repairs_every_unusable_field_and_names_each_in_the_order_read() -> None:
+    token, problems = Token.salvage(
+        {"access_token": "has space", "refresh_token": REFRESH, "expires_in": "soon"}, now=NOW
+    )
+    assert problems == (
+        "access_token holds characters a bearer token cannot carry",
+        "expires_in is not a number of seconds",
+    )
+    assert token == Token(
+        access_token="", refresh_token=REFRESH, expires_at=NOW, scopes=None, issued_at=NOW
+    )
+    no_access, problems = Token.salvage(
+        {"refresh_token": REFRESH, "expires_in": 10**400, "token_type": "bearer"}, now=NOW
+    )
+    assert problems[0] == "the response has no access_token"
+    assert problems[1].startswith("expires_in must be a finite number")
+    assert (no_access.access_token, no_access.expires_at, no_access.token_type) == (
+        "",
+        NOW,
+        "bearer",
+    )
+    assert (
+        Token.salvage(
+            {"access_token": ACCESS, "refresh_token": REFRESH, "expires_in": 400 * 86400}, now=NOW
+        )[0].expires_at
+        == NOW + MAX_EXPIRES_IN
+    )
+    with pytest.raises(ValueError, match="refresh_token is not a string"):
+        Token.salvage({"access_token": ACCESS, "refresh_token": 7, "expires_in": 0}, now=NOW)
+    with pytest.raises(ValueError, match="the response has no refresh_token"):
+        Token.salvage({"access_token": ACCESS}, now=NOW)
+
+
+def test_an_empty_refresh_token_is_none_and_no_problem() -> None:
+    assert _token(refresh_token="").refresh_token is None
+
+
 def test_refresh_is_due_before_expiry_but_never_before_half_the_life() -> None:
     long_lived = _token(expires_in=1800)
     assert long_lived.refresh_due_at(leeway=60) == NOW + 1740

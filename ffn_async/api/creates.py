@@ -31,7 +31,7 @@ import enum
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeAlias, TypeGuard, TypeVar
 
 import attrs
 import msgspec
@@ -452,53 +452,94 @@ async def create_response(
         attempt += 1
         try:
             return await client.send(request, decode), CreateOutcome.CREATED, attempt
-        except ApiError as exc:
-            if exc.code in kind.duplicate_codes:
-                found = await kind.find(client, number, lookup_params, exc, decode)
-                if found is None:
-                    raise
-                outcome = CreateOutcome.RECOVERED if unsure else CreateOutcome.EXISTED
-                return found[0], outcome, attempt
-            last: Exception = exc
-            if isinstance(exc, Locked):
-                # 423: another creation is in progress, possibly our own earlier attempt that
-                # is still running. Nothing was made by this one: wait, look, try again.
-                pass
-            elif _ambiguous(exc):
-                unsure = True
-            else:
-                raise
-        except TransportError as exc:
-            if not exc.sent:  # the pipeline gave up before anything reached the server
-                raise
-            last, unsure = exc, True
-        try:
-            found = await kind.find(client, number, lookup_params, None, decode)
         except (ApiError, TransportError) as exc:
-            # Cannot tell: sending again is still safe, the server refuses a duplicate.
-            log.info(
-                "%s %s: look-up after a lost answer failed: %s",
-                kind.name,
-                number,
-                exc,
-                extra=_log_fields(client, kind),
-            )
-            found = None
+            if _refused_as_duplicate(exc, kind):
+                existing = await _find_existing(client, kind, number, lookup_params, exc, decode)
+                return existing, _found_outcome(unsure), attempt
+            if not _worth_another_try(exc):
+                raise
+            last: Exception = exc
+            unsure = unsure or _ambiguous(exc)
+        found = await _look_up_after_loss(client, kind, number, lookup_params, decode)
         if found is not None:
-            outcome = CreateOutcome.RECOVERED if unsure else CreateOutcome.EXISTED
-            return found[0], outcome, attempt
+            return found[0], _found_outcome(unsure), attempt
         wait = retry.delay(attempt, started=started)
-        log.warning(
-            "%s %s: answer lost (%s); %s",
-            kind.name,
-            number,
-            last,
-            "not created, sending again" if wait is not None else "giving up",
-            extra=_log_fields(client, kind),
-        )
+        _log_lost_answer(client, kind, number, last, wait)
         if wait is None:
             raise last
         await _retry._sleep(wait)  # the pipeline's own sleep, so tests can skip the waits
+
+
+def _refused_as_duplicate(
+    exc: ApiError | TransportError, kind: CreateKind[Any, Any]
+) -> TypeGuard[ApiError]:
+    """Whether the server refused a second object with this number: the object exists."""
+    return isinstance(exc, ApiError) and exc.code in kind.duplicate_codes
+
+
+async def _find_existing(
+    client: Requester,
+    kind: CreateKind[Any, Any],
+    number: str,
+    path_params: Mapping[str, str | int],
+    refusal: ApiError,
+    decode: Callable[[Response], Any],
+) -> Any:
+    """The answer for the object a duplicate refusal speaks of; the refusal is raised when it
+    cannot be found."""
+    found = await kind.find(client, number, path_params, refusal, decode)
+    if found is None:
+        raise refusal
+    return found[0]
+
+
+def _worth_another_try(exc: ApiError | TransportError) -> bool:
+    """Whether a failed POST (not a duplicate refusal) leads to a look-up and another try
+    rather than being raised: it may have been processed, or it was a 423."""
+    # 423: another creation is in progress, possibly our own earlier attempt that is still
+    # running. Nothing was made by this one: wait, look, try again.
+    return isinstance(exc, Locked) or _ambiguous(exc)
+
+
+def _found_outcome(unsure: bool) -> CreateOutcome:
+    """What finding the object means: ours if an attempt may have landed unheard."""
+    return CreateOutcome.RECOVERED if unsure else CreateOutcome.EXISTED
+
+
+async def _look_up_after_loss(
+    client: Requester,
+    kind: CreateKind[Any, Any],
+    number: str,
+    path_params: Mapping[str, str | int],
+    decode: Callable[[Response], Any],
+) -> Found:
+    """The object if a lost attempt made it, else ``None``; ``None`` too when the look-up
+    fails."""
+    try:
+        return await kind.find(client, number, path_params, None, decode)
+    except (ApiError, TransportError) as exc:
+        # Cannot tell: sending again is still safe, the server refuses a duplicate.
+        log.info(
+            "%s %s: look-up after a lost answer failed: %s",
+            kind.name,
+            number,
+            exc,
+            extra=_log_fields(client, kind),
+        )
+        return None
+
+
+def _log_lost_answer(
+    client: Requester, kind: CreateKind[Any, Any], number: str, last: Exception, wait: float | None
+) -> None:
+    log.warning(
+        "%s %s: answer lost (%s); %s",
+        kind.name,
+        number,
+        last,
+        "not created, sending again" if wait is not None else "giving up",
+        extra=_log_fields(client, kind),
+    )
 
 
 async def create(

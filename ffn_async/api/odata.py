@@ -73,22 +73,29 @@ def literal(value: Value) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float | Decimal):
-        if (isinstance(value, float) and not math.isfinite(value)) or (
-            isinstance(value, Decimal) and not value.is_finite()
-        ):
-            raise ValueError(f"OData has no literal for {value!r}")
-        return str(value)
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(
-                f"datetime {value.isoformat()} has no timezone; pass an aware datetime "
-                "(for example datetime.now(timezone.utc))"
-            )
-        text = value.isoformat()
-        return text[:-6] + "Z" if text.endswith("+00:00") else text
+        return _fraction_literal(value)
+    if isinstance(value, dt.datetime):  # before date: a datetime is a date
+        return _datetime_literal(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     raise ValueError(f"cannot format {type(value).__name__} as an OData literal")
+
+
+def _fraction_literal(value: float | Decimal) -> str:
+    finite = math.isfinite(value) if isinstance(value, float) else value.is_finite()
+    if not finite:
+        raise ValueError(f"OData has no literal for {value!r}")
+    return str(value)
+
+
+def _datetime_literal(value: dt.datetime) -> str:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(
+            f"datetime {value.isoformat()} has no timezone; pass an aware datetime "
+            "(for example datetime.now(timezone.utc))"
+        )
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _checked_path(path: str) -> str:

@@ -89,7 +89,7 @@ from ._outbox_entries import (
 )
 
 if TYPE_CHECKING:
-    from ..http._requester import Requester
+    from ..http._requester import Requester, Response
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -155,6 +155,17 @@ def keeps(exc: BaseException) -> bool:
 def _describe(exc: BaseException) -> str:
     # Error texts of this library never carry tokens or secrets (see ffn_async.errors).
     return f"{type(exc).__name__}: {exc}"
+
+
+def _created_value(kind: CreateKind[Any, T], response: Response) -> T:
+    """The answer of a create :meth:`Outbox.submit` sent, as the kind's model; an answer that
+    is not that model raises a :class:`~ffn_async.errors.DecodeError` redacted like any other."""
+    from ..codec.serialization import decoder
+
+    try:
+        return decoder(kind.response)(response.content)
+    except DecodeError as exc:
+        raise redacted(exc, response) from None
 
 
 @attrs.frozen
@@ -455,7 +466,7 @@ class Outbox:
             ApiError: FFN refused the create for good (never kept).
             DataTooLarge: the body is longer than any store keeps (nothing kept).
         """
-        from ..codec.serialization import decoder, dumps
+        from ..codec.serialization import dumps
 
         if not isinstance(body, kind.request):
             raise TypeError(f"a {kind.name} create takes {kind.request.__name__}")
@@ -471,32 +482,21 @@ class Outbox:
             # now (still no login, FFN still down, another process replaying), this create
             # queues behind the waiting ones instead of overtaking them.
             async with self._replaying:
-                report: ReplayReport | None = None
-                if await self._waiting() and time.monotonic() >= self._quiet_until:
-                    report = await self.replay(client, timeout=timeout)
-                    if report.error is not None:  # no login or no FFN yet: let it breathe
-                        self._quiet_until = time.monotonic() + _QUIET_AFTER_FAILED_REPLAY
-                # A suspect with nothing after it: this create shows whether FFN takes others.
-                suspect = report.suspect if report is not None else None
+                suspect = await self._replay_first(client, timeout)
                 if await self._waiting() and suspect is None:
                     reason = "queued behind waiting entries"
                     entry = await self._keep(kind, number, encoded, path_params, params, reason)
                     return Kept(entry)
         blocking = await self._blocking_products(encoded, kind)
         if blocking:
-            reason = f"waits for product {', '.join(sorted(blocking))}, which is still kept"
-            entry = await self._keep(
-                kind, number, encoded, path_params, params, reason, state=EntryState.HELD
-            )
-            self.stats.held += 1
-            return Kept(entry)
+            return Kept(await self._hold(kind, number, encoded, path_params, params, blocking))
         try:
             response, outcome, attempts = await create_response(
                 client,
                 kind,
                 msgspec.Raw(encoded),
-                # Read below, outside the ``except``: an answer that is not the promised model
-                # is the caller's error, not a failure to keep the entry for.
+                # Read by _created_value, outside the ``except``: an answer that is not the
+                # promised model is the caller's error, not a failure to keep the entry for.
                 decode=as_is,
                 number=number,
                 path_params=path_params,
@@ -506,18 +506,54 @@ class Outbox:
         except FFNError as exc:
             if not keeps(exc):
                 raise
-            entry = await self._keep(
-                kind, number, encoded, path_params, params, _describe(exc),
-                attempts=1 if _entry_failure(exc) else 0,
-            )  # fmt: skip
-            return Kept(entry)
+            return Kept(await self._keep_failed(kind, number, encoded, path_params, params, exc))
         if suspect is not None:
             await self._set_aside_suspect(suspect)
-        try:
-            value = decoder(kind.response)(response.content)
-        except DecodeError as exc:
-            raise redacted(exc, response) from None
-        return Created(value, outcome, attempts)
+        return Created(_created_value(kind, response), outcome, attempts)
+
+    async def _replay_first(self, client: Requester, timeout: float | None) -> OutboxEntry | None:
+        """Replay the waiting entries, unless a replay failed for want of a login or of FFN
+        moments ago; the replay's suspect, if it left one (a failing entry with nothing after
+        it: the create about to be sent shows whether FFN takes others)."""
+        if not await self._waiting() or time.monotonic() < self._quiet_until:
+            return None
+        report = await self.replay(client, timeout=timeout)
+        if report.error is not None:  # no login or no FFN yet: let it breathe
+            self._quiet_until = time.monotonic() + _QUIET_AFTER_FAILED_REPLAY
+        return report.suspect
+
+    async def _hold(
+        self,
+        kind: CreateKind[Any, Any],
+        number: str,
+        body: bytes,
+        path_params: Mapping[str, str | int],
+        params: Mapping[str, Any],
+        blocking: set[str],
+    ) -> OutboxEntry:
+        """Keep a create held until the kept products it names are at FFN."""
+        reason = f"waits for product {', '.join(sorted(blocking))}, which is still kept"
+        entry = await self._keep(
+            kind, number, body, path_params, params, reason, state=EntryState.HELD
+        )
+        self.stats.held += 1
+        return entry
+
+    async def _keep_failed(
+        self,
+        kind: CreateKind[Any, Any],
+        number: str,
+        body: bytes,
+        path_params: Mapping[str, str | int],
+        params: Mapping[str, Any],
+        exc: FFNError,
+    ) -> OutboxEntry:
+        """Keep a create whose sending failed; a failure of the create itself (not of the login
+        or of FFN as a whole) counts as its first attempt."""
+        attempts = 1 if _entry_failure(exc) else 0
+        return await self._keep(
+            kind, number, body, path_params, params, _describe(exc), attempts=attempts
+        )
 
     # -- replaying --------------------------------------------------------------------------
 

@@ -52,6 +52,38 @@ def test_literals(value: object, text: str) -> None:
     assert literal(value) == text  # type: ignore[arg-type]
 
 
+class Quantity(int, enum.Enum):  # a mixed-in enum: str() would give "Quantity.FIVE"
+    FIVE = 5
+
+
+class _NoOffset(dt.tzinfo):
+    def utcoffset(self, when: dt.datetime | None) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(Quantity.FIVE, "5"), (dt.datetime(2024, 5, 6, tzinfo=dt.UTC).date(), "2024-05-06")],
+)
+def test_an_enum_is_its_value_and_a_date_is_not_a_datetime(value: object, text: str) -> None:
+    assert literal(value) == text  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [
+        (dt.datetime(2024, 1, 1), "has no timezone"),
+        (dt.datetime(2024, 1, 1, tzinfo=_NoOffset()), "has no timezone"),
+        (float("-inf"), "no literal for -inf"),
+        (Decimal("NaN"), "no literal for Decimal"),
+        (b"bytes", "cannot format bytes"),
+    ],
+)
+def test_each_unrepresentable_literal_says_why(value: object, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        literal(value)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     "value", [dt.datetime(2024, 1, 1), float("nan"), Decimal("Infinity"), object()]
 )

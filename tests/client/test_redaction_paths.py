@@ -19,7 +19,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from ffn_async import Environment, FFNClient, StaticToken
+from ffn_async.api import creates
 from ffn_async.errors import ApiError, DecodeError, TransportError
+from ffn_async.ordersync.outbox import Outbox
+from token_stores import MemoryTokenStore
 
 from ..conftest import environment_for
 from ..ordersync import builders
@@ -66,10 +69,20 @@ async def _created_raw_then_json(ffn: FFNClient) -> object:
     return response.json()
 
 
+async def _outbox_submit(ffn: FFNClient) -> object:
+    """The outbox reads a sent create's answer itself: not kept, and redacted like the rest."""
+    outbox = Outbox(MemoryTokenStore(), "acct")
+    try:
+        return await outbox.submit(ffn, creates.PRODUCT, builders.product("SKU-1"))
+    finally:
+        assert await outbox.entries() == []
+
+
 @pytest.mark.parametrize("safe_creates", [True, False], ids=["safe-create", "plain"])
 @pytest.mark.parametrize(
     "call",
     [
+        pytest.param(_outbox_submit, id="outbox-submit"),
         pytest.param(_create_typed, id="typed-create"),
         pytest.param(_create_raw, id="request-create"),
         pytest.param(_raw_then_json, id="request_raw-json"),

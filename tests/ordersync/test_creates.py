@@ -12,7 +12,7 @@ import pytest
 from ffn_async import FFNClient
 from ffn_async.api import creates
 from ffn_async.api.creates import CreateOutcome
-from ffn_async.errors import BadRequest, Locked, TransportError
+from ffn_async.errors import BadRequest, Conflict, Locked, ServerError, TransportError
 from ffn_async.testing import FakeFFN
 from ffn_async.testing.pytest_plugin import RunningFake
 
@@ -367,3 +367,109 @@ async def test_a_create_runs_straight_down(
     assert sent.count("POST") == 2
     assert "GET" in sent  # the look-up between the two
     assert len(CASES["product"].on_server(fake, number)) == 1
+
+
+class _Scripted:
+    """A stand-in client whose POSTs answer from a script (an exception is raised, anything
+    else is the answer) and whose retry policy allows ``tries`` POSTs."""
+
+    safe_creates = True
+
+    def __init__(self, script: list[Any], tries: int = 3) -> None:
+        self.script, self.posts = list(script), 0
+        self.retry = self
+        self.tries = tries
+
+    def build(self, method: str, path: str, **kw: Any) -> str:
+        return method
+
+    async def send(self, request: str, decode: Any) -> Any:
+        self.posts += 1
+        step = self.script.pop(0)
+        if isinstance(step, BaseException):
+            raise step
+        return step
+
+    def delay(self, attempt: int, *, started: float) -> float | None:
+        return 0.0 if attempt < self.tries else None
+
+
+def _duplicate() -> Conflict:
+    return Conflict(409, code=min(creates.PRODUCT.duplicate_codes))
+
+
+@pytest.mark.parametrize(
+    ("script", "found", "expected"),
+    [
+        # A 423, then the object: it existed (nothing of ours was in doubt).
+        ([Locked(423)], [("obj",)], (CreateOutcome.EXISTED, 1)),
+        # A lost answer, then a 423, then the object: ours, recovered; being unsure sticks.
+        ([ServerError(503), Locked(423)], [None, ("obj",)], (CreateOutcome.RECOVERED, 2)),
+        # A lost answer, not found, then a duplicate refusal: the lost attempt made it.
+        ([TransportError("cut"), _duplicate()], [None, ("obj",)], (CreateOutcome.RECOVERED, 2)),
+        # A duplicate refusal at once: it existed; the look-up names the refusal.
+        ([_duplicate()], [("obj",)], (CreateOutcome.EXISTED, 1)),
+    ],
+)
+async def test_the_outcome_follows_what_the_attempts_said(
+    script: list[Any], found: list[Any], expected: tuple[CreateOutcome, int]
+) -> None:
+    looked: list[Any] = []
+
+    async def find(client: Any, number: str, params: Any, refusal: Any, decode: Any) -> Any:
+        looked.append(refusal)
+        return found.pop(0)
+
+    kind = attrs.evolve(creates.PRODUCT, find=find)
+    value, outcome, attempts = await creates.create_response(
+        _Scripted(script), kind, {"merchantSku": "S-1"}, decode=lambda r: r
+    )
+    assert (value, outcome, attempts) == ("obj", *expected)
+    assert isinstance(looked[-1], Conflict) == isinstance(script[-1], Conflict)
+
+
+@pytest.mark.parametrize(
+    "failure", [TransportError("refused", sent=False), BadRequest(400), _duplicate()]
+)
+async def test_a_failure_that_made_nothing_is_raised_as_it_is(failure: Exception) -> None:
+    """Never sent, refused for another reason, or a duplicate whose object cannot be found:
+    the failure itself is raised, after no look-up (the duplicate: after its one look-up)."""
+    looked: list[Any] = []
+
+    async def find(client: Any, number: str, params: Any, refusal: Any, decode: Any) -> Any:
+        looked.append(refusal)
+        return None
+
+    client = _Scripted([failure])
+    with pytest.raises(type(failure)) as raised:
+        await creates.create_response(
+            client, attrs.evolve(creates.PRODUCT, find=find), {"merchantSku": "S-1"}, decode=id
+        )
+    assert raised.value is failure
+    assert client.posts == 1
+    assert looked == ([failure] if isinstance(failure, Conflict) else [])
+
+
+async def test_lost_answers_beyond_the_budget_raise_the_last_and_say_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def find(client: Any, number: str, params: Any, refusal: Any, decode: Any) -> Any:
+        raise TransportError("look-up cut")
+
+    async def no_wait(seconds: float) -> None:
+        pass
+
+    monkeypatch.setattr("ffn_async.retry._sleep", no_wait)
+    last = ServerError(502)
+    client = _Scripted([TransportError("cut"), last], tries=2)
+    with caplog.at_level("INFO", logger="ffn_async.creates"), pytest.raises(ServerError) as raised:
+        await creates.create_response(
+            client, attrs.evolve(creates.PRODUCT, find=find), {"merchantSku": "S-1"}, decode=id
+        )
+    assert raised.value is last
+    assert [r.getMessage() for r in caplog.records] == [
+        "product S-1: look-up after a lost answer failed: look-up cut",
+        "product S-1: answer lost (cut); not created, sending again",
+        "product S-1: look-up after a lost answer failed: look-up cut",
+        "product S-1: answer lost (502 ServerError); giving up",
+    ]

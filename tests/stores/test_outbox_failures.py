@@ -8,6 +8,7 @@ record stopped submit() and drop() with a raw ``token_stores.CorruptRecord``.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -132,6 +133,45 @@ async def test_a_failing_token_endpoint_keeps_entries_and_new_submits(shop: Shop
     assert await shop.outbox.pending() == 0
 
 
+async def test_submit_says_why_it_kept_and_lets_a_failed_replay_breathe(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A submit behind waiting entries replays first; after a replay that failed for want of
+    FFN, the next submits keep their creates without replaying until the quiet time is over."""
+    monkeypatch.setattr("ffn_async.ordersync.outbox._QUIET_AFTER_FAILED_REPLAY", 0.5)
+    replays: list[None] = []
+    real_replay = shop.outbox.replay
+
+    async def replay(*args: Any, **kwargs: Any) -> Any:
+        replays.append(None)
+        return await real_replay(*args, **kwargs)
+
+    monkeypatch.setattr(shop.outbox, "replay", replay)
+    numbers = _numbers("QUIET", 5)
+    shop.fake.faults.unavailable = 1.0
+    first = await shop.outbox.submit(shop.ffn, creates.OUTBOUND, shop.order(numbers[0]))
+    assert isinstance(first, Kept)
+    assert (first.entry.attempts, first.entry.reason[:16]) == (1, "ServerError: 503")
+    assert replays == []  # nothing waited: it was sent
+    behind = await shop.outbox.submit(shop.ffn, creates.OUTBOUND, shop.order(numbers[1]))
+    assert replays == [None]  # the replay failed (503): the quiet time starts
+    shop.fake.faults.unavailable = 0.0
+    quiet = [
+        await shop.outbox.submit(shop.ffn, creates.OUTBOUND, shop.order(n)) for n in numbers[2:4]
+    ]
+    assert replays == [None]
+    for kept in (behind, *quiet):
+        assert isinstance(kept, Kept)
+        assert (kept.entry.state, kept.entry.attempts) == (EntryState.WAITING, 0)
+        assert kept.entry.reason == "queued behind waiting entries"
+    await asyncio.sleep(0.6)
+    done = await shop.outbox.submit(shop.ffn, creates.OUTBOUND, shop.order(numbers[4]))
+    assert isinstance(done, Created)
+    assert replays == [None, None]
+    assert shop.outbounds() == numbers
+    assert shop.outbox.stats.kept == 4
+
+
 async def test_a_peers_rotation_in_flight_keeps_entries(shop: Shop) -> None:
     numbers = _numbers("LT", 2)
     await shop.keep(*(shop.order(n) for n in numbers))
@@ -226,9 +266,12 @@ async def test_a_product_goes_before_the_orders_that_name_it(shop: Shop) -> None
         (order, EntryState.HELD),
     ]
     # A new order naming the held product waits too; others go through.
+    held_before = shop.outbox.stats.held
     kept = await shop.outbox.submit(shop.ffn, creates.OUTBOUND, shop.order(later, merchant_sku=sku))
     assert isinstance(kept, Kept)
     assert kept.entry.state is EntryState.HELD
+    assert kept.entry.reason == f"waits for product {sku}, which is still kept"
+    assert shop.outbox.stats.held == held_before + 1
 
     shop.fake.faults.fail_writes.clear()
     report = await shop.outbox.replay(shop.ffn)
