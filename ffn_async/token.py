@@ -61,7 +61,9 @@ def _repaired_expires_in(raw: Any) -> float:
     clamped to it, anything else (not a number, not positive, not finite) is the default."""
     try:
         value = float(raw) if not isinstance(raw, bool) else math.nan
-    except (TypeError, ValueError, OverflowError):
+    except OverflowError:  # an integer too large for a float: beyond the limit if positive
+        value = math.inf if raw > 0 else math.nan
+    except (TypeError, ValueError):
         value = math.nan
     if value > MAX_EXPIRES_IN:  # inf too
         return MAX_EXPIRES_IN

@@ -222,3 +222,23 @@ def test_the_named_environments_are_told_apart_by_their_api() -> None:
     sandbox = TokenOrigin.of(Environment.SANDBOX)
     assert production.token_url == sandbox.token_url  # one token endpoint for both
     assert production != sandbox
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "kept"),
+    [
+        (10**400, MAX_EXPIRES_IN),  # too large for a float: as long as inf, clamped
+        (math.inf, MAX_EXPIRES_IN),
+        (400 * 86400, MAX_EXPIRES_IN),
+        (-(10**400), 1800.0),  # not positive: the default
+        ("soon", 1800.0),
+    ],
+)
+def test_an_expires_in_beyond_the_limit_is_clamped_however_it_is_written(
+    expires_in: object, kept: float
+) -> None:
+    token, problems = Token.salvage(
+        {"access_token": ACCESS, "refresh_token": "r", "expires_in": expires_in}, now=NOW
+    )
+    assert token.expires_at == NOW + kept
+    assert len(problems) == 1
