@@ -650,29 +650,27 @@ class FFNClient:
             limit = (self.max_download_size, "max_download_size")
         else:
             limit = (self.max_response_size, "max_response_size")
+        timeout_ = aiohttp.ClientTimeout(total=timeout) if timeout else self._timeout
+        target = Path(dest) if dest is not None else None
+        # Positional, in Request's order (method, url, template, headers, timeout, limit, body,
+        # idempotent, target, authorize): a class called with keywords builds a dict of them
+        # first, ~2,500 instructions on every request (benchmark case 9).
         if not absolute:  # the common case: a path on the API, carrying the token
             return _Exchange(
-                method=method,
-                url=url,
-                template=path,
-                headers=send_headers,
-                timeout=aiohttp.ClientTimeout(total=timeout) if timeout else self._timeout,
-                limit=limit,
-                body=body,
-                idempotent=idempotent,
-                target=Path(dest) if dest is not None else None,
+                method, url, path, send_headers, timeout_, limit, body, idempotent, target
             )
+        authorize = on_origin(url, self._api_origin)
         return _Exchange(
-            method=method,
-            url=url,
-            template=url.path,
-            headers=send_headers,
-            timeout=aiohttp.ClientTimeout(total=timeout) if timeout else self._timeout,
-            limit=limit,
-            body=body,
-            idempotent=idempotent,
-            target=Path(dest) if dest is not None else None,
-            authorize=on_origin(url, self._api_origin),
+            method,
+            url,
+            url.path,
+            send_headers,
+            timeout_,
+            limit,
+            body,
+            idempotent,
+            target,
+            authorize,
         )
 
     def send(self, request: Request, decode: Callable[[Response], T]) -> Awaitable[T]:

@@ -118,7 +118,6 @@ class Request:
 
     def __init__(
         self,
-        *,
         method: str,
         url: URL,
         template: str,
