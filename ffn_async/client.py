@@ -479,20 +479,9 @@ class FFNClient:
         if json is not None and method.upper() == "POST":
             safe = self._safe_create(path, json, safe_create)
             if safe is not None:  # the creates step: never a duplicate after a lost answer
-                from .api.creates import create_response
-
-                answer, _, _ = await create_response(
-                    self,
-                    safe[0],
-                    json,
-                    number=safe[1],
-                    path_params=path_params,
-                    params=params,
-                    headers=headers,
-                    timeout=timeout,
-                    decode=Response.json,
+                return await self._create(
+                    safe, json, path_params, params, headers, timeout, Response.json
                 )
-                return answer
         request = self.build(
             method,
             path,
@@ -556,20 +545,7 @@ class FFNClient:
         if json is not None and method.upper() == "POST":
             safe = self._safe_create(path, json, safe_create)
             if safe is not None:  # the creates step: never a duplicate after a lost answer
-                from .api.creates import create_response
-
-                answer, _, _ = await create_response(
-                    self,
-                    safe[0],
-                    json,
-                    number=safe[1],
-                    path_params=path_params,
-                    params=params,
-                    headers=headers,
-                    timeout=timeout,
-                    decode=as_is,
-                )
-                return answer
+                return await self._create(safe, json, path_params, params, headers, timeout, as_is)
         request = self.build(
             method,
             path,
@@ -603,6 +579,33 @@ class FFNClient:
         from .api.creates import safe_kind
 
         return safe_kind(self, path, json, safe_create)
+
+    async def _create(
+        self,
+        safe: tuple[CreateKind[Any, Any], str],
+        json: Any,
+        path_params: Mapping[str, str | int] | None,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        timeout: float | None,
+        decode: Callable[[Response], T],
+    ) -> T:
+        """``request()``/``request_raw()`` of a create: the safe create of its kind and number
+        (:func:`ffn_async.api.creates.create_response`), its answer read by ``decode``."""
+        from .api.creates import create_response
+
+        answer, _, _ = await create_response(
+            self,
+            safe[0],
+            json,
+            number=safe[1],
+            path_params=path_params,
+            params=params,
+            headers=headers,
+            timeout=timeout,
+            decode=decode,
+        )
+        return answer
 
     def build(
         self,
