@@ -93,7 +93,8 @@ async def _stores(tmp: Path) -> list[tuple[str, Any, Any]]:
 
             engine = create_async_engine(pg_url)
             async with engine.begin() as conn:
-                await conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+                for name in (table, f"{table}_queue"):  # the records, and the outbox's queue
+                    await conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
             await engine.dispose()
 
         stores.append(("postgres", postgres, drop_table))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -86,12 +87,35 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return recorded
 
 
+_LEFT_BEHIND: list[str] = []
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _clean_scratch() -> Iterator[None]:
-    """Remove this run's scratch Redis keys and SQL tables (tests/services.py) at the end."""
-    yield
+    """Remove this run's scratch Redis keys and SQL tables (tests/services.py) at the end, and
+    note what appeared on the shared servers outside every run's scratch names meanwhile: a
+    test that wrote there left it behind (reported at the end; under ``CI=true`` a failure)."""
     import asyncio
 
     from tests import services
 
+    before = asyncio.run(services.outside_scratch())
+    yield
     asyncio.run(services.clean_scratch())
+    _LEFT_BEHIND.extend(sorted(asyncio.run(services.outside_scratch()) - before))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not _LEFT_BEHIND:
+        return
+    shown = ", ".join(_LEFT_BEHIND[:10]) + (" …" if len(_LEFT_BEHIND) > 10 else "")
+    message = (
+        f"tests left {len(_LEFT_BEHIND)} key(s)/table(s) on the shared servers outside the "
+        f"run's scratch names (tests/services.py: scratch_prefix, scratch_table): {shown}"
+    )
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_sep("=", "left behind on the shared servers", red=True)
+        reporter.write_line(message, red=True)
+    if os.environ.get("CI") == "true" and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

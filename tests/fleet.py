@@ -94,11 +94,17 @@ async def strict_server(
 
 
 async def _work(
-    store_url: str, key: str, env: Environment, coroutines: int, duration: float, ttl: float
+    store_url: str,
+    options: dict[str, Any],
+    key: str,
+    env: Environment,
+    coroutines: int,
+    duration: float,
+    ttl: float,
 ) -> WorkerResult:
     from token_stores import from_url
 
-    store = from_url(store_url)
+    store = from_url(store_url, **options)
     calls = failures = 0
     errors: list[str] = []
     deadline = time.monotonic() + duration
@@ -125,10 +131,16 @@ async def _work(
 
 
 def run_worker(
-    store_url: str, key: str, env: Environment, coroutines: int, duration: float, ttl: float
+    store_url: str,
+    options: dict[str, Any],
+    key: str,
+    env: Environment,
+    coroutines: int,
+    duration: float,
+    ttl: float,
 ) -> WorkerResult:
     """Entry point of one worker process."""
-    return asyncio.run(_work(store_url, key, env, coroutines, duration, ttl))
+    return asyncio.run(_work(store_url, options, key, env, coroutines, duration, ttl))
 
 
 async def run_fleet(
@@ -142,15 +154,19 @@ async def run_fleet(
     lock_ttl: float = 10.0,
     token_latency: float = 0.0,
     setup_store: Any = None,
+    store_options: dict[str, Any] | None = None,
 ) -> FleetResult:
-    """Log in once, run ``processes`` workers for ``duration`` seconds, and count."""
+    """Log in once, run ``processes`` workers for ``duration`` seconds, and count.
+
+    ``store_options`` go to ``from_url`` in every process (a scratch SQL table, say)."""
+    options = store_options or {}
     from token_stores import from_url
 
     async with strict_server(token_lifetime=token_lifetime, token_latency=token_latency) as (
         oauth,
         env,
     ):
-        store = from_url(store_url)
+        store = from_url(store_url, **options)
         if setup_store is not None:
             await setup_store(store)
         login = TokenManager(CREDS, store, key=key, environment=env)
@@ -162,7 +178,7 @@ async def run_fleet(
         with ProcessPoolExecutor(processes, mp_context=context) as pool:
             futures = [
                 loop.run_in_executor(
-                    pool, run_worker, store_url, key, env, coroutines, duration, lock_ttl
+                    pool, run_worker, store_url, options, key, env, coroutines, duration, lock_ttl
                 )
                 for _ in range(processes)
             ]

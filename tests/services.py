@@ -315,6 +315,37 @@ async def clean_scratch() -> list[str]:
     return removed
 
 
+async def outside_scratch() -> set[str]:
+    """Every Redis key and SQL table on the shared servers that no run's scratch name covers
+    (``redis:<key>``, ``postgres:<table>``): what a test left behind, if it grew during a run."""
+    found: set[str] = set()
+    if _probe_url(configured_url("redis")):
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(configured_url("redis"))
+        try:
+            async for key in client.scan_iter(count=1000):
+                if not key.startswith(b"ffntest"):
+                    found.add(f"redis:{key.decode(errors='replace')}")
+        finally:
+            await client.aclose()
+    for service in ("postgres", "mysql"):
+        url = configured_url(service)
+        if not _probe_url(url):
+            continue
+        import sqlalchemy as sa
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                tables = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
+        finally:
+            await engine.dispose()
+        found.update(f"{service}:{t}" for t in tables if not t.startswith("ffntest"))
+    return found
+
+
 def _probe_url(url: str) -> bool:
     parsed = URL(url)
     return _probe(parsed.host or "127.0.0.1", parsed.port or 0) is None

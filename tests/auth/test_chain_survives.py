@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -40,7 +39,7 @@ _SPAWN = multiprocessing.get_context("spawn")
 
 def _spec(kind: str, tmp_path: Path) -> StoreSpec:
     if kind == "redis":
-        prefix = f"i19-{uuid.uuid4().hex[:8]}:"
+        prefix = services.scratch_prefix("chain")  # removed when the run ends
         return StoreSpec("redis", services.redis_url(), {"prefix": prefix})
     if kind == "sqlite":
         return StoreSpec("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'tokens.db'}")

@@ -22,7 +22,7 @@ def _sqlite(tmp_path: Path) -> str:
 
 
 STORES: dict[str, Callable[[Path], str]] = {
-    "redis": lambda _: services.redis_url(),
+    "redis": lambda _: f"{services.redis_url()}?prefix={services.scratch_prefix('fleet')}",
     # Three masters on loopback ports started for this session (tests/services.py).
     "redis-cluster": lambda _: services.redis_cluster_url(),
     "postgres": lambda _: services.postgres_url(),
@@ -39,8 +39,11 @@ async def _create_schema(store: Any) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", list(STORES))
 async def test_six_processes_share_one_account_without_reuse(kind: str, tmp_path: Path) -> None:
+    # The shared SQL servers get a table of this run, removed when it ends (tests/services.py).
+    sql = kind in ("postgres", "mysql")
     result = await run_fleet(
         STORES[kind](tmp_path),
+        store_options={"table": services.scratch_table("fleet")} if sql else None,
         key=f"fleet-{uuid.uuid4().hex[:12]}",
         processes=6,
         coroutines=50,

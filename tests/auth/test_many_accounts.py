@@ -105,7 +105,7 @@ async def test_accounts_wave_on_postgres_small_pool_waits_in_turn(
 async def test_redis_pool_wait_that_runs_out_is_store_busy_not_unreachable() -> None:
     store = RedisTokenStore(
         services.redis_url(),
-        prefix=f"ffntest-busy-{secrets.token_hex(4)}:",
+        prefix=services.scratch_prefix("busy"),
         max_connections=1,
         pool_timeout=0.2,
     )

@@ -9,7 +9,6 @@ this worker ignores its own: without the lifter a peer waits for a save that nev
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -119,7 +118,7 @@ async def shared(request: pytest.FixtureRequest) -> AsyncIterator[TokenStore]:
     if request.param == "memory":
         yield MemoryTokenStore()
         return
-    store = RedisTokenStore(services.redis_url(), prefix=f"mark-lift-{secrets.token_hex(4)}:")
+    store = RedisTokenStore(services.redis_url(), prefix=services.scratch_prefix("mark-lift"))
     try:
         yield store
     finally:
